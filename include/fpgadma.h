@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * libfpgadma: a verbs-style C API over the fpgadma kernel ABI.
+ *
+ * Every call that can fail returns 0 (or a count) on success and a negative
+ * errno on failure; fpgadma_strerror() turns it into text.  Nothing else in
+ * user space talks to the ioctls.
+ */
+#ifndef FPGADMA_H
+#define FPGADMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <fpgadma-abi.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct fpgadma_context;	/* an open device: one kernel context, one completion ring */
+
+/* A protection domain: the MRs of one context that WRs of that context may use. */
+struct fpgadma_pd {
+	struct fpgadma_context *context;
+};
+
+/* A registered memory region; fields are read-only for the caller. */
+struct fpgadma_mr {
+	struct fpgadma_context *context;
+	struct fpgadma_pd *pd;
+	void *addr;
+	size_t length;
+	uint32_t access;	/* FPGADMA_ACCESS_* */
+	uint32_t lkey;
+	uint32_t rkey;
+	uint32_t nsegs;		/* DMA segments after coalescing */
+};
+
+/* What a device offers: struct fpgadma_query without the ring layout. */
+struct fpgadma_device_attr {
+	uint32_t abi_version;
+	uint32_t engine;	/* FPGADMA_ENGINE_* */
+	uint32_t dev_index;
+	uint32_t max_sge;
+	uint32_t max_post;
+	uint32_t max_seg_size;
+	uint32_t cq_entries;
+	uint32_t page_size;
+	uint64_t dev_mem_size;
+	uint64_t frame_size;
+	uint64_t max_mr_size;
+};
+
+/* Open /dev/fpgadma<index>.  -ENOENT if there is no such device. */
+int fpgadma_open(int index, struct fpgadma_context **ctx);
+/* Open a device node by path. */
+int fpgadma_open_path(const char *path, struct fpgadma_context **ctx);
+/* Close: waits for posted work, releases every MR and PD still open. */
+int fpgadma_close(struct fpgadma_context *ctx);
+
+int fpgadma_query(struct fpgadma_context *ctx, struct fpgadma_device_attr *attr);
+/* The file descriptor, for poll()/epoll (POLLIN when a CQE is ready). */
+int fpgadma_get_fd(const struct fpgadma_context *ctx);
+
+int fpgadma_alloc_pd(struct fpgadma_context *ctx, struct fpgadma_pd **pd);
+/* -EBUSY while MRs of the PD are registered. */
+int fpgadma_dealloc_pd(struct fpgadma_pd *pd);
+
+/*
+ * Register [addr, addr+length) with FPGADMA_ACCESS_* rights: the pages are
+ * pinned for the device until fpgadma_dereg_mr().  Errors: -EINVAL (length 0,
+ * overflow, unknown access bits), -EFAULT (range not mapped, or not writable
+ * while write access is asked), -ENOMEM (over RLIMIT_MEMLOCK or no memory).
+ */
+int fpgadma_reg_mr(struct fpgadma_pd *pd, void *addr, size_t length,
+		   unsigned int access, struct fpgadma_mr **mr);
+/* Waits for work that uses the MR, then unpins it and frees mr. */
+int fpgadma_dereg_mr(struct fpgadma_mr *mr);
+
+/*
+ * Post count WRs (struct fpgadma_wr from the ABI) at once.  All or none:
+ * -EINVAL for a malformed WR, -EAGAIN when the completion ring has no room
+ * for the batch (poll and retry).
+ */
+int fpgadma_post(struct fpgadma_context *ctx, const struct fpgadma_wr *wrs,
+		 unsigned int count);
+/* One WR: read [dev_addr, +len) of device memory into the pieces. */
+int fpgadma_post_read(struct fpgadma_context *ctx, uint64_t wr_id,
+		      uint64_t dev_addr, const struct fpgadma_sge *sg,
+		      unsigned int num_sge);
+/* One WR: write the pieces to device memory at dev_addr. */
+int fpgadma_post_write(struct fpgadma_context *ctx, uint64_t wr_id,
+		       uint64_t dev_addr, const struct fpgadma_sge *sg,
+		       unsigned int num_sge);
+/* One WR: the next bytes of the frame stream into the pieces. */
+int fpgadma_post_stream_read(struct fpgadma_context *ctx, uint64_t wr_id,
+			     const struct fpgadma_sge *sg, unsigned int num_sge);
+
+/*
+ * Take up to max completions from the mmapped ring without a system call.
+ * Returns how many (0 if none), or a negative errno (-EOVERFLOW once if the
+ * kernel reported a lost CQE).  Safe to call from several threads.
+ */
+int fpgadma_poll(struct fpgadma_context *ctx, struct fpgadma_cqe *cqes, int max);
+/*
+ * Sleep until a CQE is ready or timeout_ms passes (-1: no limit).
+ * Returns 1 if ready, 0 on timeout, or a negative errno.
+ */
+int fpgadma_wait(struct fpgadma_context *ctx, int timeout_ms);
+
+/* Text for a negative (or positive) errno returned by this library. */
+const char *fpgadma_strerror(int err);
+/* Text for a CQE status (enum fpgadma_wc_status). */
+const char *fpgadma_wc_status_str(uint32_t status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FPGADMA_H */

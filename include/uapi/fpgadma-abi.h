@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-2-Clause) */
+/*
+ * fpgadma user/kernel ABI.
+ *
+ * Rules this ABI keeps (io_uring's, rdma's):
+ *  - fixed-width types, explicit padding, user pointers as __u64;
+ *  - every struct has reserved fields; the kernel rejects a non-zero
+ *    reserved field, an unknown flag or an unknown opcode with EINVAL, so
+ *    they can be given meaning later without breaking old binaries;
+ *  - the ioctl number encodes the struct size: a caller built against a
+ *    different size gets EINVAL, never a half-read struct;
+ *  - the completion ring is shared by mmap; its layout is described by the
+ *    offsets QUERY returns, not by compile-time constants.
+ *
+ * Terms: an MR (memory region) is a range of user memory pinned for the
+ * device, named by an lkey (valid in the context that registered it) and an
+ * rkey (device-wide, for peers the owner hands it to).  A WR (work request)
+ * moves data between a list of pieces (lkey, addr, length) in MRs and the
+ * device: its on-board memory at dev_addr, or its frame stream.  Each WR
+ * produces one CQE (completion) in the context's completion ring.
+ */
+#ifndef _UAPI_FPGADMA_ABI_H
+#define _UAPI_FPGADMA_ABI_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define FPGADMA_ABI_VERSION	1
+
+/* Access rights of an MR: the values of ibv_access_flags for the same rights. */
+enum fpgadma_access {
+	FPGADMA_ACCESS_LOCAL_WRITE	= 1 << 0, /* the device may write the MR */
+	FPGADMA_ACCESS_REMOTE_WRITE	= 1 << 1, /* peers may write it by rkey */
+	FPGADMA_ACCESS_REMOTE_READ	= 1 << 2, /* peers may read it by rkey */
+};
+#define FPGADMA_ACCESS_ALL	(FPGADMA_ACCESS_LOCAL_WRITE | \
+				 FPGADMA_ACCESS_REMOTE_WRITE | \
+				 FPGADMA_ACCESS_REMOTE_READ)
+
+/* Engines (QUERY's engine field). */
+enum fpgadma_engine_type {
+	FPGADMA_ENGINE_SOFT	= 1, /* the in-kernel model of the FPGA */
+};
+
+/**
+ * struct fpgadma_query - what a device offers (FPGADMA_IOC_QUERY, out).
+ * @abi_version:	FPGADMA_ABI_VERSION of the module.
+ * @engine:		enum fpgadma_engine_type.
+ * @dev_index:		N of /dev/fpgadmaN.
+ * @max_sge:		most pieces in one WR.
+ * @max_post:		most WRs in one POST.
+ * @max_seg_size:	largest DMA segment an MR's table holds.
+ * @cq_entries:		completion ring entries (a power of two).
+ * @ring_size:		bytes to mmap at offset 0 for the completion ring.
+ * @ring_head_off:	offset of the __u32 head (consumer index, user writes).
+ * @ring_tail_off:	offset of the __u32 tail (producer index, kernel writes).
+ * @ring_flags_off:	offset of the __u32 ring flags (FPGADMA_RING_*).
+ * @ring_cqes_off:	offset of the array of cq_entries struct fpgadma_cqe.
+ * @page_size:		the kernel's page size.
+ * @dev_mem_size:	bytes of on-board memory (device addresses 0..size-1).
+ * @frame_size:		bytes per stream frame.
+ * @max_mr_size:	largest MR.
+ * @reserved:		zero.
+ */
+struct fpgadma_query {
+	__u32 abi_version;
+	__u32 engine;
+	__u32 dev_index;
+	__u32 max_sge;
+	__u32 max_post;
+	__u32 max_seg_size;
+	__u32 cq_entries;
+	__u32 ring_size;
+	__u32 ring_head_off;
+	__u32 ring_tail_off;
+	__u32 ring_flags_off;
+	__u32 ring_cqes_off;
+	__u32 page_size;
+	__u32 reserved0;
+	__u64 dev_mem_size;
+	__u64 frame_size;
+	__u64 max_mr_size;
+	__u64 reserved[8];
+};
+
+/**
+ * struct fpgadma_reg_mr - FPGADMA_IOC_REG_MR.
+ * @addr:	in: start of the range (any alignment).
+ * @length:	in: bytes, at least 1.
+ * @access:	in: enum fpgadma_access bits.
+ * @flags:	in: zero.
+ * @lkey:	out: local key, for WR pieces and DEREG_MR.
+ * @rkey:	out: device-wide key for peers.
+ * @nsegs:	out: DMA segments in the MR's table (after coalescing).
+ * @reserved0:	zero.
+ * @reserved:	zero.
+ */
+struct fpgadma_reg_mr {
+	__u64 addr;
+	__u64 length;
+	__u32 access;
+	__u32 flags;
+	__u32 lkey;
+	__u32 rkey;
+	__u32 nsegs;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
+/**
+ * struct fpgadma_dereg_mr - FPGADMA_IOC_DEREG_MR.  Waits for work that
+ * uses the MR to complete, then unpins it.
+ * @lkey:	the MR's lkey.
+ * @flags:	zero.
+ * @reserved:	zero.
+ */
+struct fpgadma_dereg_mr {
+	__u32 lkey;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/* WR opcodes. */
+enum fpgadma_wr_opcode {
+	/* device memory [dev_addr, +len) -> pieces; pieces need LOCAL_WRITE */
+	FPGADMA_WR_READ_MEM	= 1,
+	/* pieces -> device memory [dev_addr, +len) */
+	FPGADMA_WR_WRITE_MEM	= 2,
+	/* next len bytes of the frame stream -> pieces; dev_addr must be 0 */
+	FPGADMA_WR_READ_STREAM	= 3,
+};
+
+/**
+ * struct fpgadma_sge - one piece of a WR: bytes [addr, addr+length) of
+ * the MR named by lkey (addr is a user virtual address inside it).
+ */
+struct fpgadma_sge {
+	__u64 addr;
+	__u32 length;
+	__u32 lkey;
+};
+
+/**
+ * struct fpgadma_wr - one work request.
+ * @wr_id:	returned in its CQE.
+ * @opcode:	enum fpgadma_wr_opcode.
+ * @flags:	zero.
+ * @dev_addr:	device memory address (READ_MEM, WRITE_MEM).
+ * @sg_list:	user pointer to num_sge struct fpgadma_sge.
+ * @num_sge:	0..max_sge.
+ * @reserved0:	zero.
+ * @reserved:	zero.
+ */
+struct fpgadma_wr {
+	__u64 wr_id;
+	__u32 opcode;
+	__u32 flags;
+	__u64 dev_addr;
+	__u64 sg_list;
+	__u32 num_sge;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
+/**
+ * struct fpgadma_post - FPGADMA_IOC_POST: queue a batch of WRs.
+ * All or nothing: a malformed WR (EINVAL) or a batch that does not fit in
+ * the completion ring (EAGAIN) posts none of them.  A WR that is well formed
+ * but names a wrong key, a range outside its MR, a missing right or device
+ * memory out of range is posted and completes with an error status without
+ * moving data.
+ * @wrs:	user pointer to count struct fpgadma_wr.
+ * @count:	1..max_post.
+ * @flags:	zero.
+ * @reserved:	zero.
+ */
+struct fpgadma_post {
+	__u64 wrs;
+	__u32 count;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/* CQE status. */
+enum fpgadma_wc_status {
+	FPGADMA_WC_SUCCESS		= 0,
+	FPGADMA_WC_LOC_LEN_ERR		= 1, /* piece outside its MR */
+	FPGADMA_WC_LOC_PROT_ERR		= 2, /* no MR with that lkey */
+	FPGADMA_WC_LOC_ACCESS_ERR	= 3, /* MR lacks the right */
+	FPGADMA_WC_REM_ACCESS_ERR	= 4, /* device range out of bounds */
+	FPGADMA_WC_FLUSH_ERR		= 5, /* context closing */
+	FPGADMA_WC_GENERAL_ERR		= 6, /* engine failure */
+};
+
+/**
+ * struct fpgadma_cqe - one completion.
+ * @wr_id:	the WR's wr_id.
+ * @status:	enum fpgadma_wc_status.
+ * @opcode:	the WR's opcode.
+ * @byte_len:	bytes moved (0 on error).
+ * @vendor_err:	engine-specific detail, 0 if none.
+ * @reserved:	zero.
+ */
+struct fpgadma_cqe {
+	__u64 wr_id;
+	__u32 status;
+	__u32 opcode;
+	__u64 byte_len;
+	__u32 vendor_err;
+	__u32 reserved;
+};
+
+/* Ring flags (at ring_flags_off). */
+#define FPGADMA_RING_OVERFLOW	(1U << 0) /* a CQE was lost: head was not honoured */
+
+/*
+ * The frame stream: an endless byte sequence of frames of frame_size bytes
+ * (a multiple of 8).  Frame n holds 64-bit little-endian words; word 0 is n,
+ * word j > 0 is fpgadma_stream_word(n, j).  A READ_STREAM of len bytes
+ * delivers the next len bytes, so consecutive reads see consecutive frames.
+ */
+static inline __u64 fpgadma_stream_word(__u64 frame, __u64 j)
+{
+	if (j == 0)
+		return frame;
+	return (frame * 0x9E3779B97F4A7C15ULL) ^ (j * 0xBF58476D1CE4E5B9ULL);
+}
+
+#define FPGADMA_IOC_MAGIC	0xFD
+
+#define FPGADMA_IOC_QUERY	_IOR(FPGADMA_IOC_MAGIC, 0x00, struct fpgadma_query)
+#define FPGADMA_IOC_REG_MR	_IOWR(FPGADMA_IOC_MAGIC, 0x01, struct fpgadma_reg_mr)
+#define FPGADMA_IOC_DEREG_MR	_IOW(FPGADMA_IOC_MAGIC, 0x02, struct fpgadma_dereg_mr)
+#define FPGADMA_IOC_POST	_IOW(FPGADMA_IOC_MAGIC, 0x03, struct fpgadma_post)
+
+#endif /* _UAPI_FPGADMA_ABI_H */

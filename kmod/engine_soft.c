@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fpgadma soft engine: a model of an FPGA board in the kernel.
+ *
+ * The model has on-board memory and a frame stream.  It behaves as a bus
+ * master: it reaches host memory only through the DMA addresses of an MR's
+ * mapped table, and it syncs each range around the transfer that touches it.
+ * So under swiotlb=force it reads and writes the bounce buffers, and a
+ * missing sync shows up as wrong data in the process, as it would with a
+ * real board.  The model's platform device uses direct DMA (no IOMMU), where
+ * a DMA address translates back to a physical address with dma_to_phys().
+ */
+#include <linux/dma-direct.h>
+#include <linux/highmem.h>
+#include <linux/math64.h>
+#include <linux/module.h>
+#include <linux/platform_device.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/workqueue.h>
+
+#include "fpgadma.h"
+
+static unsigned int ndevs = 1;
+module_param(ndevs, uint, 0444);
+MODULE_PARM_DESC(ndevs, "Soft FPGA devices to create (0..8, default 1)");
+
+static unsigned long long dev_mem_size = 64ULL << 20;
+module_param(dev_mem_size, ullong, 0444);
+MODULE_PARM_DESC(dev_mem_size, "Bytes of on-board memory per soft device (4 KiB..4 GiB, default 64 MiB)");
+
+static unsigned int frame_size = 4096;
+module_param(frame_size, uint, 0444);
+MODULE_PARM_DESC(frame_size, "Bytes per stream frame, a multiple of 8 (8..16 MiB, default 4096)");
+
+static unsigned int max_seg_size = 1U << 31;
+module_param(max_seg_size, uint, 0444);
+MODULE_PARM_DESC(max_seg_size, "Largest DMA segment of an MR, rounded down to pages and to what the DMA layer can map (default 2 GiB)");
+
+/**
+ * struct fpgadma_soft - one soft FPGA.
+ * @fdev:	the core's view.
+ * @pdev:	the platform device DMA is mapped for.
+ * @mem:	on-board memory.
+ * @stream_pos:	bytes of the stream delivered so far (worker only).
+ * @lock:	protects @queue.
+ * @queue:	submitted work, in order.
+ * @run:	the worker that drains @queue.
+ * @wq:		its ordered workqueue.
+ * @registered:	@fdev is registered with the core.
+ */
+struct fpgadma_soft {
+	struct fpgadma_dev fdev;
+	struct platform_device *pdev;
+	void *mem;
+	u64 stream_pos;
+	spinlock_t lock;
+	struct list_head queue;
+	struct work_struct run;
+	struct workqueue_struct *wq;
+	bool registered;
+};
+
+static struct fpgadma_soft *soft_devs[8];
+
+/* What one transfer is doing while it walks the DMA chunks of its pieces. */
+struct soft_xfer {
+	struct fpgadma_soft *soft;
+	u32 opcode;
+	u8 *dev_ptr;		/* on-board memory cursor (READ_MEM, WRITE_MEM) */
+};
+
+static void soft_stream_fill(struct fpgadma_soft *soft, u8 *dst, u32 len)
+{
+	u64 words_per_frame = soft->fdev.frame_size / 8;
+	u64 pos = soft->stream_pos;
+	u32 skip = pos & 7;
+	u64 j, frame = div64_u64_rem(pos >> 3, words_per_frame, &j);
+
+	while (len) {
+		__le64 word = cpu_to_le64(fpgadma_stream_word(frame, j));
+		u32 n = min_t(u32, len, 8 - skip);
+
+		memcpy(dst, (u8 *)&word + skip, n);
+		dst += n;
+		len -= n;
+		skip = 0;
+		if (++j == words_per_frame) {
+			j = 0;
+			frame++;
+		}
+	}
+}
+
+/* Move @len bytes between the host pages at physical @phys and the model. */
+static int soft_copy_chunk(struct soft_xfer *x, phys_addr_t phys, u32 len)
+{
+	while (len) {
+		unsigned long pfn = PHYS_PFN(phys);
+		u32 off = offset_in_page(phys);
+		u32 n = min_t(u32, len, PAGE_SIZE - off);
+		u8 *va;
+
+		if (!pfn_valid(pfn))
+			return -EFAULT;
+		va = kmap_local_page(pfn_to_page(pfn));
+		switch (x->opcode) {
+		case FPGADMA_WR_READ_MEM:
+			memcpy(va + off, x->dev_ptr, n);
+			x->dev_ptr += n;
+			break;
+		case FPGADMA_WR_WRITE_MEM:
+			memcpy(x->dev_ptr, va + off, n);
+			x->dev_ptr += n;
+			break;
+		case FPGADMA_WR_READ_STREAM:
+			soft_stream_fill(x->soft, va + off, n);
+			x->soft->stream_pos += n;
+			break;
+		}
+		kunmap_local(va);
+		phys += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* One DMA-contiguous chunk: own it, move it, give it back to the CPU. */
+static int soft_dma_chunk(void *arg, struct fpgadma_umem *umem,
+			  dma_addr_t dma, u32 len)
+{
+	struct soft_xfer *x = arg;
+	struct device *dev = umem->dma_dev;
+	int ret;
+
+	dma_sync_single_for_device(dev, dma, len, umem->dir);
+	ret = soft_copy_chunk(x, dma_to_phys(dev, dma), len);
+	dma_sync_single_for_cpu(dev, dma, len, umem->dir);
+	return ret;
+}
+
+static u32 soft_execute(struct fpgadma_soft *soft, struct fpgadma_work *work)
+{
+	struct soft_xfer x = {
+		.soft = soft,
+		.opcode = work->opcode,
+		.dev_ptr = (u8 *)soft->mem + work->dev_addr,
+	};
+	u32 i;
+
+	for (i = 0; i < work->npieces; i++) {
+		struct fpgadma_piece *p = &work->pieces[i];
+
+		if (fpgadma_umem_walk_dma(p->mr->umem, p->offset, p->len,
+					      soft_dma_chunk, &x))
+			return FPGADMA_WC_GENERAL_ERR;
+	}
+	return FPGADMA_WC_SUCCESS;
+}
+
+static void soft_run(struct work_struct *w)
+{
+	struct fpgadma_soft *soft = container_of(w, struct fpgadma_soft, run);
+	struct fpgadma_work *work;
+	u32 status;
+
+	for (;;) {
+		spin_lock_irq(&soft->lock);
+		work = list_first_entry_or_null(&soft->queue,
+						struct fpgadma_work, node);
+		if (work)
+			list_del(&work->node);
+		spin_unlock_irq(&soft->lock);
+		if (!work)
+			return;
+		status = work->status;
+		if (status == FPGADMA_WC_SUCCESS)
+			status = soft_execute(soft, work);
+		fpgadma_work_done(work, status, work->length);
+		cond_resched();
+	}
+}
+
+static void soft_submit(struct fpgadma_dev *fdev, struct fpgadma_work *work)
+{
+	struct fpgadma_soft *soft = container_of(fdev, struct fpgadma_soft, fdev);
+	unsigned long flags;
+
+	spin_lock_irqsave(&soft->lock, flags);
+	list_add_tail(&work->node, &soft->queue);
+	spin_unlock_irqrestore(&soft->lock, flags);
+	queue_work(soft->wq, &soft->run);
+}
+
+static const struct fpgadma_engine_ops soft_ops = {
+	.name = "soft",
+	.type = FPGADMA_ENGINE_SOFT,
+	.submit = soft_submit,
+};
+
+static void soft_destroy(struct fpgadma_soft *soft)
+{
+	if (soft->registered)
+		fpgadma_dev_unregister(&soft->fdev);
+	if (soft->wq)
+		destroy_workqueue(soft->wq);
+	if (!IS_ERR_OR_NULL(soft->pdev))
+		platform_device_unregister(soft->pdev);
+	vfree(soft->mem);
+	kfree(soft);
+}
+
+static int soft_create(unsigned int id, struct fpgadma_soft **out)
+{
+	struct platform_device_info info = {
+		.name = "fpgadma-soft",
+		.id = id,
+		.dma_mask = DMA_BIT_MASK(64),
+	};
+	struct fpgadma_soft *soft;
+	size_t map_max;
+	int ret;
+
+	soft = kzalloc(sizeof(*soft), GFP_KERNEL);
+	if (!soft)
+		return -ENOMEM;
+	spin_lock_init(&soft->lock);
+	INIT_LIST_HEAD(&soft->queue);
+	INIT_WORK(&soft->run, soft_run);
+
+	ret = -ENOMEM;
+	soft->mem = vzalloc(dev_mem_size);
+	if (!soft->mem)
+		goto err;
+	soft->wq = alloc_ordered_workqueue("fpgadma-soft%u", 0, id);
+	if (!soft->wq)
+		goto err;
+	soft->pdev = platform_device_register_full(&info);
+	if (IS_ERR(soft->pdev)) {
+		ret = PTR_ERR(soft->pdev);
+		goto err;
+	}
+
+	/* Segments must be mappable in one piece, also through swiotlb. */
+	map_max = dma_max_mapping_size(&soft->pdev->dev);
+	soft->fdev.max_seg_size = ALIGN_DOWN(min_t(size_t, max_seg_size, map_max),
+					     PAGE_SIZE);
+	ret = dma_set_max_seg_size(&soft->pdev->dev, soft->fdev.max_seg_size);
+	if (ret)
+		goto err;
+	soft->fdev.dma_dev = &soft->pdev->dev;
+	soft->fdev.ops = &soft_ops;
+	soft->fdev.engine = soft;
+	soft->fdev.dev_mem_size = dev_mem_size;
+	soft->fdev.frame_size = frame_size;
+	ret = fpgadma_dev_register(&soft->fdev);
+	if (ret)
+		goto err;
+	soft->registered = true;
+	*out = soft;
+	return 0;
+err:
+	soft_destroy(soft);
+	return ret;
+}
+
+/**
+ * fpgadma_soft_init() - create the soft FPGA devices the parameters ask for.
+ *
+ * Return: 0, or a negative errno with none created.
+ */
+int fpgadma_soft_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	if (ndevs > ARRAY_SIZE(soft_devs) ||
+	    dev_mem_size < PAGE_SIZE || dev_mem_size > (4ULL << 30) ||
+	    frame_size < 8 || frame_size % 8 || frame_size > (16U << 20) ||
+	    max_seg_size < PAGE_SIZE) {
+		pr_err("fpgadma: invalid soft engine parameter\n");
+		return -EINVAL;
+	}
+	for (i = 0; i < ndevs; i++) {
+		ret = soft_create(i, &soft_devs[i]);
+		if (ret) {
+			fpgadma_soft_exit();
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/**
+ * fpgadma_soft_exit() - remove every soft device; no file may be open.
+ */
+void fpgadma_soft_exit(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(soft_devs); i++) {
+		if (soft_devs[i])
+			soft_destroy(soft_devs[i]);
+		soft_devs[i] = NULL;
+	}
+}

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * fpgadma: internal interfaces between the core (char device, contexts,
+ * MRs, work and completions) and the engines that move the data.
+ */
+#ifndef FPGADMA_H
+#define FPGADMA_H
+
+#include <linux/cdev.h>
+#include <linux/device.h>
+#include <linux/dma-mapping.h>
+#include <linux/mutex.h>
+#include <linux/scatterlist.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+
+#include "fpgadma-abi.h"
+
+#define FPGADMA_MAX_DEVICES	16
+
+/**
+ * struct fpgadma_umem - user memory pinned and DMA-mapped for one device.
+ * @dma_dev:	the device the table is mapped for.
+ * @owning_mm:	the mm charged for the pinned pages (held by mmgrab).
+ * @address:	user virtual address of the first byte.
+ * @length:	bytes.
+ * @offset:	offset of @address in its page; the table starts at the page.
+ * @npages:	pages pinned and charged to @owning_mm->pinned_vm.
+ * @writable:	the device may write: pinned with FOLL_WRITE, dirtied at release.
+ * @dir:	DMA direction of the mapping.
+ * @sgt_append:	the pages, coalesced into segments, and their DMA mapping.
+ */
+struct fpgadma_umem {
+	struct device *dma_dev;
+	struct mm_struct *owning_mm;
+	unsigned long address;
+	size_t length;
+	unsigned int offset;
+	unsigned long npages;
+	bool writable;
+	enum dma_data_direction dir;
+	struct sg_append_table sgt_append;
+};
+
+struct fpgadma_umem *fpgadma_umem_get(struct device *dma_dev,
+				      unsigned long addr, size_t size,
+				      bool writable, unsigned int max_seg);
+void fpgadma_umem_release(struct fpgadma_umem *umem);
+
+int fpgadma_umem_walk_dma(struct fpgadma_umem *umem, u64 offset, u64 len,
+			      int (*fn)(void *arg, struct fpgadma_umem *umem,
+					dma_addr_t dma, u32 len),
+			      void *arg);
+
+/**
+ * struct fpgadma_mr - a registered memory region.
+ * @ctx:	owning context.
+ * @umem:	its pinned pages.
+ * @iova:	the user address the MR starts at (pieces name user addresses).
+ * @length:	bytes.
+ * @access:	FPGADMA_ACCESS_* rights.
+ * @lkey:	key in @ctx's table.
+ * @rkey:	key in the device's table.
+ * @inflight:	work requests holding the MR; deregistration waits for 0.
+ */
+struct fpgadma_mr {
+	struct fpgadma_ctx *ctx;
+	struct fpgadma_umem *umem;
+	u64 iova;
+	u64 length;
+	u32 access;
+	u32 lkey;
+	u32 rkey;
+	atomic_t inflight;
+};
+
+/* Device counters, shown read-only in sysfs. */
+struct fpgadma_stats {
+	atomic64_t live_mrs;
+	atomic64_t pinned_pages;
+	atomic64_t bytes_to_host;
+	atomic64_t bytes_to_device;
+	atomic64_t wrs_completed;
+	atomic64_t wr_errors;
+};
+
+struct fpgadma_dev;
+struct fpgadma_work;
+
+/**
+ * struct fpgadma_engine_ops - what a DMA engine provides to the core.
+ * @name:	for logs and QUERY.
+ * @type:	enum fpgadma_engine_type.
+ * @submit:	take ownership of @work and run it later, in order with the
+ *		other work of the device; call fpgadma_work_done() exactly once
+ *		when it is finished (also for work that arrives with an error
+ *		status, which must not touch memory).  May not sleep.
+ */
+struct fpgadma_engine_ops {
+	const char *name;
+	u32 type;
+	void (*submit)(struct fpgadma_dev *fdev, struct fpgadma_work *work);
+};
+
+/**
+ * struct fpgadma_dev - one device instance (/dev/fpgadmaN).
+ * @index:	N.
+ * @dma_dev:	the device DMA mappings are made for.
+ * @ops:	its engine.
+ * @engine:	the engine's private data.
+ * @dev_mem_size: bytes of on-board memory.
+ * @frame_size:	bytes per stream frame.
+ * @max_seg_size: largest segment in an MR's table.
+ * @rkeys:	rkey -> struct fpgadma_mr, device-wide.
+ * @stats:	counters.
+ * @cdev:	the char device.
+ * @chardev:	its struct device in class fpgadma.
+ */
+struct fpgadma_dev {
+	int index;
+	struct device *dma_dev;
+	const struct fpgadma_engine_ops *ops;
+	void *engine;
+	u64 dev_mem_size;
+	u64 frame_size;
+	u32 max_seg_size;
+	struct xarray rkeys;
+	struct fpgadma_stats stats;
+	struct cdev cdev;
+	struct device *chardev;
+};
+
+int fpgadma_dev_register(struct fpgadma_dev *fdev);
+void fpgadma_dev_unregister(struct fpgadma_dev *fdev);
+
+/**
+ * struct fpgadma_ctx - one open file of a device.
+ * @fdev:	the device.
+ * @mm:		the mm that opened it (held by mmgrab); only it may use the
+ *		context, so a fork child cannot drive its parent's MRs.
+ * @lock:	serialises the MR table and posting.
+ * @mrs:	lkey -> struct fpgadma_mr.
+ * @ring:	the completion ring (vmalloc_user, mmapped by the process).
+ * @ring_size:	its bytes.
+ * @cq_entries:	CQE slots (power of two).
+ * @cqes:	the slots.
+ * @head:	consumer index, written by the process: never trusted.
+ * @tail:	producer index as the process sees it.
+ * @flags:	FPGADMA_RING_* as the process sees them.
+ * @cq_lock:	protects @cq_tail, @outstanding and @inflight.
+ * @cq_tail:	the kernel's own producer index.
+ * @outstanding: CQE slots reserved by posted, not yet completed work.
+ * @inflight:	posted work not yet completed.
+ * @cq_wait:	poll() sleepers.
+ * @idle_wait:	waiters for @inflight == 0 or for an MR's inflight == 0.
+ */
+struct fpgadma_ctx {
+	struct fpgadma_dev *fdev;
+	struct mm_struct *mm;
+	struct mutex lock;
+	struct xarray mrs;
+	void *ring;
+	size_t ring_size;
+	u32 cq_entries;
+	struct fpgadma_cqe *cqes;
+	u32 *head;
+	u32 *tail;
+	u32 *flags;
+	spinlock_t cq_lock;
+	u32 cq_tail;
+	u32 outstanding;
+	u32 inflight;
+	wait_queue_head_t cq_wait;
+	wait_queue_head_t idle_wait;
+};
+
+int fpgadma_mr_reg(struct fpgadma_ctx *ctx, struct fpgadma_reg_mr *cmd);
+int fpgadma_mr_dereg(struct fpgadma_ctx *ctx, u32 lkey);
+void fpgadma_mr_destroy_all(struct fpgadma_ctx *ctx);
+
+/**
+ * struct fpgadma_piece - one resolved SGE: @len bytes at @offset of @mr.
+ */
+struct fpgadma_piece {
+	struct fpgadma_mr *mr;
+	u64 offset;
+	u32 len;
+};
+
+/**
+ * struct fpgadma_work - a posted work request, as an engine sees it.
+ * @node:	the engine's queue.
+ * @ctx:	posting context (kept alive by its inflight count).
+ * @wr_id:	returned in the CQE.
+ * @opcode:	enum fpgadma_wr_opcode.
+ * @status:	FPGADMA_WC_SUCCESS, or the error found at post time: then
+ *		@npieces is 0 and the engine must only complete it.
+ * @dev_addr:	device memory address.
+ * @length:	total bytes of the pieces.
+ * @npieces:	entries in @pieces, each holding a reference on its MR.
+ * @pieces:	host side of the transfer, in order.
+ */
+struct fpgadma_work {
+	struct list_head node;
+	struct fpgadma_ctx *ctx;
+	u64 wr_id;
+	u32 opcode;
+	u32 status;
+	u64 dev_addr;
+	u64 length;
+	u32 npieces;
+	struct fpgadma_piece pieces[];
+};
+
+int fpgadma_post(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd);
+void fpgadma_work_done(struct fpgadma_work *work, u32 status, u64 bytes);
+int fpgadma_ctx_init_ring(struct fpgadma_ctx *ctx, u32 entries);
+void fpgadma_ctx_drain(struct fpgadma_ctx *ctx);
+void fpgadma_ring_layout(struct fpgadma_ctx *ctx, struct fpgadma_query *q);
+bool fpgadma_ctx_cq_ready(struct fpgadma_ctx *ctx);
+
+/* Module parameters shared by the core and the engines. */
+extern unsigned int fpgadma_max_sge;
+extern unsigned int fpgadma_max_post;
+extern unsigned int fpgadma_cq_entries;
+extern unsigned long long fpgadma_max_mr_size;
+
+int fpgadma_soft_init(void);
+void fpgadma_soft_exit(void);
+
+#endif /* FPGADMA_H */

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fpgadma core: the character devices, one context per open file, the ioctl
+ * ABI of include/uapi/fpgadma-abi.h, the completion ring mapping and the
+ * device counters in sysfs.  Engines register devices with
+ * fpgadma_dev_register(); nothing here knows which engine runs.
+ */
+#include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/poll.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "fpgadma.h"
+
+unsigned int fpgadma_max_sge = 32;
+module_param_named(max_sge, fpgadma_max_sge, uint, 0444);
+MODULE_PARM_DESC(max_sge, "Most pieces in one work request (1..1024, default 32)");
+
+unsigned int fpgadma_max_post = 256;
+module_param_named(max_post, fpgadma_max_post, uint, 0444);
+MODULE_PARM_DESC(max_post, "Most work requests in one POST (1..65536, default 256)");
+
+unsigned int fpgadma_cq_entries = 4096;
+module_param_named(cq_entries, fpgadma_cq_entries, uint, 0444);
+MODULE_PARM_DESC(cq_entries, "Completion ring entries, a power of two (64..1048576, default 4096)");
+
+unsigned long long fpgadma_max_mr_size = 64ULL << 30;
+module_param_named(max_mr_size, fpgadma_max_mr_size, ullong, 0444);
+MODULE_PARM_DESC(max_mr_size, "Largest memory region in bytes (default 64 GiB)");
+
+static dev_t fpgadma_devt;
+static struct class *fpgadma_class;
+static DEFINE_IDA(fpgadma_ida);
+
+static bool fpgadma_zeroed(const void *p, size_t len)
+{
+	return !memchr_inv(p, 0, len);
+}
+
+static int fpgadma_ioctl_query(struct fpgadma_ctx *ctx, void __user *uarg)
+{
+	struct fpgadma_dev *fdev = ctx->fdev;
+	struct fpgadma_query q = {
+		.abi_version = FPGADMA_ABI_VERSION,
+		.engine = fdev->ops->type,
+		.dev_index = fdev->index,
+		.max_sge = fpgadma_max_sge,
+		.max_post = fpgadma_max_post,
+		.max_seg_size = fdev->max_seg_size,
+		.page_size = PAGE_SIZE,
+		.dev_mem_size = fdev->dev_mem_size,
+		.frame_size = fdev->frame_size,
+		.max_mr_size = fpgadma_max_mr_size,
+	};
+
+	fpgadma_ring_layout(ctx, &q);
+	return copy_to_user(uarg, &q, sizeof(q)) ? -EFAULT : 0;
+}
+
+static int fpgadma_ioctl_reg_mr(struct fpgadma_ctx *ctx, void __user *uarg)
+{
+	struct fpgadma_reg_mr cmd;
+	int ret;
+
+	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
+		return -EFAULT;
+	if (cmd.flags || cmd.reserved0 ||
+	    !fpgadma_zeroed(cmd.reserved, sizeof(cmd.reserved)) ||
+	    cmd.access & ~FPGADMA_ACCESS_ALL)
+		return -EINVAL;
+	ret = fpgadma_mr_reg(ctx, &cmd);
+	if (ret)
+		return ret;
+	if (copy_to_user(uarg, &cmd, sizeof(cmd))) {
+		/* The caller cannot learn the key: do not leave the MR behind. */
+		fpgadma_mr_dereg(ctx, cmd.lkey);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+static int fpgadma_ioctl_dereg_mr(struct fpgadma_ctx *ctx, void __user *uarg)
+{
+	struct fpgadma_dereg_mr cmd;
+
+	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
+		return -EFAULT;
+	if (cmd.flags || !fpgadma_zeroed(cmd.reserved, sizeof(cmd.reserved)))
+		return -EINVAL;
+	return fpgadma_mr_dereg(ctx, cmd.lkey);
+}
+
+static int fpgadma_ioctl_post(struct fpgadma_ctx *ctx, void __user *uarg)
+{
+	struct fpgadma_post cmd;
+
+	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
+		return -EFAULT;
+	if (cmd.flags || !fpgadma_zeroed(cmd.reserved, sizeof(cmd.reserved)))
+		return -EINVAL;
+	return fpgadma_post(ctx, &cmd);
+}
+
+/*
+ * Commands of another driver's magic get -ENOTTY, as the tty layer and
+ * isatty() expect; ours with an unknown number, a wrong size or a wrong
+ * direction get -EINVAL (the size and direction are part of the number).
+ */
+static long fpgadma_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct fpgadma_ctx *ctx = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	if (_IOC_TYPE(cmd) != FPGADMA_IOC_MAGIC)
+		return -ENOTTY;
+	if (current->mm != ctx->mm)
+		return -EACCES;
+
+	switch (cmd) {
+	case FPGADMA_IOC_QUERY:
+		return fpgadma_ioctl_query(ctx, uarg);
+	case FPGADMA_IOC_REG_MR:
+		return fpgadma_ioctl_reg_mr(ctx, uarg);
+	case FPGADMA_IOC_DEREG_MR:
+		return fpgadma_ioctl_dereg_mr(ctx, uarg);
+	case FPGADMA_IOC_POST:
+		return fpgadma_ioctl_post(ctx, uarg);
+	default:
+		return -EINVAL;
+	}
+}
+
+static int fpgadma_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct fpgadma_ctx *ctx = file->private_data;
+
+	if (current->mm != ctx->mm)
+		return -EACCES;
+	if (vma->vm_pgoff ||
+	    vma->vm_end - vma->vm_start > PAGE_ALIGN(ctx->ring_size))
+		return -EINVAL;
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	/* The ring is the opener's: a fork child does not inherit it. */
+	vma->vm_flags |= VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP;
+	vma->vm_flags &= ~VM_MAYEXEC;
+	return remap_vmalloc_range(vma, ctx->ring, 0);
+}
+
+static __poll_t fpgadma_poll(struct file *file, poll_table *wait)
+{
+	struct fpgadma_ctx *ctx = file->private_data;
+
+	poll_wait(file, &ctx->cq_wait, wait);
+	return fpgadma_ctx_cq_ready(ctx) ? EPOLLIN | EPOLLRDNORM : 0;
+}
+
+static int fpgadma_open(struct inode *inode, struct file *file)
+{
+	struct fpgadma_dev *fdev = container_of(inode->i_cdev,
+						struct fpgadma_dev, cdev);
+	struct fpgadma_ctx *ctx;
+	int ret;
+
+	if (!current->mm)
+		return -EPERM;
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->fdev = fdev;
+	mutex_init(&ctx->lock);
+	xa_init(&ctx->mrs);
+	ret = fpgadma_ctx_init_ring(ctx, fpgadma_cq_entries);
+	if (ret) {
+		kfree(ctx);
+		return ret;
+	}
+	ctx->mm = current->mm;
+	mmgrab(ctx->mm);
+	file->private_data = ctx;
+	return stream_open(inode, file);
+}
+
+/*
+ * The last reference is gone: the process closed the file or died, and no
+ * mapping of the ring is left.  Let the device finish with our work first.
+ */
+static int fpgadma_release(struct inode *inode, struct file *file)
+{
+	struct fpgadma_ctx *ctx = file->private_data;
+
+	fpgadma_ctx_drain(ctx);
+	fpgadma_mr_destroy_all(ctx);
+	xa_destroy(&ctx->mrs);
+	vfree(ctx->ring);
+	mmdrop(ctx->mm);
+	mutex_destroy(&ctx->lock);
+	kfree(ctx);
+	return 0;
+}
+
+static const struct file_operations fpgadma_fops = {
+	.owner = THIS_MODULE,
+	.open = fpgadma_open,
+	.release = fpgadma_release,
+	.unlocked_ioctl = fpgadma_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = fpgadma_mmap,
+	.poll = fpgadma_poll,
+	.llseek = no_llseek,
+};
+
+#define FPGADMA_STAT_ATTR(name)						\
+static ssize_t name##_show(struct device *dev,				\
+			   struct device_attribute *attr, char *buf)	\
+{									\
+	struct fpgadma_dev *fdev = dev_get_drvdata(dev);		\
+									\
+	return sysfs_emit(buf, "%lld\n",				\
+			  (long long)atomic64_read(&fdev->stats.name));	\
+}									\
+static DEVICE_ATTR_RO(name)
+
+FPGADMA_STAT_ATTR(live_mrs);
+FPGADMA_STAT_ATTR(pinned_pages);
+FPGADMA_STAT_ATTR(bytes_to_host);
+FPGADMA_STAT_ATTR(bytes_to_device);
+FPGADMA_STAT_ATTR(wrs_completed);
+FPGADMA_STAT_ATTR(wr_errors);
+
+static ssize_t engine_show(struct device *dev, struct device_attribute *attr,
+			   char *buf)
+{
+	struct fpgadma_dev *fdev = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%s\n", fdev->ops->name);
+}
+static DEVICE_ATTR_RO(engine);
+
+static struct attribute *fpgadma_attrs[] = {
+	&dev_attr_live_mrs.attr,
+	&dev_attr_pinned_pages.attr,
+	&dev_attr_bytes_to_host.attr,
+	&dev_attr_bytes_to_device.attr,
+	&dev_attr_wrs_completed.attr,
+	&dev_attr_wr_errors.attr,
+	&dev_attr_engine.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(fpgadma);
+
+/**
+ * fpgadma_dev_register() - make a device visible as /dev/fpgadmaN.
+ * @fdev:	filled in by the engine: dma_dev, ops, engine, dev_mem_size,
+ *		frame_size, max_seg_size (a multiple of PAGE_SIZE).
+ *
+ * The engine must keep @fdev alive until fpgadma_dev_unregister(); open
+ * files hold a reference on the module, so for an engine that lives as long
+ * as the module that is given.
+ *
+ * Return: 0, or -ENOSPC (too many devices) or another negative errno.
+ */
+int fpgadma_dev_register(struct fpgadma_dev *fdev)
+{
+	dev_t devt;
+	int ret;
+
+	ret = ida_alloc_max(&fpgadma_ida, FPGADMA_MAX_DEVICES - 1, GFP_KERNEL);
+	if (ret < 0)
+		return ret;
+	fdev->index = ret;
+	devt = MKDEV(MAJOR(fpgadma_devt), fdev->index);
+	xa_init(&fdev->rkeys);
+
+	cdev_init(&fdev->cdev, &fpgadma_fops);
+	fdev->cdev.owner = THIS_MODULE;
+	ret = cdev_add(&fdev->cdev, devt, 1);
+	if (ret)
+		goto err_ida;
+
+	fdev->chardev = device_create_with_groups(fpgadma_class, fdev->dma_dev,
+						  devt, fdev, fpgadma_groups,
+						  "fpgadma%d", fdev->index);
+	if (IS_ERR(fdev->chardev)) {
+		ret = PTR_ERR(fdev->chardev);
+		goto err_cdev;
+	}
+	dev_info(fdev->chardev, "%s engine, %llu bytes of device memory, %llu-byte frames, max segment %u\n",
+		 fdev->ops->name, fdev->dev_mem_size, fdev->frame_size,
+		 fdev->max_seg_size);
+	return 0;
+
+err_cdev:
+	cdev_del(&fdev->cdev);
+err_ida:
+	ida_free(&fpgadma_ida, fdev->index);
+	return ret;
+}
+
+/**
+ * fpgadma_dev_unregister() - remove a device registered above.
+ * @fdev:	the device; no file may be open on it.
+ */
+void fpgadma_dev_unregister(struct fpgadma_dev *fdev)
+{
+	device_destroy(fpgadma_class, fdev->cdev.dev);
+	cdev_del(&fdev->cdev);
+	WARN_ON(!xa_empty(&fdev->rkeys));
+	xa_destroy(&fdev->rkeys);
+	ida_free(&fpgadma_ida, fdev->index);
+}
+
+static int __init fpgadma_init(void)
+{
+	int ret;
+
+	if (!fpgadma_max_sge || fpgadma_max_sge > 1024 ||
+	    !fpgadma_max_post || fpgadma_max_post > 65536 ||
+	    fpgadma_cq_entries < 64 || fpgadma_cq_entries > (1U << 20) ||
+	    !is_power_of_2(fpgadma_cq_entries) || !fpgadma_max_mr_size) {
+		pr_err("fpgadma: invalid module parameter\n");
+		return -EINVAL;
+	}
+
+	ret = alloc_chrdev_region(&fpgadma_devt, 0, FPGADMA_MAX_DEVICES,
+				  "fpgadma");
+	if (ret)
+		return ret;
+	fpgadma_class = class_create(THIS_MODULE, "fpgadma");
+	if (IS_ERR(fpgadma_class)) {
+		ret = PTR_ERR(fpgadma_class);
+		goto err_region;
+	}
+	ret = fpgadma_soft_init();
+	if (ret)
+		goto err_class;
+	return 0;
+
+err_class:
+	class_destroy(fpgadma_class);
+err_region:
+	unregister_chrdev_region(fpgadma_devt, FPGADMA_MAX_DEVICES);
+	return ret;
+}
+
+static void __exit fpgadma_exit(void)
+{
+	fpgadma_soft_exit();
+	class_destroy(fpgadma_class);
+	unregister_chrdev_region(fpgadma_devt, FPGADMA_MAX_DEVICES);
+	ida_destroy(&fpgadma_ida);
+}
+
+module_init(fpgadma_init);
+module_exit(fpgadma_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("DMA between FPGA boards and long-term pinned user memory");
+MODULE_AUTHOR("The fpgadma developers");

@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fpgadma work requests and completions.
+ *
+ * POST copies a batch of WRs in, checks their form (a malformed batch posts
+ * nothing), reserves a completion slot for each, resolves every piece to an
+ * MR it holds, and hands the work to the engine in order.  Checks that depend
+ * on keys, bounds and rights do not fail the call: like an RDMA device, the
+ * WR completes with an error status and moves nothing.
+ *
+ * Completions go into a ring the process maps: the kernel writes the CQE,
+ * then publishes the tail with release semantics; the process reads up to
+ * the tail and publishes its head.  A slot is reserved at post time, so a
+ * process that keeps its head honest never loses a CQE; one that does not
+ * only hurts itself (FPGADMA_RING_OVERFLOW).
+ */
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "fpgadma.h"
+
+/* Ring layout: each index on its own cache line, then the CQEs. */
+#define FPGADMA_RING_HEAD_OFF	0
+#define FPGADMA_RING_TAIL_OFF	64
+#define FPGADMA_RING_FLAGS_OFF	128
+#define FPGADMA_RING_CQES_OFF	192
+
+/**
+ * fpgadma_ctx_init_ring() - allocate a context's completion ring.
+ * @ctx:	a new context.
+ * @entries:	CQE slots, a power of two.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int fpgadma_ctx_init_ring(struct fpgadma_ctx *ctx, u32 entries)
+{
+	size_t size = FPGADMA_RING_CQES_OFF +
+		      (size_t)entries * sizeof(struct fpgadma_cqe);
+
+	ctx->ring = vmalloc_user(size);
+	if (!ctx->ring)
+		return -ENOMEM;
+	ctx->ring_size = size;
+	ctx->cq_entries = entries;
+	ctx->head = ctx->ring + FPGADMA_RING_HEAD_OFF;
+	ctx->tail = ctx->ring + FPGADMA_RING_TAIL_OFF;
+	ctx->flags = ctx->ring + FPGADMA_RING_FLAGS_OFF;
+	ctx->cqes = ctx->ring + FPGADMA_RING_CQES_OFF;
+	spin_lock_init(&ctx->cq_lock);
+	init_waitqueue_head(&ctx->cq_wait);
+	init_waitqueue_head(&ctx->idle_wait);
+	return 0;
+}
+
+/**
+ * fpgadma_ring_layout() - the ring's offsets, for QUERY.
+ * @ctx:	the context.
+ * @q:		filled with ring_size and the ring_*_off fields.
+ */
+void fpgadma_ring_layout(struct fpgadma_ctx *ctx, struct fpgadma_query *q)
+{
+	q->cq_entries = ctx->cq_entries;
+	q->ring_size = ctx->ring_size;
+	q->ring_head_off = FPGADMA_RING_HEAD_OFF;
+	q->ring_tail_off = FPGADMA_RING_TAIL_OFF;
+	q->ring_flags_off = FPGADMA_RING_FLAGS_OFF;
+	q->ring_cqes_off = FPGADMA_RING_CQES_OFF;
+}
+
+/* CQEs the process has not consumed yet; a head it has garbled reads as full. */
+static u32 fpgadma_cq_used(struct fpgadma_ctx *ctx)
+{
+	u32 used = ctx->cq_tail - READ_ONCE(*ctx->head);
+
+	return min(used, ctx->cq_entries);
+}
+
+/**
+ * fpgadma_ctx_cq_ready() - whether a CQE waits in the ring (for poll()).
+ * @ctx:	the context.
+ *
+ * Return: true if the process has CQEs to consume.
+ */
+bool fpgadma_ctx_cq_ready(struct fpgadma_ctx *ctx)
+{
+	return READ_ONCE(ctx->cq_tail) != READ_ONCE(*ctx->head);
+}
+
+/**
+ * fpgadma_ctx_drain() - wait until no work of the context is in flight.
+ * @ctx:	the context.
+ */
+void fpgadma_ctx_drain(struct fpgadma_ctx *ctx)
+{
+	wait_event(ctx->idle_wait, !READ_ONCE(ctx->inflight));
+	/* fpgadma_work_done() wakes under the lock: let it leave. */
+	spin_lock_irq(&ctx->cq_lock);
+	spin_unlock_irq(&ctx->cq_lock);
+}
+
+/**
+ * fpgadma_work_done() - complete a work request; called by engines.
+ * @work:	the work, owned by the engine until now; freed here.
+ * @status:	FPGADMA_WC_* (ignored if the work already carries an error).
+ * @bytes:	bytes moved.
+ *
+ * Releases the work's MRs, writes its CQE and wakes pollers and waiters.
+ * Any context, also interrupt.
+ */
+void fpgadma_work_done(struct fpgadma_work *work, u32 status, u64 bytes)
+{
+	struct fpgadma_ctx *ctx = work->ctx;
+	struct fpgadma_stats *stats = &ctx->fdev->stats;
+	struct fpgadma_cqe *cqe;
+	unsigned long irqflags;
+	u32 i;
+
+	if (work->status != FPGADMA_WC_SUCCESS)
+		status = work->status;
+	if (status != FPGADMA_WC_SUCCESS) {
+		bytes = 0;
+		atomic64_inc(&stats->wr_errors);
+	} else if (work->opcode == FPGADMA_WR_WRITE_MEM) {
+		atomic64_add(bytes, &stats->bytes_to_device);
+	} else {
+		atomic64_add(bytes, &stats->bytes_to_host);
+	}
+	atomic64_inc(&stats->wrs_completed);
+
+	for (i = 0; i < work->npieces; i++)
+		atomic_dec(&work->pieces[i].mr->inflight);
+
+	spin_lock_irqsave(&ctx->cq_lock, irqflags);
+	ctx->outstanding--;
+	if (fpgadma_cq_used(ctx) >= ctx->cq_entries) {
+		WRITE_ONCE(*ctx->flags, READ_ONCE(*ctx->flags) | FPGADMA_RING_OVERFLOW);
+	} else {
+		cqe = &ctx->cqes[ctx->cq_tail & (ctx->cq_entries - 1)];
+		cqe->wr_id = work->wr_id;
+		cqe->status = status;
+		cqe->opcode = work->opcode;
+		cqe->byte_len = bytes;
+		cqe->vendor_err = 0;
+		cqe->reserved = 0;
+		WRITE_ONCE(ctx->cq_tail, ctx->cq_tail + 1);
+		/* Pairs with the process's load-acquire of the tail: CQE first. */
+		smp_store_release(ctx->tail, ctx->cq_tail);
+	}
+	ctx->inflight--;
+	wake_up_all(&ctx->idle_wait);
+	wake_up_interruptible(&ctx->cq_wait);
+	spin_unlock_irqrestore(&ctx->cq_lock, irqflags);
+	kfree(work);
+}
+
+/* Reserve @n CQE slots, or -EAGAIN if the ring cannot take them. */
+static int fpgadma_cq_reserve(struct fpgadma_ctx *ctx, u32 n)
+{
+	int ret = 0;
+
+	spin_lock_irq(&ctx->cq_lock);
+	if ((u64)ctx->outstanding + fpgadma_cq_used(ctx) + n > ctx->cq_entries) {
+		ret = -EAGAIN;
+	} else {
+		ctx->outstanding += n;
+		ctx->inflight += n;
+	}
+	spin_unlock_irq(&ctx->cq_lock);
+	return ret;
+}
+
+static bool fpgadma_wr_valid(const struct fpgadma_wr *wr)
+{
+	if (wr->flags || wr->reserved0 || wr->reserved[0] || wr->reserved[1])
+		return false;
+	if (wr->num_sge > fpgadma_max_sge)
+		return false;
+	switch (wr->opcode) {
+	case FPGADMA_WR_READ_MEM:
+	case FPGADMA_WR_WRITE_MEM:
+		return true;
+	case FPGADMA_WR_READ_STREAM:
+		return !wr->dev_addr;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Check one piece against its MR; on success take a hold on the MR.
+ * Called with ctx->lock held, so the MR cannot leave the table meanwhile.
+ */
+static u32 fpgadma_piece_resolve(struct fpgadma_ctx *ctx,
+				 const struct fpgadma_wr *wr,
+				 const struct fpgadma_sge *sge,
+				 struct fpgadma_piece *piece)
+{
+	struct fpgadma_mr *mr = xa_load(&ctx->mrs, sge->lkey);
+	u64 end;
+
+	if (!mr)
+		return FPGADMA_WC_LOC_PROT_ERR;
+	if (check_add_overflow(sge->addr, (u64)sge->length, &end) ||
+	    sge->addr < mr->iova || end > mr->iova + mr->length)
+		return FPGADMA_WC_LOC_LEN_ERR;
+	if (wr->opcode != FPGADMA_WR_WRITE_MEM &&
+	    !(mr->access & FPGADMA_ACCESS_LOCAL_WRITE))
+		return FPGADMA_WC_LOC_ACCESS_ERR;
+	atomic_inc(&mr->inflight);
+	piece->mr = mr;
+	piece->offset = sge->addr - mr->iova;
+	piece->len = sge->length;
+	return FPGADMA_WC_SUCCESS;
+}
+
+/* Resolve all pieces of @work; on any error hold none and record the status. */
+static void fpgadma_work_resolve(struct fpgadma_ctx *ctx,
+				 const struct fpgadma_wr *wr,
+				 const struct fpgadma_sge *sges,
+				 struct fpgadma_work *work)
+{
+	u64 total = 0, end;
+	u32 i, status = FPGADMA_WC_SUCCESS;
+
+	for (i = 0; i < wr->num_sge; i++) {
+		if (!sges[i].length)
+			continue;
+		status = fpgadma_piece_resolve(ctx, wr, &sges[i],
+					       &work->pieces[work->npieces]);
+		if (status)
+			break;
+		work->npieces++;
+		total += sges[i].length;
+	}
+	if (!status && wr->opcode != FPGADMA_WR_READ_STREAM &&
+	    (check_add_overflow(wr->dev_addr, total, &end) ||
+	     end > ctx->fdev->dev_mem_size))
+		status = FPGADMA_WC_REM_ACCESS_ERR;
+	if (status) {
+		for (i = 0; i < work->npieces; i++)
+			atomic_dec(&work->pieces[i].mr->inflight);
+		work->npieces = 0;
+		total = 0;
+	}
+	work->status = status;
+	work->length = total;
+}
+
+/* Copy a WR's SGE list in and allocate its work; NULL with *err on failure. */
+static struct fpgadma_work *fpgadma_work_alloc(const struct fpgadma_wr *wr,
+					       struct fpgadma_sge **sges,
+					       int *err)
+{
+	struct fpgadma_work *work;
+
+	*sges = NULL;
+	if (wr->num_sge) {
+		*sges = memdup_user(u64_to_user_ptr(wr->sg_list),
+				    array_size(wr->num_sge, sizeof(**sges)));
+		if (IS_ERR(*sges)) {
+			*err = PTR_ERR(*sges);
+			*sges = NULL;
+			return NULL;
+		}
+	}
+	work = kzalloc(struct_size(work, pieces, wr->num_sge), GFP_KERNEL);
+	if (!work) {
+		kfree(*sges);
+		*sges = NULL;
+		*err = -ENOMEM;
+		return NULL;
+	}
+	work->wr_id = wr->wr_id;
+	work->opcode = wr->opcode;
+	work->dev_addr = wr->dev_addr;
+	return work;
+}
+
+/**
+ * fpgadma_post() - post a batch of work requests (FPGADMA_IOC_POST).
+ * @ctx:	the calling context.
+ * @cmd:	the request; flags and reserved fields already checked.
+ *
+ * All or nothing: nothing is posted unless every WR is well formed, every
+ * SGE list can be read and the ring has a slot for each WR.
+ *
+ * Return: 0; -EINVAL for a bad count or a malformed WR; -EFAULT for an
+ * unreadable WR or SGE array; -EAGAIN when the ring has no room; -ENOMEM.
+ */
+int fpgadma_post(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd)
+{
+	struct fpgadma_work **works;
+	struct fpgadma_sge **sges;
+	struct fpgadma_wr *wrs;
+	u32 i, n = cmd->count;
+	int ret = 0;
+
+	if (!n || n > fpgadma_max_post)
+		return -EINVAL;
+	wrs = memdup_user(u64_to_user_ptr(cmd->wrs), array_size(n, sizeof(*wrs)));
+	if (IS_ERR(wrs))
+		return PTR_ERR(wrs);
+	works = kcalloc(n, sizeof(*works), GFP_KERNEL);
+	sges = kcalloc(n, sizeof(*sges), GFP_KERNEL);
+	if (!works || !sges) {
+		ret = -ENOMEM;
+		goto out;
+	}
+
+	for (i = 0; i < n; i++) {
+		if (!fpgadma_wr_valid(&wrs[i])) {
+			ret = -EINVAL;
+			goto out;
+		}
+		works[i] = fpgadma_work_alloc(&wrs[i], &sges[i], &ret);
+		if (!works[i])
+			goto out;
+		works[i]->ctx = ctx;
+	}
+
+	mutex_lock(&ctx->lock);
+	ret = fpgadma_cq_reserve(ctx, n);
+	if (!ret)
+		for (i = 0; i < n; i++)
+			fpgadma_work_resolve(ctx, &wrs[i], sges[i], works[i]);
+	mutex_unlock(&ctx->lock);
+	if (ret)
+		goto out;
+
+	for (i = 0; i < n; i++) {
+		ctx->fdev->ops->submit(ctx->fdev, works[i]);
+		works[i] = NULL;
+	}
+out:
+	for (i = 0; works && sges && i < n; i++) {
+		kfree(works[i]);
+		kfree(sges[i]);
+	}
+	kfree(sges);
+	kfree(works);
+	kfree(wrs);
+	return ret;
+}
