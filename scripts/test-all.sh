@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Every check of the project, as CI runs it (.ci/run):
+#   install-deps, then autogen.sh, configure --enable-werror and make;
+#   kernel style of kmod/ (make checkpatch), the module's W=1 build without
+#   a single warning (make module-warnings) and sparse (make module-sparse);
+#   the host tests (make check without the VM suite);
+#   the VM suite in every configuration (make vm-check).
+# Each static check and the build count as one check; the host tests and
+# the VM suite count their own results.  The last line printed is
+# "N passed, N failed, N skipped"; the exit status is nonzero when anything
+# failed.
+#
+# Environment: VM_CONFIGS="default swiotlb smp2 smallmem" (the VM suite's
+# configurations), JOBS (parallel make jobs, default: number of CPUs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+jobs=${JOBS:-$(nproc)}
+vm_configs=${VM_CONFIGS:-default swiotlb smp2 smallmem}
+passed=0
+failed=0
+skipped=0
+failures=()
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+banner() { printf '\n======== %s\n' "$*"; }
+pass() { passed=$((passed + ${2:-1})); }
+fail() { failed=$((failed + ${2:-1})); failures+=("$1"); }
+
+# check NAME COMMAND...: one check, passed when COMMAND succeeds.
+check() {
+	local name=$1
+	shift
+	banner "$name: $*"
+	if "$@"; then
+		echo "-------- $name: passed"
+		pass "$name"
+	else
+		echo "-------- $name: FAILED"
+		fail "$name"
+	fi
+}
+
+summary() {
+	echo
+	if [ "${#failures[@]}" -gt 0 ]; then
+		echo "test-all: failed: ${failures[*]}"
+	fi
+	echo "$passed passed, $failed failed, $skipped skipped"
+	[ "$failed" -eq 0 ]
+}
+
+banner "install-deps"
+if ! bash scripts/install-deps.sh; then
+	fail install-deps
+	summary || exit 1
+fi
+
+build() {
+	./autogen.sh && ./configure --enable-werror && make -j"$jobs"
+}
+check build build
+if [ "$failed" -gt 0 ]; then
+	echo "test-all: the build failed, nothing else can run"
+	skipped=$((skipped + 5))
+	summary || exit 1
+fi
+
+check checkpatch make checkpatch
+check module-warnings make module-warnings
+check module-sparse make module-sparse
+
+# Host tests: the counts of automake's test harness.
+banner "host tests: make check FPGADMA_VM_SUITE=no"
+status=0
+make -j"$jobs" check FPGADMA_VM_SUITE=no 2>&1 | tee "$out" || status=$?
+count() { sed -n "s/^# $1: *\([0-9][0-9]*\).*/\1/p" "$out" | tail -n 1; }
+if grep -q '^# TOTAL:' "$out"; then
+	pass "host tests" $(( $(count PASS) + $(count XFAIL) ))
+	skipped=$((skipped + $(count SKIP)))
+	n=$(( $(count FAIL) + $(count XPASS) + $(count ERROR) ))
+	[ "$n" -eq 0 ] || fail "host tests" "$n"
+	if [ "$status" -ne 0 ] && [ "$n" -eq 0 ]; then fail "host tests (make check)"; fi
+elif [ "$status" -ne 0 ]; then
+	fail "host tests (make check)"
+fi
+
+# The VM suite: its own summary line.
+banner "VM suite: make vm-check VM_CONFIGS=\"$vm_configs\""
+status=0
+make vm-check VM_CONFIGS="$vm_configs" 2>&1 | tee "$out" || status=$?
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$out" | tail -n 1 || true)
+if [ -n "$line" ]; then
+	read -r p _ f _ s _ <<<"$line"
+	pass "VM suite" "$p"
+	skipped=$((skipped + s))
+	[ "$f" -eq 0 ] || fail "VM suite" "$f"
+	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then fail "VM suite (make vm-check)"; fi
+else
+	fail "VM suite (no summary: make vm-check exited $status)"
+fi
+
+summary

@@ -1,0 +1,326 @@
+#!/usr/bin/env bash
+# Boot the test VM in one or more configurations and judge what it reports.
+#
+# Usage: tests/vm/run-suite.sh [--config NAME]... [--job suite|demo]
+#                              [--build-dir DIR] [options]
+#   --config NAME      a configuration below; repeatable (default: default,
+#                      swiotlb, smp2, smallmem)
+#   --job suite|demo   run the tests (default) or fpgadma_demo, whose output
+#                      alone is then printed, the exit status being its own
+#   --build-dir DIR    the build tree (default: the source tree)
+#   --module FILE      the module to test (default: kmod/fpgadma.ko)
+#   --initramfs FILE   boot this initramfs instead of building one with
+#                      mkinitramfs.sh (its test names in FILE.tests)
+#   --allow-no-module  build and boot without the module (trying the harness
+#                      only; never for real runs)
+#   --list-configs     print the configurations and exit
+#
+# Configurations (memory, vCPUs, extra kernel arguments):
+#   default    1 GiB, 1 vCPU
+#   swiotlb    1 GiB, 1 vCPU, swiotlb=force (every DMA mapping bounces)
+#   smp2       1 GiB, 2 vCPUs
+#   smallmem   256 MiB, 1 vCPU
+#   iommu      1 GiB, 1 vCPU, q35 with an emulated Intel IOMMU and QEMU's
+#              edu PCI device (not in the default set)
+#
+# Environment:
+#   KERNEL_IMAGE               kernel to boot (default: KERNEL_IMAGE of the
+#                              build tree's Makefile, else the newest
+#                              /boot/vmlinuz-*)
+#   QEMU                       emulator (default: qemu-system-x86_64)
+#   FPGADMA_VM_APPEND          kernel arguments added in every configuration
+#   FPGADMA_VM_APPEND_<NAME>   ... in configuration NAME only (upper case,
+#                              e.g. FPGADMA_VM_APPEND_SWIOTLB)
+#   FPGADMA_VM_QEMU_ARGS       QEMU arguments added in every configuration
+#   FPGADMA_VM_PARAMS          module parameters, '|' separated (a=1|b=2)
+#   FPGADMA_VM_TESTS           run only these tests, '|' separated
+#   FPGADMA_VM_DEMO_ARGS       arguments of fpgadma_demo, '|' separated
+#   FPGADMA_VM_TEST_TIMEOUT    time limit of one test in the guest (300 s)
+#   FPGADMA_VM_TIMEOUT         time limit of one boot (900 s)
+#
+# Each boot's console goes to <build dir>/tests/vm/logs/<config>.log.  A
+# configuration fails when a check reports 'not ok', when the guest never
+# printed its FPGADMA-SUITE-DONE marker (crash, hang, time limit: the checks
+# it did not report count as failed) or when the kernel log shows a
+# WARNING, BUG, oops, "Bad page state", a general protection fault, a panic,
+# a call trace or a kmemleak report (check 'kernel-log').  The last line is
+# "N passed, N failed, N skipped" over all configurations; the exit status
+# is nonzero when anything failed.
+set -euo pipefail
+
+src_dir=$(cd "$(dirname "$0")/../.." && pwd)
+build_dir=$src_dir
+configs=()
+job=suite
+module=
+initramfs=
+allow_no_module=no
+
+die() { printf 'run-suite: %s\n' "$*" >&2; exit 2; }
+
+all_configs="default swiotlb smp2 smallmem iommu"
+default_configs="default swiotlb smp2 smallmem"
+
+# config_setup NAME: sets mem, smp, cfg_append, cfg_qemu.
+config_setup() {
+	mem=1G smp=1 cfg_append='' cfg_qemu=()
+	case $1 in
+	default) ;;
+	swiotlb) cfg_append="swiotlb=force" ;;
+	smp2) smp=2 ;;
+	smallmem) mem=256M ;;
+	iommu)
+		cfg_append="intel_iommu=on iommu.strict=1"
+		# shellcheck disable=SC2054 # commas belong to QEMU's option syntax
+		cfg_qemu=(-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on -device edu)
+		;;
+	*) die "unknown configuration '$1' (one of: $all_configs)" ;;
+	esac
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--config) configs+=("$2"); shift 2 ;;
+	--job) job=$2; shift 2 ;;
+	--build-dir) build_dir=$(cd "$2" && pwd); shift 2 ;;
+	--module) module=$2; shift 2 ;;
+	--initramfs) initramfs=$2; shift 2 ;;
+	--allow-no-module) allow_no_module=yes; shift ;;
+	--list-configs) echo "$all_configs"; exit 0 ;;
+	-h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+	*) die "unknown argument: $1 (see --help)" ;;
+	esac
+done
+case $job in suite|demo) ;; *) die "--job must be suite or demo" ;; esac
+# shellcheck disable=SC2206 # the default list is words
+[ "${#configs[@]}" -gt 0 ] || configs=($default_configs)
+for c in "${configs[@]}"; do config_setup "$c"; done
+
+qemu=${QEMU:-qemu-system-x86_64}
+command -v "$qemu" >/dev/null || die "$qemu not found (apt-get install qemu-system-x86)"
+
+kernel=${KERNEL_IMAGE:-}
+if [ -z "$kernel" ] && [ -f "$build_dir/Makefile" ]; then
+	kernel=$(sed -n 's/^KERNEL_IMAGE = //p' "$build_dir/Makefile" | head -n 1)
+fi
+if [ -z "$kernel" ]; then
+	kernel=$(find /boot -maxdepth 1 -name 'vmlinuz-*' 2>/dev/null | sort -V | tail -n 1)
+fi
+if [ -z "$kernel" ] || [ ! -r "$kernel" ]; then
+	die "no readable kernel image '${kernel}' (set KERNEL_IMAGE or install linux-image-amd64)"
+fi
+
+vm_dir=$build_dir/tests/vm
+log_dir=$vm_dir/logs
+mkdir -p "$log_dir"
+
+if [ -z "$initramfs" ]; then
+	initramfs=$vm_dir/initramfs.cpio.gz
+	mk=(bash "$src_dir/tests/vm/mkinitramfs.sh" --build-dir "$build_dir" --output "$initramfs")
+	[ -z "$module" ] || mk+=(--module "$module")
+	[ "$allow_no_module" = no ] || mk+=(--no-module)
+	if [ "$job" = demo ]; then
+		"${mk[@]}" --no-tests >&2 || die "could not build the initramfs"
+	elif ! "${mk[@]}"; then
+		echo "run-suite: could not build the initramfs: no configuration booted"
+		echo "0 passed, 1 failed, 0 skipped"
+		exit 1
+	fi
+fi
+[ -f "$initramfs" ] || die "initramfs $initramfs not found"
+
+# The checks a complete run reports: insmod, the tests (or the demo), rmmod,
+# pin-balance.
+expected_names=()
+if [ "$job" = demo ]; then
+	expected_names=(fpgadma_demo)
+elif [ -n "${FPGADMA_VM_TESTS:-}" ]; then
+	mapfile -t expected_names < <(tr '|' '\n' <<<"$FPGADMA_VM_TESTS" | grep .)
+elif [ -f "$initramfs.tests" ]; then
+	mapfile -t expected_names < <(grep . "$initramfs.tests")
+fi
+expected=$((${#expected_names[@]} + 3))
+
+# Kernel log lines that fail a run (kmemleak reports come as "unreferenced
+# object").  Test output ('# ' lines) is only looked at where a kernel
+# message with its timestamp broke into it.
+kernel_bad='WARNING:|BUG:|Oops|Bad page state|general protection fault|Kernel panic|Call Trace:|unreferenced object|suspected memory leak|UBSAN:|KASAN:|INFO: task .* blocked|rcu: INFO'
+
+total_pass=0 total_fail=0 total_skip=0
+status=0
+
+# run_config NAME
+run_config() {
+	local cfg=$1 log append var extra_append t0 t1 rc
+	config_setup "$cfg"
+	log=$log_dir/$cfg.log
+	var=FPGADMA_VM_APPEND_$(tr '[:lower:]' '[:upper:]' <<<"$cfg")
+	extra_append=${!var:-}
+	append="console=ttyS0 tsc=reliable panic=-1 loglevel=4 fpgadma.job=$job fpgadma.config=$cfg"
+	[ -z "$cfg_append" ] || append+=" $cfg_append"
+	[ -z "${FPGADMA_VM_PARAMS:-}" ] || append+=" fpgadma.params=$FPGADMA_VM_PARAMS"
+	[ -z "${FPGADMA_VM_TESTS:-}" ] || append+=" fpgadma.tests=$FPGADMA_VM_TESTS"
+	[ -z "${FPGADMA_VM_DEMO_ARGS:-}" ] || append+=" fpgadma.demo_args=$FPGADMA_VM_DEMO_ARGS"
+	[ -z "${FPGADMA_VM_TEST_TIMEOUT:-}" ] || append+=" fpgadma.timeout=$FPGADMA_VM_TEST_TIMEOUT"
+	[ "$allow_no_module" = no ] || append+=" fpgadma.allow_no_module=1"
+	[ -z "${FPGADMA_VM_APPEND:-}" ] || append+=" $FPGADMA_VM_APPEND"
+	[ -z "$extra_append" ] || append+=" $extra_append"
+
+	# shellcheck disable=SC2054 # commas belong to QEMU's option syntax
+	local -a cmd=(timeout -k 10 "${FPGADMA_VM_TIMEOUT:-900}" "$qemu"
+		-accel tcg,thread=multi -cpu qemu64 -m "$mem" -smp "$smp"
+		-nographic -no-reboot -nic none -vga none
+		"${cfg_qemu[@]}"
+		-kernel "$kernel" -initrd "$initramfs" -append "$append")
+	# shellcheck disable=SC2206 # word splitting is the point
+	[ -z "${FPGADMA_VM_QEMU_ARGS:-}" ] || cmd+=($FPGADMA_VM_QEMU_ARGS)
+
+	[ "$job" = demo ] || echo "config $cfg: booting ${kernel##*/} (-m $mem -smp $smp${cfg_append:+, $cfg_append}); console in ${log#"$build_dir"/}"
+	{ printf '#'; printf ' %q' "${cmd[@]}"; printf '\n'; } > "$log"
+	t0=$(date +%s)
+	rc=0
+	"${cmd[@]}" < /dev/null >> "$log" 2>&1 || rc=$?
+	t1=$(date +%s)
+	judge "$cfg" "$log" "$rc" $((t1 - t0))
+}
+
+# judge NAME LOG QEMU_STATUS SECONDS: count the results of one boot.
+judge() {
+	local cfg=$1 log=$2 qrc=$3 secs=$4 clean pass fail skip done_line missing bad
+	clean=$(tr -d '\r' < "$log")
+	pass=$(grep -E '^ok [0-9]+ - ' <<<"$clean" | grep -c -v ' # SKIP' || true)
+	skip=$(grep -E -c '^ok [0-9]+ - .* # SKIP' <<<"$clean" || true)
+	fail=$(grep -E -c '^not ok [0-9]+ - ' <<<"$clean" || true)
+	done_line=$(grep -E '^FPGADMA-SUITE-DONE ' <<<"$clean" | tail -n 1 || true)
+	local -a failed_names=()
+	mapfile -t failed_names < <(sed -n -E 's/^not ok [0-9]+ - //p' <<<"$clean")
+
+	# The guest's own counts hold over the TAP lines seen, should a kernel
+	# message have broken into one of them.
+	if [[ $done_line =~ pass=([0-9]+)\ fail=([0-9]+)\ skip=([0-9]+) ]]; then
+		pass=${BASH_REMATCH[1]} fail=${BASH_REMATCH[2]} skip=${BASH_REMATCH[3]}
+	fi
+	missing=0
+	if [ -z "$done_line" ]; then
+		missing=$((expected - pass - skip - fail))
+		[ "$missing" -ge 1 ] || missing=1
+		local why=crashed
+		if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
+			why="hit the time limit (${FPGADMA_VM_TIMEOUT:-900} s)"
+		elif [ "$qrc" -ne 0 ]; then
+			why="stopped (QEMU exit status $qrc)"
+		fi
+		failed_names+=("no FPGADMA-SUITE-DONE: the guest $why $(running_check "$clean"); $missing checks unreported")
+		fail=$((fail + missing))
+	fi
+
+	bad=$(awk -v re="$kernel_bad" '
+		/^# --- / { during = " (during " substr($0, 7) ")" }
+		$0 !~ re { next }
+		/^(ok|not ok) [0-9]+ - / { next }
+		/^# / && !/\[ *[0-9]+\.[0-9]+\] / { next }
+		{ print NR during ": " $0 }' <<<"$clean")
+	if [ -n "$bad" ]; then
+		fail=$((fail + 1))
+		failed_names+=("kernel-log")
+	else
+		pass=$((pass + 1))
+	fi
+
+	total_pass=$((total_pass + pass))
+	total_fail=$((total_fail + fail))
+	total_skip=$((total_skip + skip))
+	[ "$fail" -eq 0 ] || status=1
+
+	if [ "$job" = demo ]; then
+		demo_report "$clean"
+		if [ "$fail" -gt 0 ]; then
+			{
+				echo "demo: the VM run was not clean (${failed_names[*]}); console in ${log#"$build_dir"/}"
+				[ -z "$bad" ] || { echo "kernel log:"; head -n 40 <<<"$bad" | sed 's/^/  /'; }
+			} >&2
+		fi
+		return
+	fi
+
+	echo "config $cfg: $pass passed, $fail failed, $skip skipped (${secs} s)"
+	local name
+	for name in ${failed_names[@]+"${failed_names[@]}"}; do
+		echo "  FAILED: $name"
+		[ "$name" != kernel-log ] || continue
+		show_test_output "$clean" "$name"
+	done
+	if [ -n "$bad" ]; then
+		echo "  kernel log of $cfg (console line, check: text):"
+		head -n 40 <<<"$bad" | sed 's/^/    /'
+		[ "$(wc -l <<<"$bad")" -le 40 ] || echo "    ..."
+	fi
+	if [ -z "$done_line" ]; then
+		echo "  last console lines:"
+		tail -n 25 <<<"$clean" | sed 's/^/    /'
+	fi
+}
+
+# running_check CONSOLE: "during NAME", NAME being the first check the
+# guest did not report.
+running_check() {
+	local name
+	if ! grep -E -q '^(not )?ok [0-9]+ - insmod' <<<"$1"; then
+		echo "during insmod"
+		return
+	fi
+	for name in ${expected_names[@]+"${expected_names[@]}"}; do
+		if ! grep -E -q "^(not )?ok [0-9]+ - $name( # SKIP.*)?\$" <<<"$1"; then
+			echo "during $name"
+			return
+		fi
+	done
+	echo "after the tests"
+}
+
+# show_test_output CONSOLE NAME: what a failed check printed between its
+# "# --- NAME" line and its TAP line (the last 40 lines of it).
+show_test_output() {
+	awk -v name="$2" '
+		/^# --- / { nbuf = 0; next }
+		/^(ok|not ok) [0-9]+ - / {
+			if ($0 ~ /^not ok/ && substr($0, index($0, " - ") + 3) == name) {
+				first = nbuf > 40 ? nbuf - 39 : 1
+				for (i = first; i <= nbuf; i++) print "    " buf[i]
+				exit
+			}
+			nbuf = 0
+			next
+		}
+		/^(# |kmsg: )/ { buf[++nbuf] = $0 }
+	' <<<"$1"
+}
+
+# demo_report CONSOLE: print fpgadma_demo's output, take its exit status.
+demo_report() {
+	local rc_line
+	awk '
+		/^FPGADMA-DEMO-BEGIN/ { on = 1; next }
+		/^FPGADMA-DEMO-END/ { on = 0; next }
+		on && !/^\[ *[0-9]+\.[0-9]+\] / && !/^kmsg: / { print }
+	' <<<"$1"
+	rc_line=$(grep -E '^FPGADMA-DEMO-END rc=[0-9]+' <<<"$1" | tail -n 1 || true)
+	if [ -z "$rc_line" ]; then
+		echo "demo: fpgadma_demo did not finish" >&2
+		demo_rc=1
+	else
+		demo_rc=${rc_line#FPGADMA-DEMO-END rc=}
+	fi
+}
+
+demo_rc=0
+for c in "${configs[@]}"; do
+	run_config "$c"
+done
+
+if [ "$job" = demo ]; then
+	if [ "$demo_rc" -ne 0 ]; then exit "$demo_rc"; fi
+	exit "$status"
+fi
+echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+exit "$status"
