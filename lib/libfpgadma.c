@@ -1,0 +1,681 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * libfpgadma: a verbs-style C API over the fpgadma kernel ABI
+ * (include/uapi/fpgadma-abi.h).  The public API is include/fpgadma.h.
+ *
+ * One context is one open device node: one kernel context and one
+ * completion ring mmapped from it.  PDs exist only here, in user space: they
+ * group a context's MRs so that a PD cannot be freed under them.  Every MR
+ * and PD is tracked in its context so that fpgadma_close() can release what
+ * the caller forgot.
+ *
+ * Locking: cq_lock serialises consumers of the completion ring (the kernel
+ * is the only producer); res_lock protects the PD and MR lists.  Neither is
+ * held across an ioctl.
+ *
+ * fork(): the kernel refuses ioctls from any process but the one that opened
+ * the device (EACCES), and the ring mapping is not inherited.  A fork child
+ * would fault on the ring, so a pthread_atfork() handler bumps a generation
+ * counter and every call compares it with the one the context was opened
+ * in: the check costs a load, not a system call.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* configure passes it too */
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fpgadma.h>
+#include "ring.h"
+
+struct fpgadma_list {
+	struct fpgadma_list *prev, *next;
+};
+
+struct fpgadma_pd_priv {
+	struct fpgadma_pd pub;		/* first: the caller's pointer */
+	struct fpgadma_list node;	/* in context->pds */
+	unsigned long nr_mrs;		/* live MRs of this PD */
+};
+
+struct fpgadma_mr_priv {
+	struct fpgadma_mr pub;		/* first: the caller's pointer */
+	struct fpgadma_list node;	/* in context->mrs */
+};
+
+struct fpgadma_context {
+	int fd;
+	unsigned long fork_gen;		/* fpgadma_fork_gen at open */
+	struct fpgadma_query query;
+	void *ring_map;
+	size_t ring_len;
+
+	pthread_mutex_t cq_lock;	/* consumers of ring */
+	struct fpgadma_ring ring;
+
+	pthread_mutex_t res_lock;	/* pds, mrs, pd->nr_mrs */
+	struct fpgadma_list pds;
+	struct fpgadma_list mrs;
+};
+
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+
+static void list_init(struct fpgadma_list *head)
+{
+	head->prev = head->next = head;
+}
+
+static void list_add(struct fpgadma_list *head, struct fpgadma_list *node)
+{
+	node->next = head->next;
+	node->prev = head;
+	head->next->prev = node;
+	head->next = node;
+}
+
+static void list_del(struct fpgadma_list *node)
+{
+	node->prev->next = node->next;
+	node->next->prev = node->prev;
+	node->prev = node->next = node;
+}
+
+static struct fpgadma_pd_priv *to_pd_priv(struct fpgadma_pd *pd)
+{
+	return container_of(pd, struct fpgadma_pd_priv, pub);
+}
+
+static struct fpgadma_mr_priv *to_mr_priv(struct fpgadma_mr *mr)
+{
+	return container_of(mr, struct fpgadma_mr_priv, pub);
+}
+
+/* ---- fork detection ---- */
+
+static unsigned long fpgadma_fork_gen;
+static pthread_once_t fpgadma_atfork_once = PTHREAD_ONCE_INIT;
+static int fpgadma_atfork_err;
+
+static void fpgadma_atfork_child(void)
+{
+	__atomic_add_fetch(&fpgadma_fork_gen, 1, __ATOMIC_RELAXED);
+}
+
+static void fpgadma_atfork_register(void)
+{
+	fpgadma_atfork_err = pthread_atfork(NULL, NULL, fpgadma_atfork_child);
+}
+
+/* True in a fork child of the process that opened ctx. */
+static bool ctx_forked(const struct fpgadma_context *ctx)
+{
+	return __atomic_load_n(&fpgadma_fork_gen, __ATOMIC_RELAXED) != ctx->fork_gen;
+}
+
+/* ioctl() returning 0 or -errno; restarted on EINTR (the ABI makes a call
+ * that returns EINTR a call that did nothing). */
+static int fpgadma_ioctl(int fd, unsigned long req, void *arg)
+{
+	int ret;
+
+	do {
+		ret = ioctl(fd, req, arg);
+	} while (ret < 0 && errno == EINTR);
+	return ret < 0 ? -errno : 0;
+}
+
+/* ---- open, query, close ---- */
+
+/*
+ * Reject a ring layout this library cannot consume safely: the offsets come
+ * from the kernel, but a wrong one would make fpgadma_poll() read outside
+ * the mapping.
+ */
+static int check_query(const struct fpgadma_query *q)
+{
+	uint64_t size = q->ring_size;
+
+	if (q->abi_version != FPGADMA_ABI_VERSION)
+		return -EPROTO;
+	if (q->cq_entries == 0 || (q->cq_entries & (q->cq_entries - 1)))
+		return -EPROTO;
+	if (q->ring_head_off % 4 || (uint64_t)q->ring_head_off + 4 > size ||
+	    q->ring_tail_off % 4 || (uint64_t)q->ring_tail_off + 4 > size ||
+	    q->ring_flags_off % 4 || (uint64_t)q->ring_flags_off + 4 > size)
+		return -EPROTO;
+	if (q->ring_cqes_off % 8 ||
+	    (uint64_t)q->ring_cqes_off +
+	    (uint64_t)q->cq_entries * sizeof(struct fpgadma_cqe) > size)
+		return -EPROTO;
+	return 0;
+}
+
+int fpgadma_open_path(const char *path, struct fpgadma_context **ctxp)
+{
+	struct fpgadma_context *ctx;
+	int ret;
+
+	if (!path || !ctxp)
+		return -EINVAL;
+	*ctxp = NULL;
+
+	pthread_once(&fpgadma_atfork_once, fpgadma_atfork_register);
+	if (fpgadma_atfork_err)
+		return -fpgadma_atfork_err;
+
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	ctx->fork_gen = __atomic_load_n(&fpgadma_fork_gen, __ATOMIC_RELAXED);
+	list_init(&ctx->pds);
+	list_init(&ctx->mrs);
+
+	ctx->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (ctx->fd < 0) {
+		ret = -errno;
+		goto err_free;
+	}
+
+	ret = fpgadma_ioctl(ctx->fd, FPGADMA_IOC_QUERY, &ctx->query);
+	if (ret)
+		goto err_close;
+	ret = check_query(&ctx->query);
+	if (ret)
+		goto err_close;
+
+	ctx->ring_len = ctx->query.ring_size;
+	ctx->ring_map = mmap(NULL, ctx->ring_len, PROT_READ | PROT_WRITE,
+			     MAP_SHARED, ctx->fd, 0);
+	if (ctx->ring_map == MAP_FAILED) {
+		ret = -errno;
+		goto err_close;
+	}
+	ctx->ring.head = (uint32_t *)((char *)ctx->ring_map + ctx->query.ring_head_off);
+	ctx->ring.tail = (const uint32_t *)((char *)ctx->ring_map + ctx->query.ring_tail_off);
+	ctx->ring.flags = (uint32_t *)((char *)ctx->ring_map + ctx->query.ring_flags_off);
+	ctx->ring.cqes = (const struct fpgadma_cqe *)
+		((char *)ctx->ring_map + ctx->query.ring_cqes_off);
+	ctx->ring.entries = ctx->query.cq_entries;
+
+	ret = -pthread_mutex_init(&ctx->cq_lock, NULL);
+	if (ret)
+		goto err_unmap;
+	ret = -pthread_mutex_init(&ctx->res_lock, NULL);
+	if (ret)
+		goto err_cq_lock;
+
+	*ctxp = ctx;
+	return 0;
+
+err_cq_lock:
+	pthread_mutex_destroy(&ctx->cq_lock);
+err_unmap:
+	munmap(ctx->ring_map, ctx->ring_len);
+err_close:
+	close(ctx->fd);
+err_free:
+	free(ctx);
+	return ret;
+}
+
+int fpgadma_open(int index, struct fpgadma_context **ctxp)
+{
+	char path[32];
+
+	if (index < 0 || !ctxp)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/dev/fpgadma%d", index);
+	return fpgadma_open_path(path, ctxp);
+}
+
+int fpgadma_close(struct fpgadma_context *ctx)
+{
+	struct fpgadma_list *n;
+	int ret = 0, err;
+
+	if (!ctx)
+		return -EINVAL;
+
+	if (ctx_forked(ctx)) {
+		/*
+		 * The child has no ring mapping (munmap could hit whatever
+		 * now lives at that address), may not ioctl, and may have
+		 * inherited a lock held by another thread of the parent:
+		 * free the memory and drop the fd, touch nothing else.
+		 */
+		while ((n = ctx->mrs.next) != &ctx->mrs) {
+			list_del(n);
+			free(container_of(n, struct fpgadma_mr_priv, node));
+		}
+		while ((n = ctx->pds.next) != &ctx->pds) {
+			list_del(n);
+			free(container_of(n, struct fpgadma_pd_priv, node));
+		}
+		close(ctx->fd);
+		free(ctx);
+		return 0;
+	}
+
+	while ((n = ctx->mrs.next) != &ctx->mrs) {
+		struct fpgadma_mr_priv *m = container_of(n, struct fpgadma_mr_priv, node);
+		struct fpgadma_dereg_mr dereg = { .lkey = m->pub.lkey };
+
+		/* Closing the fd releases the MR in any case; report the first
+		 * failure but keep going. */
+		err = fpgadma_ioctl(ctx->fd, FPGADMA_IOC_DEREG_MR, &dereg);
+		if (err && !ret)
+			ret = err;
+		list_del(n);
+		free(m);
+	}
+	while ((n = ctx->pds.next) != &ctx->pds) {
+		list_del(n);
+		free(container_of(n, struct fpgadma_pd_priv, node));
+	}
+
+	munmap(ctx->ring_map, ctx->ring_len);
+	if (close(ctx->fd) && !ret && errno != EINTR)
+		ret = -errno;
+	pthread_mutex_destroy(&ctx->res_lock);
+	pthread_mutex_destroy(&ctx->cq_lock);
+	free(ctx);
+	return ret;
+}
+
+int fpgadma_query(struct fpgadma_context *ctx, struct fpgadma_device_attr *attr)
+{
+	const struct fpgadma_query *q;
+
+	if (!ctx || !attr)
+		return -EINVAL;
+	if (ctx_forked(ctx))
+		return -EACCES;
+
+	/* Nothing in QUERY changes while the device is open: answer from the
+	 * copy taken at open, without a system call. */
+	q = &ctx->query;
+	memset(attr, 0, sizeof(*attr));
+	attr->abi_version = q->abi_version;
+	attr->engine = q->engine;
+	attr->dev_index = q->dev_index;
+	attr->max_sge = q->max_sge;
+	attr->max_post = q->max_post;
+	attr->max_seg_size = q->max_seg_size;
+	attr->cq_entries = q->cq_entries;
+	attr->page_size = q->page_size;
+	attr->dev_mem_size = q->dev_mem_size;
+	attr->frame_size = q->frame_size;
+	attr->max_mr_size = q->max_mr_size;
+	return 0;
+}
+
+int fpgadma_get_fd(const struct fpgadma_context *ctx)
+{
+	if (!ctx)
+		return -EINVAL;
+	return ctx->fd;
+}
+
+/* ---- protection domains ---- */
+
+int fpgadma_alloc_pd(struct fpgadma_context *ctx, struct fpgadma_pd **pdp)
+{
+	struct fpgadma_pd_priv *p;
+
+	if (!ctx || !pdp)
+		return -EINVAL;
+	*pdp = NULL;
+	if (ctx_forked(ctx))
+		return -EACCES;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->pub.context = ctx;
+
+	pthread_mutex_lock(&ctx->res_lock);
+	list_add(&ctx->pds, &p->node);
+	pthread_mutex_unlock(&ctx->res_lock);
+
+	*pdp = &p->pub;
+	return 0;
+}
+
+int fpgadma_dealloc_pd(struct fpgadma_pd *pd)
+{
+	struct fpgadma_context *ctx;
+	struct fpgadma_pd_priv *p;
+
+	if (!pd || !pd->context)
+		return -EINVAL;
+	ctx = pd->context;
+	p = to_pd_priv(pd);
+	if (ctx_forked(ctx))
+		return -EACCES;
+
+	pthread_mutex_lock(&ctx->res_lock);
+	if (p->nr_mrs) {
+		pthread_mutex_unlock(&ctx->res_lock);
+		return -EBUSY;
+	}
+	list_del(&p->node);
+	pthread_mutex_unlock(&ctx->res_lock);
+
+	free(p);
+	return 0;
+}
+
+/* ---- memory regions ---- */
+
+int fpgadma_reg_mr(struct fpgadma_pd *pd, void *addr, size_t length,
+		   unsigned int access, struct fpgadma_mr **mrp)
+{
+	struct fpgadma_reg_mr reg = { 0 };
+	struct fpgadma_context *ctx;
+	struct fpgadma_mr_priv *m;
+	int ret;
+
+	if (mrp)
+		*mrp = NULL;
+	if (!pd || !pd->context || !mrp)
+		return -EINVAL;
+	if (length == 0 || (uintptr_t)addr + length - 1 < (uintptr_t)addr)
+		return -EINVAL;
+	if (access & ~(unsigned int)FPGADMA_ACCESS_ALL)
+		return -EINVAL;
+	ctx = pd->context;
+	if (ctx_forked(ctx))
+		return -EACCES;
+	if (ctx->query.max_mr_size && length > ctx->query.max_mr_size)
+		return -EINVAL;
+
+	/* Allocate first: a failure after the kernel pinned the range would
+	 * need an extra DEREG to undo. */
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+
+	reg.addr = (uintptr_t)addr;
+	reg.length = length;
+	reg.access = access;
+	ret = fpgadma_ioctl(ctx->fd, FPGADMA_IOC_REG_MR, &reg);
+	if (ret) {
+		free(m);
+		return ret;
+	}
+
+	m->pub.context = ctx;
+	m->pub.pd = pd;
+	m->pub.addr = addr;
+	m->pub.length = length;
+	m->pub.access = access;
+	m->pub.lkey = reg.lkey;
+	m->pub.rkey = reg.rkey;
+	m->pub.nsegs = reg.nsegs;
+
+	pthread_mutex_lock(&ctx->res_lock);
+	list_add(&ctx->mrs, &m->node);
+	to_pd_priv(pd)->nr_mrs++;
+	pthread_mutex_unlock(&ctx->res_lock);
+
+	*mrp = &m->pub;
+	return 0;
+}
+
+int fpgadma_dereg_mr(struct fpgadma_mr *mr)
+{
+	struct fpgadma_dereg_mr dereg = { 0 };
+	struct fpgadma_context *ctx;
+	struct fpgadma_mr_priv *m;
+	int ret;
+
+	if (!mr || !mr->context || !mr->pd)
+		return -EINVAL;
+	ctx = mr->context;
+	m = to_mr_priv(mr);
+	if (ctx_forked(ctx))
+		return -EACCES;
+
+	dereg.lkey = mr->lkey;
+	ret = fpgadma_ioctl(ctx->fd, FPGADMA_IOC_DEREG_MR, &dereg);
+	if (ret)
+		return ret;	/* still registered, still tracked */
+
+	pthread_mutex_lock(&ctx->res_lock);
+	list_del(&m->node);
+	to_pd_priv(mr->pd)->nr_mrs--;
+	pthread_mutex_unlock(&ctx->res_lock);
+
+	free(m);
+	return 0;
+}
+
+/* ---- work requests ---- */
+
+int fpgadma_post(struct fpgadma_context *ctx, const struct fpgadma_wr *wrs,
+		 unsigned int count)
+{
+	struct fpgadma_post post = { 0 };
+
+	if (!ctx || !wrs || count == 0 || count > ctx->query.max_post)
+		return -EINVAL;
+	if (ctx_forked(ctx))
+		return -EACCES;
+
+	post.wrs = (uintptr_t)wrs;
+	post.count = count;
+	return fpgadma_ioctl(ctx->fd, FPGADMA_IOC_POST, &post);
+}
+
+static int post_one(struct fpgadma_context *ctx, uint32_t opcode,
+		    uint64_t wr_id, uint64_t dev_addr,
+		    const struct fpgadma_sge *sg, unsigned int num_sge)
+{
+	struct fpgadma_wr wr = { 0 };
+
+	if (!ctx || (num_sge && !sg) || num_sge > ctx->query.max_sge)
+		return -EINVAL;
+
+	wr.wr_id = wr_id;
+	wr.opcode = opcode;
+	wr.dev_addr = dev_addr;
+	wr.sg_list = (uintptr_t)sg;
+	wr.num_sge = num_sge;
+	return fpgadma_post(ctx, &wr, 1);
+}
+
+int fpgadma_post_read(struct fpgadma_context *ctx, uint64_t wr_id,
+		      uint64_t dev_addr, const struct fpgadma_sge *sg,
+		      unsigned int num_sge)
+{
+	return post_one(ctx, FPGADMA_WR_READ_MEM, wr_id, dev_addr, sg, num_sge);
+}
+
+int fpgadma_post_write(struct fpgadma_context *ctx, uint64_t wr_id,
+		       uint64_t dev_addr, const struct fpgadma_sge *sg,
+		       unsigned int num_sge)
+{
+	return post_one(ctx, FPGADMA_WR_WRITE_MEM, wr_id, dev_addr, sg, num_sge);
+}
+
+int fpgadma_post_stream_read(struct fpgadma_context *ctx, uint64_t wr_id,
+			     const struct fpgadma_sge *sg, unsigned int num_sge)
+{
+	return post_one(ctx, FPGADMA_WR_READ_STREAM, wr_id, 0, sg, num_sge);
+}
+
+/* ---- completions ---- */
+
+int fpgadma_poll(struct fpgadma_context *ctx, struct fpgadma_cqe *cqes, int max)
+{
+	int ret;
+
+	if (!ctx || max < 0 || (max && !cqes))
+		return -EINVAL;
+	if (ctx_forked(ctx))
+		return -EACCES;
+	if (max == 0)
+		return 0;
+
+	pthread_mutex_lock(&ctx->cq_lock);
+	ret = fpgadma_ring_consume(&ctx->ring, cqes, max);
+	pthread_mutex_unlock(&ctx->cq_lock);
+	return ret;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int fpgadma_wait(struct fpgadma_context *ctx, int timeout_ms)
+{
+	int64_t deadline = 0;
+	int left = timeout_ms;
+
+	if (!ctx || timeout_ms < -1)
+		return -EINVAL;
+	if (ctx_forked(ctx))
+		return -EACCES;
+
+	/* Anything already there (or a broken ring, which poll reports)
+	 * needs no system call. */
+	if (fpgadma_ring_ready(&ctx->ring) ||
+	    (__atomic_load_n(ctx->ring.flags, __ATOMIC_RELAXED) & FPGADMA_RING_OVERFLOW))
+		return 1;
+
+	if (timeout_ms > 0)
+		deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = ctx->fd, .events = POLLIN };
+		int ret = poll(&pfd, 1, left);
+
+		if (ret < 0) {
+			if (errno != EINTR)
+				return -errno;
+			/* A signal: sleep again for what is left of the
+			 * caller's timeout, not for the whole of it. */
+			if (timeout_ms > 0) {
+				int64_t rem = deadline - now_ms();
+
+				if (rem <= 0)
+					return fpgadma_ring_ready(&ctx->ring) ? 1 : 0;
+				left = rem > INT_MAX ? INT_MAX : (int)rem;
+			}
+			continue;
+		}
+		if (ret == 0)
+			return 0;
+		if (pfd.revents & POLLNVAL)
+			return -EBADF;
+		if (pfd.revents & POLLIN)
+			return 1;
+		if (pfd.revents & POLLERR)
+			return -EIO;
+		if (pfd.revents & POLLHUP)
+			return -ENODEV;
+		return 0;
+	}
+}
+
+/* ---- text ---- */
+
+const char *fpgadma_strerror(int err)
+{
+	if (err == INT_MIN)
+		return "unknown error";
+	if (err < 0)
+		err = -err;
+
+	switch (err) {
+	case 0:
+		return "success";
+	case EINVAL:
+		return "invalid argument: a NULL pointer, a length of 0, a range "
+		       "that wraps the address space, an unknown access bit or "
+		       "flag, or a malformed work request (bad opcode, too many "
+		       "pieces or work requests, non-zero reserved field)";
+	case ENOENT:
+		return "no such fpgadma device (is the fpgadma module loaded?)";
+	case ENOMEM:
+		return "out of memory, or pinning the range would exceed "
+		       "RLIMIT_MEMLOCK (raise it with ulimit -l, or run with "
+		       "CAP_IPC_LOCK)";
+	case EFAULT:
+		return "bad address: the range is not mapped, or not writable "
+		       "while write access was asked";
+	case EACCES:
+		return "permission denied: no access to the device node, or the "
+		       "context belongs to another process (a fork child cannot "
+		       "use its parent's context)";
+	case EAGAIN:
+		return "completion ring full: poll completions, then post again";
+	case EBUSY:
+		return "busy: the protection domain still has registered memory "
+		       "regions";
+	case EOVERFLOW:
+		return "completion ring overflow: at least one completion was lost";
+	case EPROTO:
+		return "the device speaks an ABI version or ring layout this "
+		       "library does not support (module and library mismatch)";
+	case ENOTTY:
+		return "not an fpgadma device";
+	case EBADF:
+		return "bad file descriptor: the context's device is not open";
+	case ENODEV:
+	case ENXIO:
+		return "the fpgadma device is gone";
+	case EIO:
+		return "I/O error: the device failed or the completion ring is "
+		       "inconsistent";
+	case EINTR:
+		return "interrupted by a signal";
+	case EPERM:
+		return "operation not permitted";
+	case EMFILE:
+	case ENFILE:
+		return "too many open files";
+	default:
+		return strerror(err);
+	}
+}
+
+const char *fpgadma_wc_status_str(uint32_t status)
+{
+	switch (status) {
+	case FPGADMA_WC_SUCCESS:
+		return "success";
+	case FPGADMA_WC_LOC_LEN_ERR:
+		return "local length error: a piece lies outside its memory region";
+	case FPGADMA_WC_LOC_PROT_ERR:
+		return "local protection error: no memory region with that lkey";
+	case FPGADMA_WC_LOC_ACCESS_ERR:
+		return "local access error: the memory region lacks the right "
+		       "(LOCAL_WRITE is needed to receive data)";
+	case FPGADMA_WC_REM_ACCESS_ERR:
+		return "remote access error: device address range out of bounds";
+	case FPGADMA_WC_FLUSH_ERR:
+		return "flushed: the context is closing";
+	case FPGADMA_WC_GENERAL_ERR:
+		return "general error: the engine failed";
+	default:
+		return "unknown completion status";
+	}
+}

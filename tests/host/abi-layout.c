@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The ABI's layout, pinned down: the size of every struct, the offset of
+ * every field, 8-byte alignment and no implicit padding (the fields' sizes
+ * add up to the struct's), and the ioctl numbers' encoding.  A change to
+ * include/uapi/fpgadma-abi.h that moves anything fails to compile here;
+ * the same facts are printed and checked at run time for the record.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <linux/ioctl.h>
+
+#include <fpgadma.h>
+#include "check.h"
+
+#define FSIZE(type, field)	sizeof(((type *)0)->field)
+#define AT(type, field, off) \
+	_Static_assert(offsetof(type, field) == (off), #type "." #field " at " #off)
+
+/* struct fpgadma_query */
+AT(struct fpgadma_query, abi_version, 0);
+AT(struct fpgadma_query, engine, 4);
+AT(struct fpgadma_query, dev_index, 8);
+AT(struct fpgadma_query, max_sge, 12);
+AT(struct fpgadma_query, max_post, 16);
+AT(struct fpgadma_query, max_seg_size, 20);
+AT(struct fpgadma_query, cq_entries, 24);
+AT(struct fpgadma_query, ring_size, 28);
+AT(struct fpgadma_query, ring_head_off, 32);
+AT(struct fpgadma_query, ring_tail_off, 36);
+AT(struct fpgadma_query, ring_flags_off, 40);
+AT(struct fpgadma_query, ring_cqes_off, 44);
+AT(struct fpgadma_query, page_size, 48);
+AT(struct fpgadma_query, reserved0, 52);
+AT(struct fpgadma_query, dev_mem_size, 56);
+AT(struct fpgadma_query, frame_size, 64);
+AT(struct fpgadma_query, max_mr_size, 72);
+AT(struct fpgadma_query, reserved, 80);
+_Static_assert(sizeof(struct fpgadma_query) == 144, "query size");
+
+/* struct fpgadma_reg_mr */
+AT(struct fpgadma_reg_mr, addr, 0);
+AT(struct fpgadma_reg_mr, length, 8);
+AT(struct fpgadma_reg_mr, access, 16);
+AT(struct fpgadma_reg_mr, flags, 20);
+AT(struct fpgadma_reg_mr, lkey, 24);
+AT(struct fpgadma_reg_mr, rkey, 28);
+AT(struct fpgadma_reg_mr, nsegs, 32);
+AT(struct fpgadma_reg_mr, reserved0, 36);
+AT(struct fpgadma_reg_mr, reserved, 40);
+_Static_assert(sizeof(struct fpgadma_reg_mr) == 56, "reg_mr size");
+
+/* struct fpgadma_dereg_mr */
+AT(struct fpgadma_dereg_mr, lkey, 0);
+AT(struct fpgadma_dereg_mr, flags, 4);
+AT(struct fpgadma_dereg_mr, reserved, 8);
+_Static_assert(sizeof(struct fpgadma_dereg_mr) == 24, "dereg_mr size");
+
+/* struct fpgadma_sge */
+AT(struct fpgadma_sge, addr, 0);
+AT(struct fpgadma_sge, length, 8);
+AT(struct fpgadma_sge, lkey, 12);
+_Static_assert(sizeof(struct fpgadma_sge) == 16, "sge size");
+
+/* struct fpgadma_wr */
+AT(struct fpgadma_wr, wr_id, 0);
+AT(struct fpgadma_wr, opcode, 8);
+AT(struct fpgadma_wr, flags, 12);
+AT(struct fpgadma_wr, dev_addr, 16);
+AT(struct fpgadma_wr, sg_list, 24);
+AT(struct fpgadma_wr, num_sge, 32);
+AT(struct fpgadma_wr, reserved0, 36);
+AT(struct fpgadma_wr, reserved, 40);
+_Static_assert(sizeof(struct fpgadma_wr) == 56, "wr size");
+
+/* struct fpgadma_post */
+AT(struct fpgadma_post, wrs, 0);
+AT(struct fpgadma_post, count, 8);
+AT(struct fpgadma_post, flags, 12);
+AT(struct fpgadma_post, reserved, 16);
+_Static_assert(sizeof(struct fpgadma_post) == 32, "post size");
+
+/* struct fpgadma_cqe */
+AT(struct fpgadma_cqe, wr_id, 0);
+AT(struct fpgadma_cqe, status, 8);
+AT(struct fpgadma_cqe, opcode, 12);
+AT(struct fpgadma_cqe, byte_len, 16);
+AT(struct fpgadma_cqe, vendor_err, 24);
+AT(struct fpgadma_cqe, reserved, 28);
+_Static_assert(sizeof(struct fpgadma_cqe) == 32, "cqe size");
+
+/*
+ * Every struct a multiple of 8 bytes, with every 64-bit field at a multiple
+ * of 8 (the offsets above), so that 32- and 64-bit user space see the same
+ * layout.  The struct's own alignment is that of __u64: 8 on x86-64, 4 on
+ * i386, where the ABI does not use __aligned_u64; the offsets still match.
+ */
+#define ALIGNED8(type) \
+	_Static_assert(sizeof(type) % 8 == 0 && _Alignof(type) == _Alignof(__u64), \
+		       #type " alignment")
+#ifdef __LP64__
+_Static_assert(_Alignof(__u64) == 8, "64-bit: structs are 8-byte aligned");
+#endif
+ALIGNED8(struct fpgadma_query);
+ALIGNED8(struct fpgadma_reg_mr);
+ALIGNED8(struct fpgadma_dereg_mr);
+ALIGNED8(struct fpgadma_sge);
+ALIGNED8(struct fpgadma_wr);
+ALIGNED8(struct fpgadma_post);
+ALIGNED8(struct fpgadma_cqe);
+
+/* No implicit padding: the fields fill the struct. */
+_Static_assert(14 * 4 + 3 * 8 + FSIZE(struct fpgadma_query, reserved) ==
+	       sizeof(struct fpgadma_query), "query padding");
+_Static_assert(2 * 8 + 6 * 4 + FSIZE(struct fpgadma_reg_mr, reserved) ==
+	       sizeof(struct fpgadma_reg_mr), "reg_mr padding");
+_Static_assert(2 * 4 + FSIZE(struct fpgadma_dereg_mr, reserved) ==
+	       sizeof(struct fpgadma_dereg_mr), "dereg_mr padding");
+_Static_assert(8 + 2 * 4 == sizeof(struct fpgadma_sge), "sge padding");
+_Static_assert(3 * 8 + 4 * 4 + FSIZE(struct fpgadma_wr, reserved) ==
+	       sizeof(struct fpgadma_wr), "wr padding");
+_Static_assert(8 + 2 * 4 + FSIZE(struct fpgadma_post, reserved) ==
+	       sizeof(struct fpgadma_post), "post padding");
+_Static_assert(2 * 8 + 4 * 4 == sizeof(struct fpgadma_cqe), "cqe padding");
+
+/* The ioctl numbers encode the struct size (a different build gets EINVAL). */
+#define IOC(nr, dir, type) \
+	_Static_assert(_IOC_TYPE(nr) == FPGADMA_IOC_MAGIC && _IOC_DIR(nr) == (dir) && \
+		       _IOC_SIZE(nr) == sizeof(type), #nr " encoding")
+IOC(FPGADMA_IOC_QUERY, _IOC_READ, struct fpgadma_query);
+IOC(FPGADMA_IOC_REG_MR, _IOC_READ | _IOC_WRITE, struct fpgadma_reg_mr);
+IOC(FPGADMA_IOC_DEREG_MR, _IOC_WRITE, struct fpgadma_dereg_mr);
+IOC(FPGADMA_IOC_POST, _IOC_WRITE, struct fpgadma_post);
+
+struct field {
+	const char *name;
+	size_t off, size;
+};
+
+#define F(type, field) { #field, offsetof(type, field), FSIZE(type, field) }
+
+/* Runtime check: sorted by offset, fields abut, start at 0, end at size,
+ * and each field is naturally aligned. */
+static void check_struct(const char *name, size_t size, const struct field *f, int n)
+{
+	size_t at = 0;
+	int i;
+
+	printf("%-26s %3zu bytes:", name, size);
+	for (i = 0; i < n; i++) {
+		size_t natural = f[i].size >= 8 ? 8 : f[i].size;
+
+		printf(" %s@%zu", f[i].name, f[i].off);
+		if (f[i].off != at) {
+			fprintf(stderr, "\n%s.%s at %zu, expected %zu (padding?)\n",
+				name, f[i].name, f[i].off, at);
+			check_failures++;
+		}
+		CHECK(f[i].off % natural == 0);
+		at = f[i].off + f[i].size;
+	}
+	printf("\n");
+	CHECK_EQ(at, size);
+}
+
+#define STRUCT(type, ...) do {						\
+	const struct field fields_[] = { __VA_ARGS__ };			\
+	check_struct(#type, sizeof(type), fields_,			\
+		     (int)(sizeof(fields_) / sizeof(fields_[0])));	\
+} while (0)
+
+int main(void)
+{
+	STRUCT(struct fpgadma_query,
+	       F(struct fpgadma_query, abi_version), F(struct fpgadma_query, engine),
+	       F(struct fpgadma_query, dev_index), F(struct fpgadma_query, max_sge),
+	       F(struct fpgadma_query, max_post), F(struct fpgadma_query, max_seg_size),
+	       F(struct fpgadma_query, cq_entries), F(struct fpgadma_query, ring_size),
+	       F(struct fpgadma_query, ring_head_off), F(struct fpgadma_query, ring_tail_off),
+	       F(struct fpgadma_query, ring_flags_off), F(struct fpgadma_query, ring_cqes_off),
+	       F(struct fpgadma_query, page_size), F(struct fpgadma_query, reserved0),
+	       F(struct fpgadma_query, dev_mem_size), F(struct fpgadma_query, frame_size),
+	       F(struct fpgadma_query, max_mr_size), F(struct fpgadma_query, reserved));
+	STRUCT(struct fpgadma_reg_mr,
+	       F(struct fpgadma_reg_mr, addr), F(struct fpgadma_reg_mr, length),
+	       F(struct fpgadma_reg_mr, access), F(struct fpgadma_reg_mr, flags),
+	       F(struct fpgadma_reg_mr, lkey), F(struct fpgadma_reg_mr, rkey),
+	       F(struct fpgadma_reg_mr, nsegs), F(struct fpgadma_reg_mr, reserved0),
+	       F(struct fpgadma_reg_mr, reserved));
+	STRUCT(struct fpgadma_dereg_mr,
+	       F(struct fpgadma_dereg_mr, lkey), F(struct fpgadma_dereg_mr, flags),
+	       F(struct fpgadma_dereg_mr, reserved));
+	STRUCT(struct fpgadma_sge,
+	       F(struct fpgadma_sge, addr), F(struct fpgadma_sge, length),
+	       F(struct fpgadma_sge, lkey));
+	STRUCT(struct fpgadma_wr,
+	       F(struct fpgadma_wr, wr_id), F(struct fpgadma_wr, opcode),
+	       F(struct fpgadma_wr, flags), F(struct fpgadma_wr, dev_addr),
+	       F(struct fpgadma_wr, sg_list), F(struct fpgadma_wr, num_sge),
+	       F(struct fpgadma_wr, reserved0), F(struct fpgadma_wr, reserved));
+	STRUCT(struct fpgadma_post,
+	       F(struct fpgadma_post, wrs), F(struct fpgadma_post, count),
+	       F(struct fpgadma_post, flags), F(struct fpgadma_post, reserved));
+	STRUCT(struct fpgadma_cqe,
+	       F(struct fpgadma_cqe, wr_id), F(struct fpgadma_cqe, status),
+	       F(struct fpgadma_cqe, opcode), F(struct fpgadma_cqe, byte_len),
+	       F(struct fpgadma_cqe, vendor_err), F(struct fpgadma_cqe, reserved));
+
+	printf("ioctls: QUERY %#lx REG_MR %#lx DEREG_MR %#lx POST %#lx\n",
+	       (unsigned long)FPGADMA_IOC_QUERY, (unsigned long)FPGADMA_IOC_REG_MR,
+	       (unsigned long)FPGADMA_IOC_DEREG_MR, (unsigned long)FPGADMA_IOC_POST);
+	CHECK_EQ(_IOC_NR(FPGADMA_IOC_QUERY), 0);
+	CHECK_EQ(_IOC_NR(FPGADMA_IOC_REG_MR), 1);
+	CHECK_EQ(_IOC_NR(FPGADMA_IOC_DEREG_MR), 2);
+	CHECK_EQ(_IOC_NR(FPGADMA_IOC_POST), 3);
+
+	/* values that are part of the ABI */
+	CHECK_EQ(FPGADMA_ABI_VERSION, 1);
+	CHECK_EQ(FPGADMA_ACCESS_LOCAL_WRITE, 1);
+	CHECK_EQ(FPGADMA_ACCESS_REMOTE_WRITE, 2);
+	CHECK_EQ(FPGADMA_ACCESS_REMOTE_READ, 4);
+	CHECK_EQ(FPGADMA_ACCESS_ALL, 7);
+	CHECK_EQ(FPGADMA_ENGINE_SOFT, 1);
+	CHECK_EQ(FPGADMA_WR_READ_MEM, 1);
+	CHECK_EQ(FPGADMA_WR_WRITE_MEM, 2);
+	CHECK_EQ(FPGADMA_WR_READ_STREAM, 3);
+	CHECK_EQ(FPGADMA_WC_SUCCESS, 0);
+	CHECK_EQ(FPGADMA_WC_GENERAL_ERR, 6);
+	CHECK_EQ(FPGADMA_RING_OVERFLOW, 1);
+
+	/* the stream pattern both sides compute */
+	CHECK(fpgadma_stream_word(0, 0) == 0);
+	CHECK(fpgadma_stream_word(12345, 0) == 12345);
+	CHECK(fpgadma_stream_word(1, 1) == (0x9E3779B97F4A7C15ULL ^ 0xBF58476D1CE4E5B9ULL));
+	CHECK(fpgadma_stream_word(0, 1) == 0xBF58476D1CE4E5B9ULL);
+	CHECK(fpgadma_stream_word(2, 3) ==
+	      ((2 * 0x9E3779B97F4A7C15ULL) ^ (3 * 0xBF58476D1CE4E5B9ULL)));
+
+	return test_exit("abi-layout");
+}
