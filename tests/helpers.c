@@ -1,0 +1,878 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Helpers shared by the VM test programs; see helpers.h.
+ */
+#include "helpers.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/mman.h>
+#include <time.h>
+
+static const char *t_name = "test";
+static unsigned int t_dev_index;
+
+/* ---- outcome and reporting ---- */
+
+static void t_watchdog(int sig)
+{
+	char msg[160];
+	int n;
+
+	(void)sig;
+	n = snprintf(msg, sizeof(msg), "FAIL: %s: watchdog: still running after its time limit\n",
+		     t_name);
+	if (n > 0)
+		(void)!write(STDOUT_FILENO, msg, (size_t)n);
+	_exit(T_EXIT_FAIL);
+}
+
+void t_init(int argc, char **argv, unsigned int timeout_s)
+{
+	const char *slash;
+
+	if (argc > 0 && argv[0]) {
+		slash = strrchr(argv[0], '/');
+		t_name = slash ? slash + 1 : argv[0];
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGALRM, t_watchdog);
+	alarm(timeout_s);
+	t_log("== %s ==", t_name);
+}
+
+void t_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+void t_fail_at(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("FAIL: %s: %s:%d: ", t_name, file, line);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	exit(T_EXIT_FAIL);
+}
+
+void t_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("SKIP: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	exit(T_EXIT_SKIP);
+}
+
+void t_pass(void)
+{
+	t_log("PASS: %s", t_name);
+	exit(T_EXIT_PASS);
+}
+
+const char *t_errname(long long err)
+{
+	static const struct {
+		int e;
+		const char *name;
+	} names[] = {
+		{ 0, "0" }, { EPERM, "EPERM" }, { ENOENT, "ENOENT" }, { ESRCH, "ESRCH" },
+		{ EINTR, "EINTR" }, { EIO, "EIO" }, { ENXIO, "ENXIO" }, { E2BIG, "E2BIG" },
+		{ EBADF, "EBADF" }, { EAGAIN, "EAGAIN" }, { ENOMEM, "ENOMEM" },
+		{ EACCES, "EACCES" }, { EFAULT, "EFAULT" }, { EBUSY, "EBUSY" },
+		{ EEXIST, "EEXIST" }, { ENODEV, "ENODEV" }, { EINVAL, "EINVAL" },
+		{ ENFILE, "ENFILE" }, { EMFILE, "EMFILE" }, { ENOTTY, "ENOTTY" },
+		{ ENOSPC, "ENOSPC" }, { EPIPE, "EPIPE" }, { ERANGE, "ERANGE" },
+		{ ENOSYS, "ENOSYS" }, { EPROTO, "EPROTO" }, { EOVERFLOW, "EOVERFLOW" },
+		{ EOPNOTSUPP, "EOPNOTSUPP" }, { ETIMEDOUT, "ETIMEDOUT" },
+		{ ECANCELED, "ECANCELED" },
+	};
+	static __thread char buf[4][32];
+	static __thread unsigned int slot;
+	long long e = err < 0 ? -err : err;
+	char *out = buf[slot++ % 4];
+	size_t i;
+
+	for (i = 0; i < T_ARRAY_SIZE(names); i++) {
+		if (names[i].e == e) {
+			snprintf(out, 32, "%s%s", err < 0 ? "-" : "", names[i].name);
+			return out;
+		}
+	}
+	snprintf(out, 32, "%lld", err);
+	return out;
+}
+
+const char *t_size_str(uint64_t bytes, char *buf)
+{
+	if (bytes >= T_GiB)
+		snprintf(buf, 32, "%.2f GiB", (double)bytes / T_GiB);
+	else if (bytes >= T_MiB)
+		snprintf(buf, 32, "%.2f MiB", (double)bytes / T_MiB);
+	else if (bytes >= T_KiB)
+		snprintf(buf, 32, "%.2f KiB", (double)bytes / T_KiB);
+	else
+		snprintf(buf, 32, "%" PRIu64 " B", bytes);
+	return buf;
+}
+
+/* ---- time and randomness ---- */
+
+uint64_t t_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t t_now_ms(void)
+{
+	return t_now_us() / 1000;
+}
+
+void t_sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+void t_rng_seed(struct t_rng *r, uint64_t seed)
+{
+	r->s = seed;
+}
+
+uint64_t t_mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+uint64_t t_rand(struct t_rng *r)
+{
+	r->s += 0x9E3779B97F4A7C15ULL;
+	return t_mix64(r->s);
+}
+
+uint64_t t_rand_below(struct t_rng *r, uint64_t n)
+{
+	return n ? t_rand(r) % n : 0;
+}
+
+uint64_t t_seed(int argc, char **argv)
+{
+	if (argc > 1)
+		return strtoull(argv[1], NULL, 0);
+	return t_now_us() ^ ((uint64_t)getpid() << 32);
+}
+
+/* ---- files ---- */
+
+/* Read a small file into buf (NUL-terminated); -1 if it cannot be read. */
+static int t_read_file(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	size_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while (got + 1 < size) {
+		n = read(fd, buf + got, size - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return 0;
+}
+
+/* The number after "key" on the line of a "key value" file; -1 if absent. */
+static long long t_file_field(const char *path, const char *key)
+{
+	char line[512];
+	size_t klen = strlen(key);
+	long long v = -1;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, klen) &&
+		    (line[klen] == ' ' || line[klen] == ':' || line[klen] == '\t')) {
+			v = strtoll(line + klen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+long long t_vmstat(const char *name)
+{
+	long long v = t_file_field("/proc/vmstat", name);
+
+	if (v < 0)
+		t_fail("/proc/vmstat has no %s", name);
+	return v;
+}
+
+/*
+ * The pin counters are node statistics: each CPU keeps a delta that is
+ * folded into /proc/vmstat only now and then, so they are exact only after
+ * a write to /proc/sys/vm/stat_refresh folds them (root only).
+ */
+long long t_pins_out(void)
+{
+	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
+	bool refreshed = false;
+
+	if (fd >= 0) {
+		refreshed = write(fd, "1\n", 2) == 2;
+		close(fd);
+	}
+	if (!refreshed)
+		return T_PINS_UNKNOWN;
+	return t_vmstat("nr_foll_pin_acquired") - t_vmstat("nr_foll_pin_released");
+}
+
+long long t_vmpin_kb(pid_t pid)
+{
+	char path[64];
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/status");
+	return t_file_field(path, "VmPin");
+}
+
+long long t_meminfo_kb(const char *name)
+{
+	return t_file_field("/proc/meminfo", name);
+}
+
+long long t_dev_counter(const char *name)
+{
+	char path[128], buf[64];
+
+	snprintf(path, sizeof(path), "/sys/class/fpgadma/fpgadma%u/%s", t_dev_index, name);
+	if (t_read_file(path, buf, sizeof(buf)))
+		t_fail("cannot read %s: %s", path, t_errname(errno));
+	return strtoll(buf, NULL, 10);
+}
+
+long long t_module_param(const char *name)
+{
+	char path[128], buf[64];
+
+	snprintf(path, sizeof(path), "/sys/module/fpgadma/parameters/%s", name);
+	if (t_read_file(path, buf, sizeof(buf)))
+		return -1;
+	return strtoll(buf, NULL, 0);
+}
+
+/* ---- the device ---- */
+
+void t_open(struct t_dev *d)
+{
+	int ret;
+
+	memset(d, 0, sizeof(*d));
+	ret = fpgadma_open(0, &d->ctx);
+	if (ret)
+		t_fail("fpgadma_open(0): %s (%s)", t_errname(ret), fpgadma_strerror(ret));
+	CHECK_OK(fpgadma_query(d->ctx, &d->attr));
+	CHECK_OK(fpgadma_alloc_pd(d->ctx, &d->pd));
+	CHECK_EQ(d->attr.abi_version, FPGADMA_ABI_VERSION);
+	CHECK_EQ(d->attr.page_size, t_page_size());
+	CHECK(d->attr.max_sge >= 1);
+	CHECK(d->attr.max_post >= 1);
+	CHECK(d->attr.cq_entries >= 1);
+	CHECK(d->attr.dev_mem_size >= 1);
+	CHECK(d->attr.frame_size >= 8 && d->attr.frame_size % 8 == 0);
+	CHECK(d->attr.max_seg_size >= 1);
+	t_dev_index = d->attr.dev_index;
+	d->next_wr_id = 1;
+}
+
+void t_close(struct t_dev *d)
+{
+	CHECK_OK(fpgadma_dealloc_pd(d->pd));
+	CHECK_OK(fpgadma_close(d->ctx));
+	d->ctx = NULL;
+	d->pd = NULL;
+}
+
+struct fpgadma_mr *t_reg(struct t_dev *d, void *addr, size_t len, unsigned int access)
+{
+	struct fpgadma_mr *mr = NULL;
+	int ret = fpgadma_reg_mr(d->pd, addr, len, access, &mr);
+
+	if (ret)
+		t_fail("fpgadma_reg_mr(%p, %zu, 0x%x): %s (%s)", addr, len, access,
+		       t_errname(ret), fpgadma_strerror(ret));
+	CHECK(mr != NULL);
+	CHECK(mr->nsegs >= 1);
+	return mr;
+}
+
+void t_dereg(struct fpgadma_mr *mr)
+{
+	CHECK_OK(fpgadma_dereg_mr(mr));
+}
+
+void t_snap_take(struct t_snap *s)
+{
+	s->pins = t_pins_out();
+	s->vmpin_kb = t_vmpin_kb(0);
+	s->live_mrs = t_dev_counter("live_mrs");
+	s->pinned_pages = t_dev_counter("pinned_pages");
+}
+
+void t_snap_expect_at(const char *file, int line, const char *what,
+		      const struct t_snap *before, long long pages, long long mrs)
+{
+	long long page_kb = (long long)t_page_size() / 1024;
+	struct t_snap now;
+
+	t_snap_take(&now);
+	if (now.pins == T_PINS_UNKNOWN || before->pins == T_PINS_UNKNOWN)
+		now.pins = before->pins + pages;	/* not visible to this process */
+	if (now.pins != before->pins + pages ||
+	    now.vmpin_kb != before->vmpin_kb + pages * page_kb ||
+	    now.live_mrs != before->live_mrs + mrs ||
+	    now.pinned_pages != before->pinned_pages + pages)
+		t_fail_at(file, line,
+			  "%s: pinned pages %lld (expected %lld), VmPin %lld kB (expected %lld), "
+			  "live_mrs %lld (expected %lld), pinned_pages %lld (expected %lld)",
+			  what, now.pins, before->pins + pages,
+			  now.vmpin_kb, before->vmpin_kb + pages * page_kb,
+			  now.live_mrs, before->live_mrs + mrs,
+			  now.pinned_pages, before->pinned_pages + pages);
+}
+
+uint64_t t_snap_settle_at(const char *file, int line, const char *what,
+			  const struct t_snap *before, unsigned int timeout_ms)
+{
+	uint64_t start = t_now_ms();
+	struct t_snap now;
+
+	for (;;) {
+		t_snap_take(&now);
+		if (now.pins == T_PINS_UNKNOWN || before->pins == T_PINS_UNKNOWN)
+			now.pins = before->pins;	/* not visible to this process */
+		if (now.pins == before->pins && now.live_mrs == before->live_mrs &&
+		    now.pinned_pages == before->pinned_pages)
+			return t_now_ms() - start;
+		if (t_now_ms() - start > timeout_ms)
+			t_fail_at(file, line,
+				  "%s: after %u ms: pinned pages %lld (expected %lld), "
+				  "live_mrs %lld (expected %lld), pinned_pages %lld (expected %lld)",
+				  what, timeout_ms, now.pins, before->pins,
+				  now.live_mrs, before->live_mrs,
+				  now.pinned_pages, before->pinned_pages);
+		t_sleep_ms(10);
+	}
+}
+
+/* ---- memory ---- */
+
+size_t t_page_size(void)
+{
+	static size_t page;
+
+	if (!page)
+		page = (size_t)sysconf(_SC_PAGESIZE);
+	return page;
+}
+
+size_t t_pages_spanned(const void *addr, size_t len)
+{
+	uintptr_t page = t_page_size();
+	uintptr_t start = (uintptr_t)addr & ~(page - 1);
+	uintptr_t end = ((uintptr_t)addr + len + page - 1) & ~(page - 1);
+
+	return (end - start) / page;
+}
+
+void *t_map(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		t_fail("mmap of %zu bytes: %s", len, t_errname(errno));
+	return p;
+}
+
+void t_unmap(void *p, size_t len)
+{
+	CHECK_SYS(munmap(p, len));
+}
+
+void *t_map_aligned(size_t len, size_t align)
+{
+	char *raw = t_map(len + align);
+	uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
+	size_t before = start - (uintptr_t)raw;
+
+	if (before)
+		t_unmap(raw, before);
+	if (align - before)
+		t_unmap((char *)start + len, align - before);
+	return (void *)start;
+}
+
+uint64_t t_dma_budget(void)
+{
+	char cmdline[4096];
+	const char *p;
+	uint64_t pool = 64 * T_MiB;
+
+	if (t_read_file("/proc/cmdline", cmdline, sizeof(cmdline)))
+		return UINT64_MAX;
+	for (p = strstr(cmdline, "swiotlb="); p; p = strstr(p + 1, "swiotlb=")) {
+		const char *v = p + strlen("swiotlb=");
+		size_t n = strcspn(v, " \n");
+		char word[128];
+
+		if (p != cmdline && p[-1] != ' ')
+			continue;
+		snprintf(word, sizeof(word), "%.*s", (int)T_MIN(n, sizeof(word) - 1), v);
+		if (!strstr(word, "force"))
+			continue;
+		if (word[0] >= '0' && word[0] <= '9')
+			pool = strtoull(word, NULL, 0) * 2048;	/* slabs of 2 KiB */
+		return pool / 2;
+	}
+	return UINT64_MAX;
+}
+
+uint64_t t_big_size(const struct t_dev *d, uint64_t want)
+{
+	char b1[32], b2[32];
+	uint64_t size = T_MIN(want, 256 * T_MiB);
+	long long avail_kb = t_meminfo_kb("MemAvailable");
+	uint64_t dma = t_dma_budget();
+	const char *why = "as wanted";
+
+	if (size < want)
+		why = "256 MiB cap";
+	if (avail_kb > 0 && (uint64_t)avail_kb * 1024 / 10 * 4 < size) {
+		size = (uint64_t)avail_kb * 1024 / 10 * 4;
+		why = "40% of MemAvailable";
+	}
+	if (dma < size) {
+		size = dma;
+		why = "half the swiotlb bounce pool";
+	}
+	if (d && d->attr.max_mr_size < size) {
+		size = d->attr.max_mr_size;
+		why = "max_mr_size";
+	}
+	size &= ~(uint64_t)(t_page_size() - 1);
+	t_log("big size %s (wanted %s; %s)", t_size_str(size, b1), t_size_str(want, b2), why);
+	CHECK(size >= t_page_size());
+	return size;
+}
+
+long long t_anon_huge_kb(const void *addr, size_t len)
+{
+	char line[512];
+	uintptr_t lo = (uintptr_t)addr, hi = lo + len;
+	bool in = false;
+	long long kb = 0;
+	FILE *f = fopen("/proc/self/smaps", "re");
+
+	if (!f)
+		t_fail("cannot open /proc/self/smaps: %s", t_errname(errno));
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start, end;
+		char c;
+
+		if (sscanf(line, "%llx-%llx %c", &start, &end, &c) == 3 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = start < hi && end > lo;
+			continue;
+		}
+		if (in && !strncmp(line, "AnonHugePages:", 14))
+			kb += strtoll(line + 14, NULL, 10);
+	}
+	fclose(f);
+	return kb;
+}
+
+bool t_maps_contains(const char *needle)
+{
+	char line[512];
+	bool found = false;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	if (!f)
+		t_fail("cannot open /proc/self/maps: %s", t_errname(errno));
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* ---- data patterns ---- */
+
+static uint64_t t_pattern_word(uint64_t seed, uint64_t word)
+{
+	return t_mix64(seed * 0xD1B54A32D192ED03ULL + word);
+}
+
+uint8_t t_pattern_byte(uint64_t seed, uint64_t off)
+{
+	return (uint8_t)(t_pattern_word(seed, off >> 3) >> ((off & 7) * 8));
+}
+
+void t_fill(void *buf, size_t len, uint64_t seed, uint64_t off)
+{
+	uint8_t *p = buf;
+	size_t i = 0;
+
+	for (; i < len && ((off + i) & 7); i++)
+		p[i] = t_pattern_byte(seed, off + i);
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w = t_pattern_word(seed, (off + i) >> 3);
+		int b;
+
+		for (b = 0; b < 8; b++)
+			p[i + b] = (uint8_t)(w >> (b * 8));
+	}
+	for (; i < len; i++)
+		p[i] = t_pattern_byte(seed, off + i);
+}
+
+int t_verify(const void *buf, size_t len, uint64_t seed, uint64_t off, const char *what)
+{
+	const uint8_t *p = buf;
+	uint8_t chunk[4096];
+	size_t done, i, bad = 0;
+
+	for (done = 0; done < len; done += sizeof(chunk)) {
+		size_t n = T_MIN(sizeof(chunk), len - done);
+
+		t_fill(chunk, n, seed, off + done);
+		if (!memcmp(chunk, p + done, n))
+			continue;
+		for (i = 0; i < n; i++) {
+			if (chunk[i] == p[done + i])
+				continue;
+			if (bad < 4)
+				t_log("%s: byte %zu is 0x%02x, expected 0x%02x", what, done + i,
+				      p[done + i], chunk[i]);
+			bad++;
+		}
+	}
+	if (bad)
+		t_log("%s: %zu of %zu bytes wrong", what, bad, len);
+	return bad ? -1 : 0;
+}
+
+int t_verify_byte(const void *buf, size_t len, uint8_t c, const char *what)
+{
+	const uint8_t *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] != c) {
+			t_log("%s: byte %zu is 0x%02x, expected 0x%02x", what, i, p[i], c);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void t_stream_bytes(void *buf, uint64_t pos, size_t len, uint64_t frame_size)
+{
+	uint8_t *p = buf;
+	uint64_t frame = pos / frame_size;
+	uint64_t j = (pos % frame_size) / 8;
+	unsigned int b = (unsigned int)(pos % 8);
+	size_t i = 0;
+
+	while (i < len) {
+		uint64_t w = fpgadma_stream_word(frame, j);
+
+		for (; b < 8 && i < len; b++)
+			p[i++] = (uint8_t)(w >> (b * 8));
+		b = 0;
+		if (++j == frame_size / 8) {
+			j = 0;
+			frame++;
+		}
+	}
+}
+
+int t_stream_check(const void *buf, size_t len, uint64_t frame_size, uint64_t *pos,
+		   const char *what)
+{
+	const uint8_t *p = buf;
+	uint8_t chunk[4096];
+	uint64_t start = UINT64_MAX;
+	size_t k, done, i;
+
+	/* The first frame start: its word 0 is its number, the rest follows. */
+	for (k = 0; k < frame_size && k + 24 <= len; k++) {
+		size_t m = T_MIN(len - k, 64);
+		uint64_t n = 0;
+		int b;
+
+		for (b = 7; b >= 0; b--)
+			n = n << 8 | p[k + (size_t)b];
+		if (n > UINT64_MAX / frame_size - 1 || n * frame_size < k)
+			continue;
+		t_stream_bytes(chunk, n * frame_size, m, frame_size);
+		if (!memcmp(chunk, p + k, m)) {
+			start = n * frame_size - k;
+			break;
+		}
+	}
+	if (start == UINT64_MAX) {
+		t_log("%s: no frame start found in the first %llu bytes", what,
+		      (unsigned long long)T_MIN(frame_size, len));
+		return -1;
+	}
+	for (done = 0; done < len; done += sizeof(chunk)) {
+		size_t n = T_MIN(sizeof(chunk), len - done);
+
+		t_stream_bytes(chunk, start + done, n, frame_size);
+		if (!memcmp(chunk, p + done, n))
+			continue;
+		for (i = 0; chunk[i] == p[done + i]; i++)
+			;
+		{
+			uint64_t g = start + done + i;
+
+			t_log("%s: byte %zu (stream offset %" PRIu64 ", frame %" PRIu64
+			      ", word %" PRIu64 ") is 0x%02x, expected 0x%02x",
+			      what, done + i, g, g / frame_size, (g % frame_size) / 8,
+			      p[done + i], chunk[i]);
+		}
+		return -1;
+	}
+	*pos = start;
+	return 0;
+}
+
+/* ---- work requests and completions ---- */
+
+void t_get_cqes_at(const char *file, int line, struct fpgadma_context *ctx,
+		   struct fpgadma_cqe *cqes, int n, unsigned int timeout_ms)
+{
+	uint64_t deadline = t_now_ms() + timeout_ms;
+	int got = 0;
+
+	while (got < n) {
+		int r = fpgadma_poll(ctx, cqes + got, n - got);
+		uint64_t now;
+
+		if (r < 0)
+			t_fail_at(file, line, "fpgadma_poll: %s after %d of %d CQEs",
+				  t_errname(r), got, n);
+		got += r;
+		if (got == n)
+			break;
+		now = t_now_ms();
+		if (now >= deadline)
+			t_fail_at(file, line, "only %d of %d CQEs after %u ms", got, n, timeout_ms);
+		r = fpgadma_wait(ctx, (int)T_MIN(deadline - now, 1000));
+		if (r < 0)
+			t_fail_at(file, line, "fpgadma_wait: %s", t_errname(r));
+	}
+}
+
+void t_expect_no_cqe_at(const char *file, int line, struct fpgadma_context *ctx,
+			unsigned int ms)
+{
+	struct fpgadma_cqe c;
+	int r = fpgadma_wait(ctx, (int)ms);
+
+	if (r != 0)
+		t_fail_at(file, line, "fpgadma_wait(%u ms) returned %s, expected no CQE",
+			  ms, t_errname(r));
+	r = fpgadma_poll(ctx, &c, 1);
+	if (r != 0)
+		t_fail_at(file, line, "fpgadma_poll returned %s, expected no CQE (wr_id %llu)",
+			  t_errname(r), r > 0 ? (unsigned long long)c.wr_id : 0ULL);
+}
+
+void t_cqe_expect_at(const char *file, int line, const struct fpgadma_cqe *c,
+		     uint64_t wr_id, uint32_t opcode, uint32_t status, uint64_t byte_len)
+{
+	if (c->wr_id != wr_id || c->opcode != opcode || c->status != status ||
+	    c->byte_len != byte_len || c->reserved != 0)
+		t_fail_at(file, line,
+			  "CQE wr_id %llu opcode %u status %u (%s) byte_len %llu reserved %u; "
+			  "expected wr_id %llu opcode %u status %u (%s) byte_len %llu",
+			  (unsigned long long)c->wr_id, c->opcode, c->status,
+			  fpgadma_wc_status_str(c->status), (unsigned long long)c->byte_len,
+			  c->reserved, (unsigned long long)wr_id, opcode, status,
+			  fpgadma_wc_status_str(status), (unsigned long long)byte_len);
+}
+
+struct fpgadma_cqe t_run_wr_at(const char *file, int line, struct t_dev *d,
+			       uint32_t opcode, uint64_t dev_addr,
+			       const struct fpgadma_sge *sg, unsigned int num_sge)
+{
+	struct fpgadma_wr wr = {
+		.wr_id = d->next_wr_id++,
+		.opcode = opcode,
+		.dev_addr = dev_addr,
+		.sg_list = (uintptr_t)sg,
+		.num_sge = num_sge,
+	};
+	struct fpgadma_cqe c;
+	int r = fpgadma_post(d->ctx, &wr, 1);
+
+	if (r)
+		t_fail_at(file, line, "fpgadma_post: %s", t_errname(r));
+	t_get_cqes_at(file, line, d->ctx, &c, 1, T_CQE_TIMEOUT_MS);
+	if (c.wr_id != wr.wr_id || c.opcode != opcode)
+		t_fail_at(file, line, "CQE wr_id %llu opcode %u, expected wr_id %llu opcode %u",
+			  (unsigned long long)c.wr_id, c.opcode,
+			  (unsigned long long)wr.wr_id, opcode);
+	return c;
+}
+
+/* Pieces of at most 64 MiB, WRs of at most max_sge pieces and 256 MiB. */
+#define T_PIECE_MAX	(64 * T_MiB)
+
+static void t_dev_move(const char *file, int line, struct t_dev *d, uint32_t opcode,
+		       const struct fpgadma_mr *mr, const uint8_t *addr, size_t len,
+		       uint64_t dev_addr)
+{
+	unsigned int max_pieces = T_MIN(d->attr.max_sge, 4);
+	unsigned int batch_max = T_MIN(T_MIN(d->attr.max_post, d->attr.cq_entries), 64);
+	uint64_t wr_max = T_PIECE_MAX * max_pieces;
+	struct fpgadma_sge sges[64][4];
+	struct fpgadma_wr wrs[64];
+	struct fpgadma_cqe cqes[64];
+	size_t done = 0;
+
+	if (dev_addr > d->attr.dev_mem_size || len > d->attr.dev_mem_size - dev_addr)
+		t_fail_at(file, line, "test bug: device range %llu+%zu beyond %llu",
+			  (unsigned long long)dev_addr, len,
+			  (unsigned long long)d->attr.dev_mem_size);
+	while (done < len) {
+		unsigned int n = 0, i;
+		size_t batch_start = done;
+
+		while (n < batch_max && done < len) {
+			size_t wr_len = T_MIN(len - done, wr_max), off = 0;
+			unsigned int p = 0;
+
+			while (off < wr_len) {
+				size_t piece = T_MIN(wr_len - off, T_PIECE_MAX);
+
+				sges[n][p++] = t_sge(mr, addr + done + off, (uint32_t)piece);
+				off += piece;
+			}
+			memset(&wrs[n], 0, sizeof(wrs[n]));
+			wrs[n].wr_id = d->next_wr_id++;
+			wrs[n].opcode = opcode;
+			wrs[n].dev_addr = dev_addr + done;
+			wrs[n].sg_list = (uintptr_t)sges[n];
+			wrs[n].num_sge = p;
+			done += wr_len;
+			n++;
+		}
+		{
+			int r = fpgadma_post(d->ctx, wrs, n);
+
+			if (r)
+				t_fail_at(file, line, "fpgadma_post of %u WRs: %s", n, t_errname(r));
+		}
+		t_get_cqes_at(file, line, d->ctx, cqes, (int)n, T_CQE_TIMEOUT_MS);
+		for (i = 0; i < n; i++) {
+			uint64_t want = T_MIN(len - batch_start, wr_max);
+
+			t_cqe_expect_at(file, line, &cqes[i], wrs[i].wr_id, opcode,
+					FPGADMA_WC_SUCCESS, want);
+			batch_start += want;
+		}
+	}
+}
+
+void t_dev_write_at(const char *file, int line, struct t_dev *d,
+		    const struct fpgadma_mr *mr, const void *addr, size_t len,
+		    uint64_t dev_addr)
+{
+	t_dev_move(file, line, d, FPGADMA_WR_WRITE_MEM, mr, addr, len, dev_addr);
+}
+
+void t_dev_read_at(const char *file, int line, struct t_dev *d,
+		   const struct fpgadma_mr *mr, void *addr, size_t len,
+		   uint64_t dev_addr)
+{
+	t_dev_move(file, line, d, FPGADMA_WR_READ_MEM, mr, addr, len, dev_addr);
+}
+
+void t_round_trip_at(const char *file, int line, struct t_dev *d,
+		     const struct fpgadma_mr *src_mr, const void *src,
+		     const struct fpgadma_mr *dst_mr, void *dst, size_t len)
+{
+	size_t chunk = T_MIN(d->attr.dev_mem_size, 64 * T_MiB), off, i;
+
+	for (off = 0; off < len; off += chunk) {
+		size_t n = T_MIN(chunk, len - off);
+
+		t_dev_write_at(file, line, d, src_mr, (const uint8_t *)src + off, n, 0);
+		t_dev_read_at(file, line, d, dst_mr, (uint8_t *)dst + off, n, 0);
+	}
+	if (memcmp(src, dst, len)) {
+		for (i = 0; ((const uint8_t *)src)[i] == ((uint8_t *)dst)[i]; i++)
+			;
+		t_fail_at(file, line, "round trip of %zu bytes: byte %zu is 0x%02x, expected 0x%02x",
+			  len, i, ((uint8_t *)dst)[i], ((const uint8_t *)src)[i]);
+	}
+}
+
+/* ---- processes ---- */
+
+int t_wait_child_at(const char *file, int line, pid_t pid, unsigned int timeout_ms)
+{
+	uint64_t deadline = t_now_ms() + timeout_ms;
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return status;
+		if (r < 0 && errno != EINTR)
+			t_fail_at(file, line, "waitpid(%d): %s", (int)pid, t_errname(errno));
+		if (t_now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			t_fail_at(file, line, "child %d still running after %u ms (killed)",
+				  (int)pid, timeout_ms);
+		}
+		t_sleep_ms(5);
+	}
+}

@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Helpers shared by the VM test programs (tests/<name>.c): each program
+ * proves one behaviour of the fpgadma module, in the style of liburing's
+ * test/: exit 0 on pass, 77 on skip (last stdout line "SKIP: reason"), 1 on
+ * failure, with what was checked printed as lines.
+ *
+ * Include this header first: it sets _GNU_SOURCE for the system headers.
+ */
+#ifndef FPGADMA_TEST_HELPERS_H
+#define FPGADMA_TEST_HELPERS_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fpgadma.h>
+
+#define T_EXIT_PASS	0
+#define T_EXIT_FAIL	1
+#define T_EXIT_SKIP	77
+
+#define T_KiB	(1024ULL)
+#define T_MiB	(1024ULL * 1024)
+#define T_GiB	(1024ULL * 1024 * 1024)
+
+/* Time a CQE may take before a test calls the device hung (TCG is slow). */
+#define T_CQE_TIMEOUT_MS	30000
+
+/* Arguments may be evaluated twice: no calls in them. */
+#define T_MIN(a, b)	((a) < (b) ? (a) : (b))
+#define T_MAX(a, b)	((a) > (b) ? (a) : (b))
+#define T_DIV_ROUND_UP(a, b)	(((a) + (b) - 1) / (b))
+#define T_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* ---- outcome and reporting ---- */
+
+/*
+ * Start a test: line-buffered stdout, a banner, and a watchdog that fails
+ * the test (rather than let it hang the suite) after timeout_s seconds.
+ */
+void t_init(int argc, char **argv, unsigned int timeout_s);
+__attribute__((noreturn, format(printf, 3, 4)))
+void t_fail_at(const char *file, int line, const char *fmt, ...);
+__attribute__((noreturn, format(printf, 1, 2)))
+void t_skip(const char *fmt, ...);
+__attribute__((format(printf, 1, 2)))
+void t_log(const char *fmt, ...);
+/* Print "PASS: <name>" and exit 0. */
+__attribute__((noreturn))
+void t_pass(void);
+
+#define t_fail(...)	t_fail_at(__FILE__, __LINE__, __VA_ARGS__)
+
+/* "-EINVAL" for -22, "EINVAL" for 22, a number for anything unknown. */
+const char *t_errname(long long err);
+/* "1.5 MiB"; buf must hold 32 bytes. */
+const char *t_size_str(uint64_t bytes, char *buf);
+
+#define CHECK(cond) do {						\
+	if (!(cond))							\
+		t_fail_at(__FILE__, __LINE__, "CHECK(%s) failed", #cond); \
+} while (0)
+
+#define CHECK_MSG(cond, ...) do {					\
+	if (!(cond)) {							\
+		t_log("CHECK(%s) failed", #cond);			\
+		t_fail_at(__FILE__, __LINE__, __VA_ARGS__);		\
+	}								\
+} while (0)
+
+#define CHECK_CMP_(a, op, b) do {					\
+	long long _a = (long long)(a), _b = (long long)(b);		\
+	if (!(_a op _b))						\
+		t_fail_at(__FILE__, __LINE__, "CHECK(%s %s %s) failed: %lld vs %lld", \
+			  #a, #op, #b, _a, _b);				\
+} while (0)
+#define CHECK_EQ(a, b)	CHECK_CMP_(a, ==, b)
+#define CHECK_NE(a, b)	CHECK_CMP_(a, !=, b)
+#define CHECK_LE(a, b)	CHECK_CMP_(a, <=, b)
+#define CHECK_LT(a, b)	CHECK_CMP_(a, <, b)
+#define CHECK_GE(a, b)	CHECK_CMP_(a, >=, b)
+#define CHECK_GT(a, b)	CHECK_CMP_(a, >, b)
+
+/* A libfpgadma call (0 or a count on success, -errno on failure) must succeed. */
+#define CHECK_OK(expr) do {						\
+	long long _r = (long long)(expr);				\
+	if (_r < 0)							\
+		t_fail_at(__FILE__, __LINE__, "%s failed: %s (%s)", #expr, \
+			  t_errname(_r), fpgadma_strerror((int)_r));	\
+} while (0)
+
+/* A call returning -errno must return exactly want (0 or -E...). */
+#define CHECK_RET(expr, want) do {					\
+	long long _r = (long long)(expr), _w = (long long)(want);	\
+	if (_r != _w)							\
+		t_fail_at(__FILE__, __LINE__, "%s returned %s, expected %s", \
+			  #expr, t_errname(_r), t_errname(_w));		\
+} while (0)
+
+/* A system call (-1 and errno on failure) must succeed. */
+#define CHECK_SYS(expr) do {						\
+	if ((long long)(expr) == -1)					\
+		t_fail_at(__FILE__, __LINE__, "%s failed: %s", #expr,	\
+			  t_errname(errno));				\
+} while (0)
+
+/* A system call must fail with errno == err. */
+#define CHECK_ERRNO(expr, err) do {					\
+	errno = 0;							\
+	long long _r = (long long)(expr);				\
+	int _e = errno;							\
+	if (_r != -1 || _e != (err))					\
+		t_fail_at(__FILE__, __LINE__, "%s returned %lld errno %s, expected -1 errno %s", \
+			  #expr, _r, t_errname(_e), t_errname(err));	\
+} while (0)
+
+/* ---- time and randomness ---- */
+
+uint64_t t_now_ms(void);
+uint64_t t_now_us(void);
+void t_sleep_ms(unsigned int ms);
+
+/* A small PRNG (splitmix64): tests print their seed so a failure repeats. */
+struct t_rng {
+	uint64_t s;
+};
+void t_rng_seed(struct t_rng *r, uint64_t seed);
+uint64_t t_rand(struct t_rng *r);
+/* Uniform in [0, n); n > 0. */
+uint64_t t_rand_below(struct t_rng *r, uint64_t n);
+/* The seed: argv[1] if given (decimal or 0x hex), else from the clock. */
+uint64_t t_seed(int argc, char **argv);
+
+/* ---- the device ---- */
+
+struct t_dev {
+	struct fpgadma_context *ctx;
+	struct fpgadma_pd *pd;
+	struct fpgadma_device_attr attr;
+	uint64_t next_wr_id;
+};
+
+/* Open /dev/fpgadma0 with a PD; a missing device is a failure, not a skip. */
+void t_open(struct t_dev *d);
+void t_close(struct t_dev *d);
+struct fpgadma_mr *t_reg(struct t_dev *d, void *addr, size_t len, unsigned int access);
+void t_dereg(struct fpgadma_mr *mr);
+
+/* The device counters in sysfs (/sys/class/fpgadma/fpgadma<N>/<name>). */
+long long t_dev_counter(const char *name);
+/* A module parameter; -1 if the file is missing. */
+long long t_module_param(const char *name);
+
+/*
+ * Everything a registration changes: pages pinned system-wide
+ * (nr_foll_pin_acquired - nr_foll_pin_released), this process's VmPin,
+ * and the device's live_mrs and pinned_pages.
+ */
+struct t_snap {
+	long long pins;
+	long long vmpin_kb;
+	long long live_mrs;
+	long long pinned_pages;
+};
+void t_snap_take(struct t_snap *s);
+/* Compare now with before + pages pinned and mrs registered since. */
+void t_snap_expect_at(const char *file, int line, const char *what,
+		      const struct t_snap *before, long long pages, long long mrs);
+#define CHECK_SNAP(before, pages, mrs, what) \
+	t_snap_expect_at(__FILE__, __LINE__, what, before, pages, mrs)
+/*
+ * Like CHECK_SNAP for the system-wide counts only (pins, live_mrs,
+ * pinned_pages), waiting up to timeout_ms for them to settle: for checks
+ * after another process exited.  Returns the milliseconds it took.
+ */
+uint64_t t_snap_settle_at(const char *file, int line, const char *what,
+			  const struct t_snap *before, unsigned int timeout_ms);
+#define CHECK_SETTLED(before, timeout_ms, what) \
+	t_snap_settle_at(__FILE__, __LINE__, what, before, timeout_ms)
+
+/*
+ * nr_foll_pin_acquired - nr_foll_pin_released, made exact first; only root
+ * can do that: T_PINS_UNKNOWN otherwise, and snapshots then skip the count.
+ */
+#define T_PINS_UNKNOWN	(-4611686018427387904LL)
+long long t_pins_out(void);
+/* VmPin of a process (0: this one) in kB; -1 if the process is gone. */
+long long t_vmpin_kb(pid_t pid);
+long long t_vmstat(const char *name);
+/* A field of /proc/meminfo in kB, -1 if absent. */
+long long t_meminfo_kb(const char *name);
+
+/* ---- memory ---- */
+
+size_t t_page_size(void);
+/* Pages the range [addr, addr+len) touches. */
+size_t t_pages_spanned(const void *addr, size_t len);
+/* Anonymous private read-write memory; fails the test if mmap fails. */
+void *t_map(size_t len);
+void t_unmap(void *p, size_t len);
+/* len bytes aligned to align (a power of two), from a larger mapping. */
+void *t_map_aligned(size_t len, size_t align);
+/*
+ * How big "big" may be in this guest: want, capped to 256 MiB, 40% of
+ * MemAvailable, max_mr_size and, under swiotlb=force, half the bounce pool
+ * (every byte of a live MR is mapped through it).  Prints why it was capped.
+ */
+uint64_t t_big_size(const struct t_dev *d, uint64_t want);
+/* Bytes the DMA layer can keep mapped at once (UINT64_MAX if no bouncing). */
+uint64_t t_dma_budget(void);
+/* AnonHugePages (kB) of the mappings of this process overlapping the range. */
+long long t_anon_huge_kb(const void *addr, size_t len);
+/* Whether a line of /proc/self/maps contains needle. */
+bool t_maps_contains(const char *needle);
+
+/* ---- data patterns ---- */
+
+uint64_t t_mix64(uint64_t x);
+/* Byte off of the pattern named seed (the pattern is defined per 8-byte word). */
+uint8_t t_pattern_byte(uint64_t seed, uint64_t off);
+/* buf[i] = pattern byte (off + i). */
+void t_fill(void *buf, size_t len, uint64_t seed, uint64_t off);
+/* 0 if buf holds the pattern from off; else prints the first mismatches. */
+int t_verify(const void *buf, size_t len, uint64_t seed, uint64_t off, const char *what);
+/* 0 if every byte of buf is c; else prints the first mismatch. */
+int t_verify_byte(const void *buf, size_t len, uint8_t c, const char *what);
+
+/* The frame stream's bytes [pos, pos+len). */
+void t_stream_bytes(void *buf, uint64_t pos, size_t len, uint64_t frame_size);
+/*
+ * Find the stream offset of buf[0] from the first frame start in buf
+ * (len must reach 24 bytes past one), then check every byte of buf against
+ * the stream.  Returns 0 and *pos, or -1 after printing what is wrong.
+ */
+int t_stream_check(const void *buf, size_t len, uint64_t frame_size, uint64_t *pos,
+		   const char *what);
+
+/* ---- work requests and completions ---- */
+
+/* Collect exactly n CQEs (fpgadma_poll/fpgadma_wait) within timeout_ms. */
+void t_get_cqes_at(const char *file, int line, struct fpgadma_context *ctx,
+		   struct fpgadma_cqe *cqes, int n, unsigned int timeout_ms);
+#define t_get_cqes(ctx, cqes, n) \
+	t_get_cqes_at(__FILE__, __LINE__, ctx, cqes, n, T_CQE_TIMEOUT_MS)
+/* No CQE arrives within ms milliseconds. */
+void t_expect_no_cqe_at(const char *file, int line, struct fpgadma_context *ctx,
+			unsigned int ms);
+#define t_expect_no_cqe(ctx, ms) t_expect_no_cqe_at(__FILE__, __LINE__, ctx, ms)
+
+/* A CQE must be exactly this: status, wr_id, opcode, byte_len. */
+void t_cqe_expect_at(const char *file, int line, const struct fpgadma_cqe *c,
+		     uint64_t wr_id, uint32_t opcode, uint32_t status, uint64_t byte_len);
+#define CHECK_CQE(c, wr_id, opcode, status, byte_len) \
+	t_cqe_expect_at(__FILE__, __LINE__, c, wr_id, opcode, status, byte_len)
+
+/* Post one WR, wait for its CQE, check wr_id and opcode; returns the CQE. */
+struct fpgadma_cqe t_run_wr_at(const char *file, int line, struct t_dev *d,
+			       uint32_t opcode, uint64_t dev_addr,
+			       const struct fpgadma_sge *sg, unsigned int num_sge);
+#define t_run_wr(d, opcode, dev_addr, sg, n) \
+	t_run_wr_at(__FILE__, __LINE__, d, opcode, dev_addr, sg, n)
+
+/*
+ * Move [addr, addr+len) of mr to or from device memory at dev_addr, in as
+ * many pieces and WRs as needed, and require success with every byte moved.
+ */
+void t_dev_write_at(const char *file, int line, struct t_dev *d,
+		    const struct fpgadma_mr *mr, const void *addr, size_t len,
+		    uint64_t dev_addr);
+void t_dev_read_at(const char *file, int line, struct t_dev *d,
+		   const struct fpgadma_mr *mr, void *addr, size_t len,
+		   uint64_t dev_addr);
+#define t_dev_write(d, mr, addr, len, dev_addr) \
+	t_dev_write_at(__FILE__, __LINE__, d, mr, addr, len, dev_addr)
+#define t_dev_read(d, mr, addr, len, dev_addr) \
+	t_dev_read_at(__FILE__, __LINE__, d, mr, addr, len, dev_addr)
+
+/*
+ * Round trip through device memory: src (in src_mr) -> device -> dst (in
+ * dst_mr), in chunks that fit the device memory; then dst must equal src.
+ */
+void t_round_trip_at(const char *file, int line, struct t_dev *d,
+		     const struct fpgadma_mr *src_mr, const void *src,
+		     const struct fpgadma_mr *dst_mr, void *dst, size_t len);
+#define t_round_trip(d, src_mr, src, dst_mr, dst, len) \
+	t_round_trip_at(__FILE__, __LINE__, d, src_mr, src, dst_mr, dst, len)
+
+static inline struct fpgadma_sge t_sge(const struct fpgadma_mr *mr, const void *addr,
+				       uint32_t len)
+{
+	struct fpgadma_sge s = {
+		.addr = (uintptr_t)addr,
+		.length = len,
+		.lkey = mr->lkey,
+	};
+	return s;
+}
+
+/* ---- processes ---- */
+
+/* waitpid with a limit; a child still running then is killed and the test fails. */
+int t_wait_child_at(const char *file, int line, pid_t pid, unsigned int timeout_ms);
+#define t_wait_child(pid, timeout_ms) t_wait_child_at(__FILE__, __LINE__, pid, timeout_ms)
+/* A child's exit status must be 0 (and not a signal). */
+#define CHECK_CHILD_OK(status) do {					\
+	int _s = (status);						\
+	if (!WIFEXITED(_s) || WEXITSTATUS(_s) != 0)			\
+		t_fail_at(__FILE__, __LINE__, "child failed: %s %d",	\
+			  WIFEXITED(_s) ? "exit" : "signal",		\
+			  WIFEXITED(_s) ? WEXITSTATUS(_s) : WTERMSIG(_s)); \
+} while (0)
+
+#endif /* FPGADMA_TEST_HELPERS_H */

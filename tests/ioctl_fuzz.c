@@ -1,0 +1,647 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * ioctl_fuzz: random and mutated calls into the module from two threads.
+ *
+ * At least 100,000 calls (bounded in time): commands of our magic with
+ * random numbers, directions and sizes; the four real commands with random
+ * contents (flags, reserved fields, access bits, keys live, dead and
+ * invented, lengths from 0 to 2^64-1, addresses in a registered arena, in
+ * PROT_NONE guards, NULL, kernel and non-canonical); argument pointers that
+ * are NULL, kernel addresses, unmapped, read-only or straddle a guard page;
+ * POSTs with random opcodes, counts, device addresses and SGE lists; other
+ * drivers' commands; mmap/munmap of the ring with random lengths, offsets
+ * and protections; the ring's head overwritten with garbage; contexts
+ * closed with MRs registered and work in flight.
+ *
+ * During the run: another driver's command always gets ENOTTY, an unknown
+ * command of our magic always EINVAL, and no call returns an errno outside
+ * {EINVAL, EFAULT, ENOMEM, EAGAIN, EBUSY, EINTR}.  Afterwards, with every
+ * file closed: the pin count, live_mrs and pinned_pages are back where they
+ * started, VmPin is 0 again, and data round trips through the device.
+ * Prints the seed (argv[1] repeats a run) and the outcomes per kind of call.
+ */
+#include "helpers.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <termios.h>
+
+#define TARGET_CALLS	100000
+#define TIME_LIMIT_MS	35000
+#define NTHREADS	2
+#define MAX_LIVE	48
+#define ARENA		(4 * T_MiB)
+#define GUARD		(8 * T_MiB)
+#define NERR		134
+
+enum kind { K_QUERY, K_REG, K_DEREG, K_POST, K_OURS_BAD, K_FOREIGN, K_MMAP, K_RING, K_REOPEN,
+	    K_COUNT };
+static const char *const kind_name[K_COUNT] = {
+	"QUERY", "REG_MR", "DEREG_MR", "POST", "our magic, bad cmd", "other drivers' cmds",
+	"mmap", "ring head writes", "close/reopen with work",
+};
+
+struct fuzzer {
+	unsigned int id;
+	struct t_rng rng;
+	uint64_t calls;
+	uint64_t hist[K_COUNT][NERR + 1];
+	uint32_t live[MAX_LIVE];	/* lkeys on the shared fd */
+	unsigned int nlive;
+	int fd_b;			/* a private context, closed and reopened */
+	uint32_t live_b[MAX_LIVE];
+	unsigned int nlive_b;
+	uint8_t *scratch;		/* argument structs; a guard page follows */
+	size_t scratch_len;
+};
+
+static int fd_a;
+static uint8_t *ring_a, *reserve, *arena, *ro_page;
+static size_t reserve_len, ring_len, page;
+static struct fpgadma_query q;
+static atomic_uint_fast64_t total_calls;
+static atomic_int stop;
+static uint64_t t_start;
+static struct fuzzer fz[NTHREADS];
+
+static uint64_t rnd(struct fuzzer *f, uint64_t n)
+{
+	return t_rand_below(&f->rng, n);
+}
+
+static bool chance(struct fuzzer *f, unsigned int percent)
+{
+	return rnd(f, 100) < percent;
+}
+
+static void record(struct fuzzer *f, enum kind k, long r, int err)
+{
+	unsigned int e = r == -1 ? (unsigned int)err : 0;
+
+	if (r == -1 && e != EINVAL && e != EFAULT && e != ENOMEM && e != EAGAIN &&
+	    e != EBUSY && e != EINTR && !(k == K_FOREIGN && e == ENOTTY) &&
+	    !(k == K_MMAP && (e == EPERM || e == EACCES || e == ENODEV)))
+		t_fail("thread %u, %s: unexpected error %s", f->id, kind_name[k], t_errname(e));
+	f->hist[k][e < NERR ? e : NERR]++;
+	f->calls++;
+	atomic_fetch_add(&total_calls, 1);
+}
+
+/* A user address: mostly in the arena, else somewhere no MR can be. */
+static uint64_t rand_uaddr(struct fuzzer *f)
+{
+	uint64_t r = rnd(f, 100);
+
+	if (r < 60)
+		return (uintptr_t)arena + rnd(f, ARENA);
+	if (r < 68)
+		return (uintptr_t)arena + ARENA - rnd(f, 8192);
+	if (r < 73)
+		return (uintptr_t)arena - 1 - rnd(f, 8192);
+	if (r < 78)
+		return rnd(f, 65536);
+	if (r < 83)
+		return 0xffff888000000000ULL + rnd(f, 1ULL << 30);
+	if (r < 88)
+		return 0x00007ffffffff000ULL + rnd(f, 8192);
+	if (r < 93)
+		return (uintptr_t)reserve + rnd(f, GUARD);
+	if (r < 97)
+		return 0x8000000000000000ULL | t_rand(&f->rng);
+	return UINT64_MAX - rnd(f, 8192);
+}
+
+static uint64_t rand_len(struct fuzzer *f)
+{
+	uint64_t r = rnd(f, 100);
+
+	if (r < 40)
+		return 1 + rnd(f, 4096);
+	if (r < 70)
+		return 1 + rnd(f, 65536);
+	if (r < 78)
+		return 0;
+	if (r < 86)
+		return 65536 + rnd(f, T_MiB);
+	if (r < 91)
+		return ARENA - rnd(f, 4096);
+	if (r < 96)
+		return 1ULL << (32 + rnd(f, 30));
+	return UINT64_MAX - rnd(f, 4096);
+}
+
+/* A key: one of ours, the other context's, the other thread's, or invented. */
+static uint32_t rand_key(struct fuzzer *f)
+{
+	uint64_t r = rnd(f, 100);
+	struct fuzzer *other = &fz[(f->id + 1) % NTHREADS];
+
+	if (r < 55 && f->nlive)
+		return f->live[rnd(f, f->nlive)];
+	if (r < 65 && other->nlive)
+		return other->live[rnd(f, T_MIN(other->nlive, MAX_LIVE))];
+	if (r < 75 && f->nlive_b)
+		return f->live_b[rnd(f, f->nlive_b)];
+	if (r < 80)
+		return 0;
+	return (uint32_t)t_rand(&f->rng);
+}
+
+/*
+ * Where the argument of an ioctl goes: mostly our scratch buffer (at any
+ * alignment), else a pointer the kernel must refuse.  Never an address of
+ * ours outside scratch: the kernel writes results through it.
+ */
+static void *rand_arg(struct fuzzer *f, size_t size, bool *readable)
+{
+	uint64_t r = rnd(f, 100);
+
+	*readable = false;
+	if (r < 82) {
+		*readable = true;
+		return f->scratch + rnd(f, 8);
+	}
+	if (r < 85)
+		return NULL;
+	if (r < 88)
+		return (void *)(uintptr_t)(0xffff888000000000ULL + rnd(f, 1ULL << 30));
+	if (r < 91)
+		return reserve + rnd(f, GUARD);
+	if (r < 94)
+		return ro_page;
+	if (r < 97)	/* runs into the guard page after scratch */
+		return f->scratch + f->scratch_len - 1 - rnd(f, T_MAX(size, 2) - 1);
+	return (void *)(uintptr_t)(0x8000000000000000ULL | t_rand(&f->rng));
+}
+
+static void forget(uint32_t *keys, unsigned int *n, uint32_t key)
+{
+	unsigned int i;
+
+	for (i = 0; i < *n; i++) {
+		if (keys[i] == key) {
+			keys[i] = keys[--*n];
+			return;
+		}
+	}
+}
+
+static long do_ioctl(int fd, unsigned long cmd, void *arg, int *err)
+{
+	long r = ioctl(fd, cmd, arg);
+
+	*err = errno;
+	return r;
+}
+
+static void fuzz_dereg_key(struct fuzzer *f, int fd, uint32_t key, bool mutate)
+{
+	struct fpgadma_dereg_mr *d;
+	bool readable, mutated = false;
+	long r;
+	int err;
+
+	d = rand_arg(f, sizeof(*d), &readable);
+	if (readable) {
+		*d = (struct fpgadma_dereg_mr){ .lkey = key };
+		if (mutate && chance(f, 5)) {
+			d->flags = (uint32_t)t_rand(&f->rng);
+			mutated = true;
+		}
+		if (mutate && chance(f, 5)) {
+			d->reserved[rnd(f, 2)] = t_rand(&f->rng);
+			mutated = true;
+		}
+	}
+	r = do_ioctl(fd, FPGADMA_IOC_DEREG_MR, d, &err);
+	/* Gone, or never there (another thread took it): forget it. */
+	if (readable && !mutated && (r == 0 || err == EINVAL)) {
+		if (fd == fd_a)
+			forget(f->live, &f->nlive, key);
+		else
+			forget(f->live_b, &f->nlive_b, key);
+	}
+	record(f, K_DEREG, r, err);
+}
+
+static void fuzz_reg(struct fuzzer *f, int fd)
+{
+	uint32_t *keys = fd == fd_a ? f->live : f->live_b;
+	unsigned int *n = fd == fd_a ? &f->nlive : &f->nlive_b;
+	struct fpgadma_reg_mr *m;
+	bool readable;
+	long r;
+	int err;
+
+	while (*n >= MAX_LIVE)
+		fuzz_dereg_key(f, fd, keys[rnd(f, *n)], false);
+	m = rand_arg(f, sizeof(*m), &readable);
+	if (readable) {
+		memset(m, 0, sizeof(*m));
+		m->addr = rand_uaddr(f);
+		m->length = rand_len(f);
+		/* Keep what is pinned modest: the guest may be small. */
+		if (m->length > T_MiB && m->length < (1ULL << 32) && chance(f, 80))
+			m->length = 1 + rnd(f, 65536);
+		m->access = chance(f, 90) ? (uint32_t)rnd(f, 8) : (uint32_t)t_rand(&f->rng);
+		if (chance(f, 4))
+			m->flags = (uint32_t)t_rand(&f->rng);
+		if (chance(f, 4))
+			m->reserved0 = (uint32_t)t_rand(&f->rng);
+		if (chance(f, 4))
+			m->reserved[rnd(f, 2)] = t_rand(&f->rng);
+		if (chance(f, 3))
+			m->lkey = (uint32_t)t_rand(&f->rng);
+	}
+	r = do_ioctl(fd, FPGADMA_IOC_REG_MR, m, &err);
+	if (r == 0) {
+		CHECK(readable);	/* success writes the keys back: only into scratch */
+		keys[(*n)++] = m->lkey;
+	}
+	record(f, K_REG, r, err);
+}
+
+static void fuzz_post(struct fuzzer *f, int fd)
+{
+	unsigned int max_post = q.max_post, max_sge = q.max_sge, count, i, j;
+	struct fpgadma_post *p = (struct fpgadma_post *)f->scratch;
+	struct fpgadma_wr *wrs = (struct fpgadma_wr *)(f->scratch + 64);
+	struct fpgadma_sge *sges = (struct fpgadma_sge *)(wrs + max_post + 4);
+	uint64_t r = rnd(f, 100);
+	bool readable;
+	void *arg = p;
+	long ret;
+	int err;
+
+	if (r < 60)
+		count = 1 + (unsigned int)rnd(f, 4);
+	else if (r < 85)
+		count = 1 + (unsigned int)rnd(f, max_post);
+	else if (r < 90)
+		count = 0;
+	else if (r < 95)
+		count = max_post + 1 + (unsigned int)rnd(f, 3);
+	else
+		count = (uint32_t)t_rand(&f->rng);
+
+	for (i = 0; i < T_MIN(count, max_post + 4); i++) {
+		struct fpgadma_wr *w = &wrs[i];
+		struct fpgadma_sge *s = sges + (size_t)i * 4;
+		unsigned int nsge;
+
+		memset(w, 0, sizeof(*w));
+		w->wr_id = t_rand(&f->rng);
+		w->opcode = chance(f, 90) ? 1 + (uint32_t)rnd(f, 3) : (uint32_t)t_rand(&f->rng) % 8;
+		r = rnd(f, 100);
+		w->dev_addr = r < 70 ? rnd(f, q.dev_mem_size) :
+			      r < 80 ? q.dev_mem_size - rnd(f, 65536) :
+			      r < 90 ? q.dev_mem_size + rnd(f, 65536) : t_rand(&f->rng);
+		if (w->opcode == FPGADMA_WR_READ_STREAM && chance(f, 90))
+			w->dev_addr = 0;
+		r = rnd(f, 100);
+		nsge = r < 80 ? 1 + (unsigned int)rnd(f, T_MIN(4, max_sge)) : r < 90 ? 0 :
+		       r < 95 ? max_sge : max_sge + 1;
+		w->num_sge = nsge;
+		w->sg_list = (uintptr_t)s;
+		if (nsge > 4 && chance(f, 50))	/* a long list: reuse the first WRs' pieces */
+			w->sg_list = (uintptr_t)sges;
+		if (chance(f, 5)) {
+			bool ok;
+
+			w->sg_list = (uintptr_t)rand_arg(f, 16 * nsge, &ok);
+			if (ok)
+				w->sg_list = (uintptr_t)s;
+		}
+		for (j = 0; j < 4; j++) {
+			s[j].lkey = rand_key(f);
+			s[j].addr = rand_uaddr(f);
+			s[j].length = chance(f, 90) ? (uint32_t)rnd(f, 65536) : (uint32_t)rand_len(f);
+		}
+		if (chance(f, 3))
+			w->flags = (uint32_t)t_rand(&f->rng);
+		if (chance(f, 3))
+			w->reserved0 = (uint32_t)t_rand(&f->rng);
+		if (chance(f, 3))
+			w->reserved[rnd(f, 2)] = t_rand(&f->rng);
+	}
+	memset(p, 0, sizeof(*p));
+	p->wrs = (uintptr_t)wrs;
+	p->count = count;
+	if (chance(f, 5)) {
+		bool ok;
+
+		p->wrs = (uintptr_t)rand_arg(f, sizeof(*wrs), &ok);
+		if (ok)
+			p->wrs = (uintptr_t)wrs;
+	}
+	if (chance(f, 3))
+		p->flags = (uint32_t)t_rand(&f->rng);
+	if (chance(f, 3))
+		p->reserved[rnd(f, 2)] = t_rand(&f->rng);
+	if (chance(f, 8)) {
+		void *bad = rand_arg(f, sizeof(*p), &readable);
+
+		arg = readable ? (void *)p : bad;
+	}
+	ret = do_ioctl(fd, FPGADMA_IOC_POST, arg, &err);
+	record(f, K_POST, ret, err);
+}
+
+static void fuzz_query(struct fuzzer *f, int fd)
+{
+	bool readable;
+	void *arg = rand_arg(f, sizeof(struct fpgadma_query), &readable);
+	int err;
+	long r = do_ioctl(fd, FPGADMA_IOC_QUERY, arg, &err);
+
+	if (readable)
+		CHECK_EQ(r, 0);
+	record(f, K_QUERY, r, err);
+}
+
+static bool valid_cmd(unsigned long cmd)
+{
+	return cmd == FPGADMA_IOC_QUERY || cmd == FPGADMA_IOC_REG_MR ||
+	       cmd == FPGADMA_IOC_DEREG_MR || cmd == FPGADMA_IOC_POST;
+}
+
+static void fuzz_ours_bad(struct fuzzer *f, int fd)
+{
+	unsigned int nr = chance(f, 50) ? (unsigned int)rnd(f, 4) : (unsigned int)rnd(f, 256);
+	unsigned long cmd = _IOC((unsigned int)rnd(f, 4), FPGADMA_IOC_MAGIC, nr,
+				 (unsigned int)rnd(f, _IOC_SIZEMASK + 1));
+	bool readable;
+	void *arg;
+	long r;
+	int err;
+
+	if (valid_cmd(cmd))
+		return;
+	arg = rand_arg(f, 64, &readable);
+	if (readable)
+		memset(arg, 0xA5, 64);
+	r = do_ioctl(fd, cmd, arg, &err);
+	if (r != -1 || err != EINVAL)
+		t_fail("thread %u: cmd 0x%08lx of our magic: %ld %s, expected EINVAL", f->id, cmd, r,
+		       t_errname(err));
+	record(f, K_OURS_BAD, r, err);
+}
+
+static void fuzz_foreign(struct fuzzer *f, int fd)
+{
+	/* Magics the VFS handles itself ('T' FIO*, 'X' freeze, 'f' flags, ...) left out. */
+	static const unsigned int magics[] = { 'A', 'B', 'C', 'V', 'd', 'k', 'm', 'r', 's', 'v',
+					       0xAE, 0xAF, 0xB7, 0xFC, 0xFE, 0xFF };
+	static const unsigned long tty[] = { TCGETS, TIOCGWINSZ, TIOCGPGRP, TCFLSH };
+	unsigned long cmd;
+	bool readable;
+	void *arg = rand_arg(f, 64, &readable);
+	long r;
+	int err;
+
+	if (chance(f, 30))
+		cmd = tty[rnd(f, T_ARRAY_SIZE(tty))];
+	else
+		cmd = _IOC((unsigned int)rnd(f, 4), magics[rnd(f, T_ARRAY_SIZE(magics))],
+			   (unsigned int)rnd(f, 256), (unsigned int)rnd(f, 512));
+	r = do_ioctl(fd, cmd, arg, &err);
+	if (r != -1 || err != ENOTTY)
+		t_fail("thread %u: foreign cmd 0x%08lx: %ld %s, expected ENOTTY", f->id, cmd, r,
+		       t_errname(err));
+	record(f, K_FOREIGN, r, err);
+}
+
+static void fuzz_mmap(struct fuzzer *f, int fd)
+{
+	static const int prots[] = { PROT_READ, PROT_READ | PROT_WRITE, PROT_WRITE, PROT_NONE,
+				     PROT_READ | PROT_EXEC };
+	uint64_t r = rnd(f, 100);
+	size_t len = r < 40 ? ring_len : r < 60 ? page : r < 75 ? ring_len + page :
+		     r < 85 ? 0 : (size_t)rnd(f, 64 * T_MiB);
+	off_t off = chance(f, 75) ? 0 : (off_t)(page * (1 + rnd(f, 64)));
+	int prot = prots[rnd(f, T_ARRAY_SIZE(prots))];
+	int flags = chance(f, 80) ? MAP_SHARED : MAP_PRIVATE;
+	void *m = mmap(NULL, len, prot, flags, fd, off);
+	int err = errno;
+
+	if (m != MAP_FAILED) {
+		if ((prot & PROT_READ) && len >= page)
+			(void)*(volatile uint32_t *)m;
+		CHECK_SYS(munmap(m, len));
+		record(f, K_MMAP, 0, 0);
+	} else {
+		record(f, K_MMAP, -1, err);
+	}
+}
+
+/* The process owns head: garbage in it must only hurt this process. */
+static void fuzz_ring(struct fuzzer *f)
+{
+	uint32_t *head = (uint32_t *)(ring_a + q.ring_head_off);
+	const uint32_t *tail = (const uint32_t *)(ring_a + q.ring_tail_off);
+
+	if (chance(f, 85))
+		__atomic_store_n(head, __atomic_load_n(tail, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+	else
+		__atomic_store_n(head, (uint32_t)t_rand(&f->rng), __ATOMIC_RELEASE);
+	record(f, K_RING, 0, 0);
+}
+
+static void reopen_b(struct fuzzer *f)
+{
+	if (f->fd_b >= 0)
+		close(f->fd_b);	/* with MRs registered and work in flight */
+	f->fd_b = open("/dev/fpgadma0", O_RDWR | O_CLOEXEC);
+	CHECK_SYS(f->fd_b);
+	f->nlive_b = 0;
+	record(f, K_REOPEN, 0, 0);
+}
+
+static void *fuzz_main(void *arg)
+{
+	struct fuzzer *f = arg;
+	uint64_t quota = TARGET_CALLS / NTHREADS + 1;
+
+	reopen_b(f);
+	while (f->calls < quota && !atomic_load(&stop)) {
+		uint64_t r = rnd(f, 1000);
+		int fd = chance(f, 80) ? fd_a : f->fd_b;
+
+		if (r < 60)
+			fuzz_query(f, fd);
+		else if (r < 330)
+			fuzz_reg(f, fd);
+		else if (r < 430)
+			fuzz_dereg_key(f, fd, rand_key(f), true);
+		else if (r < 700)
+			fuzz_post(f, fd);
+		else if (r < 820)
+			fuzz_ours_bad(f, fd);
+		else if (r < 900)
+			fuzz_foreign(f, fd);
+		else if (r < 930)
+			fuzz_mmap(f, fd);
+		else if (r < 998)
+			fuzz_ring(f);
+		else
+			reopen_b(f);
+		if ((f->calls & 1023) == 0 && t_now_ms() - t_start > TIME_LIMIT_MS)
+			atomic_store(&stop, 1);
+	}
+	close(f->fd_b);
+	f->fd_b = -1;
+	return NULL;
+}
+
+static void print_histogram(void)
+{
+	unsigned int k, e, i;
+
+	for (k = 0; k < K_COUNT; k++) {
+		char line[512];
+		uint64_t sum = 0;
+		int pos = 0;
+
+		for (e = 0; e <= NERR; e++) {
+			uint64_t n = 0;
+
+			for (i = 0; i < NTHREADS; i++)
+				n += fz[i].hist[k][e];
+			if (!n)
+				continue;
+			sum += n;
+			if (pos >= 0 && (size_t)pos < sizeof(line))
+				pos += snprintf(line + pos, sizeof(line) - (size_t)pos, " %s %llu",
+						e == NERR ? "other" : e ? t_errname(e) : "ok",
+						(unsigned long long)n);
+		}
+		t_log("  %-24s %7llu:%s", kind_name[k], (unsigned long long)sum, sum ? line : "");
+	}
+}
+
+static void after_check(void)
+{
+	struct t_dev d;
+	size_t len = T_MiB;
+	uint8_t *a, *b;
+	struct fpgadma_mr *ma, *mb;
+	uint64_t F, pos;
+	struct fpgadma_sge sg;
+	struct fpgadma_cqe c;
+
+	t_open(&d);
+	len = T_MIN(len, d.attr.dev_mem_size);
+	a = t_map(len);
+	b = t_map(len);
+	ma = t_reg(&d, a, len, FPGADMA_ACCESS_LOCAL_WRITE);
+	mb = t_reg(&d, b, len, FPGADMA_ACCESS_LOCAL_WRITE);
+	t_fill(a, len, 3, 0);
+	t_round_trip(&d, ma, a, mb, b, len);
+	F = d.attr.frame_size;
+	if (2 * F + 64 <= len) {
+		sg = t_sge(mb, b, (uint32_t)(2 * F + 64));
+		c = t_run_wr(&d, FPGADMA_WR_READ_STREAM, 0, &sg, 1);
+		CHECK_CQE(&c, c.wr_id, FPGADMA_WR_READ_STREAM, FPGADMA_WC_SUCCESS, 2 * F + 64);
+		CHECK(!t_stream_check(b, 2 * F + 64, F, &pos, "stream after the fuzzing"));
+	}
+	t_dereg(ma);
+	t_dereg(mb);
+	t_unmap(a, len);
+	t_unmap(b, len);
+	t_close(&d);
+	t_log("afterwards: a round trip of %zu bytes and a stream read work", len);
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t seed = t_seed(argc, argv), elapsed, settle;
+	struct t_snap start;
+	pthread_t th[NTHREADS];
+	unsigned int i;
+
+	t_init(argc, argv, 58);
+	t_log("seed %llu (run again with: %s %llu)", (unsigned long long)seed,
+	      argc > 0 ? argv[0] : "ioctl_fuzz", (unsigned long long)seed);
+	page = t_page_size();
+	{
+		struct t_dev d;
+
+		t_open(&d);	/* the device is there; counters name it */
+		t_close(&d);
+	}
+	t_snap_take(&start);
+	t_log("start: live_mrs %lld, pinned_pages %lld, VmPin %lld kB", start.live_mrs,
+	      start.pinned_pages, start.vmpin_kb);
+
+	/* A 4 MiB arena between two PROT_NONE guards, and a read-only page. */
+	reserve_len = 2 * GUARD + ARENA;
+	reserve = mmap(NULL, reserve_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+	CHECK(reserve != MAP_FAILED);
+	arena = reserve + GUARD;
+	CHECK_SYS(mprotect(arena, ARENA, PROT_READ | PROT_WRITE));
+	memset(arena, 0x5c, ARENA);
+	ro_page = t_map(page);
+	*(struct fpgadma_reg_mr *)ro_page = (struct fpgadma_reg_mr){
+		.addr = (uintptr_t)arena, .length = 3 * page, .access = FPGADMA_ACCESS_LOCAL_WRITE };
+	CHECK_SYS(mprotect(ro_page, page, PROT_READ));
+
+	fd_a = open("/dev/fpgadma0", O_RDWR | O_CLOEXEC);
+	CHECK_SYS(fd_a);
+	CHECK_SYS(ioctl(fd_a, FPGADMA_IOC_QUERY, &q));
+	ring_len = (q.ring_size + page - 1) & ~(page - 1);
+	ring_a = mmap(NULL, ring_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd_a, 0);
+	CHECK(ring_a != MAP_FAILED);
+
+	for (i = 0; i < NTHREADS; i++) {
+		struct fuzzer *f = &fz[i];
+		size_t need = 64 + (q.max_post + 4) * (sizeof(struct fpgadma_wr) +
+						       4 * sizeof(struct fpgadma_sge));
+
+		f->id = i;
+		f->fd_b = -1;
+		t_rng_seed(&f->rng, seed + i * 0x1000193);
+		f->scratch_len = (need + page - 1) & ~(page - 1);
+		f->scratch = mmap(NULL, f->scratch_len + page, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		CHECK(f->scratch != MAP_FAILED);
+		CHECK_SYS(mprotect(f->scratch + f->scratch_len, page, PROT_NONE));
+	}
+	t_start = t_now_ms();
+	for (i = 0; i < NTHREADS; i++)
+		CHECK_EQ(pthread_create(&th[i], NULL, fuzz_main, &fz[i]), 0);
+	for (i = 0; i < NTHREADS; i++)
+		CHECK_EQ(pthread_join(th[i], NULL), 0);
+	elapsed = t_now_ms() - t_start;
+	t_log("%llu calls from %d threads in %llu ms (thread 0: %llu, thread 1: %llu)",
+	      (unsigned long long)atomic_load(&total_calls), NTHREADS,
+	      (unsigned long long)elapsed, (unsigned long long)fz[0].calls,
+	      (unsigned long long)fz[1].calls);
+	print_histogram();
+	if (atomic_load(&total_calls) < TARGET_CALLS)
+		t_fail("only %llu calls in the %d ms allowed (need %d)",
+		       (unsigned long long)atomic_load(&total_calls), TIME_LIMIT_MS, TARGET_CALLS);
+	/* Not vacuous: each real command got through, and refusals happened. */
+	for (i = 0; i < NTHREADS; i++) {
+		CHECK_GT(fz[i].hist[K_REG][0], 100);
+		CHECK_GT(fz[i].hist[K_DEREG][0], 100);
+		CHECK_GT(fz[i].hist[K_POST][0], 100);
+		CHECK_GT(fz[i].hist[K_QUERY][0], 10);
+		CHECK_GT(fz[i].hist[K_REG][EINVAL] + fz[i].hist[K_REG][EFAULT], 100);
+		CHECK_GT(fz[i].hist[K_POST][EINVAL] + fz[i].hist[K_POST][EFAULT], 100);
+	}
+
+	CHECK_SYS(munmap(ring_a, ring_len));
+	CHECK_SYS(close(fd_a));
+	settle = CHECK_SETTLED(&start, 10000, "after closing every fuzzed file");
+	CHECK_EQ(t_vmpin_kb(0), start.vmpin_kb);
+	CHECK_EQ(t_dev_counter("live_mrs"), 0);
+	t_log("all files closed: pins, live_mrs (0), pinned_pages and VmPin back (%llu ms)",
+	      (unsigned long long)settle);
+	after_check();
+	CHECK_SNAP(&start, 0, 0, "at the end");
+	t_pass();
+}
