@@ -23,6 +23,30 @@ static unsigned long fpgadma_umem_num_pages(unsigned long addr, size_t size)
 }
 
 /*
+ * FOLL_FORCE, which a read-only umem needs, would also pin pages the process
+ * cannot read (PROT_NONE): refuse a range with such a mapping in it.
+ */
+static int fpgadma_umem_check_readable(struct mm_struct *mm,
+				       unsigned long start, unsigned long end)
+{
+	struct vm_area_struct *vma;
+	int ret = 0;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	while (start < end) {
+		vma = vma_lookup(mm, start);
+		if (!vma || !(vma->vm_flags & VM_READ)) {
+			ret = -EFAULT;
+			break;
+		}
+		start = vma->vm_end;
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+/*
  * Unpin every page in the table, dirtying them if the device may have
  * written, and free the table.  The caller has unmapped it, if it was mapped.
  */
@@ -53,7 +77,9 @@ static void fpgadma_umem_unpin(struct fpgadma_umem *umem, bool dirty)
  * process maps once it writes, and the device would read stale data.  A
  * read-only umem adds FOLL_FORCE so that read-only private mappings can
  * still be registered (the copy-on-write is broken up front, as ib_umem does
- * on 6.1); a writable umem of a read-only mapping fails with -EFAULT.
+ * on 6.1), but not mappings the process cannot read (PROT_NONE); a writable
+ * umem of a read-only mapping fails with -EFAULT.  The cost of forcing: a
+ * read-only MAP_SHARED mapping cannot be registered read-only (-EFAULT).
  *
  * The pages are charged to current->mm->pinned_vm against RLIMIT_MEMLOCK
  * unless the caller has CAP_IPC_LOCK.  Must be called in process context of
@@ -116,8 +142,12 @@ struct fpgadma_umem *fpgadma_umem_get(struct device *dma_dev,
 		goto err_uncharge;
 	}
 
-	if (!writable)
+	if (!writable) {
+		ret = fpgadma_umem_check_readable(mm, addr, addr + size);
+		if (ret)
+			goto err_uncharge;
 		gup_flags |= FOLL_FORCE;
+	}
 
 	cur_base = addr & PAGE_MASK;
 	left = npages;
