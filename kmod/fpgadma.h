@@ -113,6 +113,12 @@ struct fpgadma_engine_ops {
  * @dev_mem_size: bytes of on-board memory.
  * @frame_size:	bytes per stream frame.
  * @max_seg_size: largest segment in an MR's table.
+ * @max_mr_size: largest MR the device can map, if the engine knows a
+ *		limit below the max_mr_size parameter; 0 if not.
+ * @dma_out_of_reach: set by an engine whose device cannot address every
+ *		page of memory and has no IOMMU translating for it: REG_MR
+ *		then fails with -EIO before pinning anything, since mapping a
+ *		page beyond the device's DMA mask would only warn and fail.
  * @rkeys:	rkey -> struct fpgadma_mr, device-wide.
  * @stats:	counters.
  * @cdev:	the char device.
@@ -126,6 +132,8 @@ struct fpgadma_dev {
 	u64 dev_mem_size;
 	u64 frame_size;
 	u32 max_seg_size;
+	u64 max_mr_size;
+	bool dma_out_of_reach;
 	struct xarray rkeys;
 	struct fpgadma_stats stats;
 	struct cdev cdev;
@@ -229,5 +237,7 @@ extern unsigned long long fpgadma_max_mr_size;
 
 int fpgadma_soft_init(void);
 void fpgadma_soft_exit(void);
+int fpgadma_edu_init(void);
+void fpgadma_edu_exit(void);
 
 #endif /* FPGADMA_H */

@@ -43,6 +43,14 @@ static bool fpgadma_zeroed(const void *p, size_t len)
 	return !memchr_inv(p, 0, len);
 }
 
+/* The largest MR of @fdev: the module parameter, or the engine's lower limit. */
+static u64 fpgadma_dev_max_mr(const struct fpgadma_dev *fdev)
+{
+	if (fdev->max_mr_size && fdev->max_mr_size < fpgadma_max_mr_size)
+		return fdev->max_mr_size;
+	return fpgadma_max_mr_size;
+}
+
 static int fpgadma_ioctl_query(struct fpgadma_ctx *ctx, void __user *uarg)
 {
 	struct fpgadma_dev *fdev = ctx->fdev;
@@ -56,7 +64,7 @@ static int fpgadma_ioctl_query(struct fpgadma_ctx *ctx, void __user *uarg)
 		.page_size = PAGE_SIZE,
 		.dev_mem_size = fdev->dev_mem_size,
 		.frame_size = fdev->frame_size,
-		.max_mr_size = fpgadma_max_mr_size,
+		.max_mr_size = fpgadma_dev_max_mr(fdev),
 	};
 
 	fpgadma_ring_layout(ctx, &q);
@@ -72,8 +80,11 @@ static int fpgadma_ioctl_reg_mr(struct fpgadma_ctx *ctx, void __user *uarg)
 		return -EFAULT;
 	if (cmd.flags || cmd.reserved0 ||
 	    !fpgadma_zeroed(cmd.reserved, sizeof(cmd.reserved)) ||
-	    cmd.access & ~FPGADMA_ACCESS_ALL)
+	    cmd.access & ~FPGADMA_ACCESS_ALL ||
+	    cmd.length > fpgadma_dev_max_mr(ctx->fdev))
 		return -EINVAL;
+	if (ctx->fdev->dma_out_of_reach)
+		return -EIO;
 	ret = fpgadma_mr_reg(ctx, &cmd);
 	if (ret)
 		return ret;
@@ -341,8 +352,13 @@ static int __init fpgadma_init(void)
 	ret = fpgadma_soft_init();
 	if (ret)
 		goto err_class;
+	ret = fpgadma_edu_init();
+	if (ret)
+		goto err_soft;
 	return 0;
 
+err_soft:
+	fpgadma_soft_exit();
 err_class:
 	class_destroy(fpgadma_class);
 err_region:
@@ -352,6 +368,7 @@ err_region:
 
 static void __exit fpgadma_exit(void)
 {
+	fpgadma_edu_exit();
 	fpgadma_soft_exit();
 	class_destroy(fpgadma_class);
 	unregister_chrdev_region(fpgadma_devt, FPGADMA_MAX_DEVICES);

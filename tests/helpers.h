@@ -35,8 +35,11 @@
 #define T_MiB	(1024ULL * 1024)
 #define T_GiB	(1024ULL * 1024 * 1024)
 
-/* Time a CQE may take before a test calls the device hung (TCG is slow). */
-#define T_CQE_TIMEOUT_MS	30000
+/*
+ * Time a CQE may take before a test calls the device hung (TCG is slow),
+ * scaled like every time limit of the helpers (t_time_scale()).
+ */
+#define T_CQE_TIMEOUT_MS	(30000 * t_time_scale())
 
 /* Arguments may be evaluated twice: no calls in them. */
 #define T_MIN(a, b)	((a) < (b) ? (a) : (b))
@@ -45,6 +48,14 @@
 #define T_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* ---- outcome and reporting ---- */
+
+/*
+ * The factor by which the helpers stretch their time limits (watchdog, CQE
+ * waits, settling, children): FPGADMA_TEST_TIME_SCALE from the environment
+ * (1 to 100), else 1.  The harness sets it for devices whose transfers are
+ * slow by design (the edu device: 100 ms of guest time each).
+ */
+int t_time_scale(void);
 
 /*
  * Start a test: line-buffered stdout, a banner, and a watchdog that fails
@@ -152,8 +163,48 @@ struct t_dev {
 	uint64_t next_wr_id;
 };
 
-/* Open /dev/fpgadma0 with a PD; a missing device is a failure, not a skip. */
+/*
+ * The test device: index FPGADMA_TEST_DEV from the environment (the harness
+ * sets it per configuration), else 0; its node is t_dev_path().
+ */
+unsigned int t_test_dev(void);
+const char *t_dev_path(void);
+/*
+ * Open the test device with a PD; a missing device is a failure, not a
+ * skip.  A test that cannot run on the device's engine (see the table in
+ * helpers.c) skips here with the reason.
+ */
 void t_open(struct t_dev *d);
+/* Open /dev/fpgadma<index> with a PD, without the skip table. */
+void t_open_index(struct t_dev *d, unsigned int index);
+/* The lowest index of a device with that engine (FPGADMA_ENGINE_*), or -1. */
+int t_find_engine(uint32_t engine);
+/* "soft", "edu" or a number. */
+const char *t_engine_name(uint32_t engine);
+
+/* ---- the edu device ---- */
+
+/* Open the first edu device, or skip: the edu_* tests use this. */
+void t_open_edu(struct t_dev *d);
+/* One transfer of the edu engine's log (debugfs fpgadma-edu/<pci>/transfers). */
+struct t_xfer {
+	uint64_t seq;
+	bool to_host;
+	uint64_t dma;
+	uint32_t len;
+	uint32_t dev_off;
+};
+struct t_xfer_log {
+	uint64_t total;		/* transfers since the device was probed */
+	uint64_t lost_irqs;	/* finished without their interrupt */
+	bool iommu;		/* an IOMMU translates the device's addresses */
+	unsigned int n;		/* entries below, oldest first (the last 64 at most) */
+	struct t_xfer x[64];
+};
+/* Read the log of the device d; fails the test if it cannot. */
+void t_xfer_log(const struct t_dev *d, struct t_xfer_log *log);
+/* Physical address of the byte at p (root: /proc/self/pagemap); 0 if unknown. */
+uint64_t t_phys_addr(const void *p);
 void t_close(struct t_dev *d);
 struct fpgadma_mr *t_reg(struct t_dev *d, void *addr, size_t len, unsigned int access);
 void t_dereg(struct fpgadma_mr *mr);

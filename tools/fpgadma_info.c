@@ -26,6 +26,8 @@ static const char *engine_name(uint32_t engine)
 	switch (engine) {
 	case FPGADMA_ENGINE_SOFT:
 		return "soft (in-kernel FPGA model)";
+	case FPGADMA_ENGINE_EDU:
+		return "edu (QEMU's emulated PCI device)";
 	default:
 		return "unknown";
 	}

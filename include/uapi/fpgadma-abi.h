@@ -40,6 +40,7 @@ enum fpgadma_access {
 /* Engines (QUERY's engine field). */
 enum fpgadma_engine_type {
 	FPGADMA_ENGINE_SOFT	= 1, /* the in-kernel model of the FPGA */
+	FPGADMA_ENGINE_EDU	= 2, /* QEMU's emulated "edu" PCI device */
 };
 
 /**
@@ -58,7 +59,9 @@ enum fpgadma_engine_type {
  * @ring_cqes_off:	offset of the array of cq_entries struct fpgadma_cqe.
  * @page_size:		the kernel's page size.
  * @dev_mem_size:	bytes of on-board memory (device addresses 0..size-1).
- * @frame_size:		bytes per stream frame.
+ * @frame_size:		bytes per stream frame; 0 if the device has no frame
+ *			stream (its READ_STREAM WRs complete with
+ *			FPGADMA_WC_REM_ACCESS_ERR).
  * @max_mr_size:	largest MR.
  * @reserved:		zero.
  */
@@ -126,7 +129,11 @@ enum fpgadma_wr_opcode {
 	FPGADMA_WR_READ_MEM	= 1,
 	/* pieces -> device memory [dev_addr, +len) */
 	FPGADMA_WR_WRITE_MEM	= 2,
-	/* next len bytes of the frame stream -> pieces; dev_addr must be 0 */
+	/*
+	 * next len bytes of the frame stream -> pieces; dev_addr must be 0.
+	 * On a device without a stream (frame_size 0) it completes with
+	 * FPGADMA_WC_REM_ACCESS_ERR and moves nothing.
+	 */
 	FPGADMA_WR_READ_STREAM	= 3,
 };
 
@@ -187,7 +194,7 @@ enum fpgadma_wc_status {
 	FPGADMA_WC_LOC_LEN_ERR		= 1, /* piece outside its MR */
 	FPGADMA_WC_LOC_PROT_ERR		= 2, /* no MR with that lkey */
 	FPGADMA_WC_LOC_ACCESS_ERR	= 3, /* MR lacks the right */
-	FPGADMA_WC_REM_ACCESS_ERR	= 4, /* device range out of bounds */
+	FPGADMA_WC_REM_ACCESS_ERR	= 4, /* device range out of bounds, or no stream */
 	FPGADMA_WC_FLUSH_ERR		= 5, /* context closing */
 	FPGADMA_WC_GENERAL_ERR		= 6, /* engine failure */
 };
