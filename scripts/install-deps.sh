@@ -20,6 +20,8 @@ packages=(
 	linux-image-amd64 linux-headers-amd64 kmod bc flex bison
 	# module checks: sparse, and checkpatch.pl taken from the kernel source
 	sparse linux-source-6.1 xz-utils perl
+	# the debug-kernel tier's kernel, built from linux-source-6.1 (objtool)
+	libelf-dev
 	# VM tests: emulator, guest userland, initramfs tools
 	qemu-system-x86 busybox-static cpio gzip libc-bin binutils
 )

@@ -4,19 +4,25 @@
 #   kernel style of kmod/ (make checkpatch), the module's W=1 build without
 #   a single warning (make module-warnings) and sparse (make module-sparse);
 #   the host tests (make check without the VM suite);
-#   the VM suite in every configuration (make vm-check).
-# Each static check and the build count as one check; the host tests and
-# the VM suite count their own results.  The last line printed is
-# "N passed, N failed, N skipped"; the exit status is nonzero when anything
-# failed.
+#   the VM suite in every configuration (make vm-check);
+#   the debug-kernel tier: the VM suite on a kernel with KASAN, lockdep,
+#   DMA-API debugging, kmemleak and UBSAN (make vm-check-debug; building
+#   that kernel the first time takes about 10 minutes).
+# Each static check and the build count as one check; the host tests, the
+# VM suite and the debug-kernel tier count their own results.  The last
+# line printed is "N passed, N failed, N skipped"; the exit status is
+# nonzero when anything failed.
 #
-# Environment: VM_CONFIGS="default swiotlb smp2 smallmem" (the VM suite's
-# configurations), JOBS (parallel make jobs, default: number of CPUs).
+# Environment: VM_CONFIGS="default swiotlb smp2 smallmem edu iommu edu-highmem" (the VM suite's
+# configurations), DEBUG_VM_CONFIGS (the debug-kernel tier's, e.g.
+# "default swiotlb smp2"; empty, the default for now: the tier is skipped), JOBS (parallel make jobs, default:
+# number of CPUs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=${JOBS:-$(nproc)}
-vm_configs=${VM_CONFIGS:-default swiotlb smp2 smallmem}
+vm_configs=${VM_CONFIGS:-default swiotlb smp2 smallmem edu iommu edu-highmem}
+debug_vm_configs=${DEBUG_VM_CONFIGS-}
 passed=0
 failed=0
 skipped=0
@@ -63,7 +69,7 @@ build() {
 check build build
 if [ "$failed" -gt 0 ]; then
 	echo "test-all: the build failed, nothing else can run"
-	skipped=$((skipped + 5))
+	skipped=$((skipped + 6))
 	summary || exit 1
 fi
 
@@ -99,6 +105,29 @@ if [ -n "$line" ]; then
 	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then fail "VM suite (make vm-check)"; fi
 else
 	fail "VM suite (no summary: make vm-check exited $status)"
+fi
+
+# The debug-kernel tier: the VM suite on the debug kernel, its own summary.
+if [ -n "$debug_vm_configs" ]; then
+	banner "debug-kernel tier: make vm-check-debug DEBUG_VM_CONFIGS=\"$debug_vm_configs\""
+	status=0
+	make vm-check-debug DEBUG_VM_CONFIGS="$debug_vm_configs" 2>&1 | tee "$out" || status=$?
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$out" | tail -n 1 || true)
+	if [ -n "$line" ]; then
+		read -r p _ f _ s _ <<<"$line"
+		pass "debug-kernel tier" "$p"
+		skipped=$((skipped + s))
+		[ "$f" -eq 0 ] || fail "debug-kernel tier" "$f"
+		if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then fail "debug-kernel tier (make vm-check-debug)"; fi
+	else
+		fail "debug-kernel tier (no summary: make vm-check-debug exited $status)"
+	fi
+else
+	# Off by default until the DMA-API debugging reports of two MRs over the
+	# same pages (a false positive of dma-debug's lookup, see README) are
+	# dealt with; DEBUG_VM_CONFIGS="default swiotlb smp2" runs it.
+	banner "debug-kernel tier: skipped (DEBUG_VM_CONFIGS is empty: the tier is not yet clean, see README)"
+	skipped=$((skipped + 1))
 fi
 
 summary

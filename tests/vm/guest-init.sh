@@ -8,18 +8,28 @@
 #   fpgadma.params=a=1|b=2   module parameters for insmod, separated by '|'
 #                            (so that array values keep their commas:
 #                            fpgadma.params=x=1,2|y=3 gives insmod x=1,2 y=3)
-#   fpgadma.tests=t1|t2      run only these tests (default: the whole list)
+#   fpgadma.tests=t1|t2      run only these tests (default: the whole list;
+#                            '-': none)
 #   fpgadma.demo_args=a|b    arguments for fpgadma_demo, separated by '|'
 #   fpgadma.timeout=SECS     time limit of one test (default 300)
 #   fpgadma.config=NAME      name of the VM configuration, exported to the
 #                            tests as FPGADMA_VM_CONFIG
+#   fpgadma.test_engine=E    the tests target the first device whose engine
+#                            (sysfs) is E: its index is exported to them as
+#                            FPGADMA_TEST_DEV (default: device 0); without
+#                            such a device the insmod check fails
+#   fpgadma.time_scale=N     multiply the tests' time limits by N (exported
+#                            as FPGADMA_TEST_TIME_SCALE; default 1)
 #   fpgadma.allow_no_module=1  a missing /fpgadma.ko is skipped instead of
 #                            failed (only for trying the harness itself)
 #
 # Output on the console (ttyS0), one TAP line per check:
 #   ok N - name | not ok N - name | ok N - name # SKIP reason
 # The checks are insmod, every test, rmmod (must succeed) and pin-balance
-# (/proc/vmstat nr_foll_pin_acquired == nr_foll_pin_released after rmmod).
+# (/proc/vmstat nr_foll_pin_acquired == nr_foll_pin_released after rmmod);
+# then, on a kernel that has them (the debug-kernel tier's), kmemleak (two
+# scans after rmmod find nothing), dma-api (DMA-API debugging counted no
+# error and is still on) and lockdep (still on: it reported nothing).
 # A test passes with exit status 0 and is skipped with 77: the skip reason is
 # its last output line starting with "SKIP:", else its last line.  Each check
 # starts with a line "# --- NAME"; test output follows with '# ' before each
@@ -31,7 +41,8 @@
 # guest powers off.  Without the marker the host counts the run as crashed.
 #
 # A test runs as root in a fresh directory under /tmp (tmpfs), stdin from
-# /dev/null, with FPGADMA_VM=1 and FPGADMA_VM_CONFIG set, /dev/fpgadma*
+# /dev/null, with FPGADMA_VM=1, FPGADMA_VM_CONFIG, FPGADMA_TEST_TIME_SCALE
+# and (with fpgadma.test_engine) FPGADMA_TEST_DEV set, /dev/fpgadma*
 # mode 666, 32 huge pages reserved and hugetlbfs at /dev/hugepages (both
 # when memory allows), transparent huge pages in madvise mode, loopback up,
 # and a user nobody (65534) to drop to.
@@ -66,6 +77,8 @@ demo_args=
 timeout=300
 config=
 allow_no_module=0
+test_engine=
+time_scale=1
 set -f
 # shellcheck disable=SC2013 # the command line is words
 for arg in $(cat /proc/cmdline); do
@@ -78,10 +91,14 @@ for arg in $(cat /proc/cmdline); do
 	fpgadma.timeout=*) timeout=$val ;;
 	fpgadma.config=*) config=$val ;;
 	fpgadma.allow_no_module=*) allow_no_module=$val ;;
+	fpgadma.test_engine=*) test_engine=$val ;;
+	fpgadma.time_scale=*) time_scale=$val ;;
 	esac
 done
 set +f
-export FPGADMA_VM=1 FPGADMA_VM_CONFIG="$config"
+[ "$only" != - ] || only=none
+timeout=$((timeout * time_scale))
+export FPGADMA_VM=1 FPGADMA_VM_CONFIG="$config" FPGADMA_TEST_TIME_SCALE="$time_scale"
 
 # --- reporting
 n=0
@@ -126,10 +143,28 @@ if [ -f /fpgadma.ko ]; then
 	if insmod /fpgadma.ko $params; then
 		module_loaded=1
 		chmod 666 /dev/fpgadma* 2>/dev/null
-		for dev in /dev/fpgadma*; do [ -e "$dev" ] && echo "# $dev"; done
+		for dev in /dev/fpgadma*; do
+			[ -e "$dev" ] || continue
+			echo "# $dev: engine $(cat "/sys/class/fpgadma/${dev#/dev/}/engine" 2>/dev/null)"
+		done
+	fi
+	test_dev_ok=1
+	if [ "$module_loaded" = 1 ] && [ -n "$test_engine" ]; then
+		test_dev_ok=0
+		for e in /sys/class/fpgadma/fpgadma*/engine; do
+			[ -r "$e" ] || continue
+			[ "$(cat "$e")" = "$test_engine" ] || continue
+			d=${e%/engine}
+			FPGADMA_TEST_DEV=${d##*/fpgadma}
+			export FPGADMA_TEST_DEV
+			echo "# the tests target /dev/fpgadma$FPGADMA_TEST_DEV ($test_engine engine)"
+			test_dev_ok=1
+			break
+		done
+		[ "$test_dev_ok" = 1 ] || echo "# no device with the $test_engine engine appeared"
 	fi
 	kmsg
-	if [ "$module_loaded" = 1 ]; then
+	if [ "$module_loaded" = 1 ] && [ "$test_dev_ok" = 1 ]; then
 		tap_ok "insmod${params:+ $params}"
 	else
 		tap_fail "insmod${params:+ $params}"
@@ -203,7 +238,9 @@ run_test() {
 
 case $job in
 suite)
-	if [ -n "$only" ]; then
+	if [ "$only" = none ]; then
+		list=
+	elif [ -n "$only" ]; then
 		list=$only
 	else
 		list=$(cat /tests/vm-tests.list)
@@ -227,13 +264,7 @@ demo)
 	;;
 esac
 
-# --- leaks: kmemleak (debug kernels), module unload, pinned pages
-if [ -w /sys/kernel/debug/kmemleak ]; then
-	echo scan > /sys/kernel/debug/kmemleak
-	sleep 1
-	echo scan > /sys/kernel/debug/kmemleak
-	sed 's/^/kmemleak: /' /sys/kernel/debug/kmemleak
-fi
+# --- leaks: module unload, pinned pages
 echo "# --- rmmod"
 if [ "$module_loaded" = 1 ]; then
 	if rmmod fpgadma; then
@@ -256,5 +287,57 @@ if [ "$acquired" = "$released" ]; then
 else
 	echo "# $((acquired - released)) pages still pinned"
 	tap_fail pin-balance
+fi
+
+# --- the checkers of a debug kernel, where it has them
+if [ -e /sys/kernel/debug/kmemleak ]; then
+	# Everything the module allocated is freed by now.  kmemleak reports an
+	# object older than 5 s found unreferenced and unchanged by two scans.
+	echo "# --- kmemleak"
+	sleep 5
+	if echo scan > /sys/kernel/debug/kmemleak &&
+	   echo scan > /sys/kernel/debug/kmemleak; then
+		leaks=$(cat /sys/kernel/debug/kmemleak)
+		kmsg
+		if [ -z "$leaks" ]; then
+			tap_ok kmemleak
+		else
+			echo "$leaks" | sed 's/^/# /'
+			echo "# kmemleak: $(echo "$leaks" | grep -c 'unreferenced object') unreferenced objects"
+			tap_fail kmemleak
+		fi
+	else
+		kmsg
+		echo "# kmemleak does not scan: it turned itself off (see the kernel log)"
+		tap_fail kmemleak
+	fi
+fi
+dma_debug=/sys/kernel/debug/dma-api
+if [ -r $dma_debug/error_count ]; then
+	echo "# --- dma-api"
+	errors=$(cat $dma_debug/error_count)
+	disabled=$(cat $dma_debug/disabled 2>/dev/null || echo N)
+	echo "# DMA-API debugging: $errors errors, disabled=$disabled," \
+		"$(cat $dma_debug/nr_total_entries 2>/dev/null) entries, $(cat $dma_debug/min_free_entries 2>/dev/null) least free"
+	kmsg
+	if [ "$errors" = 0 ] && [ "$disabled" = N ]; then
+		tap_ok dma-api
+	else
+		[ "$disabled" = N ] || echo "# DMA-API debugging turned itself off"
+		tap_fail dma-api
+	fi
+fi
+if [ -r /proc/lockdep_stats ]; then
+	# lockdep turns itself off after its first report or when it runs out
+	# of room: the rest of the run went unchecked then.
+	echo "# --- lockdep"
+	debug_locks=$(awk '$1 == "debug_locks:" { print $2 }' /proc/lockdep_stats)
+	kmsg
+	if [ "$debug_locks" = 1 ]; then
+		tap_ok lockdep
+	else
+		echo "# lockdep turned itself off (debug_locks=${debug_locks:-?}): see the kernel log"
+		tap_fail lockdep
+	fi
 fi
 finish

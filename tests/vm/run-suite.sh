@@ -3,14 +3,15 @@
 #
 # Usage: tests/vm/run-suite.sh [--config NAME]... [--job suite|demo]
 #                              [--build-dir DIR] [options]
-#   --config NAME      a configuration below; repeatable (default: default,
-#                      swiotlb, smp2, smallmem)
+#   --config NAME      a configuration below; repeatable (default: all of
+#                      them)
 #   --job suite|demo   run the tests (default) or fpgadma_demo, whose output
 #                      alone is then printed, the exit status being its own
 #   --build-dir DIR    the build tree (default: the source tree)
 #   --module FILE      the module to test (default: kmod/fpgadma.ko)
 #   --initramfs FILE   boot this initramfs instead of building one with
 #                      mkinitramfs.sh (its test names in FILE.tests)
+#   --log-dir DIR      the consoles' directory (default: <build dir>/tests/vm/logs)
 #   --allow-no-module  build and boot without the module (trying the harness
 #                      only; never for real runs)
 #   --list-configs     print the configurations and exit
@@ -20,8 +21,15 @@
 #   swiotlb    1 GiB, 1 vCPU, swiotlb=force (every DMA mapping bounces)
 #   smp2       1 GiB, 2 vCPUs
 #   smallmem   256 MiB, 1 vCPU
-#   iommu      1 GiB, 1 vCPU, q35 with an emulated Intel IOMMU and QEMU's
-#              edu PCI device (not in the default set)
+#   edu        256 MiB, 1 vCPU, QEMU's edu PCI device (all memory within its
+#              28-bit DMA reach, no IOMMU); the tests target the edu device
+#              (the module is loaded with ndevs=0), with -icount
+#   iommu      1 GiB, 1 vCPU, q35 with an emulated Intel IOMMU (strict
+#              invalidation) and the edu device; the tests target it
+#   edu-highmem 1 GiB, 1 vCPU, the edu device without IOMMU, memory beyond
+#              its reach: only edu_reach runs
+# Tests named edu_* run only in the configurations with the edu device; the
+# others there run against the edu device, or skip saying why.
 #
 # Environment:
 #   KERNEL_IMAGE               kernel to boot (default: KERNEL_IMAGE of the
@@ -29,7 +37,7 @@
 #                              /boot/vmlinuz-*)
 #   QEMU                       emulator (default: qemu-system-x86_64)
 #   FPGADMA_VM_APPEND          kernel arguments added in every configuration
-#   FPGADMA_VM_APPEND_<NAME>   ... in configuration NAME only (upper case,
+#   FPGADMA_VM_APPEND_<NAME>   ... in configuration NAME only (upper case, - as _,
 #                              e.g. FPGADMA_VM_APPEND_SWIOTLB)
 #   FPGADMA_VM_QEMU_ARGS       QEMU arguments added in every configuration
 #   FPGADMA_VM_PARAMS          module parameters, '|' separated (a=1|b=2)
@@ -58,23 +66,61 @@ allow_no_module=no
 
 die() { printf 'run-suite: %s\n' "$*" >&2; exit 2; }
 
-all_configs="default swiotlb smp2 smallmem iommu"
-default_configs="default swiotlb smp2 smallmem"
+all_configs="default swiotlb smp2 smallmem edu iommu edu-highmem"
+default_configs="default swiotlb smp2 smallmem edu iommu edu-highmem"
 
-# config_setup NAME: sets mem, smp, cfg_append, cfg_qemu.
+# config_setup NAME: sets mem, smp, cfg_append, cfg_qemu, cfg_accel (how QEMU
+# emulates), cfg_params (module parameters, '|' separated), cfg_engine (the
+# engine the tests target: soft or edu), cfg_scale (factor for the guest's
+# time limits) and cfg_tests (which tests run: soft = all but edu_*, all,
+# or a '|' separated list).
 config_setup() {
-	mem=1G smp=1 cfg_append='' cfg_qemu=()
+	mem=1G smp=1 cfg_append='' cfg_qemu=() cfg_params='' cfg_engine=soft
+	cfg_scale=1 cfg_tests=soft
+	# shellcheck disable=SC2054 # commas belong to QEMU's option syntax
+	cfg_accel=(-accel tcg,thread=multi)
 	case $1 in
 	default) ;;
 	swiotlb) cfg_append="swiotlb=force" ;;
 	smp2) smp=2 ;;
 	smallmem) mem=256M ;;
-	iommu)
-		cfg_append="intel_iommu=on iommu.strict=1"
-		# shellcheck disable=SC2054 # commas belong to QEMU's option syntax
-		cfg_qemu=(-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on -device edu)
+	edu|iommu)
+		# The edu device's transfers are 100 ms timers of QEMU's virtual
+		# clock: with -icount and sleep=off an idle guest jumps to the
+		# next timer instead of waiting for it (single-threaded TCG).
+		# shellcheck disable=SC2054
+		cfg_accel=(-accel tcg -icount shift=0,sleep=off)
+		cfg_params="ndevs=0"
+		cfg_engine=edu cfg_scale=4 cfg_tests=all
+		if [ "$1" = edu ]; then
+			# All of memory within the device's 28-bit reach.
+			mem=256M
+			cfg_qemu=(-device edu)
+		else
+			cfg_append="intel_iommu=on iommu.strict=1"
+			# shellcheck disable=SC2054
+			cfg_qemu=(-machine q35,kernel-irqchip=split
+				-device intel-iommu,intremap=on,caching-mode=on -device edu)
+		fi
+		;;
+	edu-highmem)
+		# Memory beyond the device's reach and no IOMMU: registrations
+		# on it must fail cleanly; the soft device is there too.
+		cfg_qemu=(-device edu)
+		cfg_engine=edu cfg_tests="edu_reach"
 		;;
 	*) die "unknown configuration '$1' (one of: $all_configs)" ;;
+	esac
+}
+
+# config_tests NAME...: the names of the tests configuration cfg_tests runs,
+# from the arguments (the whole list), in their order.
+config_tests() {
+	local t
+	case $cfg_tests in
+	all) printf '%s\n' "$@" ;;
+	soft) for t in "$@"; do case $t in edu_*) ;; *) echo "$t" ;; esac; done ;;
+	*) tr '|' '\n' <<<"$cfg_tests" | grep . ;;
 	esac
 }
 
@@ -85,6 +131,7 @@ while [ $# -gt 0 ]; do
 	--build-dir) build_dir=$(cd "$2" && pwd); shift 2 ;;
 	--module) module=$2; shift 2 ;;
 	--initramfs) initramfs=$2; shift 2 ;;
+	--log-dir) log_dir=$2; shift 2 ;;
 	--allow-no-module) allow_no_module=yes; shift ;;
 	--list-configs) echo "$all_configs"; exit 0 ;;
 	-h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
@@ -111,7 +158,7 @@ if [ -z "$kernel" ] || [ ! -r "$kernel" ]; then
 fi
 
 vm_dir=$build_dir/tests/vm
-log_dir=$vm_dir/logs
+[ -n "${log_dir:-}" ] || log_dir=$vm_dir/logs
 mkdir -p "$log_dir"
 
 if [ -z "$initramfs" ]; then
@@ -129,37 +176,59 @@ if [ -z "$initramfs" ]; then
 fi
 [ -f "$initramfs" ] || die "initramfs $initramfs not found"
 
-# The checks a complete run reports: insmod, the tests (or the demo), rmmod,
-# pin-balance.
-expected_names=()
-if [ "$job" = demo ]; then
-	expected_names=(fpgadma_demo)
-elif [ -n "${FPGADMA_VM_TESTS:-}" ]; then
-	mapfile -t expected_names < <(tr '|' '\n' <<<"$FPGADMA_VM_TESTS" | grep .)
-elif [ -f "$initramfs.tests" ]; then
-	mapfile -t expected_names < <(grep . "$initramfs.tests")
+# Every test in the initramfs; each configuration runs some of them.
+all_tests=()
+if [ -f "$initramfs.tests" ]; then
+	mapfile -t all_tests < <(grep . "$initramfs.tests")
 fi
-expected=$((${#expected_names[@]} + 3))
 
 # Kernel log lines that fail a run (kmemleak reports come as "unreferenced
-# object").  Test output ('# ' lines) is only looked at where a kernel
-# message with its timestamp broke into it.
-kernel_bad='WARNING:|BUG:|Oops|Bad page state|general protection fault|Kernel panic|Call Trace:|unreferenced object|suspected memory leak|UBSAN:|KASAN:|INFO: task .* blocked|rcu: INFO'
+# object"; lockdep's as WARNING or BUG, or "INFO: trying to register
+# non-static key" with a call trace; DMA-API debugging's as a WARNING with
+# "DMA-API: <driver> <device>: ", else as "DMA-API: device driver ..." or
+# its running out of memory).  Test output ('# ' lines) is only looked at
+# where a kernel message with its timestamp broke into it.
+kernel_bad='WARNING:|BUG:|Oops|Bad page state|general protection fault|Kernel panic|Call Trace:|unreferenced object|suspected memory leak|UBSAN:|KASAN:|INFO: task .* blocked|rcu: INFO|DMAR: [[]DMA (Write|Read)'
+kernel_bad+='|INFO: trying to register non-static key|DMA-API: [^ ]+ [^ ]+: |DMA-API: device driver|DMA-API: .*(out of memory|ENOMEM)|memory leak detector disabled'
 
 total_pass=0 total_fail=0 total_skip=0
 status=0
 
 # run_config NAME
 run_config() {
-	local cfg=$1 log append var extra_append t0 t1 rc
+	local cfg=$1 log append var extra_append t0 t1 rc params tests
 	config_setup "$cfg"
 	log=$log_dir/$cfg.log
-	var=FPGADMA_VM_APPEND_$(tr '[:lower:]' '[:upper:]' <<<"$cfg")
+
+	# The checks a complete run reports: insmod, the tests (or the demo),
+	# rmmod, pin-balance.
+	expected_names=()
+	tests=
+	if [ "$job" = demo ]; then
+		expected_names=(fpgadma_demo)
+	elif [ -n "${FPGADMA_VM_TESTS:-}" ]; then
+		mapfile -t expected_names < <(tr '|' '\n' <<<"$FPGADMA_VM_TESTS" | grep .)
+		tests=$FPGADMA_VM_TESTS
+	else
+		mapfile -t expected_names < <(config_tests ${all_tests[@]+"${all_tests[@]}"})
+		if [ "${#expected_names[@]}" -ne "${#all_tests[@]}" ]; then
+			tests=$(IFS='|'; echo "${expected_names[*]}")
+			# No test at all: guest-init reads '-' as none.
+			[ -n "$tests" ] || tests=-
+		fi
+	fi
+	expected=$((${#expected_names[@]} + 3))
+	params=$cfg_params
+	[ -z "${FPGADMA_VM_PARAMS:-}" ] || params+="${params:+|}$FPGADMA_VM_PARAMS"
+
+	var=FPGADMA_VM_APPEND_$(tr '[:lower:]-' '[:upper:]_' <<<"$cfg")
 	extra_append=${!var:-}
 	append="console=ttyS0 tsc=reliable panic=-1 loglevel=4 fpgadma.job=$job fpgadma.config=$cfg"
 	[ -z "$cfg_append" ] || append+=" $cfg_append"
-	[ -z "${FPGADMA_VM_PARAMS:-}" ] || append+=" fpgadma.params=$FPGADMA_VM_PARAMS"
-	[ -z "${FPGADMA_VM_TESTS:-}" ] || append+=" fpgadma.tests=$FPGADMA_VM_TESTS"
+	[ -z "$params" ] || append+=" fpgadma.params=$params"
+	[ -z "$tests" ] || append+=" fpgadma.tests=$tests"
+	[ "$cfg_engine" = soft ] || append+=" fpgadma.test_engine=$cfg_engine"
+	[ "$cfg_scale" = 1 ] || append+=" fpgadma.time_scale=$cfg_scale"
 	[ -z "${FPGADMA_VM_DEMO_ARGS:-}" ] || append+=" fpgadma.demo_args=$FPGADMA_VM_DEMO_ARGS"
 	[ -z "${FPGADMA_VM_TEST_TIMEOUT:-}" ] || append+=" fpgadma.timeout=$FPGADMA_VM_TEST_TIMEOUT"
 	[ "$allow_no_module" = no ] || append+=" fpgadma.allow_no_module=1"
@@ -168,7 +237,7 @@ run_config() {
 
 	# shellcheck disable=SC2054 # commas belong to QEMU's option syntax
 	local -a cmd=(timeout -k 10 "${FPGADMA_VM_TIMEOUT:-900}" "$qemu"
-		-accel tcg,thread=multi -cpu qemu64 -m "$mem" -smp "$smp"
+		"${cfg_accel[@]}" -cpu qemu64 -m "$mem" -smp "$smp"
 		-nographic -no-reboot -nic none -vga none
 		"${cfg_qemu[@]}"
 		-kernel "$kernel" -initrd "$initramfs" -append "$append")
