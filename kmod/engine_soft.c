@@ -131,11 +131,20 @@ static int soft_dma_chunk(void *arg, struct fpgadma_umem *umem,
 {
 	struct soft_xfer *x = arg;
 	struct device *dev = umem->dma_dev;
+	bool sync = dma_need_sync(dev, dma);
 	int ret;
 
-	dma_sync_single_for_device(dev, dma, len, umem->dir);
+	/*
+	 * Only bounced or non-coherent chunks need syncing; asking first also
+	 * spares DMA-API debugging a lookup that fails when two MRs map the
+	 * same pages (it finds two entries containing the chunk and no exact
+	 * one), which registering memory twice, as verbs allows, does.
+	 */
+	if (sync)
+		dma_sync_single_for_device(dev, dma, len, umem->dir);
 	ret = soft_copy_chunk(x, dma_to_phys(dev, dma), len);
-	dma_sync_single_for_cpu(dev, dma, len, umem->dir);
+	if (sync)
+		dma_sync_single_for_cpu(dev, dma, len, umem->dir);
 	return ret;
 }
 
