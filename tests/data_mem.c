@@ -117,20 +117,6 @@ static void random_cuts(size_t len, unsigned int n, uint32_t *lens)
 	lens[n - 1] = (uint32_t)left;
 }
 
-static void shuffle(unsigned int *idx, unsigned int n)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		idx[i] = i;
-	for (i = n - 1; i > 0; i--) {
-		unsigned int j = (unsigned int)t_rand_below(&rng, i + 1), t = idx[i];
-
-		idx[i] = idx[j];
-		idx[j] = t;
-	}
-}
-
 /*
  * Scatter list of n pieces over buf: piece k (in sge order) is at a random
  * gap after the previous one in memory, but the sge order is shuffled.
@@ -145,7 +131,7 @@ static size_t scatter(const struct fpgadma_mr *mr, uint8_t *buf, size_t buf_len,
 
 	CHECK(lens && order && mem_pos);
 	random_cuts(len, n, lens);
-	shuffle(order, n);
+	t_shuffle(&rng, order, n);
 	/* Lay the pieces out in memory in shuffled order, with odd gaps. */
 	for (i = 0; i < n; i++) {
 		mem_pos[order[i]] = at;

@@ -24,20 +24,6 @@ struct wr_plan {
 	struct fpgadma_sge *sg;	/* n pieces, in sge order */
 };
 
-static void shuffle(unsigned int *idx, unsigned int n)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		idx[i] = i;
-	for (i = n - 1; i > 0; i--) {
-		unsigned int j = (unsigned int)t_rand_below(&rng, i + 1), t = idx[i];
-
-		idx[i] = idx[j];
-		idx[j] = t;
-	}
-}
-
 /*
  * Plan a WR of len bytes with n pieces in the window [win, win + len + n) of
  * the MR: cut len into n non-empty pieces, lay them out in shuffled order.
@@ -59,7 +45,7 @@ static void plan(struct wr_plan *w, const struct fpgadma_mr *mr, uint8_t *win, s
 		left -= lens[i];
 	}
 	lens[n - 1] = (uint32_t)left;
-	shuffle(order, n);
+	t_shuffle(&rng, order, n);
 	w->len = len;
 	w->n = n;
 	w->sg = calloc(n, sizeof(*w->sg));

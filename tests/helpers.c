@@ -192,6 +192,20 @@ uint64_t t_rand_below(struct t_rng *r, uint64_t n)
 	return n ? t_rand(r) % n : 0;
 }
 
+void t_shuffle(struct t_rng *r, unsigned int *idx, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		idx[i] = i;
+	for (i = n - 1; n && i > 0; i--) {
+		unsigned int j = (unsigned int)t_rand_below(r, i + 1), t = idx[i];
+
+		idx[i] = idx[j];
+		idx[j] = t;
+	}
+}
+
 uint64_t t_seed(int argc, char **argv)
 {
 	if (argc > 1)

@@ -151,6 +151,8 @@ void t_rng_seed(struct t_rng *r, uint64_t seed);
 uint64_t t_rand(struct t_rng *r);
 /* Uniform in [0, n); n > 0. */
 uint64_t t_rand_below(struct t_rng *r, uint64_t n);
+/* idx[0..n) = a random permutation of 0..n-1. */
+void t_shuffle(struct t_rng *r, unsigned int *idx, unsigned int n);
 /* The seed: argv[1] if given (decimal or 0x hex), else from the clock. */
 uint64_t t_seed(int argc, char **argv);
 
