@@ -395,10 +395,6 @@ static const struct {
 	{ FPGADMA_ENGINE_EDU, "reg_thp",
 	  "round-trips up to 32 MiB through device memory, thousands of 100 ms transfers "
 	  "on the edu device; edu_shapes registers THP memory and moves data through it" },
-	{ FPGADMA_ENGINE_EDU, "ioctl_fuzz",
-	  "ends by checking a read of the frame stream, which the edu device does not have "
-	  "(its fuzzing of the edu device passes up to there); edu_wr_errors covers failing "
-	  "WRs there" },
 	{ FPGADMA_ENGINE_EDU, "reg_hugetlb",
 	  "round-trips 4 MiB through device memory, thousands of 100 ms transfers on the "
 	  "edu device; edu_shapes registers hugetlb memory and moves data through it" },

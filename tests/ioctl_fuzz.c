@@ -541,7 +541,8 @@ static void after_check(void)
 	t_fill(a, len, 3, 0);
 	t_round_trip(&d, ma, a, mb, b, len);
 	F = d.attr.frame_size;
-	if (2 * F + 64 <= len) {
+	/* A device without a stream (frame_size 0) is checked by its round trip. */
+	if (F && 2 * F + 64 <= len) {
 		sg = t_sge(mb, b, (uint32_t)(2 * F + 64));
 		c = t_run_wr(&d, FPGADMA_WR_READ_STREAM, 0, &sg, 1);
 		CHECK_CQE(&c, c.wr_id, FPGADMA_WR_READ_STREAM, FPGADMA_WC_SUCCESS, 2 * F + 64);
@@ -552,7 +553,8 @@ static void after_check(void)
 	t_unmap(a, len);
 	t_unmap(b, len);
 	t_close(&d);
-	t_log("afterwards: a round trip of %zu bytes and a stream read work", len);
+	t_log("afterwards: a round trip of %zu bytes%s works", len,
+	      F ? " and a stream read" : "");
 }
 
 int main(int argc, char **argv)
