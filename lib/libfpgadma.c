@@ -643,7 +643,8 @@ const char *fpgadma_strerror(int err)
 	case ENXIO:
 		return "the fpgadma device is gone";
 	case EIO:
-		return "I/O error: the device failed or the completion ring is "
+		return "I/O error: the device failed, cannot reach this memory "
+		       "(its DMA mask, no IOMMU), or the completion ring is "
 		       "inconsistent";
 	case EINTR:
 		return "interrupted by a signal";
