@@ -70,7 +70,8 @@ int fpgadma_dealloc_pd(struct fpgadma_pd *pd);
  * Register [addr, addr+length) with FPGADMA_ACCESS_* rights: the pages are
  * pinned for the device until fpgadma_dereg_mr().  Errors: -EINVAL (length 0,
  * overflow, unknown access bits), -EFAULT (range not mapped, or not writable
- * while write access is asked), -ENOMEM (over RLIMIT_MEMLOCK or no memory).
+ * while write access is asked), -ENOMEM (over RLIMIT_MEMLOCK or no memory),
+ * -EIO (the device cannot reach the memory or the DMA layer cannot map it).
  */
 int fpgadma_reg_mr(struct fpgadma_pd *pd, void *addr, size_t length,
 		   unsigned int access, struct fpgadma_mr **mr);
