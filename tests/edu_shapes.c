@@ -27,28 +27,18 @@ static uint8_t *scratch;
 static struct fpgadma_mr *scratch_mr;
 static bool iommu;
 
-/* The device reads [p, p+len) of mr: it must get what p holds. */
+/* The device reads [p, p+len) of mr: it must get what p holds now. */
 static void device_sees(const struct fpgadma_mr *mr, const uint8_t *p, size_t len,
 			const char *what)
 {
-	CHECK_LE(len, d.attr.dev_mem_size);
-	memset(scratch, 0xA5, len);
-	t_dev_write(&d, mr, p, len, 0);
-	t_dev_read(&d, scratch_mr, scratch, len, 0);
-	if (memcmp(scratch, p, len))
-		t_fail("%s: the device read something else than the process's data", what);
+	t_device_sees(&d, scratch_mr, scratch, mr, p, len, what);
 }
 
-/* The device writes the pattern seed into [p, p+len) of mr. */
+/* The device writes pattern seed into [p, p+len) of mr. */
 static void device_writes(const struct fpgadma_mr *mr, uint8_t *p, size_t len, uint64_t seed,
 			  const char *what)
 {
-	CHECK_LE(len, d.attr.dev_mem_size);
-	t_fill(scratch, len, seed, 0);
-	t_dev_write(&d, scratch_mr, scratch, len, 0);
-	t_dev_read(&d, mr, p, len, 0);
-	CHECK_MSG(!t_verify(p, len, seed, 0, what), "%s: the process does not see the device's data",
-		  what);
+	t_device_writes(&d, scratch_mr, scratch, mr, p, len, seed, what);
 }
 
 /* Register [p, p+len), check pins and nsegs, move data across `cross`. */

@@ -1069,3 +1069,26 @@ int t_wait_child_at(const char *file, int line, pid_t pid, unsigned int timeout_
 		t_sleep_ms(5);
 	}
 }
+
+void t_device_sees(struct t_dev *d, const struct fpgadma_mr *scratch_mr, uint8_t *scratch,
+		   const struct fpgadma_mr *mr, const uint8_t *p, size_t len, const char *what)
+{
+	CHECK_LE(len, d->attr.dev_mem_size);
+	memset(scratch, 0xA5, len);
+	t_dev_write(d, mr, p, len, 0);
+	t_dev_read(d, scratch_mr, scratch, len, 0);
+	if (memcmp(scratch, p, len))
+		t_fail("%s: the device read something else than the process's data", what);
+}
+
+void t_device_writes(struct t_dev *d, const struct fpgadma_mr *scratch_mr, uint8_t *scratch,
+		     const struct fpgadma_mr *mr, uint8_t *p, size_t len, uint64_t seed,
+		     const char *what)
+{
+	CHECK_LE(len, d->attr.dev_mem_size);
+	t_fill(scratch, len, seed, 0);
+	t_dev_write(d, scratch_mr, scratch, len, 0);
+	t_dev_read(d, mr, p, len, 0);
+	CHECK_MSG(!t_verify(p, len, seed, 0, what), "%s: the process does not see the device's data",
+		  what);
+}

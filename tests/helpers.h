@@ -341,6 +341,18 @@ void t_dev_read_at(const char *file, int line, struct t_dev *d,
 	t_dev_read_at(__FILE__, __LINE__, d, mr, addr, len, dev_addr)
 
 /*
+ * Through device memory at 0, with scratch (registered as scratch_mr, at
+ * least len bytes) on the other side: the device reads [p, p+len) of mr and
+ * must get what p holds (t_device_sees), or writes pattern seed into it and
+ * the process must see it there (t_device_writes).  len fits device memory.
+ */
+void t_device_sees(struct t_dev *d, const struct fpgadma_mr *scratch_mr, uint8_t *scratch,
+		   const struct fpgadma_mr *mr, const uint8_t *p, size_t len, const char *what);
+void t_device_writes(struct t_dev *d, const struct fpgadma_mr *scratch_mr, uint8_t *scratch,
+		     const struct fpgadma_mr *mr, uint8_t *p, size_t len, uint64_t seed,
+		     const char *what);
+
+/*
  * Round trip through device memory: src (in src_mr) -> device -> dst (in
  * dst_mr), in chunks that fit the device memory; then dst must equal src.
  */

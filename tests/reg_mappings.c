@@ -30,21 +30,14 @@ static struct fpgadma_mr *scratch_mr;
 static void device_sees(const struct fpgadma_mr *mr, const uint8_t *p, size_t len,
 			const char *what)
 {
-	memset(scratch, 0xA5, len);
-	t_dev_write(&d, mr, p, len, 0);
-	t_dev_read(&d, scratch_mr, scratch, len, 0);
-	if (memcmp(scratch, p, len))
-		t_fail("%s: the device read something else than the process's data", what);
+	t_device_sees(&d, scratch_mr, scratch, mr, p, len, what);
 }
 
 /* The device writes pattern seed into [p, p+len) of mr. */
 static void device_writes(const struct fpgadma_mr *mr, uint8_t *p, size_t len, uint64_t seed,
 			  const char *what)
 {
-	t_fill(scratch, len, seed, 0);
-	t_dev_write(&d, scratch_mr, scratch, len, 0);
-	t_dev_read(&d, mr, p, len, 0);
-	CHECK_MSG(!t_verify(p, len, seed, 0, what), "%s: the process does not see the device's data", what);
+	t_device_writes(&d, scratch_mr, scratch, mr, p, len, seed, what);
 }
 
 static void check_file(int fd, off_t off, size_t len, uint64_t seed, const char *what)
