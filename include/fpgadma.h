@@ -49,6 +49,9 @@ struct fpgadma_device_attr {
 	uint64_t dev_mem_size;
 	uint64_t frame_size;
 	uint64_t max_mr_size;
+	uint32_t ep_id;		/* this context's endpoint number on the device */
+	uint32_t reserved;
+	uint64_t caps;		/* FPGADMA_CAP_* */
 };
 
 /* Open /dev/fpgadma<index>.  -ENOENT if there is no such device. */
@@ -75,6 +78,13 @@ int fpgadma_dealloc_pd(struct fpgadma_pd *pd);
  */
 int fpgadma_reg_mr(struct fpgadma_pd *pd, void *addr, size_t length,
 		   unsigned int access, struct fpgadma_mr **mr);
+/*
+ * As fpgadma_reg_mr(), with the rkey chosen by the caller (non-zero):
+ * -EEXIST if the device already has an MR with that rkey.
+ */
+int fpgadma_reg_mr_rkey(struct fpgadma_pd *pd, void *addr, size_t length,
+			unsigned int access, uint32_t rkey,
+			struct fpgadma_mr **mr);
 /* Waits for work that uses the MR, then unpins it and frees mr. */
 int fpgadma_dereg_mr(struct fpgadma_mr *mr);
 
@@ -96,6 +106,25 @@ int fpgadma_post_write(struct fpgadma_context *ctx, uint64_t wr_id,
 /* One WR: the next bytes of the frame stream into the pieces. */
 int fpgadma_post_stream_read(struct fpgadma_context *ctx, uint64_t wr_id,
 			     const struct fpgadma_sge *sg, unsigned int num_sge);
+
+/*
+ * Host endpoints (devices with FPGADMA_CAP_HOST_EP; others: -EOPNOTSUPP).
+ * RDMA: the pieces to or from the peer MR of rkey at remote_addr (a virtual
+ * address in that MR, or an offset with FPGADMA_WR_F_REMOTE_OFFSET in flags).
+ */
+int fpgadma_post_rdma_write(struct fpgadma_context *ctx, uint64_t wr_id,
+			    uint32_t rkey, uint64_t remote_addr, uint32_t flags,
+			    const struct fpgadma_sge *sg, unsigned int num_sge);
+int fpgadma_post_rdma_read(struct fpgadma_context *ctx, uint64_t wr_id,
+			   uint32_t rkey, uint64_t remote_addr, uint32_t flags,
+			   const struct fpgadma_sge *sg, unsigned int num_sge);
+/* SEND the pieces to the oldest RECV of endpoint dest_ep (FPGADMA_WC_RNR_ERR if none). */
+int fpgadma_post_send(struct fpgadma_context *ctx, uint64_t wr_id,
+		      uint32_t dest_ep, const struct fpgadma_sge *sg,
+		      unsigned int num_sge);
+/* Post a receive buffer; its CQE carries byte_len and src_ep. */
+int fpgadma_post_recv(struct fpgadma_context *ctx, uint64_t wr_id,
+		      const struct fpgadma_sge *sg, unsigned int num_sge);
 
 /*
  * Take up to max completions from the mmapped ring without a system call.

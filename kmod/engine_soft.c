@@ -47,6 +47,7 @@ MODULE_PARM_DESC(max_seg_size, "Largest DMA segment of an MR, rounded down to pa
  * @queue:	submitted work, in order.
  * @run:	the worker that drains @queue.
  * @wq:		its ordered workqueue.
+ * @staging:	the FIFO host-to-host transfers pass through (worker only).
  * @registered:	@fdev is registered with the core.
  */
 struct fpgadma_soft {
@@ -58,8 +59,11 @@ struct fpgadma_soft {
 	struct list_head queue;
 	struct work_struct run;
 	struct workqueue_struct *wq;
+	u8 *staging;
 	bool registered;
 };
+
+#define SOFT_STAGING_SIZE	(64U << 10)
 
 static struct fpgadma_soft *soft_devs[8];
 
@@ -167,6 +171,94 @@ static u32 soft_execute(struct fpgadma_soft *soft, struct fpgadma_work *work)
 	return FPGADMA_WC_SUCCESS;
 }
 
+/*
+ * Move @len bytes starting @pos bytes into the pieces, between them and the
+ * model's cursor, in the direction of @opcode (READ_MEM: into the pieces).
+ */
+static int soft_pieces_xfer(struct fpgadma_soft *soft, u32 opcode,
+			    struct fpgadma_piece *pieces, u32 npieces,
+			    u64 pos, u64 len, u8 *buf)
+{
+	struct soft_xfer x = { .soft = soft, .opcode = opcode, .dev_ptr = buf };
+	u32 i;
+
+	for (i = 0; i < npieces && len; i++) {
+		struct fpgadma_piece *p = &pieces[i];
+		u64 n;
+
+		if (pos >= p->len) {
+			pos -= p->len;
+			continue;
+		}
+		n = min_t(u64, p->len - pos, len);
+		if (fpgadma_umem_walk_dma(p->mr->umem, p->offset + pos, n,
+					      soft_dma_chunk, &x))
+			return -EFAULT;
+		len -= n;
+		pos = 0;
+	}
+	return len ? -EINVAL : 0;
+}
+
+/*
+ * Host to host: the model reads the source through its DMA addresses into
+ * its FIFO and writes the FIFO out to the destination, as a board with no
+ * host-to-host path of its own would.
+ */
+static u32 soft_host_copy(struct fpgadma_soft *soft,
+			  struct fpgadma_piece *src, u32 nsrc,
+			  struct fpgadma_piece *dst, u32 ndst, u64 len)
+{
+	u64 pos, n;
+
+	for (pos = 0; pos < len; pos += n) {
+		n = min_t(u64, len - pos, SOFT_STAGING_SIZE);
+		if (soft_pieces_xfer(soft, FPGADMA_WR_WRITE_MEM, src, nsrc,
+				     pos, n, soft->staging) ||
+		    soft_pieces_xfer(soft, FPGADMA_WR_READ_MEM, dst, ndst,
+				     pos, n, soft->staging))
+			return FPGADMA_WC_GENERAL_ERR;
+		cond_resched();
+	}
+	return FPGADMA_WC_SUCCESS;
+}
+
+/* Fill the oldest RECV of the destination, completing it too. */
+static u32 soft_send(struct fpgadma_soft *soft, struct fpgadma_work *work)
+{
+	struct fpgadma_work *recv;
+	u32 status;
+
+	recv = fpgadma_recv_take(&soft->fdev, work->dest, &status);
+	if (!recv)
+		return status;
+	if (work->length > recv->length) {
+		fpgadma_work_done(recv, FPGADMA_WC_LOC_LEN_ERR, 0);
+		return FPGADMA_WC_REM_INV_REQ_ERR;
+	}
+	status = soft_host_copy(soft, work->pieces, work->npieces,
+				recv->pieces, recv->npieces, work->length);
+	recv->src_ep = work->ctx->ep_id;
+	fpgadma_work_done(recv, status, work->length);
+	return status;
+}
+
+static u32 soft_run_one(struct fpgadma_soft *soft, struct fpgadma_work *work)
+{
+	switch (work->opcode) {
+	case FPGADMA_WR_RDMA_WRITE:
+		return soft_host_copy(soft, work->pieces, work->npieces,
+				      &work->remote, 1, work->length);
+	case FPGADMA_WR_RDMA_READ:
+		return soft_host_copy(soft, &work->remote, 1,
+				      work->pieces, work->npieces, work->length);
+	case FPGADMA_WR_SEND:
+		return soft_send(soft, work);
+	default:
+		return soft_execute(soft, work);
+	}
+}
+
 static void soft_run(struct work_struct *w)
 {
 	struct fpgadma_soft *soft = container_of(w, struct fpgadma_soft, run);
@@ -184,7 +276,7 @@ static void soft_run(struct work_struct *w)
 			return;
 		status = work->status;
 		if (status == FPGADMA_WC_SUCCESS)
-			status = soft_execute(soft, work);
+			status = soft_run_one(soft, work);
 		fpgadma_work_done(work, status, work->length);
 		cond_resched();
 	}
@@ -204,6 +296,7 @@ static void soft_submit(struct fpgadma_dev *fdev, struct fpgadma_work *work)
 static const struct fpgadma_engine_ops soft_ops = {
 	.name = "soft",
 	.type = FPGADMA_ENGINE_SOFT,
+	.caps = FPGADMA_CAP_HOST_EP,
 	.submit = soft_submit,
 };
 
@@ -216,6 +309,7 @@ static void soft_destroy(struct fpgadma_soft *soft)
 	if (!IS_ERR_OR_NULL(soft->pdev))
 		platform_device_unregister(soft->pdev);
 	vfree(soft->mem);
+	kfree(soft->staging);
 	kfree(soft);
 }
 
@@ -239,7 +333,8 @@ static int soft_create(unsigned int id, struct fpgadma_soft **out)
 
 	ret = -ENOMEM;
 	soft->mem = vzalloc(dev_mem_size);
-	if (!soft->mem)
+	soft->staging = kmalloc(SOFT_STAGING_SIZE, GFP_KERNEL);
+	if (!soft->mem || !soft->staging)
 		goto err;
 	soft->wq = alloc_ordered_workqueue("fpgadma-soft%u", 0, id);
 	if (!soft->wq)

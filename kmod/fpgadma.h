@@ -93,6 +93,11 @@ struct fpgadma_work;
  * struct fpgadma_engine_ops - what a DMA engine provides to the core.
  * @name:	for logs and QUERY.
  * @type:	enum fpgadma_engine_type.
+ * @caps:	FPGADMA_CAP_* the engine implements.  With
+ *		FPGADMA_CAP_HOST_EP it also runs RDMA_WRITE, RDMA_READ (the
+ *		peer side in work->remote) and SEND (fpgadma_recv_take() finds
+ *		the RECV it fills); RECVs never reach an engine unless they
+ *		carry an error status.
  * @submit:	take ownership of @work and run it later, in order with the
  *		other work of the device; call fpgadma_work_done() exactly once
  *		when it is finished (also for work that arrives with an error
@@ -101,6 +106,7 @@ struct fpgadma_work;
 struct fpgadma_engine_ops {
 	const char *name;
 	u32 type;
+	u64 caps;
 	void (*submit)(struct fpgadma_dev *fdev, struct fpgadma_work *work);
 };
 
@@ -120,6 +126,8 @@ struct fpgadma_engine_ops {
  *		then fails with -EIO before pinning anything, since mapping a
  *		page beyond the device's DMA mask would only warn and fail.
  * @rkeys:	rkey -> struct fpgadma_mr, device-wide.
+ * @eps:	ep_id -> struct fpgadma_ctx, the device's open contexts.
+ * @next_ep_id:	where the cyclic allocation of ep_ids goes on.
  * @stats:	counters.
  * @cdev:	the char device.
  * @chardev:	its struct device in class fpgadma.
@@ -135,6 +143,8 @@ struct fpgadma_dev {
 	u64 max_mr_size;
 	bool dma_out_of_reach;
 	struct xarray rkeys;
+	struct xarray eps;
+	u32 next_ep_id;
 	struct fpgadma_stats stats;
 	struct cdev cdev;
 	struct device *chardev;
@@ -163,6 +173,10 @@ void fpgadma_dev_unregister(struct fpgadma_dev *fdev);
  * @inflight:	posted work not yet completed.
  * @cq_wait:	poll() sleepers.
  * @idle_wait:	waiters for @inflight == 0 or for an MR's inflight == 0.
+ * @ep_id:	the context's endpoint number in the device's @eps.
+ * @recv_lock:	protects @recvq.
+ * @recvq:	posted RECVs (struct fpgadma_work) in order; each counts in
+ *		@inflight until a SEND fills it or it is flushed.
  */
 struct fpgadma_ctx {
 	struct fpgadma_dev *fdev;
@@ -182,9 +196,13 @@ struct fpgadma_ctx {
 	u32 inflight;
 	wait_queue_head_t cq_wait;
 	wait_queue_head_t idle_wait;
+	u32 ep_id;
+	spinlock_t recv_lock;
+	struct list_head recvq;
 };
 
 int fpgadma_mr_reg(struct fpgadma_ctx *ctx, struct fpgadma_reg_mr *cmd);
+void fpgadma_mr_put(struct fpgadma_mr *mr);
 int fpgadma_mr_dereg(struct fpgadma_ctx *ctx, u32 lkey);
 void fpgadma_mr_destroy_all(struct fpgadma_ctx *ctx);
 
@@ -207,6 +225,10 @@ struct fpgadma_piece {
  *		@npieces is 0 and the engine must only complete it.
  * @dev_addr:	device memory address.
  * @length:	total bytes of the pieces.
+ * @remote:	RDMA_WRITE, RDMA_READ: the peer MR's range (holding the
+ *		MR when @status is FPGADMA_WC_SUCCESS).
+ * @dest:	SEND: the destination ep_id.
+ * @src_ep:	RECV: the sender's ep_id, set when a SEND fills it.
  * @npieces:	entries in @pieces, each holding a reference on its MR.
  * @pieces:	host side of the transfer, in order.
  */
@@ -218,9 +240,19 @@ struct fpgadma_work {
 	u32 status;
 	u64 dev_addr;
 	u64 length;
+	struct fpgadma_piece remote;
+	u32 dest;
+	u32 src_ep;
 	u32 npieces;
 	struct fpgadma_piece pieces[];
 };
+
+/* Whether a WR's own pieces are written (and so need LOCAL_WRITE). */
+static inline bool fpgadma_wr_device_writes(u32 opcode)
+{
+	return opcode == FPGADMA_WR_READ_MEM || opcode == FPGADMA_WR_READ_STREAM ||
+	       opcode == FPGADMA_WR_RDMA_READ || opcode == FPGADMA_WR_RECV;
+}
 
 int fpgadma_post(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd);
 void fpgadma_work_done(struct fpgadma_work *work, u32 status, u64 bytes);
@@ -228,6 +260,9 @@ int fpgadma_ctx_init_ring(struct fpgadma_ctx *ctx, u32 entries);
 void fpgadma_ctx_drain(struct fpgadma_ctx *ctx);
 void fpgadma_ring_layout(struct fpgadma_ctx *ctx, struct fpgadma_query *q);
 bool fpgadma_ctx_cq_ready(struct fpgadma_ctx *ctx);
+struct fpgadma_work *fpgadma_recv_take(struct fpgadma_dev *fdev, u32 dest,
+				       u32 *status);
+void fpgadma_recv_flush(struct fpgadma_ctx *ctx, struct fpgadma_mr *mr);
 
 /* Module parameters shared by the core and the engines. */
 extern unsigned int fpgadma_max_sge;

@@ -65,6 +65,8 @@ static int fpgadma_ioctl_query(struct fpgadma_ctx *ctx, void __user *uarg)
 		.dev_mem_size = fdev->dev_mem_size,
 		.frame_size = fdev->frame_size,
 		.max_mr_size = fpgadma_dev_max_mr(fdev),
+		.ep_id = ctx->ep_id,
+		.caps = fdev->ops->caps,
 	};
 
 	fpgadma_ring_layout(ctx, &q);
@@ -78,7 +80,8 @@ static int fpgadma_ioctl_reg_mr(struct fpgadma_ctx *ctx, void __user *uarg)
 
 	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
 		return -EFAULT;
-	if (cmd.flags || cmd.reserved0 ||
+	if (cmd.flags & ~FPGADMA_REG_MR_REQ_RKEY || cmd.reserved0 ||
+	    (cmd.flags & FPGADMA_REG_MR_REQ_RKEY && !cmd.rkey) ||
 	    !fpgadma_zeroed(cmd.reserved, sizeof(cmd.reserved)) ||
 	    cmd.access & ~FPGADMA_ACCESS_ALL ||
 	    cmd.length > fpgadma_dev_max_mr(ctx->fdev))
@@ -188,15 +191,26 @@ static int fpgadma_open(struct inode *inode, struct file *file)
 	ctx->fdev = fdev;
 	mutex_init(&ctx->lock);
 	xa_init(&ctx->mrs);
+	spin_lock_init(&ctx->recv_lock);
+	INIT_LIST_HEAD(&ctx->recvq);
 	ret = fpgadma_ctx_init_ring(ctx, fpgadma_cq_entries);
-	if (ret) {
-		kfree(ctx);
-		return ret;
-	}
+	if (ret)
+		goto err_free;
+	/* Cyclic: a closed endpoint's number is not soon given to another. */
+	ret = xa_alloc_cyclic(&fdev->eps, &ctx->ep_id, ctx, XA_LIMIT(1, INT_MAX),
+			      &fdev->next_ep_id, GFP_KERNEL);
+	if (ret < 0)
+		goto err_ring;
 	ctx->mm = current->mm;
 	mmgrab(ctx->mm);
 	file->private_data = ctx;
 	return stream_open(inode, file);
+
+err_ring:
+	vfree(ctx->ring);
+err_free:
+	kfree(ctx);
+	return ret;
 }
 
 /*
@@ -207,6 +221,9 @@ static int fpgadma_release(struct inode *inode, struct file *file)
 {
 	struct fpgadma_ctx *ctx = file->private_data;
 
+	/* No SEND can find the endpoint now; its posted RECVs complete flushed. */
+	xa_erase(&ctx->fdev->eps, ctx->ep_id);
+	fpgadma_recv_flush(ctx, NULL);
 	fpgadma_ctx_drain(ctx);
 	fpgadma_mr_destroy_all(ctx);
 	xa_destroy(&ctx->mrs);
@@ -289,6 +306,7 @@ int fpgadma_dev_register(struct fpgadma_dev *fdev)
 	fdev->index = ret;
 	devt = MKDEV(MAJOR(fpgadma_devt), fdev->index);
 	xa_init(&fdev->rkeys);
+	xa_init_flags(&fdev->eps, XA_FLAGS_ALLOC1);
 
 	cdev_init(&fdev->cdev, &fpgadma_fops);
 	fdev->cdev.owner = THIS_MODULE;
@@ -325,6 +343,8 @@ void fpgadma_dev_unregister(struct fpgadma_dev *fdev)
 	cdev_del(&fdev->cdev);
 	WARN_ON(!xa_empty(&fdev->rkeys));
 	xa_destroy(&fdev->rkeys);
+	WARN_ON(!xa_empty(&fdev->eps));
+	xa_destroy(&fdev->eps);
 	ida_free(&fpgadma_ida, fdev->index);
 }
 

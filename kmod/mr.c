@@ -71,15 +71,26 @@ int fpgadma_mr_reg(struct fpgadma_ctx *ctx, struct fpgadma_reg_mr *cmd)
 		goto err_free;
 	}
 
-	ret = fpgadma_key_insert(&fdev->rkeys, mr, &mr->rkey);
-	if (ret)
-		goto err_umem;
-
+	/*
+	 * Under ctx->lock no WR of ours can find the MR before both keys are
+	 * in; the rkey goes in last, so no peer finds an MR that may still
+	 * be taken back.
+	 */
 	mutex_lock(&ctx->lock);
 	ret = fpgadma_key_insert(&ctx->mrs, mr, &mr->lkey);
-	mutex_unlock(&ctx->lock);
 	if (ret)
-		goto err_rkey;
+		goto err_unlock;
+	if (cmd->flags & FPGADMA_REG_MR_REQ_RKEY) {
+		ret = xa_insert(&fdev->rkeys, cmd->rkey, mr, GFP_KERNEL);
+		if (ret == -EBUSY)
+			ret = -EEXIST;
+		mr->rkey = cmd->rkey;
+	} else {
+		ret = fpgadma_key_insert(&fdev->rkeys, mr, &mr->rkey);
+	}
+	if (ret)
+		goto err_lkey;
+	mutex_unlock(&ctx->lock);
 
 	cmd->lkey = mr->lkey;
 	cmd->rkey = mr->rkey;
@@ -88,13 +99,34 @@ int fpgadma_mr_reg(struct fpgadma_ctx *ctx, struct fpgadma_reg_mr *cmd)
 	atomic64_add(mr->umem->npages, &fdev->stats.pinned_pages);
 	return 0;
 
-err_rkey:
-	xa_erase(&fdev->rkeys, mr->rkey);
-err_umem:
+err_lkey:
+	xa_erase(&ctx->mrs, mr->lkey);
+err_unlock:
+	mutex_unlock(&ctx->lock);
 	fpgadma_umem_release(mr->umem);
 err_free:
 	kfree(mr);
 	return ret;
+}
+
+/**
+ * fpgadma_mr_put() - drop a hold a peer's work took on @mr through its rkey.
+ * @mr:		an MR of another context, or of the same one.
+ *
+ * The owner may be waiting in fpgadma_mr_destroy() and free the MR and its
+ * context as soon as it sees no holder: the wake-up happens under the
+ * owner's cq_lock, which the owner takes once more before going on.  Any
+ * context, also interrupt.
+ */
+void fpgadma_mr_put(struct fpgadma_mr *mr)
+{
+	struct fpgadma_ctx *owner = mr->ctx;
+	unsigned long flags;
+
+	spin_lock_irqsave(&owner->cq_lock, flags);
+	if (atomic_dec_and_test(&mr->inflight))
+		wake_up_all(&owner->idle_wait);
+	spin_unlock_irqrestore(&owner->cq_lock, flags);
 }
 
 /* Wait for the work holding @mr, which is in no table any more, then free it. */
@@ -104,7 +136,12 @@ static void fpgadma_mr_destroy(struct fpgadma_mr *mr)
 	struct fpgadma_dev *fdev = ctx->fdev;
 
 	xa_erase(&fdev->rkeys, mr->rkey);
+	/* Posted RECVs would hold the MR until a SEND comes: flush them. */
+	fpgadma_recv_flush(ctx, mr);
 	wait_event(ctx->idle_wait, !atomic_read(&mr->inflight));
+	/* Let a waker in fpgadma_mr_put() leave the lock first. */
+	spin_lock_irq(&ctx->cq_lock);
+	spin_unlock_irq(&ctx->cq_lock);
 	atomic64_sub(mr->umem->npages, &fdev->stats.pinned_pages);
 	atomic64_dec(&fdev->stats.live_mrs);
 	fpgadma_umem_release(mr->umem);

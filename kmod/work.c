@@ -124,13 +124,16 @@ void fpgadma_work_done(struct fpgadma_work *work, u32 status, u64 bytes)
 		atomic64_inc(&stats->wr_errors);
 	} else if (work->opcode == FPGADMA_WR_WRITE_MEM) {
 		atomic64_add(bytes, &stats->bytes_to_device);
-	} else {
+	} else if (work->opcode != FPGADMA_WR_SEND) {
+		/* A SEND's bytes are counted once, by the RECV it filled. */
 		atomic64_add(bytes, &stats->bytes_to_host);
 	}
 	atomic64_inc(&stats->wrs_completed);
 
 	for (i = 0; i < work->npieces; i++)
 		atomic_dec(&work->pieces[i].mr->inflight);
+	if (work->remote.mr)
+		fpgadma_mr_put(work->remote.mr);
 
 	spin_lock_irqsave(&ctx->cq_lock, irqflags);
 	ctx->outstanding--;
@@ -143,7 +146,7 @@ void fpgadma_work_done(struct fpgadma_work *work, u32 status, u64 bytes)
 		cqe->opcode = work->opcode;
 		cqe->byte_len = bytes;
 		cqe->vendor_err = 0;
-		cqe->reserved = 0;
+		cqe->src_ep = status == FPGADMA_WC_SUCCESS ? work->src_ep : 0;
 		WRITE_ONCE(ctx->cq_tail, ctx->cq_tail + 1);
 		/* Pairs with the process's load-acquire of the tail: CQE first. */
 		smp_store_release(ctx->tail, ctx->cq_tail);
@@ -153,6 +156,68 @@ void fpgadma_work_done(struct fpgadma_work *work, u32 status, u64 bytes)
 	wake_up_interruptible(&ctx->cq_wait);
 	spin_unlock_irqrestore(&ctx->cq_lock, irqflags);
 	kfree(work);
+}
+
+/**
+ * fpgadma_recv_take() - find the RECV a SEND fills; called by engines.
+ * @fdev:	the device.
+ * @dest:	the ep_id the SEND names.
+ * @status:	set to FPGADMA_WC_SUCCESS, or to FPGADMA_WC_REM_INV_REQ_ERR
+ *		(no such endpoint) or FPGADMA_WC_RNR_ERR (none posted).
+ *
+ * The RECV leaves the queue; the engine owns it and completes it with
+ * fpgadma_work_done().  Its context cannot go away meanwhile: the RECV
+ * counts in the context's inflight, which closing waits for.
+ *
+ * Return: the oldest RECV of the endpoint, or NULL.
+ */
+struct fpgadma_work *fpgadma_recv_take(struct fpgadma_dev *fdev, u32 dest,
+				       u32 *status)
+{
+	struct fpgadma_work *recv = NULL;
+	struct fpgadma_ctx *ctx;
+
+	*status = FPGADMA_WC_REM_INV_REQ_ERR;
+	xa_lock(&fdev->eps);
+	ctx = xa_load(&fdev->eps, dest);
+	if (ctx) {
+		spin_lock(&ctx->recv_lock);
+		recv = list_first_entry_or_null(&ctx->recvq,
+						struct fpgadma_work, node);
+		if (recv)
+			list_del(&recv->node);
+		spin_unlock(&ctx->recv_lock);
+		*status = recv ? FPGADMA_WC_SUCCESS : FPGADMA_WC_RNR_ERR;
+	}
+	xa_unlock(&fdev->eps);
+	return recv;
+}
+
+/**
+ * fpgadma_recv_flush() - complete posted RECVs with FPGADMA_WC_FLUSH_ERR.
+ * @ctx:	the context.
+ * @mr:		only the RECVs with a piece in this MR; NULL: all of them.
+ */
+void fpgadma_recv_flush(struct fpgadma_ctx *ctx, struct fpgadma_mr *mr)
+{
+	struct fpgadma_work *work, *tmp;
+	LIST_HEAD(flushed);
+	bool hit;
+	u32 i;
+
+	spin_lock(&ctx->recv_lock);
+	list_for_each_entry_safe(work, tmp, &ctx->recvq, node) {
+		hit = !mr;
+		for (i = 0; !hit && i < work->npieces; i++)
+			hit = work->pieces[i].mr == mr;
+		if (hit)
+			list_move_tail(&work->node, &flushed);
+	}
+	spin_unlock(&ctx->recv_lock);
+	list_for_each_entry_safe(work, tmp, &flushed, node) {
+		list_del(&work->node);
+		fpgadma_work_done(work, FPGADMA_WC_FLUSH_ERR, 0);
+	}
 }
 
 /* Reserve @n CQE slots, or -EAGAIN if the ring cannot take them. */
@@ -171,20 +236,39 @@ static int fpgadma_cq_reserve(struct fpgadma_ctx *ctx, u32 n)
 	return ret;
 }
 
-static bool fpgadma_wr_valid(const struct fpgadma_wr *wr)
+/*
+ * The form of a WR: -EINVAL for what no device accepts, -EOPNOTSUPP for a
+ * host-endpoint opcode on a device without FPGADMA_CAP_HOST_EP.
+ */
+static int fpgadma_wr_check(const struct fpgadma_dev *fdev,
+			    const struct fpgadma_wr *wr)
 {
-	if (wr->flags || wr->reserved0 || wr->reserved[0] || wr->reserved[1])
-		return false;
-	if (wr->num_sge > fpgadma_max_sge)
-		return false;
+	bool rdma = wr->opcode == FPGADMA_WR_RDMA_WRITE ||
+		    wr->opcode == FPGADMA_WR_RDMA_READ;
+
+	if (wr->reserved0 || wr->reserved || wr->num_sge > fpgadma_max_sge)
+		return -EINVAL;
+	if (wr->flags & ~(rdma ? FPGADMA_WR_F_REMOTE_OFFSET : 0))
+		return -EINVAL;
+	if (!rdma && wr->rkey)
+		return -EINVAL;
+	if (wr->opcode != FPGADMA_WR_SEND && wr->dest)
+		return -EINVAL;
 	switch (wr->opcode) {
 	case FPGADMA_WR_READ_MEM:
 	case FPGADMA_WR_WRITE_MEM:
-		return true;
+		return 0;
 	case FPGADMA_WR_READ_STREAM:
-		return !wr->dev_addr;
+		return wr->dev_addr ? -EINVAL : 0;
+	case FPGADMA_WR_RDMA_WRITE:
+	case FPGADMA_WR_RDMA_READ:
+	case FPGADMA_WR_SEND:
+	case FPGADMA_WR_RECV:
+		if (!rdma && wr->dev_addr)
+			return -EINVAL;
+		return fdev->ops->caps & FPGADMA_CAP_HOST_EP ? 0 : -EOPNOTSUPP;
 	default:
-		return false;
+		return -EINVAL;
 	}
 }
 
@@ -205,7 +289,7 @@ static u32 fpgadma_piece_resolve(struct fpgadma_ctx *ctx,
 	if (check_add_overflow(sge->addr, (u64)sge->length, &end) ||
 	    sge->addr < mr->iova || end > mr->iova + mr->length)
 		return FPGADMA_WC_LOC_LEN_ERR;
-	if (wr->opcode != FPGADMA_WR_WRITE_MEM &&
+	if (fpgadma_wr_device_writes(wr->opcode) &&
 	    !(mr->access & FPGADMA_ACCESS_LOCAL_WRITE))
 		return FPGADMA_WC_LOC_ACCESS_ERR;
 	atomic_inc(&mr->inflight);
@@ -213,6 +297,44 @@ static u32 fpgadma_piece_resolve(struct fpgadma_ctx *ctx,
 	piece->offset = sge->addr - mr->iova;
 	piece->len = sge->length;
 	return FPGADMA_WC_SUCCESS;
+}
+
+/*
+ * Find the peer MR of an RDMA WR by its rkey and check the range and the
+ * right; on success hold it in work->remote.  The rkey table's lock keeps
+ * the MR from being destroyed between the lookup and the hold.
+ */
+static u32 fpgadma_remote_resolve(struct fpgadma_dev *fdev,
+				  const struct fpgadma_wr *wr, u64 total,
+				  struct fpgadma_work *work)
+{
+	u32 right = wr->opcode == FPGADMA_WR_RDMA_WRITE ?
+		    FPGADMA_ACCESS_REMOTE_WRITE : FPGADMA_ACCESS_REMOTE_READ;
+	u32 status = FPGADMA_WC_REM_ACCESS_ERR;
+	struct fpgadma_mr *mr;
+	u64 offset, end;
+
+	xa_lock(&fdev->rkeys);
+	mr = xa_load(&fdev->rkeys, wr->rkey);
+	if (!mr || !(mr->access & right))
+		goto out;
+	if (wr->flags & FPGADMA_WR_F_REMOTE_OFFSET) {
+		offset = wr->dev_addr;
+	} else {
+		if (wr->dev_addr < mr->iova)
+			goto out;
+		offset = wr->dev_addr - mr->iova;
+	}
+	if (check_add_overflow(offset, total, &end) || end > mr->length)
+		goto out;
+	atomic_inc(&mr->inflight);
+	work->remote.mr = mr;
+	work->remote.offset = offset;
+	work->remote.len = total;
+	status = FPGADMA_WC_SUCCESS;
+out:
+	xa_unlock(&fdev->rkeys);
+	return status;
 }
 
 /* Resolve all pieces of @work; on any error hold none and record the status. */
@@ -234,10 +356,25 @@ static void fpgadma_work_resolve(struct fpgadma_ctx *ctx,
 		work->npieces++;
 		total += sges[i].length;
 	}
-	if (!status && wr->opcode != FPGADMA_WR_READ_STREAM &&
-	    (check_add_overflow(wr->dev_addr, total, &end) ||
-	     end > ctx->fdev->dev_mem_size))
-		status = FPGADMA_WC_REM_ACCESS_ERR;
+	if (status)
+		goto out;
+	switch (wr->opcode) {
+	case FPGADMA_WR_READ_MEM:
+	case FPGADMA_WR_WRITE_MEM:
+		if (check_add_overflow(wr->dev_addr, total, &end) ||
+		    end > ctx->fdev->dev_mem_size)
+			status = FPGADMA_WC_REM_ACCESS_ERR;
+		break;
+	case FPGADMA_WR_RDMA_WRITE:
+	case FPGADMA_WR_RDMA_READ:
+		/* One piece has at most U32_MAX bytes: so has the peer range. */
+		if (total > U32_MAX)
+			status = FPGADMA_WC_LOC_LEN_ERR;
+		else
+			status = fpgadma_remote_resolve(ctx->fdev, wr, total, work);
+		break;
+	}
+out:
 	if (status) {
 		for (i = 0; i < work->npieces; i++)
 			atomic_dec(&work->pieces[i].mr->inflight);
@@ -275,6 +412,7 @@ static struct fpgadma_work *fpgadma_work_alloc(const struct fpgadma_wr *wr,
 	work->wr_id = wr->wr_id;
 	work->opcode = wr->opcode;
 	work->dev_addr = wr->dev_addr;
+	work->dest = wr->dest;
 	return work;
 }
 
@@ -286,7 +424,8 @@ static struct fpgadma_work *fpgadma_work_alloc(const struct fpgadma_wr *wr,
  * All or nothing: nothing is posted unless every WR is well formed, every
  * SGE list can be read and the ring has a slot for each WR.
  *
- * Return: 0; -EINVAL for a bad count or a malformed WR; -EFAULT for an
+ * Return: 0; -EINVAL for a bad count or a malformed WR; -EOPNOTSUPP for a
+ * host-endpoint WR on a device without them; -EFAULT for an
  * unreadable WR or SGE array; -EAGAIN when the ring has no room; -ENOMEM.
  */
 int fpgadma_post(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd)
@@ -310,10 +449,9 @@ int fpgadma_post(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd)
 	}
 
 	for (i = 0; i < n; i++) {
-		if (!fpgadma_wr_valid(&wrs[i])) {
-			ret = -EINVAL;
+		ret = fpgadma_wr_check(ctx->fdev, &wrs[i]);
+		if (ret)
 			goto out;
-		}
 		works[i] = fpgadma_work_alloc(&wrs[i], &sges[i], &ret);
 		if (!works[i])
 			goto out;
@@ -322,14 +460,28 @@ int fpgadma_post(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd)
 
 	mutex_lock(&ctx->lock);
 	ret = fpgadma_cq_reserve(ctx, n);
-	if (!ret)
-		for (i = 0; i < n; i++)
-			fpgadma_work_resolve(ctx, &wrs[i], sges[i], works[i]);
+	for (i = 0; !ret && i < n; i++) {
+		fpgadma_work_resolve(ctx, &wrs[i], sges[i], works[i]);
+		/*
+		 * A RECV is queued before the lock is dropped, so that a
+		 * deregistration of its MR, which takes the lkey out under
+		 * the lock, finds it to flush.
+		 */
+		if (works[i]->opcode == FPGADMA_WR_RECV &&
+		    works[i]->status == FPGADMA_WC_SUCCESS) {
+			spin_lock(&ctx->recv_lock);
+			list_add_tail(&works[i]->node, &ctx->recvq);
+			spin_unlock(&ctx->recv_lock);
+			works[i] = NULL;
+		}
+	}
 	mutex_unlock(&ctx->lock);
 	if (ret)
 		goto out;
 
 	for (i = 0; i < n; i++) {
+		if (!works[i])
+			continue;
 		ctx->fdev->ops->submit(ctx->fdev, works[i]);
 		works[i] = NULL;
 	}

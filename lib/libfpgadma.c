@@ -319,6 +319,8 @@ int fpgadma_query(struct fpgadma_context *ctx, struct fpgadma_device_attr *attr)
 	attr->dev_mem_size = q->dev_mem_size;
 	attr->frame_size = q->frame_size;
 	attr->max_mr_size = q->max_mr_size;
+	attr->ep_id = q->ep_id;
+	attr->caps = q->caps;
 	return 0;
 }
 
@@ -380,8 +382,9 @@ int fpgadma_dealloc_pd(struct fpgadma_pd *pd)
 
 /* ---- memory regions ---- */
 
-int fpgadma_reg_mr(struct fpgadma_pd *pd, void *addr, size_t length,
-		   unsigned int access, struct fpgadma_mr **mrp)
+static int reg_mr(struct fpgadma_pd *pd, void *addr, size_t length,
+		  unsigned int access, uint32_t flags, uint32_t rkey,
+		  struct fpgadma_mr **mrp)
 {
 	struct fpgadma_reg_mr reg = { 0 };
 	struct fpgadma_context *ctx;
@@ -411,6 +414,8 @@ int fpgadma_reg_mr(struct fpgadma_pd *pd, void *addr, size_t length,
 	reg.addr = (uintptr_t)addr;
 	reg.length = length;
 	reg.access = access;
+	reg.flags = flags;
+	reg.rkey = rkey;
 	ret = fpgadma_ioctl(ctx->fd, FPGADMA_IOC_REG_MR, &reg);
 	if (ret) {
 		free(m);
@@ -433,6 +438,25 @@ int fpgadma_reg_mr(struct fpgadma_pd *pd, void *addr, size_t length,
 
 	*mrp = &m->pub;
 	return 0;
+}
+
+int fpgadma_reg_mr(struct fpgadma_pd *pd, void *addr, size_t length,
+		   unsigned int access, struct fpgadma_mr **mrp)
+{
+	return reg_mr(pd, addr, length, access, 0, 0, mrp);
+}
+
+int fpgadma_reg_mr_rkey(struct fpgadma_pd *pd, void *addr, size_t length,
+			unsigned int access, uint32_t rkey,
+			struct fpgadma_mr **mrp)
+{
+	if (!rkey) {
+		if (mrp)
+			*mrp = NULL;
+		return -EINVAL;
+	}
+	return reg_mr(pd, addr, length, access, FPGADMA_REG_MR_REQ_RKEY, rkey,
+		      mrp);
 }
 
 int fpgadma_dereg_mr(struct fpgadma_mr *mr)
@@ -480,21 +504,62 @@ int fpgadma_post(struct fpgadma_context *ctx, const struct fpgadma_wr *wrs,
 	return fpgadma_ioctl(ctx->fd, FPGADMA_IOC_POST, &post);
 }
 
+static int post_wr(struct fpgadma_context *ctx, struct fpgadma_wr *wr,
+		   const struct fpgadma_sge *sg, unsigned int num_sge)
+{
+	if (!ctx || (num_sge && !sg) || num_sge > ctx->query.max_sge)
+		return -EINVAL;
+	wr->sg_list = (uintptr_t)sg;
+	wr->num_sge = num_sge;
+	return fpgadma_post(ctx, wr, 1);
+}
+
 static int post_one(struct fpgadma_context *ctx, uint32_t opcode,
 		    uint64_t wr_id, uint64_t dev_addr,
 		    const struct fpgadma_sge *sg, unsigned int num_sge)
 {
-	struct fpgadma_wr wr = { 0 };
+	struct fpgadma_wr wr = { .wr_id = wr_id, .opcode = opcode,
+				 .dev_addr = dev_addr };
 
-	if (!ctx || (num_sge && !sg) || num_sge > ctx->query.max_sge)
-		return -EINVAL;
+	return post_wr(ctx, &wr, sg, num_sge);
+}
 
-	wr.wr_id = wr_id;
-	wr.opcode = opcode;
-	wr.dev_addr = dev_addr;
-	wr.sg_list = (uintptr_t)sg;
-	wr.num_sge = num_sge;
-	return fpgadma_post(ctx, &wr, 1);
+int fpgadma_post_rdma_write(struct fpgadma_context *ctx, uint64_t wr_id,
+			    uint32_t rkey, uint64_t remote_addr, uint32_t flags,
+			    const struct fpgadma_sge *sg, unsigned int num_sge)
+{
+	struct fpgadma_wr wr = { .wr_id = wr_id, .opcode = FPGADMA_WR_RDMA_WRITE,
+				 .flags = flags, .dev_addr = remote_addr,
+				 .rkey = rkey };
+
+	return post_wr(ctx, &wr, sg, num_sge);
+}
+
+int fpgadma_post_rdma_read(struct fpgadma_context *ctx, uint64_t wr_id,
+			   uint32_t rkey, uint64_t remote_addr, uint32_t flags,
+			   const struct fpgadma_sge *sg, unsigned int num_sge)
+{
+	struct fpgadma_wr wr = { .wr_id = wr_id, .opcode = FPGADMA_WR_RDMA_READ,
+				 .flags = flags, .dev_addr = remote_addr,
+				 .rkey = rkey };
+
+	return post_wr(ctx, &wr, sg, num_sge);
+}
+
+int fpgadma_post_send(struct fpgadma_context *ctx, uint64_t wr_id,
+		      uint32_t dest_ep, const struct fpgadma_sge *sg,
+		      unsigned int num_sge)
+{
+	struct fpgadma_wr wr = { .wr_id = wr_id, .opcode = FPGADMA_WR_SEND,
+				 .dest = dest_ep };
+
+	return post_wr(ctx, &wr, sg, num_sge);
+}
+
+int fpgadma_post_recv(struct fpgadma_context *ctx, uint64_t wr_id,
+		      const struct fpgadma_sge *sg, unsigned int num_sge)
+{
+	return post_one(ctx, FPGADMA_WR_RECV, wr_id, 0, sg, num_sge);
 }
 
 int fpgadma_post_read(struct fpgadma_context *ctx, uint64_t wr_id,
@@ -648,6 +713,11 @@ const char *fpgadma_strerror(int err)
 		       "inconsistent";
 	case EINTR:
 		return "interrupted by a signal";
+	case EEXIST:
+		return "the requested rkey is in use on this device";
+	case EOPNOTSUPP:
+		return "operation not supported by this device (host endpoint "
+		       "work needs a device with FPGADMA_CAP_HOST_EP)";
 	case EPERM:
 		return "operation not permitted";
 	case EMFILE:
@@ -671,11 +741,19 @@ const char *fpgadma_wc_status_str(uint32_t status)
 		return "local access error: the memory region lacks the right "
 		       "(LOCAL_WRITE is needed to receive data)";
 	case FPGADMA_WC_REM_ACCESS_ERR:
-		return "remote access error: device address range out of bounds";
+		return "remote access error: device address range out of "
+		       "bounds, no stream, or a peer memory region missing, "
+		       "too short or without the right";
 	case FPGADMA_WC_FLUSH_ERR:
 		return "flushed: the context is closing";
 	case FPGADMA_WC_GENERAL_ERR:
 		return "general error: the engine failed";
+	case FPGADMA_WC_RNR_ERR:
+		return "receiver not ready: the destination endpoint had no "
+		       "receive posted";
+	case FPGADMA_WC_REM_INV_REQ_ERR:
+		return "remote invalid request: no such endpoint, or the "
+		       "message is longer than its receive";
 	default:
 		return "unknown completion status";
 	}

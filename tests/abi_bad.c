@@ -49,7 +49,8 @@ static void check_query(void)
 	CHECK_EQ(q.abi_version, FPGADMA_ABI_VERSION);
 	CHECK_EQ(q.engine, FPGADMA_ENGINE_SOFT);
 	CHECK_EQ(q.page_size, page);
-	CHECK_EQ(q.reserved0, 0);
+	CHECK(q.ep_id != 0);
+	CHECK_EQ(q.caps, FPGADMA_CAP_HOST_EP);
 	for (i = 0; i < T_ARRAY_SIZE(q.reserved); i++)
 		CHECK_EQ(q.reserved[i], 0);
 	CHECK(q.cq_entries && !(q.cq_entries & (q.cq_entries - 1)));

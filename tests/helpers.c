@@ -917,13 +917,13 @@ void t_cqe_expect_at(const char *file, int line, const struct fpgadma_cqe *c,
 		     uint64_t wr_id, uint32_t opcode, uint32_t status, uint64_t byte_len)
 {
 	if (c->wr_id != wr_id || c->opcode != opcode || c->status != status ||
-	    c->byte_len != byte_len || c->reserved != 0)
+	    c->byte_len != byte_len || (opcode != FPGADMA_WR_RECV && c->src_ep != 0))
 		t_fail_at(file, line,
-			  "CQE wr_id %llu opcode %u status %u (%s) byte_len %llu reserved %u; "
+			  "CQE wr_id %llu opcode %u status %u (%s) byte_len %llu src_ep %u; "
 			  "expected wr_id %llu opcode %u status %u (%s) byte_len %llu",
 			  (unsigned long long)c->wr_id, c->opcode, c->status,
 			  fpgadma_wc_status_str(c->status), (unsigned long long)c->byte_len,
-			  c->reserved, (unsigned long long)wr_id, opcode, status,
+			  c->src_ep, (unsigned long long)wr_id, opcode, status,
 			  fpgadma_wc_status_str(status), (unsigned long long)byte_len);
 }
 

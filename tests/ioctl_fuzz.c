@@ -15,7 +15,9 @@
  *
  * During the run: another driver's command always gets ENOTTY, an unknown
  * command of our magic always EINVAL, and no call returns an errno outside
- * {EINVAL, EFAULT, ENOMEM, EAGAIN, EBUSY, EINTR}.  Afterwards, with every
+ * {EINVAL, EFAULT, ENOMEM, EAGAIN, EBUSY, EINTR}, save EEXIST for a
+ * registration asking for an rkey in use and EOPNOTSUPP for host-endpoint
+ * work on a device without them.  Afterwards, with every
  * file closed: the pin count, live_mrs and pinned_pages are back where they
  * started, VmPin is 0 again, and data round trips through the device.
  * Prints the seed (argv[1] repeats a run) and the outcomes per kind of call.
@@ -83,6 +85,7 @@ static void record(struct fuzzer *f, enum kind k, long r, int err)
 
 	if (r == -1 && e != EINVAL && e != EFAULT && e != ENOMEM && e != EAGAIN &&
 	    e != EBUSY && e != EINTR && !(k == K_FOREIGN && e == ENOTTY) &&
+	    !(k == K_REG && e == EEXIST) && !(k == K_POST && e == EOPNOTSUPP) &&
 	    !(k == K_MMAP && (e == EPERM || e == EACCES || e == ENODEV)))
 		t_fail("thread %u, %s: unexpected error %s", f->id, kind_name[k], t_errname(e));
 	f->hist[k][e < NERR ? e : NERR]++;
@@ -294,7 +297,7 @@ static void fuzz_post(struct fuzzer *f, int fd)
 
 		memset(w, 0, sizeof(*w));
 		w->wr_id = t_rand(&f->rng);
-		w->opcode = chance(f, 90) ? 1 + (uint32_t)rnd(f, 3) : (uint32_t)t_rand(&f->rng) % 8;
+		w->opcode = chance(f, 90) ? 1 + (uint32_t)rnd(f, 7) : (uint32_t)t_rand(&f->rng) % 10;
 		r = rnd(f, 100);
 		w->dev_addr = r < 70 ? rnd(f, q.dev_mem_size) :
 			      r < 80 ? q.dev_mem_size - rnd(f, 65536) :
@@ -325,7 +328,11 @@ static void fuzz_post(struct fuzzer *f, int fd)
 		if (chance(f, 3))
 			w->reserved0 = (uint32_t)t_rand(&f->rng);
 		if (chance(f, 3))
-			w->reserved[rnd(f, 2)] = t_rand(&f->rng);
+			w->reserved = t_rand(&f->rng);
+		if (chance(f, 3))
+			w->rkey = (uint32_t)t_rand(&f->rng);
+		if (chance(f, 3))
+			w->dest = (uint32_t)t_rand(&f->rng);
 	}
 	memset(p, 0, sizeof(*p));
 	p->wrs = (uintptr_t)wrs;

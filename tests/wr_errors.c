@@ -243,8 +243,14 @@ static void malformed(void)
 
 	w = good; w.opcode = 0;
 	expect_einval("opcode 0", &w, 1);
-	w = good; w.opcode = 4;
-	expect_einval("opcode 4", &w, 1);
+	w = good; w.opcode = 8;
+	expect_einval("opcode 8", &w, 1);
+	w = good; w.flags = FPGADMA_WR_F_REMOTE_OFFSET;
+	expect_einval("READ_MEM with REMOTE_OFFSET", &w, 1);
+	w = good; w.rkey = 1;
+	expect_einval("READ_MEM with rkey 1", &w, 1);
+	w = good; w.dest = 1;
+	expect_einval("READ_MEM with dest 1", &w, 1);
 	w = good; w.opcode = 0xffffffff;
 	expect_einval("opcode 0xffffffff", &w, 1);
 	w = good; w.flags = 1;
@@ -253,10 +259,10 @@ static void malformed(void)
 	expect_einval("flags bit 31", &w, 1);
 	w = good; w.reserved0 = 1;
 	expect_einval("reserved0 1", &w, 1);
-	w = good; w.reserved[0] = 1;
-	expect_einval("reserved[0] 1", &w, 1);
-	w = good; w.reserved[1] = 1ULL << 63;
-	expect_einval("reserved[1] bit 63", &w, 1);
+	w = good; w.reserved = 1;
+	expect_einval("reserved 1", &w, 1);
+	w = good; w.reserved = 1ULL << 63;
+	expect_einval("reserved bit 63", &w, 1);
 	w = good; w.num_sge = max_sge + 1;
 	expect_einval("num_sge max_sge + 1", &w, 1);
 	w = good; w.num_sge = 0xffffffff;

@@ -18,6 +18,12 @@
  * moves data between a list of pieces (lkey, addr, length) in MRs and the
  * device: its on-board memory at dev_addr, or its frame stream.  Each WR
  * produces one CQE (completion) in the context's completion ring.
+ *
+ * Host endpoints: every context is also an endpoint of its device, numbered
+ * ep_id (QUERY).  On a device with FPGADMA_CAP_HOST_EP, the engine moves
+ * data between endpoints like a NIC in loopback: RDMA_WRITE and RDMA_READ
+ * reach a peer's MR by its rkey, SEND delivers into the oldest RECV the
+ * destination endpoint has posted.
  */
 #ifndef _UAPI_FPGADMA_ABI_H
 #define _UAPI_FPGADMA_ABI_H
@@ -36,6 +42,9 @@ enum fpgadma_access {
 #define FPGADMA_ACCESS_ALL	(FPGADMA_ACCESS_LOCAL_WRITE | \
 				 FPGADMA_ACCESS_REMOTE_WRITE | \
 				 FPGADMA_ACCESS_REMOTE_READ)
+
+/* Device capabilities (QUERY's caps field). */
+#define FPGADMA_CAP_HOST_EP	(1ULL << 0) /* RDMA_READ/WRITE, SEND/RECV */
 
 /* Engines (QUERY's engine field). */
 enum fpgadma_engine_type {
@@ -63,6 +72,9 @@ enum fpgadma_engine_type {
  *			stream (its READ_STREAM WRs complete with
  *			FPGADMA_WC_REM_ACCESS_ERR).
  * @max_mr_size:	largest MR.
+ * @ep_id:		this context's endpoint number on the device (non-zero,
+ *			unique among the device's open contexts).
+ * @caps:		FPGADMA_CAP_* bits.
  * @reserved:		zero.
  */
 struct fpgadma_query {
@@ -79,21 +91,26 @@ struct fpgadma_query {
 	__u32 ring_flags_off;
 	__u32 ring_cqes_off;
 	__u32 page_size;
-	__u32 reserved0;
+	__u32 ep_id;
 	__u64 dev_mem_size;
 	__u64 frame_size;
 	__u64 max_mr_size;
-	__u64 reserved[8];
+	__u64 caps;
+	__u64 reserved[7];
 };
+
+/* REG_MR flags. */
+#define FPGADMA_REG_MR_REQ_RKEY	(1U << 0) /* rkey is an input: use it or fail with EEXIST */
 
 /**
  * struct fpgadma_reg_mr - FPGADMA_IOC_REG_MR.
  * @addr:	in: start of the range (any alignment).
  * @length:	in: bytes, at least 1.
  * @access:	in: enum fpgadma_access bits.
- * @flags:	in: zero.
+ * @flags:	in: FPGADMA_REG_MR_* bits.
  * @lkey:	out: local key, for WR pieces and DEREG_MR.
- * @rkey:	out: device-wide key for peers.
+ * @rkey:	out: device-wide key for peers; with FPGADMA_REG_MR_REQ_RKEY
+ *		in: the key wanted (non-zero; EEXIST if the device has it).
  * @nsegs:	out: DMA segments in the MR's table (after coalescing).
  * @reserved0:	zero.
  * @reserved:	zero.
@@ -135,7 +152,21 @@ enum fpgadma_wr_opcode {
 	 * FPGADMA_WC_REM_ACCESS_ERR and moves nothing.
 	 */
 	FPGADMA_WR_READ_STREAM	= 3,
+	/* pieces -> the peer MR of rkey at remote_addr; needs REMOTE_WRITE there */
+	FPGADMA_WR_RDMA_WRITE	= 4,
+	/* the peer MR of rkey at remote_addr -> pieces; needs REMOTE_READ there */
+	FPGADMA_WR_RDMA_READ	= 5,
+	/*
+	 * pieces -> the oldest RECV posted by endpoint dest.  Without one it
+	 * completes with FPGADMA_WC_RNR_ERR and moves nothing.
+	 */
+	FPGADMA_WR_SEND		= 6,
+	/* pieces wait for a SEND; pieces need LOCAL_WRITE */
+	FPGADMA_WR_RECV		= 7,
 };
+
+/* WR flags. */
+#define FPGADMA_WR_F_REMOTE_OFFSET (1U << 0) /* remote_addr is an offset into the peer MR, not a virtual address */
 
 /**
  * struct fpgadma_sge - one piece of a WR: bytes [addr, addr+length) of
@@ -151,10 +182,13 @@ struct fpgadma_sge {
  * struct fpgadma_wr - one work request.
  * @wr_id:	returned in its CQE.
  * @opcode:	enum fpgadma_wr_opcode.
- * @flags:	zero.
- * @dev_addr:	device memory address (READ_MEM, WRITE_MEM).
+ * @flags:	FPGADMA_WR_F_* (only RDMA_READ and RDMA_WRITE take any).
+ * @dev_addr:	device memory address (READ_MEM, WRITE_MEM), or the remote
+ *		address in the peer MR (RDMA_READ, RDMA_WRITE); else zero.
  * @sg_list:	user pointer to num_sge struct fpgadma_sge.
  * @num_sge:	0..max_sge.
+ * @rkey:	the peer MR (RDMA_READ, RDMA_WRITE); else zero.
+ * @dest:	the destination endpoint's ep_id (SEND); else zero.
  * @reserved0:	zero.
  * @reserved:	zero.
  */
@@ -165,8 +199,10 @@ struct fpgadma_wr {
 	__u64 dev_addr;
 	__u64 sg_list;
 	__u32 num_sge;
+	__u32 rkey;
+	__u32 dest;
 	__u32 reserved0;
-	__u64 reserved[2];
+	__u64 reserved;
 };
 
 /**
@@ -197,6 +233,8 @@ enum fpgadma_wc_status {
 	FPGADMA_WC_REM_ACCESS_ERR	= 4, /* device range out of bounds, or no stream */
 	FPGADMA_WC_FLUSH_ERR		= 5, /* context closing */
 	FPGADMA_WC_GENERAL_ERR		= 6, /* engine failure */
+	FPGADMA_WC_RNR_ERR		= 7, /* SEND: destination had no RECV posted */
+	FPGADMA_WC_REM_INV_REQ_ERR	= 8, /* SEND: no such endpoint, or longer than its RECV */
 };
 
 /**
@@ -206,7 +244,7 @@ enum fpgadma_wc_status {
  * @opcode:	the WR's opcode.
  * @byte_len:	bytes moved (0 on error).
  * @vendor_err:	engine-specific detail, 0 if none.
- * @reserved:	zero.
+ * @src_ep:	RECV: the ep_id of the sending endpoint; else 0.
  */
 struct fpgadma_cqe {
 	__u64 wr_id;
@@ -214,7 +252,7 @@ struct fpgadma_cqe {
 	__u32 opcode;
 	__u64 byte_len;
 	__u32 vendor_err;
-	__u32 reserved;
+	__u32 src_ep;
 };
 
 /* Ring flags (at ring_flags_off). */

@@ -32,11 +32,12 @@ AT(struct fpgadma_query, ring_tail_off, 36);
 AT(struct fpgadma_query, ring_flags_off, 40);
 AT(struct fpgadma_query, ring_cqes_off, 44);
 AT(struct fpgadma_query, page_size, 48);
-AT(struct fpgadma_query, reserved0, 52);
+AT(struct fpgadma_query, ep_id, 52);
 AT(struct fpgadma_query, dev_mem_size, 56);
 AT(struct fpgadma_query, frame_size, 64);
 AT(struct fpgadma_query, max_mr_size, 72);
-AT(struct fpgadma_query, reserved, 80);
+AT(struct fpgadma_query, caps, 80);
+AT(struct fpgadma_query, reserved, 88);
 _Static_assert(sizeof(struct fpgadma_query) == 144, "query size");
 
 /* struct fpgadma_reg_mr */
@@ -70,8 +71,10 @@ AT(struct fpgadma_wr, flags, 12);
 AT(struct fpgadma_wr, dev_addr, 16);
 AT(struct fpgadma_wr, sg_list, 24);
 AT(struct fpgadma_wr, num_sge, 32);
-AT(struct fpgadma_wr, reserved0, 36);
-AT(struct fpgadma_wr, reserved, 40);
+AT(struct fpgadma_wr, rkey, 36);
+AT(struct fpgadma_wr, dest, 40);
+AT(struct fpgadma_wr, reserved0, 44);
+AT(struct fpgadma_wr, reserved, 48);
 _Static_assert(sizeof(struct fpgadma_wr) == 56, "wr size");
 
 /* struct fpgadma_post */
@@ -87,7 +90,7 @@ AT(struct fpgadma_cqe, status, 8);
 AT(struct fpgadma_cqe, opcode, 12);
 AT(struct fpgadma_cqe, byte_len, 16);
 AT(struct fpgadma_cqe, vendor_err, 24);
-AT(struct fpgadma_cqe, reserved, 28);
+AT(struct fpgadma_cqe, src_ep, 28);
 _Static_assert(sizeof(struct fpgadma_cqe) == 32, "cqe size");
 
 /*
@@ -111,14 +114,14 @@ ALIGNED8(struct fpgadma_post);
 ALIGNED8(struct fpgadma_cqe);
 
 /* No implicit padding: the fields fill the struct. */
-_Static_assert(14 * 4 + 3 * 8 + FSIZE(struct fpgadma_query, reserved) ==
+_Static_assert(14 * 4 + 4 * 8 + FSIZE(struct fpgadma_query, reserved) ==
 	       sizeof(struct fpgadma_query), "query padding");
 _Static_assert(2 * 8 + 6 * 4 + FSIZE(struct fpgadma_reg_mr, reserved) ==
 	       sizeof(struct fpgadma_reg_mr), "reg_mr padding");
 _Static_assert(2 * 4 + FSIZE(struct fpgadma_dereg_mr, reserved) ==
 	       sizeof(struct fpgadma_dereg_mr), "dereg_mr padding");
 _Static_assert(8 + 2 * 4 == sizeof(struct fpgadma_sge), "sge padding");
-_Static_assert(3 * 8 + 4 * 4 + FSIZE(struct fpgadma_wr, reserved) ==
+_Static_assert(3 * 8 + 6 * 4 + FSIZE(struct fpgadma_wr, reserved) ==
 	       sizeof(struct fpgadma_wr), "wr padding");
 _Static_assert(8 + 2 * 4 + FSIZE(struct fpgadma_post, reserved) ==
 	       sizeof(struct fpgadma_post), "post padding");
@@ -179,9 +182,10 @@ int main(void)
 	       F(struct fpgadma_query, cq_entries), F(struct fpgadma_query, ring_size),
 	       F(struct fpgadma_query, ring_head_off), F(struct fpgadma_query, ring_tail_off),
 	       F(struct fpgadma_query, ring_flags_off), F(struct fpgadma_query, ring_cqes_off),
-	       F(struct fpgadma_query, page_size), F(struct fpgadma_query, reserved0),
+	       F(struct fpgadma_query, page_size), F(struct fpgadma_query, ep_id),
 	       F(struct fpgadma_query, dev_mem_size), F(struct fpgadma_query, frame_size),
-	       F(struct fpgadma_query, max_mr_size), F(struct fpgadma_query, reserved));
+	       F(struct fpgadma_query, max_mr_size), F(struct fpgadma_query, caps),
+	       F(struct fpgadma_query, reserved));
 	STRUCT(struct fpgadma_reg_mr,
 	       F(struct fpgadma_reg_mr, addr), F(struct fpgadma_reg_mr, length),
 	       F(struct fpgadma_reg_mr, access), F(struct fpgadma_reg_mr, flags),
@@ -198,6 +202,7 @@ int main(void)
 	       F(struct fpgadma_wr, wr_id), F(struct fpgadma_wr, opcode),
 	       F(struct fpgadma_wr, flags), F(struct fpgadma_wr, dev_addr),
 	       F(struct fpgadma_wr, sg_list), F(struct fpgadma_wr, num_sge),
+	       F(struct fpgadma_wr, rkey), F(struct fpgadma_wr, dest),
 	       F(struct fpgadma_wr, reserved0), F(struct fpgadma_wr, reserved));
 	STRUCT(struct fpgadma_post,
 	       F(struct fpgadma_post, wrs), F(struct fpgadma_post, count),
@@ -205,7 +210,7 @@ int main(void)
 	STRUCT(struct fpgadma_cqe,
 	       F(struct fpgadma_cqe, wr_id), F(struct fpgadma_cqe, status),
 	       F(struct fpgadma_cqe, opcode), F(struct fpgadma_cqe, byte_len),
-	       F(struct fpgadma_cqe, vendor_err), F(struct fpgadma_cqe, reserved));
+	       F(struct fpgadma_cqe, vendor_err), F(struct fpgadma_cqe, src_ep));
 
 	printf("ioctls: QUERY %#lx REG_MR %#lx DEREG_MR %#lx POST %#lx\n",
 	       (unsigned long)FPGADMA_IOC_QUERY, (unsigned long)FPGADMA_IOC_REG_MR,

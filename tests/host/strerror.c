@@ -21,7 +21,7 @@ static const int documented[] = {
 
 int main(void)
 {
-	const char *s, *status[FPGADMA_WC_GENERAL_ERR + 1];
+	const char *s, *status[FPGADMA_WC_REM_INV_REQ_ERR + 1];
 	unsigned int i, j;
 
 	for (i = 0; i < sizeof(documented) / sizeof(documented[0]); i++) {
@@ -49,7 +49,7 @@ int main(void)
 	CHECK(fpgadma_strerror(INT_MAX) && *fpgadma_strerror(INT_MAX));
 
 	/* statuses: each named, each different, unknown ones say so */
-	for (i = FPGADMA_WC_SUCCESS; i <= FPGADMA_WC_GENERAL_ERR; i++) {
+	for (i = FPGADMA_WC_SUCCESS; i <= FPGADMA_WC_REM_INV_REQ_ERR; i++) {
 		status[i] = fpgadma_wc_status_str(i);
 		CHECK(status[i] && *status[i]);
 		CHECK(strstr(status[i], "unknown") == NULL);
@@ -58,7 +58,7 @@ int main(void)
 		printf("status %u: %s\n", i, status[i]);
 	}
 	CHECK(strcmp(status[FPGADMA_WC_SUCCESS], "success") == 0);
-	CHECK(strstr(fpgadma_wc_status_str(FPGADMA_WC_GENERAL_ERR + 1), "unknown") != NULL);
+	CHECK(strstr(fpgadma_wc_status_str(FPGADMA_WC_REM_INV_REQ_ERR + 1), "unknown") != NULL);
 	CHECK(strstr(fpgadma_wc_status_str(UINT32_MAX), "unknown") != NULL);
 
 	return test_exit("strerror");
