@@ -652,7 +652,9 @@ uint64_t t_dma_budget(void)
 		if (p != cmdline && p[-1] != ' ')
 			continue;
 		snprintf(word, sizeof(word), "%.*s", (int)T_MIN(n, sizeof(word) - 1), v);
-		if (!strstr(word, "force"))
+		/* "force" as one of the comma-separated options; not "noforce". */
+		if (strcmp(word, "force") && !strstr(word, ",force") &&
+		    strncmp(word, "force,", 6))
 			continue;
 		if (word[0] >= '0' && word[0] <= '9')
 			pool = strtoull(word, NULL, 0) * 2048;	/* slabs of 2 KiB */
