@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The domain: one device, one libfpgadma context.
+ *
+ * Opening a domain opens /dev/fpgadmaN: the kernel gives the context its
+ * endpoint number (ep_id), a completion ring and a key space for MRs.  All
+ * endpoints, CQs, counters and MRs of the domain share that context; the
+ * data plane (proto.c) hangs its own state off the domain in
+ * fpgadma_dp_init().
+ *
+ * The FPGA of the device is reached through the provider extension
+ * FI_FPGADMA_DOMAIN_OPS_1 (include/rdma/fi_ext_fpgadma.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fpgadma_prov.h"
+
+/*
+ * The negotiated mr_mode in its 1.5 form (see fpgadma_prov.h): what the
+ * legacy values promise, as bits.
+ */
+static uint64_t mr_mode_bits(uint32_t version, int mr_mode)
+{
+	const uint64_t basic = FI_MR_VIRT_ADDR | FI_MR_ALLOCATED |
+			       FI_MR_PROV_KEY;
+
+	if (mr_mode == FI_MR_BASIC ||
+	    (FI_VERSION_LT(version, FI_VERSION(1, 5)) &&
+	     mr_mode == FI_MR_UNSPEC))
+		return basic;
+	if (mr_mode == FI_MR_SCALABLE)
+		return 0;
+	return (uint64_t)mr_mode & (FI_MR_LOCAL | FI_MR_VIRT_ADDR |
+				    FI_MR_ALLOCATED | FI_MR_PROV_KEY |
+				    FI_MR_ENDPOINT);
+}
+
+uint32_t fpgadma_domain_api_version(const struct fpgadma_domain *d)
+{
+	return d->fabric->fabric_fid.api_version;
+}
+
+void fpgadma_domain_fpga_addr(const struct fpgadma_domain *d,
+			      struct fpgadma_addr *a)
+{
+	a->magic = FPGADMA_ADDR_MAGIC;
+	a->dev_index = d->attr.dev_index;
+	a->ep_id = 0;
+	a->ep_idx = 0;
+}
+
+/* --- the extension: fi_open_ops(FI_FPGADMA_DOMAIN_OPS_1) ----------------- */
+
+static int query_fpga(struct fid_domain *domain, struct fi_fpgadma_fpga *fpga)
+{
+	struct fpgadma_domain *d =
+		container_of(domain, struct fpgadma_domain, domain_fid);
+	struct fpgadma_addr a;
+
+	if (!fpga)
+		return -FI_EINVAL;
+	memset(fpga, 0, sizeof(*fpga));
+	fpgadma_domain_fpga_addr(d, &a);
+	memcpy(fpga->addr, &a, sizeof(a));
+	fpga->addrlen = sizeof(a);
+	fpga->dev_index = d->attr.dev_index;
+	/* The extension's engine numbers are the kernel's. */
+	fpga->engine = d->attr.engine;
+	fpga->mem_base = 0;
+	fpga->mem_size = d->attr.dev_mem_size;
+	fpga->mem_key = FI_FPGADMA_MEM_KEY;
+	fpga->frame_size = d->attr.frame_size;
+	fpga->stream_key = FI_FPGADMA_STREAM_KEY;
+	return 0;
+}
+
+static struct fi_fpgadma_ops_domain fpgadma_ops_domain = {
+	.size = sizeof(struct fi_fpgadma_ops_domain),
+	.query_fpga = query_fpga,
+};
+
+static int domain_ops_open(struct fid *fid, const char *name, uint64_t flags,
+			   void **ops, void *context)
+{
+	(void)fid; (void)flags; (void)context;
+	if (!name || !ops)
+		return -FI_EINVAL;
+	if (strcmp(name, FI_FPGADMA_DOMAIN_OPS_1))
+		return -FI_ENOSYS;
+	*ops = &fpgadma_ops_domain;
+	return 0;
+}
+
+/* --- domain ops ----------------------------------------------------------- */
+
+static int domain_close(struct fid *fid)
+{
+	struct fpgadma_domain *d =
+		container_of(fid, struct fpgadma_domain, domain_fid.fid);
+	int ret;
+
+	if (__atomic_load_n(&d->refs, __ATOMIC_ACQUIRE))
+		return -FI_EBUSY;
+	fpgadma_dp_fini(d);
+	ret = fpgadma_dealloc_pd(d->pd);
+	if (ret)
+		FPGADMA_WARN(FI_LOG_DOMAIN, "%s: dealloc_pd: %s\n",
+			     d->info->domain_attr->name, fpgadma_strerror(ret));
+	fpgadma_close(d->ctx);
+	fpgadma_fabric_put(d->fabric);
+	fi_freeinfo(d->info);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+	return 0;
+}
+
+static int domain_no_scalable_ep(struct fid_domain *domain, struct fi_info *info,
+				 struct fid_ep **sep, void *context)
+{
+	(void)domain; (void)info; (void)sep; (void)context;
+	return -FI_ENOSYS;
+}
+
+static int domain_no_poll_open(struct fid_domain *domain,
+			       struct fi_poll_attr *attr,
+			       struct fid_poll **pollset)
+{
+	(void)domain; (void)attr; (void)pollset;
+	return -FI_ENOSYS;
+}
+
+static int domain_no_stx_ctx(struct fid_domain *domain, struct fi_tx_attr *attr,
+			     struct fid_stx **stx, void *context)
+{
+	(void)domain; (void)attr; (void)stx; (void)context;
+	return -FI_ENOSYS;
+}
+
+static int domain_no_srx_ctx(struct fid_domain *domain, struct fi_rx_attr *attr,
+			     struct fid_ep **rx_ep, void *context)
+{
+	(void)domain; (void)attr; (void)rx_ep; (void)context;
+	return -FI_ENOSYS;
+}
+
+static int domain_no_query_atomic(struct fid_domain *domain,
+				  enum fi_datatype datatype, enum fi_op op,
+				  struct fi_atomic_attr *attr, uint64_t flags)
+{
+	(void)domain; (void)datatype; (void)op; (void)attr; (void)flags;
+	return -FI_ENOSYS;
+}
+
+static int domain_no_query_collective(struct fid_domain *domain,
+				      enum fi_collective_op coll,
+				      struct fi_collective_attr *attr,
+				      uint64_t flags)
+{
+	(void)domain; (void)coll; (void)attr; (void)flags;
+	return -FI_ENOSYS;
+}
+
+static int domain_endpoint2(struct fid_domain *domain, struct fi_info *info,
+			    struct fid_ep **ep, uint64_t flags, void *context)
+{
+	if (flags)
+		return -FI_ENOSYS;	/* FI_PEER and the like */
+	return fpgadma_ep_open(domain, info, ep, context);
+}
+
+static struct fi_ops domain_fi_ops = {
+	.size = sizeof(struct fi_ops),
+	.close = domain_close,
+	.bind = fpgadma_no_bind,	/* no asynchronous MR events */
+	.control = fpgadma_no_control,
+	.ops_open = domain_ops_open,
+	.tostr = fpgadma_no_tostr,
+	.ops_set = fpgadma_no_ops_set,
+};
+
+static struct fi_ops_domain domain_ops = {
+	.size = sizeof(struct fi_ops_domain),
+	.av_open = fpgadma_av_open,
+	.cq_open = fpgadma_cq_open,
+	.endpoint = fpgadma_ep_open,
+	.scalable_ep = domain_no_scalable_ep,
+	.cntr_open = fpgadma_cntr_open,
+	.poll_open = domain_no_poll_open,
+	.stx_ctx = domain_no_stx_ctx,
+	.srx_ctx = domain_no_srx_ctx,
+	.query_atomic = domain_no_query_atomic,
+	.query_collective = domain_no_query_collective,
+	.endpoint2 = domain_endpoint2,
+};
+
+/* The device an fi_info names: its domain name is "fpgadma<N>". */
+static int info_dev_index(const struct fi_info *info)
+{
+	const char *name;
+	unsigned int n;
+	int len = 0;
+
+	if (!info || !info->domain_attr || !info->domain_attr->name)
+		return -FI_EINVAL;
+	name = info->domain_attr->name;
+	if (sscanf(name, FPGADMA_PROV_NAME "%u%n", &n, &len) != 1 ||
+	    (size_t)len != strlen(name))
+		return -FI_EINVAL;
+	return (int)n;
+}
+
+/* Open the device's context, its PD and the data plane's state. */
+static int domain_open_device(struct fpgadma_domain *d, int index)
+{
+	int ret;
+
+	ret = fpgadma_open(index, &d->ctx);
+	if (ret) {
+		FPGADMA_WARN(FI_LOG_DOMAIN, "/dev/fpgadma%d: %s\n", index,
+			     fpgadma_strerror(ret));
+		return fpgadma_errno_to_fi(ret);
+	}
+	ret = fpgadma_query(d->ctx, &d->attr);
+	if (ret)
+		goto err_close;
+	ret = fpgadma_alloc_pd(d->ctx, &d->pd);
+	if (ret)
+		goto err_close;
+	return 0;
+
+err_close:
+	FPGADMA_WARN(FI_LOG_DOMAIN, "/dev/fpgadma%d: %s\n", index,
+		     fpgadma_strerror(ret));
+	fpgadma_close(d->ctx);
+	return fpgadma_errno_to_fi(ret);
+}
+
+int fpgadma_domain_open(struct fid_fabric *fabric, struct fi_info *info,
+			struct fid_domain **dom, void *context)
+{
+	struct fpgadma_fabric *f =
+		container_of(fabric, struct fpgadma_fabric, fabric_fid);
+	struct fpgadma_domain *d;
+	uint32_t version;
+	int index, ret;
+
+	index = info_dev_index(info);
+	if (index < 0)
+		return -FI_EINVAL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -FI_ENOMEM;
+	ret = -pthread_mutex_init(&d->lock, NULL);
+	if (ret)
+		goto err_free;
+	d->info = fi_dupinfo(info);
+	if (!d->info) {
+		ret = -FI_ENOMEM;
+		goto err_mutex;
+	}
+	ret = domain_open_device(d, index);
+	if (ret)
+		goto err_info;
+
+	d->fabric = f;
+	version = info->fabric_attr && info->fabric_attr->api_version ?
+		  info->fabric_attr->api_version : fabric->api_version;
+	d->mr_mode = mr_mode_bits(version, info->domain_attr->mr_mode);
+	d->threading = info->domain_attr->threading;
+	d->domain_fid.fid.fclass = FI_CLASS_DOMAIN;
+	d->domain_fid.fid.context = context;
+	d->domain_fid.fid.ops = &domain_fi_ops;
+	d->domain_fid.ops = &domain_ops;
+	d->domain_fid.mr = &fpgadma_mr_ops;
+
+	ret = fpgadma_dp_init(d);
+	if (ret) {
+		FPGADMA_WARN(FI_LOG_DOMAIN, "%s: data plane: %s\n",
+			     info->domain_attr->name, fi_strerror(-ret));
+		goto err_device;
+	}
+	fpgadma_fabric_get(f);
+	FPGADMA_INFO(FI_LOG_DOMAIN, "%s: opened, endpoint %u\n",
+		     info->domain_attr->name, d->attr.ep_id);
+	*dom = &d->domain_fid;
+	return 0;
+
+err_device:
+	fpgadma_dealloc_pd(d->pd);
+	fpgadma_close(d->ctx);
+err_info:
+	fi_freeinfo(d->info);
+err_mutex:
+	pthread_mutex_destroy(&d->lock);
+err_free:
+	free(d);
+	return ret;
+}

@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Event queues.
+ *
+ * RDM endpoints have no connection events, so an EQ carries what the
+ * application writes with fi_eq_write and the AV's FI_AV_COMPLETE and error
+ * events.  Entries keep their order; an error entry at the head makes
+ * fi_eq_read fail with -FI_EAVAIL until fi_eq_readerr takes it (fi_eq(3)).
+ * The queue grows as needed: its size attribute is a hint.
+ *
+ * The wait fd (FI_WAIT_FD) is readable exactly while the queue is not
+ * empty, so FI_PEEK leaves it readable and fi_trywait needs no progress.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fpgadma_prov.h"
+
+struct eq_entry {
+	struct eq_entry *next;
+	uint32_t event;
+	bool is_err;
+	struct fi_eq_err_entry err;	/* is_err */
+	size_t len;			/* bytes of data */
+	uint8_t data[];
+};
+
+struct fpgadma_eq {
+	struct fid_eq eq_fid;
+	struct fpgadma_fabric *fabric;
+	pthread_mutex_t lock;		/* the queue and the wait signal */
+	struct eq_entry *head, **tail;
+	struct fpgadma_wait wait;
+	int refs;			/* AVs bound */
+};
+
+static struct fi_ops eq_fi_ops;
+
+struct fpgadma_eq *fpgadma_eq_from_fid(struct fid *fid)
+{
+	if (!fid || fid->fclass != FI_CLASS_EQ || fid->ops != &eq_fi_ops)
+		return NULL;
+	return container_of(fid, struct fpgadma_eq, eq_fid.fid);
+}
+
+void fpgadma_eq_get(struct fpgadma_eq *eq)
+{
+	__atomic_fetch_add(&eq->refs, 1, __ATOMIC_RELAXED);
+}
+
+void fpgadma_eq_put(struct fpgadma_eq *eq)
+{
+	__atomic_fetch_sub(&eq->refs, 1, __ATOMIC_RELEASE);
+}
+
+/* Called with eq->lock held. */
+static void eq_push(struct fpgadma_eq *eq, struct eq_entry *e)
+{
+	e->next = NULL;
+	*eq->tail = e;
+	eq->tail = &e->next;
+	fpgadma_wait_set(&eq->wait);
+}
+
+/* Called with eq->lock held. */
+static void eq_pop(struct fpgadma_eq *eq)
+{
+	struct eq_entry *e = eq->head;
+
+	eq->head = e->next;
+	if (!eq->head) {
+		eq->tail = &eq->head;
+		fpgadma_wait_clear(&eq->wait);
+	}
+	free(e);
+}
+
+int fpgadma_eq_write_event(struct fpgadma_eq *eq, uint32_t event,
+			   const void *buf, size_t len, uint64_t flags)
+{
+	struct eq_entry *e;
+
+	(void)flags;
+	if (len && !buf)
+		return -FI_EINVAL;
+	e = calloc(1, sizeof(*e) + len);
+	if (!e)
+		return -FI_ENOMEM;
+	e->event = event;
+	e->len = len;
+	if (len)
+		memcpy(e->data, buf, len);
+	pthread_mutex_lock(&eq->lock);
+	eq_push(eq, e);
+	pthread_mutex_unlock(&eq->lock);
+	return (int)len;
+}
+
+int fpgadma_eq_write_error(struct fpgadma_eq *eq, fid_t fid, void *context,
+			   uint64_t data, int err, int prov_errno)
+{
+	struct eq_entry *e = calloc(1, sizeof(*e));
+
+	if (!e) {
+		FPGADMA_WARN(FI_LOG_EQ, "error event lost: no memory\n");
+		return -FI_ENOMEM;
+	}
+	e->is_err = true;
+	e->err.fid = fid;
+	e->err.context = context;
+	e->err.data = data;
+	e->err.err = err;
+	e->err.prov_errno = prov_errno;
+	pthread_mutex_lock(&eq->lock);
+	eq_push(eq, e);
+	pthread_mutex_unlock(&eq->lock);
+	return 0;
+}
+
+int fpgadma_eq_trywait(struct fpgadma_eq *eq)
+{
+	int ret;
+
+	pthread_mutex_lock(&eq->lock);
+	ret = eq->head ? -FI_EAGAIN : 0;
+	pthread_mutex_unlock(&eq->lock);
+	return ret;
+}
+
+/* --- fi_ops_eq ------------------------------------------------------------- */
+
+static ssize_t eq_read(struct fid_eq *eq_fid, uint32_t *event, void *buf,
+		       size_t len, uint64_t flags)
+{
+	struct fpgadma_eq *eq = container_of(eq_fid, struct fpgadma_eq, eq_fid);
+	struct eq_entry *e;
+	ssize_t ret;
+
+	pthread_mutex_lock(&eq->lock);
+	e = eq->head;
+	if (!e) {
+		ret = -FI_EAGAIN;
+	} else if (e->is_err) {
+		ret = -FI_EAVAIL;
+	} else if (len < e->len) {
+		ret = -FI_ETOOSMALL;
+	} else {
+		if (event)
+			*event = e->event;
+		if (e->len)
+			memcpy(buf, e->data, e->len);
+		ret = (ssize_t)e->len;
+		if (!(flags & FI_PEEK))
+			eq_pop(eq);
+	}
+	pthread_mutex_unlock(&eq->lock);
+	return ret;
+}
+
+/*
+ * The error entry grew err_data_size in 1.5: older applications have the
+ * shorter struct, and err_data is then the provider's to point (at nothing
+ * here: the provider has no error data beyond prov_errno).
+ */
+static ssize_t eq_readerr(struct fid_eq *eq_fid, struct fi_eq_err_entry *buf,
+			  uint64_t flags)
+{
+	struct fpgadma_eq *eq = container_of(eq_fid, struct fpgadma_eq, eq_fid);
+	bool old_api = FI_VERSION_LT(eq->fabric->fabric_fid.api_version,
+				     FI_VERSION(1, 5));
+	struct fi_eq_err_entry err;
+	struct eq_entry *e;
+
+	pthread_mutex_lock(&eq->lock);
+	e = eq->head;
+	if (!e || !e->is_err) {
+		pthread_mutex_unlock(&eq->lock);
+		return -FI_EAGAIN;
+	}
+	err = e->err;
+	if (old_api || !buf->err_data_size)
+		err.err_data = NULL;
+	else
+		err.err_data = buf->err_data;
+	err.err_data_size = 0;
+	memcpy(buf, &err, old_api ? offsetof(struct fi_eq_err_entry, err_data_size) :
+	       sizeof(err));
+	if (!(flags & FI_PEEK))
+		eq_pop(eq);
+	pthread_mutex_unlock(&eq->lock);
+	return sizeof(*buf);
+}
+
+static ssize_t eq_write(struct fid_eq *eq_fid, uint32_t event, const void *buf,
+			size_t len, uint64_t flags)
+{
+	struct fpgadma_eq *eq = container_of(eq_fid, struct fpgadma_eq, eq_fid);
+
+	return fpgadma_eq_write_event(eq, event, buf, len, flags);
+}
+
+static ssize_t eq_sread(struct fid_eq *eq_fid, uint32_t *event, void *buf,
+			size_t len, int timeout, uint64_t flags)
+{
+	struct fpgadma_eq *eq = container_of(eq_fid, struct fpgadma_eq, eq_fid);
+	uint64_t deadline = fpgadma_deadline(timeout);
+	ssize_t ret;
+	int left;
+
+	if (eq->wait.wait_obj == FI_WAIT_NONE)
+		return -FI_EINVAL;	/* fi_eq(3): no blocking without a wait object */
+	for (;;) {
+		ret = eq_read(eq_fid, event, buf, len, flags);
+		if (ret != -FI_EAGAIN)
+			return ret;
+		left = fpgadma_time_left(deadline, 0);
+		if (!left)
+			return -FI_EAGAIN;
+		ret = fpgadma_wait_sleep(&eq->wait, left);
+		if (ret < 0)
+			return ret;
+	}
+}
+
+static const char *eq_strerror(struct fid_eq *eq, int prov_errno,
+			       const void *err_data, char *buf, size_t len)
+{
+	const char *str = fpgadma_prov_strerror(prov_errno);
+
+	(void)eq; (void)err_data;
+	if (buf && len) {
+		strncpy(buf, str, len - 1);
+		buf[len - 1] = '\0';
+		return buf;
+	}
+	return str;
+}
+
+/* --- fi_ops ---------------------------------------------------------------- */
+
+static int eq_control(struct fid *fid, int command, void *arg)
+{
+	struct fpgadma_eq *eq = container_of(fid, struct fpgadma_eq, eq_fid.fid);
+
+	switch (command) {
+	case FI_GETWAIT:
+		return fpgadma_wait_getwait(&eq->wait, arg);
+	case FI_GETWAITOBJ:
+		if (!arg)
+			return -FI_EINVAL;
+		*(enum fi_wait_obj *)arg = eq->wait.wait_obj;
+		return 0;
+	default:
+		return -FI_ENOSYS;
+	}
+}
+
+static int eq_close(struct fid *fid)
+{
+	struct fpgadma_eq *eq = container_of(fid, struct fpgadma_eq, eq_fid.fid);
+
+	if (__atomic_load_n(&eq->refs, __ATOMIC_ACQUIRE))
+		return -FI_EBUSY;
+	while (eq->head) {
+		struct eq_entry *e = eq->head;
+
+		eq->head = e->next;
+		free(e);
+	}
+	fpgadma_wait_fini(&eq->wait);
+	pthread_mutex_destroy(&eq->lock);
+	fpgadma_fabric_put(eq->fabric);
+	free(eq);
+	return 0;
+}
+
+static struct fi_ops eq_fi_ops = {
+	.size = sizeof(struct fi_ops),
+	.close = eq_close,
+	.bind = fpgadma_no_bind,
+	.control = eq_control,
+	.ops_open = fpgadma_no_ops_open,
+	.tostr = fpgadma_no_tostr,
+	.ops_set = fpgadma_no_ops_set,
+};
+
+static struct fi_ops_eq eq_ops = {
+	.size = sizeof(struct fi_ops_eq),
+	.read = eq_read,
+	.readerr = eq_readerr,
+	.write = eq_write,
+	.sread = eq_sread,
+	.strerror = eq_strerror,
+};
+
+int fpgadma_eq_open(struct fid_fabric *fabric, struct fi_eq_attr *attr,
+		    struct fid_eq **eq_fid, void *context)
+{
+	struct fpgadma_fabric *f =
+		container_of(fabric, struct fpgadma_fabric, fabric_fid);
+	struct fpgadma_eq *eq;
+	int ret;
+
+	if (!attr)
+		return -FI_EINVAL;
+	if (attr->flags & ~(uint64_t)FI_WRITE)
+		return -FI_EBADFLAGS;
+	eq = calloc(1, sizeof(*eq));
+	if (!eq)
+		return -FI_ENOMEM;
+	ret = -pthread_mutex_init(&eq->lock, NULL);
+	if (ret)
+		goto err_free;
+	ret = fpgadma_wait_init(&eq->wait, attr->wait_obj, -1);
+	if (ret)
+		goto err_mutex;
+	eq->tail = &eq->head;
+	eq->fabric = f;
+	eq->eq_fid.fid.fclass = FI_CLASS_EQ;
+	eq->eq_fid.fid.context = context;
+	eq->eq_fid.fid.ops = &eq_fi_ops;
+	eq->eq_fid.ops = &eq_ops;
+	fpgadma_fabric_get(f);
+	*eq_fid = &eq->eq_fid;
+	return 0;
+
+err_mutex:
+	pthread_mutex_destroy(&eq->lock);
+err_free:
+	free(eq);
+	return ret;
+}

@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * fpgadma libfabric provider: what the files of prov/fpgadma/src share.
+ *
+ * The provider is an external DL provider built against libfabric's public
+ * headers only, so every fid ops table is ours.  It sits on libfpgadma:
+ *
+ *   fabric      one, "fpgadma"
+ *   domain      one per device (/dev/fpgadmaN), name "fpgadmaN"; a domain
+ *               opens one libfpgadma context: one kernel endpoint (ep_id),
+ *               one completion ring, one key space for its MRs
+ *   endpoint    FI_EP_RDM; several endpoints of a domain share its kernel
+ *               context and are told apart by ep_idx in their address
+ *   the FPGA    an endpoint of its own (ep_id 0 in its address): RMA to it
+ *               becomes READ_MEM / WRITE_MEM / READ_STREAM work requests
+ *
+ * Who owns what (files):
+ *   fabric.c    fi_prov_ini, getinfo, attributes, parameters, fabric
+ *   domain.c    domain, fi_open_ops extension, fpgadma_domain_*()
+ *   mr.c        fi_mr_*, fpgadma_mr_local*()
+ *   av.c        AV, fpgadma_av_*()
+ *   eq.c        EQ
+ *   cq.c        CQ, wait objects, fpgadma_cq_*()
+ *   cntr.c      counters, fpgadma_cntr_*()
+ *   stubs.c     the one place for -FI_ENOSYS entries of ops tables
+ *   ep.c        endpoint: bind, enable, getname, options, cancel
+ *   proto.c     progress: kernel CQEs, receive buffers, message protocol
+ *   msg.c       fi_send/fi_recv families and the tagged calls
+ *   rma.c       fi_read/fi_write families (hosts and the FPGA)
+ *
+ * Locking: one mutex per domain (domain->lock) serialises the data path
+ * and progress for every object of the domain.  A CQ or counter has its
+ * own mutex for its entries; the order is domain->lock, then cq/cntr lock.
+ * Progress is manual (FI_PROGRESS_MANUAL for data): it runs inside
+ * fi_cq_read / fi_cq_sread / fi_cntr_read / fi_cntr_wait and inside the
+ * data calls.
+ */
+#ifndef FPGADMA_PROV_H
+#define FPGADMA_PROV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <rdma/fabric.h>
+#include <rdma/fi_cm.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_eq.h>
+#include <rdma/fi_errno.h>
+#include <rdma/fi_rma.h>
+#include <rdma/fi_tagged.h>
+#include <rdma/providers/fi_log.h>
+#include <rdma/providers/fi_prov.h>
+
+#include <fpgadma.h>
+#include <rdma/fi_ext_fpgadma.h>
+
+#define FPGADMA_PROV_NAME	"fpgadma"
+#define FPGADMA_FABRIC_NAME	"fpgadma"
+#define FPGADMA_PROV_VERSION	FI_VERSION(1, 0)
+#define FPGADMA_FI_VERSION	FI_VERSION(1, 17)
+
+extern struct fi_provider fpgadma_prov;
+
+#define FPGADMA_WARN(subsys, ...) FI_WARN(&fpgadma_prov, subsys, __VA_ARGS__)
+#define FPGADMA_INFO(subsys, ...) FI_INFO(&fpgadma_prov, subsys, __VA_ARGS__)
+#define FPGADMA_DBG(subsys, ...)  FI_DBG(&fpgadma_prov, subsys, __VA_ARGS__)
+
+#define FPGADMA_MAX_EPS		64	/* endpoints per domain (ep_idx 0..63) */
+
+/*
+ * An endpoint's address (fi_getname), FI_FPGADMA_ADDRLEN bytes.
+ * ep_id 0 names the FPGA of device dev_index.
+ */
+struct fpgadma_addr {
+	uint32_t magic;		/* FPGADMA_ADDR_MAGIC */
+	uint32_t dev_index;
+	uint32_t ep_id;		/* kernel endpoint (domain context); 0: the FPGA */
+	uint32_t ep_idx;	/* endpoint within that domain */
+};
+#define FPGADMA_ADDR_MAGIC	0x41475046U	/* "FPGA" little-endian */
+
+static inline bool fpgadma_addr_is_fpga(const struct fpgadma_addr *a)
+{
+	return a->ep_id == 0;
+}
+
+/* Runtime parameters (fi_param_define / fi_param_get in fabric.c). */
+struct fpgadma_params {
+	size_t eager_size;	/* FI_FPGADMA_EAGER_SIZE: largest eager payload */
+	size_t rx_bufs;		/* FI_FPGADMA_RX_BUFS: receive buffers per domain */
+	size_t tx_bufs;		/* FI_FPGADMA_TX_BUFS: send buffers per domain */
+	int rnr_retry_us;	/* FI_FPGADMA_RNR_RETRY_US: wait before a resend */
+	size_t inject_size;	/* FI_FPGADMA_INJECT_SIZE */
+};
+extern struct fpgadma_params fpgadma_params;
+
+/* Map a negative errno from libfpgadma to a negative FI_E* code. */
+int fpgadma_errno_to_fi(int err);
+/* FI_E* error of a failed work request's CQE status (positive). */
+int fpgadma_wc_to_fi(uint32_t status);
+
+/* --- stubs.c: one -FI_ENOSYS of each shape, shared by every ops table --- */
+int fpgadma_no_bind(struct fid *fid, struct fid *bfid, uint64_t flags);
+int fpgadma_no_control(struct fid *fid, int command, void *arg);
+int fpgadma_no_ops_open(struct fid *fid, const char *name, uint64_t flags,
+			void **ops, void *context);
+int fpgadma_no_tostr(const struct fid *fid, char *buf, size_t len);
+int fpgadma_no_ops_set(struct fid *fid, const char *name, uint64_t flags,
+		       void *ops, void *context);
+/* More stubs (ep ops, cm ops, atomic ops...) are declared here as needed. */
+extern struct fi_ops_atomic fpgadma_no_atomic_ops;
+extern struct fi_ops_cm fpgadma_no_cm_ops;
+extern struct fi_ops_collective fpgadma_no_collective_ops;
+
+/* --- fabric.c ----------------------------------------------------------- */
+struct fpgadma_fabric {
+	struct fid_fabric fabric_fid;
+	int refs;		/* open domains, EQs and wait sets */
+	pthread_mutex_t lock;
+};
+
+/* --- domain.c ----------------------------------------------------------- */
+struct fpgadma_dp;		/* proto.c's state of a domain */
+struct fpgadma_ep;
+
+struct fpgadma_domain {
+	struct fid_domain domain_fid;
+	struct fpgadma_fabric *fabric;
+	struct fi_info *info;		/* a copy of the info it was opened with */
+	struct fpgadma_context *ctx;	/* libfpgadma context: ep_id, ring, MRs */
+	struct fpgadma_pd *pd;
+	struct fpgadma_device_attr attr;
+	uint64_t mr_mode;		/* negotiated FI_MR_* bits */
+	enum fi_threading threading;
+	pthread_mutex_t lock;		/* data path and progress */
+	int refs;			/* objects opened on the domain */
+	struct fpgadma_ep *eps[FPGADMA_MAX_EPS]; /* by ep_idx */
+	struct fpgadma_dp *dp;		/* owned by proto.c */
+};
+
+/* The FPGA's address for this domain's device. */
+void fpgadma_domain_fpga_addr(const struct fpgadma_domain *d,
+			      struct fpgadma_addr *a);
+
+/* --- proto.c / ep.c / msg.c / rma.c (the data plane) --------------------- */
+/* Called by fi_domain() after the context is open, and by domain close. */
+int fpgadma_dp_init(struct fpgadma_domain *d);
+void fpgadma_dp_fini(struct fpgadma_domain *d);
+/*
+ * Run progress: drain the kernel ring, move the protocol on, write
+ * completions.  Takes domain->lock itself (it must not be held).
+ */
+void fpgadma_progress(struct fpgadma_domain *d);
+/* domain ops: fi_endpoint(). */
+int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
+		    struct fid_ep **ep, void *context);
+
+/* --- mr.c --------------------------------------------------------------- */
+struct fpgadma_prov_mr {
+	struct fid_mr mr_fid;
+	struct fpgadma_domain *domain;
+	struct fpgadma_mr *mr;		/* libfpgadma MR (NULL until enabled) */
+	void *addr;
+	size_t len;
+	uint64_t access;		/* FI_READ | FI_WRITE | FI_REMOTE_* ... */
+	uint64_t flags;
+	uint64_t key;			/* what fi_mr_key returns */
+	struct fpgadma_ep *ep;		/* FI_MR_ENDPOINT: bound endpoint */
+	bool enabled;
+};
+
+/*
+ * An lkey for the device to read (device_writes false) or write [buf,
+ * buf+len).  desc is what the application passed (fi_mr_desc of an MR, or
+ * NULL).  If desc covers the range, *lkey is its lkey and *tmp is NULL;
+ * else the range is registered here (the application did not have to,
+ * without FI_MR_LOCAL) and *tmp must go to fpgadma_mr_local_release() once
+ * the work is complete.  Returns 0 or a negative FI_E* code.  Called with
+ * domain->lock held.
+ */
+int fpgadma_mr_local(struct fpgadma_domain *d, void *desc, const void *buf,
+		     size_t len, bool device_writes, uint32_t *lkey,
+		     struct fpgadma_mr **tmp);
+void fpgadma_mr_local_release(struct fpgadma_domain *d, struct fpgadma_mr *tmp);
+
+/* --- av.c --------------------------------------------------------------- */
+struct fpgadma_av;
+/* The address of fi_addr, or -FI_EINVAL if the AV has none there. */
+int fpgadma_av_lookup_addr(struct fpgadma_av *av, fi_addr_t fi_addr,
+			   struct fpgadma_addr *out);
+/* The fi_addr of an address in the AV, or FI_ADDR_NOTAVAIL. */
+fi_addr_t fpgadma_av_reverse(struct fpgadma_av *av, const struct fpgadma_addr *a);
+/* The domain an AV belongs to (for the bind checks in ep.c). */
+struct fpgadma_domain *fpgadma_av_domain(struct fpgadma_av *av);
+
+/* --- cq.c --------------------------------------------------------------- */
+struct fpgadma_cq;
+
+/* One completion, in the widest form; cq.c writes the CQ's format. */
+struct fpgadma_comp {
+	void *op_context;
+	uint64_t flags;		/* FI_SEND | FI_MSG ... as fi_cq(3) says */
+	size_t len;
+	void *buf;
+	uint64_t data;
+	uint64_t tag;
+	fi_addr_t src_addr;	/* for fi_cq_readfrom; FI_ADDR_NOTAVAIL if unknown */
+};
+
+/*
+ * Queue a completion or an error completion (err a positive FI_E* code,
+ * prov_errno the fpgadma_wc_status or errno behind it, olen the bytes
+ * truncated).  The CQ grows as needed: no completion is dropped.  Safe to
+ * call with domain->lock held; wakes waiters on the CQ.
+ */
+void fpgadma_cq_write(struct fpgadma_cq *cq, const struct fpgadma_comp *c);
+void fpgadma_cq_write_err(struct fpgadma_cq *cq, const struct fpgadma_comp *c,
+			  int err, int prov_errno, size_t olen);
+struct fpgadma_domain *fpgadma_cq_domain(struct fpgadma_cq *cq);
+
+/* --- cntr.c ------------------------------------------------------------- */
+struct fpgadma_cntr;
+void fpgadma_cntr_inc(struct fpgadma_cntr *cntr);
+void fpgadma_cntr_inc_err(struct fpgadma_cntr *cntr);
+struct fpgadma_domain *fpgadma_cntr_domain(struct fpgadma_cntr *cntr);
+
+/* --- eq.c --------------------------------------------------------------- */
+struct fpgadma_eq;
+/* Queue an event (FI_AV_COMPLETE ...) or an error event (err positive FI_E*). */
+int fpgadma_eq_write_event(struct fpgadma_eq *eq, uint32_t event,
+			   const void *buf, size_t len, uint64_t flags);
+int fpgadma_eq_write_error(struct fpgadma_eq *eq, fid_t fid, void *context,
+			   uint64_t data, int err, int prov_errno);
+
+/* --- fi_info helpers (fabric.c) ----------------------------------------- */
+/*
+ * The fi_info of device index with every capability the device has (a new
+ * one: fi_freeinfo() it); NULL if there is no such device.
+ */
+struct fi_info *fpgadma_device_info(uint32_t dev_index);
+
+/* ======================================================================== */
+/* Control-plane additions: new declarations, none of the above changed.   */
+/* ======================================================================== */
+
+/*
+ * fi_getinfo's src_addr: ep_id and ep_idx FPGADMA_ADDR_ANY mean "some
+ * endpoint of device dev_index" (the kernel numbers a context only when it
+ * is opened).  Never a peer's address: fi_av_insert rejects it.
+ */
+#define FPGADMA_ADDR_ANY	0xffffffffU
+
+/*
+ * What fi_getinfo promises, so the data plane keeps it: message ordering
+ * (msg_order of tx_attr and rx_attr) and the largest message.
+ */
+#define FPGADMA_MSG_ORDER	(FI_ORDER_SAS | FI_ORDER_RAR | FI_ORDER_RAW | \
+				 FI_ORDER_WAR | FI_ORDER_WAW | FI_ORDER_SAR | \
+				 FI_ORDER_SAW | FI_ORDER_RMA_RAR | \
+				 FI_ORDER_RMA_RAW | FI_ORDER_RMA_WAR | \
+				 FI_ORDER_RMA_WAW)
+#define FPGADMA_MAX_MSG_SIZE	(1ULL << 30)
+
+/*
+ * domain->refs and fabric->refs: change them only with these (atomic), so
+ * that nobody needs domain->lock for it; fi_close of the parent fails with
+ * -FI_EBUSY while they are non-zero.
+ */
+static inline void fpgadma_domain_get(struct fpgadma_domain *d)
+{
+	__atomic_fetch_add(&d->refs, 1, __ATOMIC_RELAXED);
+}
+
+static inline void fpgadma_domain_put(struct fpgadma_domain *d)
+{
+	__atomic_fetch_sub(&d->refs, 1, __ATOMIC_RELEASE);
+}
+
+static inline void fpgadma_fabric_get(struct fpgadma_fabric *f)
+{
+	__atomic_fetch_add(&f->refs, 1, __ATOMIC_RELAXED);
+}
+
+static inline void fpgadma_fabric_put(struct fpgadma_fabric *f)
+{
+	__atomic_fetch_sub(&f->refs, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * d->mr_mode holds the negotiated bits in their 1.5 form: FI_MR_BASIC is
+ * stored as FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY and
+ * FI_MR_SCALABLE as 0, so the data plane tests FI_MR_VIRT_ADDR alone to
+ * know whether an RMA address is virtual or an offset into the MR
+ * (FPGADMA_WR_F_REMOTE_OFFSET).
+ *
+ * Objects of the control plane begin with their fid structure (fid_av,
+ * fid_cq, fid_cntr, fid_eq, fid_mr).  An endpoint must do the same: a
+ * struct fpgadma_ep begins with its struct fid_ep, which is how fi_mr_bind
+ * recognises an endpoint of the domain (by looking for it in d->eps[]).
+ *
+ * For fi_ep_bind: the object behind a fid, or NULL if the fid is not of
+ * that class or not of this provider; _get/_put count the bindings (fi_close
+ * of a bound AV, CQ or counter fails with -FI_EBUSY).
+ */
+struct fpgadma_av *fpgadma_av_from_fid(struct fid *fid);
+void fpgadma_av_get(struct fpgadma_av *av);
+void fpgadma_av_put(struct fpgadma_av *av);
+struct fpgadma_cq *fpgadma_cq_from_fid(struct fid *fid);
+void fpgadma_cq_get(struct fpgadma_cq *cq);
+void fpgadma_cq_put(struct fpgadma_cq *cq);
+struct fpgadma_cntr *fpgadma_cntr_from_fid(struct fid *fid);
+void fpgadma_cntr_get(struct fpgadma_cntr *cntr);
+void fpgadma_cntr_put(struct fpgadma_cntr *cntr);
+struct fpgadma_eq *fpgadma_eq_from_fid(struct fid *fid);
+void fpgadma_eq_get(struct fpgadma_eq *eq);
+void fpgadma_eq_put(struct fpgadma_eq *eq);
+
+/*
+ * fi_trywait of one object: 0 if it is safe to block on its wait fd,
+ * -FI_EAGAIN if it has something to read.  Runs progress for CQs and
+ * counters (so never with domain->lock held).
+ */
+int fpgadma_cq_trywait(struct fpgadma_cq *cq);
+int fpgadma_cntr_trywait(struct fpgadma_cntr *cntr);
+int fpgadma_eq_trywait(struct fpgadma_eq *eq);
+
+/* fi_domain (domain.c) and fi_eq_open (eq.c), for the fabric's ops. */
+int fpgadma_domain_open(struct fid_fabric *fabric, struct fi_info *info,
+			struct fid_domain **dom, void *context);
+int fpgadma_eq_open(struct fid_fabric *fabric, struct fi_eq_attr *attr,
+		    struct fid_eq **eq, void *context);
+/* The domain's ops (av.c, cq.c, cntr.c, mr.c). */
+int fpgadma_av_open(struct fid_domain *domain, struct fi_av_attr *attr,
+		    struct fid_av **av, void *context);
+int fpgadma_cq_open(struct fid_domain *domain, struct fi_cq_attr *attr,
+		    struct fid_cq **cq, void *context);
+int fpgadma_cntr_open(struct fid_domain *domain, struct fi_cntr_attr *attr,
+		      struct fid_cntr **cntr, void *context);
+extern struct fi_ops_mr fpgadma_mr_ops;
+
+/* The API version the fabric was opened with (err_data rules differ < 1.5). */
+uint32_t fpgadma_domain_api_version(const struct fpgadma_domain *d);
+
+/* --- util.c: wait objects shared by EQs, CQs and counters ----------------- */
+/*
+ * A level-triggered flag an fd can wait on: an eventfd that is readable
+ * exactly while the flag is set.  The owner's lock serialises set/clear.
+ */
+struct fpgadma_signal {
+	int fd;
+	bool set;
+};
+
+/*
+ * What fi_control(FI_GETWAIT) returns and sread sleeps on: an epoll fd
+ * holding the object's signal and, for CQs and counters, the fd of the
+ * domain's libfpgadma context (readable while kernel completions wait).
+ */
+struct fpgadma_wait {
+	enum fi_wait_obj wait_obj;	/* FI_WAIT_NONE, _FD or _YIELD */
+	int epfd;			/* -1 unless FI_WAIT_FD */
+	struct fpgadma_signal sig;
+};
+
+int fpgadma_wait_init(struct fpgadma_wait *w, enum fi_wait_obj wait_obj,
+		      int extra_fd);
+void fpgadma_wait_fini(struct fpgadma_wait *w);
+void fpgadma_wait_set(struct fpgadma_wait *w);
+void fpgadma_wait_clear(struct fpgadma_wait *w);
+/* Sleep until the fds may be ready or timeout_ms (-1: forever) passes. */
+int fpgadma_wait_sleep(struct fpgadma_wait *w, int timeout_ms);
+int fpgadma_wait_getwait(struct fpgadma_wait *w, void *arg);
+
+/* Deadlines for the blocking calls: timeout_ms < 0 is no deadline. */
+uint64_t fpgadma_deadline(int timeout_ms);
+/* Milliseconds left (0 when passed), -1 without deadline, at most slice_ms. */
+int fpgadma_time_left(uint64_t deadline, int slice_ms);
+
+/*
+ * prov_errno of an error completion or event (fpgadma_cq_write_err,
+ * fpgadma_eq_write_error): > 0 is an enum fpgadma_wc_status (the CQE's
+ * status), < 0 a negative errno from libfpgadma, 0 nothing more to say.
+ * fi_cq_strerror and fi_eq_strerror print it that way.
+ */
+const char *fpgadma_prov_strerror(int prov_errno);
+
+/*
+ * fpgadma_mr_local() details: len 0 gives *lkey 0 and registers nothing; a
+ * desc that is not an enabled MR of this domain covering the range (with
+ * LOCAL_WRITE when device_writes) is ignored, the range then registered
+ * for the operation.  fpgadma_mr_local_release(d, NULL) does nothing.
+ */
+
+/* ======================================================================== */
+/* Data-plane additions: new declarations, none of the above changed.      */
+/* ======================================================================== */
+
+/*
+ * fpgadma_dp_fini() runs before fpgadma_dealloc_pd() and fpgadma_close():
+ * it deregisters the buffer pools (which flushes their posted RECVs) and
+ * every MR the data plane still holds, waiting for the work using them.
+ */
+
+/*
+ * How long a blocking wait (fi_cq_sread, fi_cntr_wait) may sleep on the
+ * context's fd before it must run progress again, in ms: a send that met
+ * RNR is resent after FI_FPGADMA_RNR_RETRY_US without any kernel
+ * completion to wake the waiter.  -1: nothing timed is pending (sleep as
+ * long as you like), 0: run progress now.  Takes domain->lock.
+ */
+int fpgadma_dp_timeout_ms(struct fpgadma_domain *d);
+
+#endif /* FPGADMA_PROV_H */
