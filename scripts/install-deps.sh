@@ -24,6 +24,8 @@ packages=(
 	libelf-dev
 	# VM tests: emulator, guest userland, initramfs tools
 	qemu-system-x86 busybox-static cpio gzip libc-bin binutils
+	# the MPI test (tests/mpi/): mpicc and mpirun, also copied into the guest
+	openmpi-bin libopenmpi-dev
 )
 # shellcheck disable=SC2206 # word splitting is the point
 [ -n "${FPGADMA_EXTRA_PACKAGES:-}" ] && packages+=(${FPGADMA_EXTRA_PACKAGES})

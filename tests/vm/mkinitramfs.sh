@@ -13,6 +13,9 @@
 #                      on) from /lib/modules/<release>; repeatable
 #   --extra FILE       also include FILE (with its shared libraries when it is
 #                      a program) at the same path; repeatable
+#   --fabtests-list FILE  the fabtests to include (default:
+#                      fabtests/vm-fabtests.list, when the build has them)
+#   --no-fabtests      include no fabtests
 #   --output FILE      default: <build dir>/tests/vm/initramfs.cpio.gz
 #
 # Contents: busybox (static) with its applet links; /init (guest-init.sh);
@@ -21,6 +24,23 @@
 # names, in order); /usr/bin/fpgadma_demo and /usr/bin/fpgadma_info; every
 # shared library these load (found with ldd) and the dynamic loader; /etc
 # with passwd and group (root, nobody 65534), hosts, services.
+#
+# Fabtests (when configure found libfabric and they were built, and not
+# --no-tests): each line of the fabtests list (see fabtests/vm-fabtests.list)
+# becomes a test ft-NAME, a script /tests/ft-NAME that runs the program from
+# /usr/libexec/fpgadma-fabtests/ with its environment and FI_PROVIDER_PATH
+# set to /usr/lib/fpgadma/libfabric, where the provider libfpgadma-fi.so
+# goes when it was built (a test that needs it, or Open MPI, and lacks it
+# skips instead).  libfabric comes with its libraries (ldd); Open MPI
+# (mpirun, orted, its and PMIx's plugins, help files and configuration) when
+# a test runs fabtests/mpi-run.sh and mpi_pingpong was built.  They do not
+# go into the base archive, which every configuration boots, but into side
+# archives the harness appends (the kernel unpacks concatenated archives)
+# for the configurations that run them, so that the others keep their
+# memory: <output>.fabtests (libfabric, the provider, the programs, the
+# ft-* scripts) and <output>.mpi (Open MPI).  A file <output>.configs has a
+# line "ft-NAME CONFIG,...|- fabtests|mpi" per fabtest: where it runs ('-':
+# wherever the soft FPGA is) and the side archive it needs.
 #
 # Test names are paths under tests/ without the prefix, one per line, '#'
 # starts a comment.  A libtool-built program may be a wrapper script: the
@@ -34,6 +54,8 @@ build_dir=$src_dir
 module=
 no_module=no
 tests_list=
+fabtests_list=
+no_fabtests=no
 output=
 kmods=()
 extras=()
@@ -49,6 +71,8 @@ while [ $# -gt 0 ]; do
 	--no-tests) tests_list=/dev/null; shift ;;
 	--kmod) kmods+=("$2"); shift 2 ;;
 	--extra) extras+=("$2"); shift 2 ;;
+	--fabtests-list) fabtests_list=$2; shift 2 ;;
+	--no-fabtests) no_fabtests=yes; shift ;;
 	--output) output=$2; shift 2 ;;
 	-h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	*) die "unknown argument: $1 (see --help)" ;;
@@ -128,9 +152,30 @@ copy_with_libs() {
 	done <<<"$ldd_out"
 }
 
-# copy_file SRC DEST: SRC (symbolic links resolved) at DEST in the guest.
+# copy_file SRC DEST: SRC (symbolic links resolved) at DEST in the guest,
+# unless the archive being built ($root) or one unpacked before it
+# ($lower_roots: a side archive leaves out what the base has) holds it.
+lower_roots=()
 copy_file() {
-	[ -e "$root$2" ] || install -D -m 0755 "$(readlink -f "$1")" "$root$2"
+	local r
+	for r in "$root" ${lower_roots[@]+"${lower_roots[@]}"}; do
+		[ ! -e "$r$2" ] || return 0
+	done
+	install -D -m 0755 "$(readlink -f "$1")" "$root$2"
+}
+
+# new_root DIR: an empty staging directory with the merged-/usr links.
+new_root() {
+	rm -rf "$1"
+	mkdir -p "$1/usr/bin" "$1/usr/sbin" "$1/usr/lib" "$1/usr/lib64"
+	for d in bin sbin lib lib64; do ln -s "usr/$d" "$1/$d"; done
+}
+
+# pack DIR FILE: DIR as a gzip'd newc cpio archive.
+pack() {
+	(cd "$1" && find . -print0 | LC_ALL=C sort -z |
+		cpio --null --create --format=newc --owner=0:0 --quiet) | gzip -n -6 > "$2.tmp"
+	mv "$2.tmp" "$2"
 }
 
 # resolve_prog REL: the real binary for build-tree path REL (a libtool
@@ -205,6 +250,168 @@ for name in ${names[@]+"${names[@]}"}; do
 	printf '%s\n' "$name" >> "$root/tests/vm-tests.list"
 done
 
+# --- fabtests: libfabric, the provider, Open MPI (side archives)
+ft_dir=/usr/libexec/fpgadma-fabtests
+prov_dir=/usr/lib/fpgadma/libfabric
+base_root=$root
+ft_root=$out_dir/initramfs-fabtests
+mpi_root=$out_dir/initramfs-mpi
+rm -rf "$ft_root" "$mpi_root" "$output.fabtests" "$output.mpi"
+: > "$output.configs.tmp"
+
+# in_root DIR LOWER... -- CMD...: run CMD with the copies going to DIR,
+# leaving out what the LOWER archives have.
+in_root() {
+	local dir=$1
+	shift
+	lower_roots=()
+	while [ "$1" != -- ]; do lower_roots+=("$1"); shift; done
+	shift
+	[ -d "$dir" ] || new_root "$dir"
+	root=$dir
+	"$@"
+	root=$base_root
+	lower_roots=()
+}
+
+# copy_optional SRC: install SRC at its own path with its libraries, or
+# leave it out (saying so) when one of them is missing on this machine:
+# for plugins that the tests never load.
+copy_optional() {
+	if LD_LIBRARY_PATH=$libpath ldd "$1" 2>/dev/null | grep -q 'not found'; then
+		echo "mkinitramfs: left out $1 (a library it needs is not installed)" >&2
+		return 0
+	fi
+	copy_with_libs "$1" "$1"
+}
+
+# copy_tree DIR: DIR's files at the same place (data: help texts, configuration).
+copy_tree() {
+	local f
+	[ -d "$1" ] || return 0
+	while IFS= read -r f; do
+		install -D -m 0644 "$f" "$root$f"
+	done < <(find "$1" -type f)
+}
+
+# Open MPI's launcher and what it loads at run time.
+copy_openmpi() {
+	local orterun pkglibdir pkgdatadir sysconfdir pmixlib f
+	orterun=$(readlink -f "$(command -v mpirun)")
+	copy_with_libs "$orterun" /usr/bin/orterun
+	ln -sf orterun "$root/usr/bin/mpirun"
+	copy_with_libs "$(command -v orted)" /usr/bin/orted
+	path_of() { ompi_info --path "$1" --parsable 2>/dev/null | sed -n "s/^path:$1://p"; }
+	pkglibdir=$(path_of pkglibdir)
+	pkgdatadir=$(path_of pkgdatadir)
+	sysconfdir=$(path_of sysconfdir)
+	[ -d "$pkglibdir" ] || die "Open MPI's plugin directory not found (ompi_info --path pkglibdir)"
+	for f in "$pkglibdir"/*.so; do copy_optional "$f"; done
+	# PMIx's plugins and help files, next to the libpmix Open MPI uses.
+	pmixlib=$(ldd "$pkglibdir"/mca_pmix_*.so 2>/dev/null | awk '/libpmix\.so/ { print $3; exit }')
+	if [ -n "$pmixlib" ]; then
+		pmixlib=$(dirname "$(readlink -f "$pmixlib")")
+		for f in "$pmixlib"/pmix/*.so; do [ -e "$f" ] && copy_optional "$f"; done
+		copy_tree "$(dirname "$pmixlib")/share/pmix"
+	fi
+	copy_tree "$pkgdatadir"
+	copy_tree "$sysconfdir"
+}
+
+# add_fabtest LINE: one line of the fabtests list.
+have_prov=no have_mpi=no mpi_copied=no
+add_fabtest() {
+	local name cfgs='' prog need_prov=no need_mpi=no why='' src w a
+	local -a envs=() args=()
+	set -f
+	# shellcheck disable=SC2086 # the line is words
+	set -- $1
+	set +f
+	name=$1; shift
+	case ${1:-} in @*) cfgs=${1#@}; shift ;; esac
+	while [ $# -gt 0 ]; do
+		case $1 in *=*) envs+=("$1"); shift ;; *) break ;; esac
+	done
+	[ $# -gt 0 ] || die "$fabtests_list: no program for $name"
+	prog=$1; shift
+	args=("$@")
+	for a in ${envs[@]+"${envs[@]}"} ${args[@]+"${args[@]}"}; do
+		case $a in *fpgadma*) need_prov=yes ;; esac
+	done
+	[ "$prog" != mpi-run.sh ] || need_mpi=yes
+	if [ "$need_prov" = yes ] && [ "$have_prov" = no ]; then
+		why="the fpgadma provider (prov/fpgadma/.libs/libfpgadma-fi.so) was not built"
+	elif [ "$need_mpi" = yes ] && [ "$have_mpi" = no ]; then
+		why="Open MPI is not there to test (mpirun, or fabtests/mpi_pingpong: configure found no mpicc)"
+	fi
+	if [ -z "$why" ]; then
+		if [ "$need_mpi" = yes ]; then
+			if [ "$mpi_copied" = no ]; then
+				in_root "$mpi_root" "$base_root" "$ft_root" -- copy_openmpi
+				in_root "$mpi_root" "$base_root" "$ft_root" -- copy_with_libs \
+					"$(resolve_prog fabtests/mpi_pingpong)" "$ft_dir/mpi_pingpong"
+				mpi_copied=yes
+			fi
+			src=$mpi_root
+		else
+			src=$ft_root
+		fi
+		if [ ! -e "$src$ft_dir/$prog" ]; then
+			if [ -f "$src_dir/fabtests/$prog" ] && ! is_elf "$src_dir/fabtests/$prog"; then
+				install -D -m 0755 "$src_dir/fabtests/$prog" "$src$ft_dir/$prog"
+			elif [ "$src" = "$mpi_root" ]; then
+				in_root "$mpi_root" "$base_root" "$ft_root" -- copy_with_libs \
+					"$(resolve_prog "fabtests/$prog")" "$ft_dir/$prog"
+			else
+				in_root "$ft_root" "$base_root" -- copy_with_libs \
+					"$(resolve_prog "fabtests/$prog")" "$ft_dir/$prog"
+			fi
+		fi
+	fi
+	[ -d "$ft_root" ] || new_root "$ft_root"
+	mkdir -p "$ft_root/tests"
+	w=$ft_root/tests/ft-$name
+	{
+		echo '#!/bin/sh'
+		echo "# ft-$name, from the fabtests list (tests/vm/mkinitramfs.sh)"
+		if [ -n "$why" ]; then
+			printf 'echo %q\nexit 77\n' "SKIP: $why"
+		else
+			echo "export FI_PROVIDER_PATH=$prov_dir"
+			printf 'exec env'
+			for a in ${envs[@]+"${envs[@]}"}; do printf ' %q' "$a"; done
+			printf ' %q' "$ft_dir/$prog" ${args[@]+"${args[@]}"}
+			printf '\n'
+		fi
+	} > "$w"
+	chmod 0755 "$w"
+	names+=("ft-$name")
+	printf '%s\n' "ft-$name" >> "$root/tests/vm-tests.list"
+	if [ "$need_mpi" = yes ] && [ -z "$why" ]; then a=mpi; else a=fabtests; fi
+	printf '%s %s %s\n' "ft-$name" "${cfgs:--}" "$a" >> "$output.configs.tmp"
+}
+
+if [ "$tests_list" != /dev/null ] && [ "$no_fabtests" = no ]; then
+	[ -n "$fabtests_list" ] || fabtests_list=$src_dir/fabtests/vm-fabtests.list
+	if [ -x "$build_dir/fabtests/rdm_msg" ] || [ -x "$build_dir/fabtests/.libs/rdm_msg" ]; then
+		[ -r "$fabtests_list" ] || die "fabtests list $fabtests_list not found"
+		prov_so=$build_dir/prov/fpgadma/.libs/libfpgadma-fi.so
+		if [ -f "$prov_so" ]; then
+			in_root "$ft_root" "$base_root" -- copy_with_libs "$prov_so" "$prov_dir/libfpgadma-fi.so"
+			have_prov=yes
+		fi
+		if [ -x "$build_dir/fabtests/mpi_pingpong" ] && command -v mpirun >/dev/null &&
+		   command -v orted >/dev/null && command -v ompi_info >/dev/null; then
+			have_mpi=yes
+		fi
+		while IFS= read -r line || [ -n "$line" ]; do
+			line=${line%%#*}
+			[ -n "${line//[[:space:]]/}" ] || continue
+			add_fabtest "$line"
+		done < "$fabtests_list"
+	fi
+fi
+
 # --- tools
 for tool in fpgadma_demo fpgadma_info; do
 	copy_with_libs "$(resolve_prog "tools/$tool")" "/usr/bin/$tool"
@@ -248,10 +455,16 @@ install -m 0755 "$src_dir/tests/vm/guest-init.sh" "$root/init"
 # the node (mknod needs root) init reopens the console itself.
 mknod -m 0600 "$root/dev/console" c 5 1 2>/dev/null || true
 
-tmp=$output.tmp
-(cd "$root" && find . -print0 | LC_ALL=C sort -z |
-	cpio --null --create --format=newc --owner=0:0 --quiet) | gzip -n -6 > "$tmp"
-mv "$tmp" "$output"
+pack "$root" "$output"
+for side in fabtests mpi; do
+	d=$out_dir/initramfs-$side
+	[ ! -d "$d" ] || pack "$d" "$output.$side"
+done
 printf '%s\n' ${names[@]+"${names[@]}"} > "$output.tests"
-printf 'mkinitramfs: %s (%s tests, %s)\n' "${output#"$build_dir"/}" "${#names[@]}" \
-	"$(du -h "$output" | cut -f1)"
+mv "$output.configs.tmp" "$output.configs"
+sides=
+for side in fabtests mpi; do
+	[ ! -f "$output.$side" ] || sides+=", .$side $(du -h "$output.$side" | cut -f1)"
+done
+printf 'mkinitramfs: %s (%s tests, %s%s)\n' "${output#"$build_dir"/}" "${#names[@]}" \
+	"$(du -h "$output" | cut -f1)" "$sides"

@@ -29,7 +29,11 @@
 #   edu-highmem 1 GiB, 1 vCPU, the edu device without IOMMU, memory beyond
 #              its reach: only edu_reach runs
 # Tests named edu_* run only in the configurations with the edu device; the
-# others there run against the edu device, or skip saying why.
+# others there run against the edu device, or skip saying why.  The fabtests
+# (ft-*, from fabtests/vm-fabtests.list) run only in the configurations of
+# the soft FPGA, and of those in the ones their list names
+# (<initramfs>.configs); a configuration that runs some boots the initramfs
+# with the side archives they need appended (<initramfs>.fabtests, .mpi).
 #
 # Environment:
 #   KERNEL_IMAGE               kernel to boot (default: KERNEL_IMAGE of the
@@ -75,6 +79,7 @@ default_configs="default swiotlb smp2 smallmem edu iommu edu-highmem"
 # time limits) and cfg_tests (which tests run: soft = all but edu_*, all,
 # or a '|' separated list).
 config_setup() {
+	cfg_name=$1
 	mem=1G smp=1 cfg_append='' cfg_qemu=() cfg_params='' cfg_engine=soft
 	cfg_scale=1 cfg_tests=soft
 	# shellcheck disable=SC2054 # commas belong to QEMU's option syntax
@@ -118,10 +123,21 @@ config_setup() {
 config_tests() {
 	local t
 	case $cfg_tests in
-	all) printf '%s\n' "$@" ;;
-	soft) for t in "$@"; do case $t in edu_*) ;; *) echo "$t" ;; esac; done ;;
+	all) for t in "$@"; do fabtest_here "$t" && echo "$t"; done ;;
+	soft) for t in "$@"; do case $t in edu_*) ;; *) fabtest_here "$t" && echo "$t" ;; esac; done ;;
 	*) tr '|' '\n' <<<"$cfg_tests" | grep . ;;
 	esac
+}
+
+# fabtest_here NAME: whether test NAME runs in this configuration (true for
+# all but the fabtests, which run with the soft FPGA, where their list lets
+# them).
+fabtest_here() {
+	local cfgs
+	case $1 in ft-*) ;; *) return 0 ;; esac
+	[ "$cfg_engine" = soft ] || return 1
+	cfgs=${fabtest_configs[$1]:-}
+	[ -z "$cfgs" ] || [[ ,$cfgs, == *,"$cfg_name",* ]]
 }
 
 while [ $# -gt 0 ]; do
@@ -181,6 +197,37 @@ all_tests=()
 if [ -f "$initramfs.tests" ]; then
 	mapfile -t all_tests < <(grep . "$initramfs.tests")
 fi
+declare -A fabtest_configs=() fabtest_needs=()
+if [ -f "$initramfs.configs" ]; then
+	while read -r t c a; do
+		[ -n "$t" ] || continue
+		[ "$c" = - ] || fabtest_configs[$t]=$c
+		fabtest_needs[$t]=${a:-fabtests}
+	done < "$initramfs.configs"
+fi
+
+# initrd_for NAME...: the initramfs that has what tests NAME... need: the
+# base one, or it with side archives appended (built once, next to it).
+initrd_for() {
+	local t need=base f
+	for t in "$@"; do
+		case ${fabtest_needs[$t]:-} in
+		mpi) need=mpi ;;
+		fabtests) [ "$need" = mpi ] || need=fabtests ;;
+		esac
+	done
+	case $need in
+	base) echo "$initramfs"; return ;;
+	fabtests) f=$initramfs.with-fabtests ;;
+	mpi) f=$initramfs.with-mpi ;;
+	esac
+	if [ ! -f "$f" ] || [ "$f" -ot "$initramfs" ]; then
+		cat "$initramfs" "$initramfs.fabtests" > "$f.tmp"
+		[ "$need" != mpi ] || cat "$initramfs.mpi" >> "$f.tmp"
+		mv "$f.tmp" "$f"
+	fi
+	echo "$f"
+}
 
 # Kernel log lines that fail a run (kmemleak reports come as "unreferenced
 # object"; lockdep's as WARNING or BUG, or "INFO: trying to register
@@ -196,7 +243,7 @@ status=0
 
 # run_config NAME
 run_config() {
-	local cfg=$1 log append var extra_append t0 t1 rc params tests
+	local cfg=$1 log append var extra_append t0 t1 rc params tests initrd
 	config_setup "$cfg"
 	log=$log_dir/$cfg.log
 
@@ -218,6 +265,7 @@ run_config() {
 		fi
 	fi
 	expected=$((${#expected_names[@]} + 3))
+	initrd=$(initrd_for ${expected_names[@]+"${expected_names[@]}"})
 	params=$cfg_params
 	[ -z "${FPGADMA_VM_PARAMS:-}" ] || params+="${params:+|}$FPGADMA_VM_PARAMS"
 
@@ -240,7 +288,7 @@ run_config() {
 		"${cfg_accel[@]}" -cpu qemu64 -m "$mem" -smp "$smp"
 		-nographic -no-reboot -nic none -vga none
 		"${cfg_qemu[@]}"
-		-kernel "$kernel" -initrd "$initramfs" -append "$append")
+		-kernel "$kernel" -initrd "$initrd" -append "$append")
 	# shellcheck disable=SC2206 # word splitting is the point
 	[ -z "${FPGADMA_VM_QEMU_ARGS:-}" ] || cmd+=($FPGADMA_VM_QEMU_ARGS)
 

@@ -1,0 +1,76 @@
+#!/bin/sh
+# Run mpi_pingpong on two ranks of this machine with one of Open MPI's
+# transports, and check that the transport asked for carried it.
+#
+# Usage: fabtests/mpi-run.sh TRANSPORT [PROVIDER]
+#   vader     ob1 with the shared-memory BTL (the launcher alone is tested)
+#   mtl-ofi   cm with the ofi MTL on libfabric provider PROVIDER
+#   btl-ofi   ob1 with the ofi BTL (two-sided mode) on PROVIDER; Open MPI
+#             4.1's ofi BTL needs FI_RMA | FI_ATOMIC from the provider
+# PROVIDER defaults to fpgadma; its libfabric log (FI_LOG_LEVEL=info) must
+# show it opened.  The program is next to this script or $MPI_PINGPONG.
+# Exit status 0 pass, 77 skip (no mpirun), 1 fail.  Works on the host too,
+# e.g. 'fabtests/mpi-run.sh mtl-ofi "tcp;ofi_rxm"' from the build directory
+# (with FI_TCP_IFACE=lo).
+transport=$1
+prov=${2:-fpgadma}
+here=$(cd "$(dirname "$0")" && pwd)
+prog=${MPI_PINGPONG:-$here/mpi_pingpong}
+command -v mpirun >/dev/null 2>&1 || { echo "SKIP: no mpirun"; exit 77; }
+[ -x "$prog" ] || { echo "SKIP: $prog not built (no mpicc)"; exit 77; }
+
+# Root in a guest: allowed.  No ssh: the isolated launcher (local ranks only).
+# CMA needs ptrace rights a guest may not give: vader copies through /dev/shm.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_plm=isolated OMPI_MCA_btl_vader_single_copy_mechanism=none
+export OMPI_MCA_rmaps_base_oversubscribe=1
+# Debian's openmpi-mca-params.conf leaves the ofi components out; the
+# environment overrides it.
+case $transport in
+vader)
+	export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader
+	;;
+mtl-ofi)
+	export OMPI_MCA_pml=cm OMPI_MCA_mtl=ofi OMPI_MCA_mtl_ofi_provider_include="$prov"
+	export OMPI_MCA_mtl_base_verbose=10 FI_LOG_LEVEL=info
+	;;
+btl-ofi)
+	export OMPI_MCA_pml=ob1 OMPI_MCA_btl=ofi,self OMPI_MCA_btl_ofi_provider_include="$prov"
+	export OMPI_MCA_btl_ofi_provider_exclude="" OMPI_MCA_btl_ofi_mode=1
+	export OMPI_MCA_btl_base_verbose=100 OMPI_MCA_osc=^rdma FI_LOG_LEVEL=info
+	;;
+*)
+	echo "usage: $0 vader|mtl-ofi|btl-ofi [PROVIDER]" >&2
+	exit 1
+	;;
+esac
+
+log=${TMPDIR:-/tmp}/mpi-run.$$.log
+mpirun -n 2 --oversubscribe "$prog" >"$log" 2>&1
+rc=$?
+# The program's own lines, and what says which transport ran.
+grep -E '^(PASS|FAIL|ping-pong|fence|lock)|mtl:ofi:provider|Using ofi btl|Using vader btl' "$log" |
+	sort -u | head -n 40
+status=0
+if [ "$rc" -ne 0 ] || ! grep -q '^PASS: mpi_pingpong' "$log"; then
+	echo "mpirun exit status $rc; the last lines of its output:"
+	grep -v '^libfabric:' "$log" | tail -n 30
+	status=1
+fi
+case $transport in
+mtl-ofi|btl-ofi)
+	# The provider's own log lines ("libfabric:PID:TIME:DOMAIN:PROV:...")
+	# prove it ran; of a layered one ("tcp;ofi_rxm"), the top one's.
+	n=$(grep -c "^libfabric:[0-9]*:[0-9]*:[^:]*:${prov##*;}:" "$log")
+	echo "libfabric log lines of provider ${prov##*;}: $n"
+	if [ "$n" -eq 0 ]; then
+		echo "FAIL: provider $prov did not log anything: it was not used"
+		grep '^libfabric:' "$log" | grep -iE 'warn|fail|error' | tail -n 10
+		status=1
+	fi
+	;;
+esac
+rm -f "$log"
+case $transport in vader) prov= ;; esac
+[ "$status" -eq 0 ] && echo "PASS: mpi-run $transport${prov:+ ($prov)}"
+exit "$status"
