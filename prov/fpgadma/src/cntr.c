@@ -202,6 +202,9 @@ int fpgadma_cntr_trywait(struct fpgadma_cntr *cntr)
 	pthread_mutex_lock(&cntr->lock);
 	changed = cntr->wait.sig.set;
 	pthread_mutex_unlock(&cntr->lock);
+	/* A resend waiting for its time has no fd to wake a sleeper. */
+	if (!changed && fpgadma_dp_timeout_ms(cntr->domain) >= 0)
+		changed = true;
 	return changed ? -FI_EAGAIN : 0;
 }
 

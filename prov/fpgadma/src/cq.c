@@ -365,6 +365,9 @@ int fpgadma_cq_trywait(struct fpgadma_cq *cq)
 	pthread_mutex_lock(&cq->lock);
 	ret = cq->count ? -FI_EAGAIN : 0;
 	pthread_mutex_unlock(&cq->lock);
+	/* A resend waiting for its time has no fd to wake a sleeper. */
+	if (!ret && fpgadma_dp_timeout_ms(cq->domain) >= 0)
+		ret = -FI_EAGAIN;
 	return ret;
 }
 
