@@ -196,8 +196,12 @@ static int fpgadma_open(struct inode *inode, struct file *file)
 	ret = fpgadma_ctx_init_ring(ctx, fpgadma_cq_entries);
 	if (ret)
 		goto err_free;
-	/* Cyclic: a closed endpoint's number is not soon given to another. */
-	ret = xa_alloc_cyclic(&fdev->eps, &ctx->ep_id, ctx, XA_LIMIT(1, INT_MAX),
+	/*
+	 * Cyclic: a closed endpoint's number is not soon given to another.
+	 * 16 bits, so that addresses that carry it in a port number (the
+	 * provider's FI_SOCKADDR_IN format) can name every endpoint.
+	 */
+	ret = xa_alloc_cyclic(&fdev->eps, &ctx->ep_id, ctx, XA_LIMIT(1, U16_MAX),
 			      &fdev->next_ep_id, GFP_KERNEL);
 	if (ret < 0)
 		goto err_ring;

@@ -72,7 +72,7 @@ enum fpgadma_engine_type {
  *			stream (its READ_STREAM WRs complete with
  *			FPGADMA_WC_REM_ACCESS_ERR).
  * @max_mr_size:	largest MR.
- * @ep_id:		this context's endpoint number on the device (non-zero,
+ * @ep_id:		this context's endpoint number on the device (1..65535,
  *			unique among the device's open contexts).
  * @caps:		FPGADMA_CAP_* bits.
  * @reserved:		zero.
