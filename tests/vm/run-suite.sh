@@ -27,7 +27,8 @@
 #   iommu      1 GiB, 1 vCPU, q35 with an emulated Intel IOMMU (strict
 #              invalidation) and the edu device; the tests target it
 #   edu-highmem 1 GiB, 1 vCPU, the edu device without IOMMU, memory beyond
-#              its reach: only edu_reach runs
+#              its reach, a soft device beside it: only edu_reach and
+#              ft-prov_info (fi_info with both engines) run
 # Tests named edu_* run only in the configurations with the edu device; the
 # others there run against the edu device, or skip saying why.  The fabtests
 # (ft-*, from fabtests/vm-fabtests.list) run only in the configurations of
@@ -112,7 +113,7 @@ config_setup() {
 		# Memory beyond the device's reach and no IOMMU: registrations
 		# on it must fail cleanly; the soft device is there too.
 		cfg_qemu=(-device edu)
-		cfg_engine=edu cfg_tests="edu_reach"
+		cfg_engine=edu cfg_tests="edu_reach|ft-prov_info"
 		;;
 	*) die "unknown configuration '$1' (one of: $all_configs)" ;;
 	esac
