@@ -395,6 +395,10 @@ static const struct {
 	{ FPGADMA_ENGINE_EDU, "reg_thp",
 	  "round-trips up to 32 MiB through device memory, thousands of 100 ms transfers "
 	  "on the edu device; edu_shapes registers THP memory and moves data through it" },
+	{ FPGADMA_ENGINE_EDU, "kill_paths",
+	  "its parent checks the device with 512 KiB round trips after each of 10 deaths, "
+	  "thousands of 100 ms transfers on the edu device; edu_teardown kills a process "
+	  "while an edu transfer runs" },
 	{ FPGADMA_ENGINE_EDU, "reg_hugetlb",
 	  "round-trips 4 MiB through device memory, thousands of 100 ms transfers on the "
 	  "edu device; edu_shapes registers hugetlb memory and moves data through it" },
