@@ -215,17 +215,7 @@ static int cntr_control(struct fid *fid, int command, void *arg)
 	struct fpgadma_cntr *cntr =
 		container_of(fid, struct fpgadma_cntr, cntr_fid.fid);
 
-	switch (command) {
-	case FI_GETWAIT:
-		return fpgadma_wait_getwait(&cntr->wait, arg);
-	case FI_GETWAITOBJ:
-		if (!arg)
-			return -FI_EINVAL;
-		*(enum fi_wait_obj *)arg = cntr->wait.wait_obj;
-		return 0;
-	default:
-		return -FI_ENOSYS;
-	}
+	return fpgadma_wait_control(&cntr->wait, command, arg);
 }
 
 static int cntr_close(struct fid *fid)

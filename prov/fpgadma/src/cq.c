@@ -377,17 +377,7 @@ static int cq_control(struct fid *fid, int command, void *arg)
 {
 	struct fpgadma_cq *cq = container_of(fid, struct fpgadma_cq, cq_fid.fid);
 
-	switch (command) {
-	case FI_GETWAIT:
-		return fpgadma_wait_getwait(&cq->wait, arg);
-	case FI_GETWAITOBJ:
-		if (!arg)
-			return -FI_EINVAL;
-		*(enum fi_wait_obj *)arg = cq->wait.wait_obj;
-		return 0;
-	default:
-		return -FI_ENOSYS;
-	}
+	return fpgadma_wait_control(&cq->wait, command, arg);
 }
 
 static int cq_close(struct fid *fid)

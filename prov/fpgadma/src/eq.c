@@ -243,17 +243,7 @@ static int eq_control(struct fid *fid, int command, void *arg)
 {
 	struct fpgadma_eq *eq = container_of(fid, struct fpgadma_eq, eq_fid.fid);
 
-	switch (command) {
-	case FI_GETWAIT:
-		return fpgadma_wait_getwait(&eq->wait, arg);
-	case FI_GETWAITOBJ:
-		if (!arg)
-			return -FI_EINVAL;
-		*(enum fi_wait_obj *)arg = eq->wait.wait_obj;
-		return 0;
-	default:
-		return -FI_ENOSYS;
-	}
+	return fpgadma_wait_control(&eq->wait, command, arg);
 }
 
 static int eq_close(struct fid *fid)

@@ -72,8 +72,11 @@ extern struct fi_provider fpgadma_prov;
 #define FPGADMA_MAX_EPS		64	/* endpoints per domain (ep_idx 0..63) */
 
 /*
- * An endpoint's address (fi_getname), FI_FPGADMA_ADDRLEN bytes.
- * ep_id 0 names the FPGA of device dev_index.
+ * An endpoint's address in the provider's own format (FI_FORMAT_UNSPEC),
+ * FI_FPGADMA_ADDRLEN bytes.  ep_id 0 names the FPGA of device dev_index.
+ * Whatever format the application chose (fpgadma_addr_decode() below),
+ * the provider keeps and compares addresses in this form: the AV's table
+ * and the data plane see nothing else.
  */
 struct fpgadma_addr {
 	uint32_t magic;		/* FPGADMA_ADDR_MAGIC */
@@ -373,7 +376,7 @@ void fpgadma_wait_set(struct fpgadma_wait *w);
 void fpgadma_wait_clear(struct fpgadma_wait *w);
 /* Sleep until the fds may be ready or timeout_ms (-1: forever) passes. */
 int fpgadma_wait_sleep(struct fpgadma_wait *w, int timeout_ms);
-int fpgadma_wait_getwait(struct fpgadma_wait *w, void *arg);
+int fpgadma_wait_control(struct fpgadma_wait *w, int command, void *arg);
 
 /* Deadlines for the blocking calls: timeout_ms < 0 is no deadline. */
 uint64_t fpgadma_deadline(int timeout_ms);
@@ -394,6 +397,57 @@ const char *fpgadma_prov_strerror(int prov_errno);
  * LOCAL_WRITE when device_writes) is ignored, the range then registered
  * for the operation.  fpgadma_mr_local_release(d, NULL) does nothing.
  */
+
+/*
+ * Address formats.  An fi_info, and so the domain opened with it, carries
+ * addresses (src_addr, dest_addr, fi_getname, fi_av_insert, fi_av_lookup,
+ * fi_av_straddr, the FPGA's address of query_fpga) in one of two
+ * encodings of the same (dev_index, ep_id, ep_idx), chosen by fi_getinfo
+ * from hints->addr_format:
+ *
+ *   FI_FORMAT_UNSPEC   struct fpgadma_addr (the default)
+ *   FI_SOCKADDR_IN     struct sockaddr_in, sin_family AF_INET,
+ *   FI_SOCKADDR        sin_addr 127.<dev_index>.0.<ep_idx + 1>,
+ *                      sin_port htons(ep_id), sin_zero ignored
+ *
+ * so the FPGA is 127.<dev>.0.1 port 0, and fi_getinfo's "any endpoint of
+ * the device" (FPGADMA_ADDR_ANY) is 127.<dev>.0.0 port 0.  Both are 16
+ * bytes.  The kernel numbers endpoints 1..65535, so every ep_id fits a
+ * port.  FI_SOCKADDR means the same sockaddr_in addresses (no IPv6).
+ */
+/* Is addr_format one of the above? */
+bool fpgadma_addr_format_ok(uint32_t addr_format);
+/* Bytes of one address of that format (the stride of fi_av_insert). */
+size_t fpgadma_addrlen(uint32_t addr_format);
+/*
+ * The address buf (fpgadma_addrlen(addr_format) bytes) in the provider's
+ * form.  -FI_EINVAL if it is not an fpgadma address of that format (a
+ * sockaddr_in outside the scheme above); the fields are not checked
+ * beyond that (fi_av_insert checks them against the domain).
+ */
+int fpgadma_addr_decode(uint32_t addr_format, const void *buf,
+			struct fpgadma_addr *a);
+/*
+ * a in addr_format into buf (room for FI_FPGADMA_ADDRLEN bytes).  Returns
+ * the length, or -FI_EADDRNOTAVAIL if a has no such encoding (an ep_id
+ * above 65535, a dev_index above 255 in a sockaddr_in).
+ */
+int fpgadma_addr_encode(uint32_t addr_format, const struct fpgadma_addr *a,
+			void *buf);
+/* A string for the address buf of that format, as fi_av_straddr prints it. */
+void fpgadma_addr_str(uint32_t addr_format, const void *buf, char *str,
+		      size_t len);
+/*
+ * A string in fi_av_straddr's forms ("fpgadma://devN/..." or
+ * "fi_sockaddr_in://127.D.0.H:PORT", whatever the format) back to an
+ * address: 0, or -FI_ENODATA if it is neither.
+ */
+int fpgadma_addr_parse(const char *str, struct fpgadma_addr *a);
+/* The address format of a domain's addresses (its info's). */
+static inline uint32_t fpgadma_domain_addr_format(const struct fpgadma_domain *d)
+{
+	return d->info->addr_format;
+}
 
 /* ======================================================================== */
 /* Data-plane additions: new declarations, none of the above changed.      */

@@ -225,11 +225,20 @@ int fpgadma_wait_sleep(struct fpgadma_wait *w, int timeout_ms)
 	return ret;
 }
 
-/* fi_control(FI_GETWAIT): the epoll fd, into an int. */
-int fpgadma_wait_getwait(struct fpgadma_wait *w, void *arg)
+/*
+ * fi_control of a CQ, counter or EQ: FI_GETWAIT (the epoll fd, into an
+ * int) and FI_GETWAITOBJ; nothing else.
+ */
+int fpgadma_wait_control(struct fpgadma_wait *w, int command, void *arg)
 {
+	if (command != FI_GETWAIT && command != FI_GETWAITOBJ)
+		return -FI_ENOSYS;
 	if (!arg)
 		return -FI_EINVAL;
+	if (command == FI_GETWAITOBJ) {
+		*(enum fi_wait_obj *)arg = w->wait_obj;
+		return 0;
+	}
 	if (w->wait_obj != FI_WAIT_FD)
 		return -FI_ENODATA;
 	*(int *)arg = w->epfd;
