@@ -19,14 +19,19 @@
  *               a CQ error entry with a readable fi_cq_strerror, the host
  *               buffer and device memory untouched, the endpoint still works
  *
+ * -A asks for FI_SOCKADDR_IN addresses: the FPGA's address (query_fpga)
+ * must then be a sockaddr_in, and the AV must take it.
+ *
  * Provider: -p, $FI_PROVIDER, else "fpgadma"; skips without it.
  */
 #include "common.h"
 
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <rdma/fi_ext_fpgadma.h>
 
@@ -50,13 +55,39 @@ static struct fid_mr *hmr;
 static void *hdesc;
 static bool null_desc_ok;
 
+static bool sockaddr_in_addrs;
+
 static int opt(int c, const char *arg)
 {
 	if (c == 'M') {
 		max_size = strtoull(arg, NULL, 0);
 		return 0;
 	}
+	if (c == 'A') {
+		sockaddr_in_addrs = true;
+		return 0;
+	}
 	return -1;
+}
+
+/* -A: the FPGA's address is a sockaddr_in, and prints as one. */
+static void check_sin_fpga(void)
+{
+	struct sockaddr_in sin;
+	char str[128];
+	size_t len = sizeof(str);
+
+	ft_check(dom.info->addr_format == FI_SOCKADDR_IN,
+		 "addr_format %u, asked FI_SOCKADDR_IN", dom.info->addr_format);
+	ft_check(fpga.addrlen == sizeof(sin), "query_fpga: addrlen %zu, expected a "
+		 "sockaddr_in (%zu)", fpga.addrlen, sizeof(sin));
+	memcpy(&sin, fpga.addr, sizeof(sin));
+	ft_check(sin.sin_family == AF_INET, "query_fpga: family %u, expected AF_INET",
+		 sin.sin_family);
+	fi_av_straddr(dom.av, fpga.addr, str, &len);
+	ft_check(!strncmp(str, "fi_sockaddr_in://", 17),
+		 "fi_av_straddr: \"%s\", expected fi_sockaddr_in://...", str);
+	ft_log("the FPGA's address: %s", str);
 }
 
 /* One RMA to device offset off, waited for. */
@@ -273,14 +304,22 @@ int main(int argc, char **argv)
 	uint64_t t0;
 	int ret;
 
-	ft_parse(argc, argv, "M:", "[-M MAX_SIZE]\n"
-		 "  -M BYTES     largest transfer (default 6 MiB)", opt);
+	struct fi_info *hints;
+
+	ft_parse(argc, argv, "M:A", "[-M MAX_SIZE] [-A]\n"
+		 "  -M BYTES     largest transfer (default 6 MiB)\n"
+		 "  -A           FI_SOCKADDR_IN addresses (default: the provider's)", opt);
 	ft_default_prov("fpgadma");
 	/* No FI_MR_LOCAL asked for: NULL desc must work unless the provider insists. */
-	ft_open_dom_or_skip(ft_hints(FI_RMA | FI_READ | FI_WRITE, FI_MR_VIRT_ADDR | FI_MR_ALLOCATED |
-				     FI_MR_PROV_KEY | FI_MR_ENDPOINT), &dom, "FI_RMA on FI_EP_RDM");
+	hints = ft_hints(FI_RMA | FI_READ | FI_WRITE, FI_MR_VIRT_ADDR | FI_MR_ALLOCATED |
+			 FI_MR_PROV_KEY | FI_MR_ENDPOINT);
+	if (sockaddr_in_addrs)
+		hints->addr_format = FI_SOCKADDR_IN;
+	ft_open_dom_or_skip(hints, &dom, "FI_RMA on FI_EP_RDM");
 	ft_describe(&dom);
 	ft_query_fpga(&dom, &fpga);
+	if (sockaddr_in_addrs)
+		check_sin_fpga();
 	if (!fpga.mem_size)
 		ft_skip("the FPGA has no on-board memory");
 	ft_open_ep(&dom, &ep, "ep");

@@ -20,18 +20,25 @@
  *              FI_OPT_MIN_MULTI_RECV is left
  * A group whose capability the provider lacks is skipped (said so); the
  * program skips when the provider is not there at all.
+ *
+ * -A asks for FI_SOCKADDR_IN addresses (hints->addr_format) and checks, for
+ * every pair, that fi_getname gives a sockaddr_in and that fi_av_lookup
+ * and fi_av_straddr give back what was inserted, in that format.
  */
 #include "common.h"
 
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define GUARD 64
 #define GUARD_BYTE 0xa5
 
 static bool one_domain;
+static bool sockaddr_in_addrs;
 static size_t max_size = 4 << 20;
 static uint64_t bytes_verified, ops;
 static int groups_run, groups_skipped;
@@ -45,8 +52,45 @@ static int opt(int c, const char *arg)
 	case 'M':
 		max_size = strtoull(arg, NULL, 0);
 		return 0;
+	case 'A':
+		sockaddr_in_addrs = true;
+		return 0;
 	}
 	return -1;
+}
+
+/* -A: the pair's addresses are sockaddr_in, and the AVs say so too. */
+static void check_sin_addrs(struct ft_pair *p)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		struct ft_dom *d = ft_pair_dom(p, i);
+		const struct ft_ep *peer = &p->ep[1 - i];
+		struct sockaddr_in sin;
+		uint8_t back[256];
+		size_t len = sizeof(back);
+		char str[128];
+		int ret;
+
+		ft_check(d->info->addr_format == FI_SOCKADDR_IN,
+			 "addr_format %u, asked FI_SOCKADDR_IN", d->info->addr_format);
+		ft_check(peer->namelen == sizeof(sin), "fi_getname: %zu bytes, "
+			 "expected a sockaddr_in (%zu)", peer->namelen, sizeof(sin));
+		memcpy(&sin, peer->name, sizeof(sin));
+		ft_check(sin.sin_family == AF_INET, "fi_getname: family %u, expected AF_INET",
+			 sin.sin_family);
+		ret = fi_av_lookup(d->av, p->peer[i], back, &len);
+		ft_check(!ret, "fi_av_lookup: %s", ft_strerr(ret));
+		ft_check(!ret && len == peer->namelen && !memcmp(back, peer->name, len),
+			 "fi_av_lookup: not the address inserted");
+		len = sizeof(str);
+		fi_av_straddr(d->av, peer->name, str, &len);
+		ft_check(!strncmp(str, "fi_sockaddr_in://", 17),
+			 "fi_av_straddr: \"%s\", expected fi_sockaddr_in://...", str);
+		if (ft_opts.verbose)
+			ft_log("ep%d's peer: %s", i, str);
+	}
 }
 
 static bool open_pair(struct ft_pair *p, uint64_t caps, size_t min_multi_recv,
@@ -56,11 +100,15 @@ static bool open_pair(struct ft_pair *p, uint64_t caps, size_t min_multi_recv,
 					 FI_MR_ALLOCATED | FI_MR_PROV_KEY | FI_MR_ENDPOINT);
 	const char *why = NULL;
 
+	if (sockaddr_in_addrs)
+		hints->addr_format = FI_SOCKADDR_IN;
 	if (ft_pair_open(p, hints, one_domain, min_multi_recv, &why)) {
 		ft_log("%s: skipped (%s)", group, why);
 		groups_skipped++;
 		return false;
 	}
+	if (sockaddr_in_addrs)
+		check_sin_addrs(p);
 	groups_run++;
 	return true;
 }
@@ -537,9 +585,10 @@ static void test_multi_recv(void)
 
 int main(int argc, char **argv)
 {
-	ft_parse(argc, argv, "sM:", "[-s] [-M MAX_SIZE]\n"
+	ft_parse(argc, argv, "sM:A", "[-s] [-M MAX_SIZE] [-A]\n"
 		 "  -s           both endpoints in one domain (default: two domains)\n"
-		 "  -M BYTES     largest message (default 4 MiB)", opt);
+		 "  -M BYTES     largest message (default 4 MiB)\n"
+		 "  -A           FI_SOCKADDR_IN addresses (default: the provider's)", opt);
 	{
 		/* The provider at all? */
 		struct ft_dom d;
@@ -554,6 +603,7 @@ int main(int argc, char **argv)
 	test_truncation();
 	test_multi_recv();
 	return ft_finish("%d groups run, %d skipped, %" PRIu64 " operations, %" PRIu64
-			 " bytes verified (%s)", groups_run, groups_skipped, ops, bytes_verified,
-			 one_domain ? "one domain" : "two domains");
+			 " bytes verified (%s%s)", groups_run, groups_skipped, ops, bytes_verified,
+			 one_domain ? "one domain" : "two domains",
+			 sockaddr_in_addrs ? ", FI_SOCKADDR_IN" : "");
 }

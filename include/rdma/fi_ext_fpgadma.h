@@ -35,7 +35,10 @@ extern "C" {
 #define FI_FPGADMA_MEM_KEY	0x4d454dULL	/* "MEM" */
 #define FI_FPGADMA_STREAM_KEY	0x535452ULL	/* "STR" */
 
-/* Largest address (fi_getname format) of any fpgadma endpoint. */
+/*
+ * Largest address of any fpgadma endpoint, in either address format
+ * (FI_FORMAT_UNSPEC, or FI_SOCKADDR_IN: a struct sockaddr_in).
+ */
 #define FI_FPGADMA_ADDRLEN	16
 
 /* The engines behind a domain (fi_fpgadma_fpga.engine). */
@@ -46,7 +49,8 @@ enum fi_fpgadma_engine {
 
 /* The FPGA endpoint of a domain. */
 struct fi_fpgadma_fpga {
-	uint8_t  addr[FI_FPGADMA_ADDRLEN]; /* its address, for fi_av_insert */
+	uint8_t  addr[FI_FPGADMA_ADDRLEN]; /* its address, for fi_av_insert,
+					   * in the domain's address format */
 	size_t   addrlen;		/* bytes of addr used */
 	uint32_t dev_index;		/* N of /dev/fpgadmaN */
 	uint32_t engine;		/* enum fi_fpgadma_engine */

@@ -59,13 +59,18 @@ static int query_fpga(struct fid_domain *domain, struct fi_fpgadma_fpga *fpga)
 	struct fpgadma_domain *d =
 		container_of(domain, struct fpgadma_domain, domain_fid);
 	struct fpgadma_addr a;
+	int len;
 
 	if (!fpga)
 		return -FI_EINVAL;
 	memset(fpga, 0, sizeof(*fpga));
+	/* In the domain's address format, for its AVs. */
 	fpgadma_domain_fpga_addr(d, &a);
-	memcpy(fpga->addr, &a, sizeof(a));
-	fpga->addrlen = sizeof(a);
+	len = fpgadma_addr_encode(fpgadma_domain_addr_format(d), &a,
+				  fpga->addr);
+	if (len < 0)
+		return len;
+	fpga->addrlen = (size_t)len;
 	fpga->dev_index = d->attr.dev_index;
 	/* The extension's engine numbers are the kernel's. */
 	fpga->engine = d->attr.engine;
@@ -212,6 +217,20 @@ static int info_dev_index(const struct fi_info *info)
 	return (int)n;
 }
 
+/* Has the domain's kernel endpoint an address in this format? */
+static bool domain_addr_ok(const struct fpgadma_domain *d, uint32_t format)
+{
+	struct fpgadma_addr a = {
+		.magic = FPGADMA_ADDR_MAGIC,
+		.dev_index = d->attr.dev_index,
+		.ep_id = d->attr.ep_id,
+		.ep_idx = FPGADMA_MAX_EPS - 1,
+	};
+	uint8_t buf[FI_FPGADMA_ADDRLEN];
+
+	return fpgadma_addr_encode(format, &a, buf) >= 0;
+}
+
 /* Open the device's context, its PD and the data plane's state. */
 static int domain_open_device(struct fpgadma_domain *d, int index)
 {
@@ -248,7 +267,7 @@ int fpgadma_domain_open(struct fid_fabric *fabric, struct fi_info *info,
 	int index, ret;
 
 	index = info_dev_index(info);
-	if (index < 0)
+	if (index < 0 || !fpgadma_addr_format_ok(info->addr_format))
 		return -FI_EINVAL;
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -264,6 +283,18 @@ int fpgadma_domain_open(struct fid_fabric *fabric, struct fi_info *info,
 	ret = domain_open_device(d, index);
 	if (ret)
 		goto err_info;
+	/*
+	 * The endpoints' addresses must have an encoding in the domain's
+	 * format: a sockaddr_in carries ep_id in its port.  The kernel
+	 * numbers endpoints 1..65535, so this is only a safety net.
+	 */
+	if (!domain_addr_ok(d, info->addr_format)) {
+		FPGADMA_WARN(FI_LOG_DOMAIN, "%s: endpoint %u has no %s address\n",
+			     info->domain_attr->name, d->attr.ep_id,
+			     fi_tostr(&info->addr_format, FI_TYPE_ADDR_FORMAT));
+		ret = -FI_EADDRNOTAVAIL;
+		goto err_device;
+	}
 
 	d->fabric = f;
 	version = info->fabric_attr && info->fabric_attr->api_version ?

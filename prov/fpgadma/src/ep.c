@@ -4,7 +4,8 @@
  *
  * An endpoint is a name (ep_idx) inside its domain's kernel endpoint, plus
  * the queues of receives and unexpected messages that proto.c matches.
- * Its address is (device, ep_id of the domain, ep_idx).
+ * Its address is (device, ep_id of the domain, ep_idx), in the domain's
+ * address format (fpgadma_prov.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -274,15 +275,21 @@ static int ep_getname(fid_t fid, void *addr, size_t *addrlen)
 		.ep_id = ep->domain->attr.ep_id,
 		.ep_idx = ep->ep_idx,
 	};
+	uint8_t buf[FI_FPGADMA_ADDRLEN];
 	size_t len;
+	int n;
 
 	if (!addrlen)
 		return -FI_EINVAL;
+	n = fpgadma_addr_encode(fpgadma_domain_addr_format(ep->domain), &a,
+				buf);
+	if (n < 0)
+		return n;
 	len = *addrlen;
-	*addrlen = sizeof(a);
-	if (len < sizeof(a) || !addr)
+	*addrlen = (size_t)n;
+	if (len < (size_t)n || !addr)
 		return -FI_ETOOSMALL;
-	memcpy(addr, &a, sizeof(a));
+	memcpy(addr, buf, (size_t)n);
 	return 0;
 }
 
@@ -453,6 +460,16 @@ static void ep_cm_init(void)
 
 /* --- open --------------------------------------------------------------- */
 
+static bool format_is_sin(uint32_t f)
+{
+	return f == FI_SOCKADDR_IN || f == FI_SOCKADDR;
+}
+
+static bool same_format(uint32_t a, uint32_t b)
+{
+	return a == b || (format_is_sin(a) && format_is_sin(b));
+}
+
 int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
 		    struct fid_ep **ep_fid, void *context)
 {
@@ -465,6 +482,14 @@ int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
 		return -FI_EINVAL;
 	if (info->ep_attr && info->ep_attr->type != FI_EP_RDM &&
 	    info->ep_attr->type != FI_EP_UNSPEC)
+		return -FI_EINVAL;
+	/*
+	 * Addresses are in the domain's format; an info that asks for another
+	 * one cannot be honoured (FI_SOCKADDR and FI_SOCKADDR_IN are the same
+	 * sockaddr_in addresses here; FI_FORMAT_UNSPEC leaves the domain's).
+	 */
+	if (info->addr_format != FI_FORMAT_UNSPEC &&
+	    !same_format(info->addr_format, fpgadma_domain_addr_format(d)))
 		return -FI_EINVAL;
 	pthread_once(&ep_cm_once, ep_cm_init);
 

@@ -195,14 +195,6 @@ static int probe_device(uint32_t i, struct fpgadma_device_attr *attr)
 	return 0;
 }
 
-static bool addr_valid(const void *addr, size_t len)
-{
-	const struct fpgadma_addr *a = addr;
-
-	return addr && len == sizeof(*a) && a->magic == FPGADMA_ADDR_MAGIC &&
-	       a->dev_index < FPGADMA_MAX_DEVICES;
-}
-
 static void *dup_addr(const struct fpgadma_addr *a)
 {
 	struct fpgadma_addr *copy = malloc(sizeof(*copy));
@@ -213,29 +205,15 @@ static void *dup_addr(const struct fpgadma_addr *a)
 }
 
 /*
- * A node in the string form fi_av_straddr prints,
- * "fpgadma://dev<N>/ep<id>.<idx>" or "fpgadma://dev<N>/fpga".
+ * A node in one of the string forms fi_av_straddr prints,
+ * "fpgadma://dev<N>/ep<id>.<idx>", "fpgadma://dev<N>/fpga" or
+ * "fi_sockaddr_in://127.<N>.0.<idx + 1>:<id>", whatever the address format.
  */
 static int parse_node(const char *node, struct fpgadma_addr *a)
 {
-	unsigned int dev, id, idx;
-	int len = 0;
-
-	a->magic = FPGADMA_ADDR_MAGIC;
-	if (sscanf(node, "fpgadma://dev%u/fpga%n", &dev, &len) == 1 &&
-	    (size_t)len == strlen(node)) {
-		a->dev_index = dev;
-		a->ep_id = 0;
-		a->ep_idx = 0;
-	} else if (sscanf(node, "fpgadma://dev%u/ep%u.%u%n", &dev, &id, &idx,
-			  &len) == 3 && (size_t)len == strlen(node) && id) {
-		a->dev_index = dev;
-		a->ep_id = id;
-		a->ep_idx = idx;
-	} else {
+	if (fpgadma_addr_parse(node, a) || a->ep_id == FPGADMA_ADDR_ANY)
 		return -FI_ENODATA;
-	}
-	return dev < FPGADMA_MAX_DEVICES ? 0 : -FI_ENODATA;
+	return a->dev_index < FPGADMA_MAX_DEVICES ? 0 : -FI_ENODATA;
 }
 
 /* --- the fi_info of a device ------------------------------------------------ */
@@ -542,35 +520,84 @@ static int fit_rx(struct fi_info *fi, const struct fi_rx_attr *h)
 	return 0;
 }
 
-static int fit_addrs(struct fi_info *fi, const char *node, const char *service,
-		     uint64_t flags, const struct fi_info *h)
+/* An address of the hints in their format, for this device. */
+static int hint_addr(struct fi_info *fi, const void *addr, size_t len,
+		     const char *what, struct fpgadma_addr *a)
 {
 	const struct fpgadma_addr *src = fi->src_addr;
 
-	if (h->addr_format != FI_FORMAT_UNSPEC)
-		NOMATCH(fi, "addresses are FI_FORMAT_UNSPEC\n");
+	if (!addr || len != fpgadma_addrlen(fi->addr_format) ||
+	    fpgadma_addr_decode(fi->addr_format, addr, a) ||
+	    a->dev_index >= FPGADMA_MAX_DEVICES)
+		NOMATCH(fi, "%s is not an fpgadma address of format %s\n", what,
+			fi_tostr(&fi->addr_format, FI_TYPE_ADDR_FORMAT));
+	if (a->dev_index != src->dev_index)
+		return -FI_ENODATA;
+	return 0;
+}
+
+/*
+ * The address format: FI_FORMAT_UNSPEC (the provider's own) unless the
+ * hints ask for FI_SOCKADDR_IN or FI_SOCKADDR (see fpgadma_prov.h); the
+ * hints' addresses are in that format.
+ */
+static int fit_addrs(struct fi_info *fi, const char *node, const char *service,
+		     uint64_t flags, const struct fi_info *h)
+{
+	struct fpgadma_addr a;
+	int ret;
+
+	if (!fpgadma_addr_format_ok(h->addr_format))
+		NOMATCH(fi, "addresses are FI_FORMAT_UNSPEC, FI_SOCKADDR_IN or FI_SOCKADDR, not %s\n",
+			fi_tostr(&h->addr_format, FI_TYPE_ADDR_FORMAT));
+	fi->addr_format = h->addr_format;
 	/* fi_getinfo(3): hints' src_addr is ignored with FI_SOURCE. */
 	if (h->src_addr && !(flags & FI_SOURCE)) {
-		if (!addr_valid(h->src_addr, h->src_addrlen))
-			NOMATCH(fi, "src_addr is not an fpgadma address\n");
-		if (((const struct fpgadma_addr *)h->src_addr)->dev_index !=
-		    src->dev_index)
-			return -FI_ENODATA;
-		memcpy(fi->src_addr, h->src_addr, sizeof(*src));
+		ret = hint_addr(fi, h->src_addr, h->src_addrlen, "src_addr", &a);
+		if (ret)
+			return ret;
+		memcpy(fi->src_addr, &a, sizeof(a));
 	}
 	/* ... and dest_addr unless node and service are NULL or FI_SOURCE. */
 	if (h->dest_addr && ((!node && !service) || (flags & FI_SOURCE))) {
-		if (!addr_valid(h->dest_addr, h->dest_addrlen))
-			NOMATCH(fi, "dest_addr is not an fpgadma address\n");
-		if (((const struct fpgadma_addr *)h->dest_addr)->dev_index !=
-		    src->dev_index)
-			return -FI_ENODATA;
-		fi->dest_addr = dup_addr(h->dest_addr);
+		ret = hint_addr(fi, h->dest_addr, h->dest_addrlen, "dest_addr",
+				&a);
+		if (ret)
+			return ret;
+		fi->dest_addr = dup_addr(&a);
 		if (!fi->dest_addr)
 			return -FI_ENOMEM;
-		fi->dest_addrlen = sizeof(struct fpgadma_addr);
+		fi->dest_addrlen = sizeof(a);
 	}
 	return 0;
+}
+
+/*
+ * fi->src_addr and fi->dest_addr are struct fpgadma_addr until the info is
+ * complete; then they are written in fi->addr_format (in place: every
+ * format fits FI_FPGADMA_ADDRLEN bytes).
+ */
+static int encode_addr(uint32_t format, void *addr, size_t *addrlen)
+{
+	struct fpgadma_addr a;
+	int len;
+
+	if (!addr)
+		return 0;
+	memcpy(&a, addr, sizeof(a));
+	len = fpgadma_addr_encode(format, &a, addr);
+	if (len < 0)
+		return len;
+	*addrlen = (size_t)len;
+	return 0;
+}
+
+static int info_encode_addrs(struct fi_info *fi)
+{
+	int ret = encode_addr(fi->addr_format, fi->src_addr, &fi->src_addrlen);
+
+	return ret ? ret : encode_addr(fi->addr_format, fi->dest_addr,
+				       &fi->dest_addrlen);
 }
 
 /* Reject what the hints ask and the device lacks; narrow fi to the hints. */
@@ -662,11 +689,14 @@ static int fpgadma_getinfo(uint32_t version, const char *node,
 		}
 		ret = info_fit_hints(fi, version, node, service, flags, hints);
 		if (!ret && have_dest) {
+			free(fi->dest_addr);
 			fi->dest_addr = dup_addr(&dest);
 			fi->dest_addrlen = sizeof(dest);
 			if (!fi->dest_addr)
 				ret = -FI_ENOMEM;
 		}
+		if (!ret)
+			ret = info_encode_addrs(fi);
 		if (ret) {
 			fi_freeinfo(fi);
 			if (ret == -FI_ENOMEM)
