@@ -21,6 +21,8 @@
 #   swiotlb    1 GiB, 1 vCPU, swiotlb=force (every DMA mapping bounces)
 #   smp2       1 GiB, 2 vCPUs
 #   smallmem   256 MiB, 1 vCPU
+#   pressure   1 GiB, 1 vCPU, page_poison=1 movablecore=256M: only the
+#              memory-pressure tests (ring_pressure runs only here)
 #   edu        256 MiB, 1 vCPU, QEMU's edu PCI device (all memory within its
 #              28-bit DMA reach, no IOMMU); the tests target the edu device
 #              (the module is loaded with ndevs=0), with -icount
@@ -73,8 +75,8 @@ allow_no_module=no
 
 die() { printf 'run-suite: %s\n' "$*" >&2; exit 2; }
 
-all_configs="default swiotlb smp2 smallmem edu iommu edu-highmem"
-default_configs="default swiotlb smp2 smallmem edu iommu edu-highmem"
+all_configs="default swiotlb smp2 smallmem pressure edu iommu edu-highmem"
+default_configs="default swiotlb smp2 smallmem pressure edu iommu edu-highmem"
 
 # config_setup NAME: sets mem, smp, cfg_append, cfg_qemu, cfg_accel (how QEMU
 # emulates), cfg_params (module parameters, '|' separated), cfg_engine (the
@@ -111,6 +113,13 @@ config_setup() {
 				-device intel-iommu,intremap=on,caching-mode=on -device edu)
 		fi
 		;;
+	pressure)
+		# Freed pages poisoned and checked when reused (a device write
+		# after an unpin shows), a movable zone long-term pins must
+		# avoid: the memory-pressure tests only.
+		cfg_append="page_poison=1 movablecore=256M"
+		cfg_tests="ring_pressure|kill_paths|lifecycle_exit|reg_thp|host_ep"
+		;;
 	edu-highmem)
 		# Memory beyond the device's reach and no IOMMU: registrations
 		# on it must fail cleanly; the soft device is there too.
@@ -127,7 +136,7 @@ config_tests() {
 	local t
 	case $cfg_tests in
 	all) for t in "$@"; do fabtest_here "$t" && echo "$t"; done ;;
-	soft) for t in "$@"; do case $t in edu_*) ;; *) fabtest_here "$t" && echo "$t" ;; esac; done ;;
+	soft) for t in "$@"; do case $t in edu_*|ring_pressure) ;; *) fabtest_here "$t" && echo "$t" ;; esac; done ;;
 	*) tr '|' '\n' <<<"$cfg_tests" | grep . ;;
 	esac
 }
@@ -239,7 +248,7 @@ initrd_for() {
 # its running out of memory).  Test output ('# ' lines) is only looked at
 # where a kernel message with its timestamp broke into it.
 kernel_bad='WARNING:|BUG:|Oops|Bad page state|general protection fault|Kernel panic|Call Trace:|unreferenced object|suspected memory leak|UBSAN:|KASAN:|INFO: task .* blocked|rcu: INFO|DMAR: [[]DMA (Write|Read)'
-kernel_bad+='|INFO: trying to register non-static key|DMA-API: [^ ]+ [^ ]+: |DMA-API: device driver|DMA-API: .*(out of memory|ENOMEM)|memory leak detector disabled'
+kernel_bad+='|pagealloc: memory corruption|INFO: trying to register non-static key|DMA-API: [^ ]+ [^ ]+: |DMA-API: device driver|DMA-API: .*(out of memory|ENOMEM)|memory leak detector disabled'
 # Tests that run the OOM killer on purpose (its report is theirs to make).
 oom_tests="kill_paths"
 
