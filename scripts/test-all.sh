@@ -13,7 +13,7 @@
 # line printed is "N passed, N failed, N skipped"; the exit status is
 # nonzero when anything failed.
 #
-# Environment: VM_CONFIGS="default swiotlb smp2 smallmem pressure edu iommu edu-highmem" (the VM suite's
+# Environment: VM_CONFIGS="default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem" (the VM suite's
 # configurations), DEBUG_VM_CONFIGS (the debug-kernel tier's, e.g.
 # "default swiotlb smp2"; empty, the default for now: the tier is skipped), JOBS (parallel make jobs, default:
 # number of CPUs).
@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=${JOBS:-$(nproc)}
-vm_configs=${VM_CONFIGS:-default swiotlb smp2 smallmem pressure edu iommu edu-highmem}
+vm_configs=${VM_CONFIGS:-default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem}
 debug_vm_configs=${DEBUG_VM_CONFIGS-}
 passed=0
 failed=0

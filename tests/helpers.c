@@ -395,6 +395,9 @@ static const struct {
 	{ FPGADMA_ENGINE_EDU, "reg_thp",
 	  "round-trips up to 32 MiB through device memory, thousands of 100 ms transfers "
 	  "on the edu device; edu_shapes registers THP memory and moves data through it" },
+	{ FPGADMA_ENGINE_EDU, "concurrency",
+	  "nine threads each need a slice of device memory (the edu device has 4095 bytes) "
+	  "and thousands of transfers; the core's locking is the same on every engine" },
 	{ FPGADMA_ENGINE_EDU, "kill_paths",
 	  "its parent checks the device with 512 KiB round trips after each of 10 deaths, "
 	  "thousands of 100 ms transfers on the edu device; edu_teardown kills a process "

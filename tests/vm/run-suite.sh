@@ -20,6 +20,7 @@
 #   default    1 GiB, 1 vCPU
 #   swiotlb    1 GiB, 1 vCPU, swiotlb=force (every DMA mapping bounces)
 #   smp2       1 GiB, 2 vCPUs
+#   smp4       1 GiB, 4 vCPUs: the concurrency tests only
 #   smallmem   256 MiB, 1 vCPU
 #   pressure   1 GiB, 1 vCPU, page_poison=1 movablecore=256M: only the
 #              memory-pressure tests (ring_pressure runs only here)
@@ -75,8 +76,8 @@ allow_no_module=no
 
 die() { printf 'run-suite: %s\n' "$*" >&2; exit 2; }
 
-all_configs="default swiotlb smp2 smallmem pressure edu iommu edu-highmem"
-default_configs="default swiotlb smp2 smallmem pressure edu iommu edu-highmem"
+all_configs="default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem"
+default_configs="default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem"
 
 # config_setup NAME: sets mem, smp, cfg_append, cfg_qemu, cfg_accel (how QEMU
 # emulates), cfg_params (module parameters, '|' separated), cfg_engine (the
@@ -94,6 +95,11 @@ config_setup() {
 	swiotlb) cfg_append="swiotlb=force" ;;
 	smp2) smp=2 ;;
 	smallmem) mem=256M ;;
+	smp4)
+		# 4 vCPUs (on however many host cores): the concurrency tests.
+		smp=4
+		cfg_tests="concurrency|poll_wait|close_waiter|lifecycle_exit|host_ep|ft-rdm_msg"
+		;;
 	edu|iommu)
 		# The edu device's transfers are 100 ms timers of QEMU's virtual
 		# clock: with -icount and sleep=off an idle guest jumps to the
