@@ -400,6 +400,10 @@ if [ "$tests_list" != /dev/null ] && [ "$no_fabtests" = no ]; then
 			in_root "$ft_root" "$base_root" -- copy_with_libs "$prov_so" "$prov_dir/libfpgadma-fi.so"
 			have_prov=yes
 		fi
+		# libfabric's own fi_info (libfabric-bin), for fabtests/fi-info.sh.
+		if command -v fi_info >/dev/null; then
+			in_root "$ft_root" "$base_root" -- copy_with_libs "$(command -v fi_info)" /usr/bin/fi_info
+		fi
 		if [ -x "$build_dir/fabtests/mpi_pingpong" ] && command -v mpirun >/dev/null &&
 		   command -v orted >/dev/null && command -v ompi_info >/dev/null; then
 			have_mpi=yes

@@ -130,7 +130,7 @@ config_setup() {
 		# Memory beyond the device's reach and no IOMMU: registrations
 		# on it must fail cleanly; the soft device is there too.
 		cfg_qemu=(-device edu)
-		cfg_engine=edu cfg_tests="edu_reach|ft-prov_info"
+		cfg_engine=edu cfg_tests="edu_reach|ft-prov_info|ft-fi-info"
 		;;
 	*) die "unknown configuration '$1' (one of: $all_configs)" ;;
 	esac

@@ -1,0 +1,25 @@
+#!/bin/sh
+# fi-info: libfabric's own fi_info lists the fpgadma provider as a user
+# sees it: one domain per /dev/fpgadmaN (fi_info -p fpgadma) and the
+# FI_FPGADMA_* runtime parameters (fi_info -e).  Run in the VM, where the
+# module is loaded; FI_PROVIDER_PATH names the provider's directory.
+command -v fi_info >/dev/null || { echo "SKIP: no fi_info (libfabric-bin) in this system"; exit 77; }
+ndev=$(ls -d /sys/class/fpgadma/fpgadma* 2>/dev/null | wc -l)
+[ "$ndev" -gt 0 ] || { echo "FAIL: no fpgadma device"; exit 1; }
+out=$(fi_info -p fpgadma 2>&1) || { echo "$out"; echo "FAIL: fi_info -p fpgadma failed"; exit 1; }
+echo "$out"
+fail=0
+for d in /sys/class/fpgadma/fpgadma*; do
+	name=${d##*/}
+	n=$(echo "$out" | grep -c "domain: $name\$")
+	[ "$n" -eq 1 ] || { echo "FAIL: domain $name listed $n times"; fail=1; }
+done
+echo "$out" | grep -q "provider: fpgadma" || { echo "FAIL: no 'provider: fpgadma'"; fail=1; }
+echo "$out" | grep -q "fabric: fpgadma" || { echo "FAIL: no 'fabric: fpgadma'"; fail=1; }
+params=$(fi_info -e 2>/dev/null | grep -a '^# FI_FPGADMA_')
+echo "$params"
+for p in EAGER_SIZE RX_BUFS TX_BUFS RNR_RETRY_US INJECT_SIZE; do
+	echo "$params" | grep -q "FI_FPGADMA_$p:" || { echo "FAIL: fi_info -e lacks FI_FPGADMA_$p"; fail=1; }
+done
+[ $fail -eq 0 ] && echo "PASS: fi_info lists $ndev domain(s), one per device, and the 5 FI_FPGADMA_* parameters"
+exit $fail
