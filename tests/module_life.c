@@ -79,6 +79,20 @@ static void load(void)
 	CHECK_MSG(stat(path, &st) == 0, "%s did not appear after loading", path);
 }
 
+/* However the test ends, leave the module loaded for the rest of the suite. */
+static void reload_at_exit(void)
+{
+	int fd;
+
+	if (module_loaded())
+		return;
+	fd = open(MODULE_PATH, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && syscall(SYS_finit_module, fd, params, 0))
+		fprintf(stderr, "module_life: reloading the module failed: %s\n", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 static long long slab_kb(void)
 {
 	return t_meminfo_kb("SUnreclaim");
@@ -125,6 +139,7 @@ int main(int argc, char **argv)
 		t_skip("loads and unloads the module: only in the test VM");
 	CHECK(module_loaded());
 	read_params();
+	atexit(reload_at_exit);
 
 	/* 1: refused while open. */
 	t_open(&d);
@@ -169,9 +184,17 @@ int main(int argc, char **argv)
 	      "pins out %lld before, %lld after; unreclaimable slab %lld kB -> %lld kB",
 	      ROUNDS, (unsigned long long)(t_now_ms() - t0), pins0,
 	      pins0 == T_PINS_UNKNOWN ? pins0 : t_pins_out(), slab0, slab1);
-	/* A leak of even one small object per round would show as growth; allow noise. */
-	CHECK_MSG(slab1 - slab0 < 512, "unreclaimable slab grew by %lld kB over %u rounds",
-		  slab1 - slab0, ROUNDS);
+	/*
+	 * A leak of even one small object per round would show as growth;
+	 * allow noise.  A kernel with kmemleak (the debug tier) keeps freed
+	 * objects in KASAN's quarantine and tracking data, which grows slab
+	 * without a leak: there the harness's kmemleak scan is the judge.
+	 */
+	if (access("/sys/kernel/debug/kmemleak", F_OK) == 0)
+		t_log("kmemleak is on: slab growth not judged here (the kmemleak check does)");
+	else
+		CHECK_MSG(slab1 - slab0 < 512, "unreclaimable slab grew by %lld kB over %u rounds",
+			  slab1 - slab0, ROUNDS);
 	load();
 	CHECK(module_loaded());
 	t_pass();
