@@ -14,15 +14,15 @@
 # nonzero when anything failed.
 #
 # Environment: VM_CONFIGS="default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem" (the VM suite's
-# configurations), DEBUG_VM_CONFIGS (the debug-kernel tier's, e.g.
-# "default swiotlb smp2"; empty, the default for now: the tier is skipped), JOBS (parallel make jobs, default:
-# number of CPUs).
+# configurations), DEBUG_VM_CONFIGS (the debug-kernel tier's, default
+# "default swiotlb smp2"; empty skips the tier, counted as one skip), JOBS
+# (parallel make jobs, default: number of CPUs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=${JOBS:-$(nproc)}
 vm_configs=${VM_CONFIGS:-default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem}
-debug_vm_configs=${DEBUG_VM_CONFIGS-}
+debug_vm_configs=${DEBUG_VM_CONFIGS-default swiotlb smp2}
 passed=0
 failed=0
 skipped=0
@@ -115,10 +115,7 @@ suite "VM suite" vm-check VM_CONFIGS="$vm_configs"
 if [ -n "$debug_vm_configs" ]; then
 	suite "debug-kernel tier" vm-check-debug DEBUG_VM_CONFIGS="$debug_vm_configs"
 else
-	# Off by default until ioctl_fuzz passes there (its overlapping
-	# registrations trip DMA-API debugging; see README);
-	# DEBUG_VM_CONFIGS="default swiotlb smp2" runs it.
-	banner "debug-kernel tier: skipped (DEBUG_VM_CONFIGS is empty: the tier is not yet clean, see README)"
+	banner "debug-kernel tier: skipped (DEBUG_VM_CONFIGS is empty)"
 	skipped=$((skipped + 1))
 fi
 
