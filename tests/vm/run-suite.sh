@@ -259,6 +259,8 @@ kernel_bad+='|pagealloc: memory corruption|INFO: trying to register non-static k
 oom_tests="kill_paths"
 # Tests that map one page for the device more than 7 times at once.
 overlap_tests="ft-mr_reg"
+# Tests that make kernel allocations fail on purpose (fail-nth).
+alloc_fail_tests="fault_walk"
 
 total_pass=0 total_fail=0 total_skip=0
 status=0
@@ -360,10 +362,15 @@ judge() {
 	# device-writable mappings cover a cacheline, during the tests in
 	# overlap_tests, which register the same memory many times over as
 	# verbs allows (leaked mappings show in pin-balance and kmemleak).
+	# And the allocation-failure report (vmalloc error, page allocation
+	# failure) that fault_walk's injected failures cause: from its first
+	# line to the end of that test's messages.
 	bad=$(awk -v re="$kernel_bad" -v oom_tests=" $oom_tests " \
-		  -v overlap_tests=" $overlap_tests " '
+		  -v overlap_tests=" $overlap_tests " -v alloc_fail_tests=" $alloc_fail_tests " '
 		# "# --- NAME" starts a check (a test printing "--- words" does not)
-		/^# --- [^ ]+$/ { test = substr($0, 7); during = " (during " test ")"; in_oom = 0; in_ov = 0 }
+		/^# --- [^ ]+$/ { test = substr($0, 7); during = " (during " test ")"; in_oom = 0; in_ov = 0; in_af = 0 }
+		/vmalloc error:|page allocation failure:/ && index(alloc_fail_tests, " " test " ") { in_af = 1 }
+		in_af { next }
 		/invoked oom-killer:/ && index(oom_tests, " " test " ") { in_oom = 1 }
 		in_oom && /Out of memory: Killed process/ { in_oom = 0; next }
 		in_oom { next }
