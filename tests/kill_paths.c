@@ -90,6 +90,27 @@ static void kill_during_registration(struct t_rng *rng)
 	      ROUNDS, (unsigned long long)max_delay_ms);
 }
 
+/* Fork a child running fn(ready_fd); return once it wrote a byte there. */
+static pid_t spawn_ready(void (*fn)(int ready_fd))
+{
+	int pfd[2];
+	char c;
+	pid_t pid;
+
+	CHECK_SYS(pipe(pfd));
+	pid = fork();
+	CHECK_SYS(pid);
+	if (pid == 0) {
+		close(pfd[0]);
+		fn(pfd[1]);
+		_exit(4);	/* fn does not return */
+	}
+	close(pfd[1]);
+	CHECK_EQ(read(pfd[0], &c, 1), 1);
+	close(pfd[0]);
+	return pid;
+}
+
 /* 2 */
 struct waiter_arg {
 	struct t_dev *cd;
@@ -139,25 +160,15 @@ static void child_wait_and_post(int ready_fd)
 static void kill_with_sleeper(void)
 {
 	struct t_snap before;
-	int pfd[2], st;
-	char c;
+	int st;
 	pid_t pid;
 
 	t_snap_take(&before);
-	CHECK_SYS(pipe(pfd));
-	pid = fork();
-	CHECK_SYS(pid);
-	if (pid == 0) {
-		close(pfd[0]);
-		child_wait_and_post(pfd[1]);
-	}
-	close(pfd[1]);
-	CHECK_EQ(read(pfd[0], &c, 1), 1);
+	pid = spawn_ready(child_wait_and_post);
 	t_sleep_ms(200);
 	CHECK_SYS(kill(pid, SIGKILL));
 	st = t_wait_child(pid, 60000);
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-	close(pfd[0]);
 	settle(&before, "after SIGKILL with a thread in fpgadma_wait and work in flight");
 	parent_still_works(100);
 	t_log("SIGKILL with one thread asleep in fpgadma_wait() and another posting: released");
@@ -197,22 +208,12 @@ static void child_oom(int ready_fd)
 static void oom_kill(void)
 {
 	struct t_snap before;
-	int pfd[2], st;
-	char c;
+	int st;
 	pid_t pid;
 	uint64_t t0;
 
 	t_snap_take(&before);
-	CHECK_SYS(pipe(pfd));
-	pid = fork();
-	CHECK_SYS(pid);
-	if (pid == 0) {
-		close(pfd[0]);
-		child_oom(pfd[1]);
-	}
-	close(pfd[1]);
-	CHECK_EQ(read(pfd[0], &c, 1), 1);
-	close(pfd[0]);
+	pid = spawn_ready(child_oom);
 	t0 = t_now_ms();
 	st = t_wait_child(pid, 240000 * t_time_scale());
 	CHECK_MSG(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,

@@ -337,23 +337,12 @@ static ssize_t no_reduce(struct fid_ep *ep, const void *buf, size_t count,
 	return -FI_ENOSYS;
 }
 
-static ssize_t no_scatter(struct fid_ep *ep, const void *buf, size_t count,
+/* scatter and gather have the same shape. */
+static ssize_t no_scatter_gather(struct fid_ep *ep, const void *buf, size_t count,
 			  void *desc, void *result, void *result_desc,
 			  fi_addr_t coll_addr, fi_addr_t root_addr,
 			  enum fi_datatype datatype, uint64_t flags,
 			  void *context)
-{
-	(void)ep; (void)buf; (void)count; (void)desc; (void)result;
-	(void)result_desc; (void)coll_addr; (void)root_addr; (void)datatype;
-	(void)flags; (void)context;
-	return -FI_ENOSYS;
-}
-
-static ssize_t no_gather(struct fid_ep *ep, const void *buf, size_t count,
-			 void *desc, void *result, void *result_desc,
-			 fi_addr_t coll_addr, fi_addr_t root_addr,
-			 enum fi_datatype datatype, uint64_t flags,
-			 void *context)
 {
 	(void)ep; (void)buf; (void)count; (void)desc; (void)result;
 	(void)result_desc; (void)coll_addr; (void)root_addr; (void)datatype;
@@ -387,8 +376,8 @@ struct fi_ops_collective fpgadma_no_collective_ops = {
 	.allgather = no_allgather,
 	.reduce_scatter = no_reduce_scatter,
 	.reduce = no_reduce,
-	.scatter = no_scatter,
-	.gather = no_gather,
+	.scatter = no_scatter_gather,
+	.gather = no_scatter_gather,
 	.msg = no_collective_msg,
 	.barrier2 = no_barrier2,
 };
