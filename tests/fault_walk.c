@@ -14,7 +14,10 @@
  * After every round the pin count, live_mrs, pinned_pages and VmPin are
  * back where they started.  The walk ends at the first n the life no
  * longer reaches.  GFP_KERNEL allocations are made to fail too
- * (ignore-gfp-wait off), silently (verbose 0).
+ * (ignore-gfp-wait off), silently (verbose 0).  It runs on the debug
+ * kernel booted with dma_debug=off (the 'faults' configuration): with
+ * DMA-API debugging on, an injected failure of its own GFP_ATOMIC
+ * bookkeeping would switch it off for the rest of the boot.
  */
 #include "helpers.h"
 
@@ -179,6 +182,20 @@ int main(int argc, char **argv)
 	    access("/sys/kernel/debug/failslab", F_OK))
 		t_skip("needs a kernel with fault injection (fail-nth, failslab): the debug-kernel "
 		       "tier runs this walk");
+	{
+		char dis[8] = "Y";
+		FILE *f = fopen("/sys/kernel/debug/dma-api/disabled", "r");
+
+		if (f) {
+			if (!fgets(dis, sizeof(dis), f))
+				dis[0] = 'Y';
+			fclose(f);
+		}
+		if (dis[0] == 'N')
+			t_skip("DMA-API debugging is on: fail-nth would also fail its own atomic "
+			       "allocations and turn it off for the rest of the boot; the debug "
+			       "tier's 'faults' configuration (dma_debug=off) runs this walk");
+	}
 	{
 		struct t_dev d;
 

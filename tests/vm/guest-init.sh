@@ -313,7 +313,10 @@ if [ -e /sys/kernel/debug/kmemleak ]; then
 	fi
 fi
 dma_debug=/sys/kernel/debug/dma-api
-if [ -r $dma_debug/error_count ]; then
+if [ -r $dma_debug/error_count ] && grep -q 'dma_debug=off' /proc/cmdline; then
+	echo "# --- dma-api"
+	tap_skip dma-api "dma_debug=off on the command line (the faults configuration)"
+elif [ -r $dma_debug/error_count ]; then
 	echo "# --- dma-api"
 	errors=$(cat $dma_debug/error_count)
 	disabled=$(cat $dma_debug/disabled 2>/dev/null || echo N)

@@ -21,6 +21,8 @@
 #   swiotlb    1 GiB, 1 vCPU, swiotlb=force (every DMA mapping bounces)
 #   smp2       1 GiB, 2 vCPUs
 #   smp4       1 GiB, 4 vCPUs: the concurrency tests only
+#   faults     1 GiB, 1 vCPU, dma_debug=off: fault_walk, kill_paths,
+#              lifecycle_exit (for the debug tier; not in the default list)
 #   smallmem   256 MiB, 1 vCPU
 #   pressure   1 GiB, 1 vCPU, page_poison=1 movablecore=256M: only the
 #              memory-pressure tests (ring_pressure runs only here)
@@ -76,7 +78,7 @@ allow_no_module=no
 
 die() { printf 'run-suite: %s\n' "$*" >&2; exit 2; }
 
-all_configs="default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem"
+all_configs="default swiotlb smp2 smp4 smallmem pressure faults edu iommu edu-highmem"
 default_configs="default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem"
 
 # config_setup NAME: sets mem, smp, cfg_append, cfg_qemu, cfg_accel (how QEMU
@@ -118,6 +120,12 @@ config_setup() {
 			cfg_qemu=(-machine q35,kernel-irqchip=split
 				-device intel-iommu,intremap=on,caching-mode=on -device edu)
 		fi
+		;;
+	faults)
+		# For the debug kernel: DMA-API debugging off, so that injected
+		# allocation failures (fail-nth) cannot switch it off mid-boot.
+		cfg_append="dma_debug=off"
+		cfg_tests="fault_walk|kill_paths|lifecycle_exit"
 		;;
 	pressure)
 		# Freed pages poisoned and checked when reused (a device write
