@@ -26,6 +26,10 @@ packages=(
 	qemu-system-x86 busybox-static cpio gzip libc-bin binutils
 	# the MPI test (tests/mpi/): mpicc and mpirun, also copied into the guest
 	openmpi-bin libopenmpi-dev
+	# benchmarks (make bench): plots; verbs on the soft-RoCE device (rdma_rxe
+	# is in Debian's kernel image) as the registration anchor, perftest's
+	# ib_read_bw/ib_read_lat, the rdma tool (iproute2) to add the rxe link
+	gnuplot-nox libibverbs-dev ibverbs-providers rdma-core perftest iproute2
 )
 # shellcheck disable=SC2206 # word splitting is the point
 [ -n "${FPGADMA_EXTRA_PACKAGES:-}" ] && packages+=(${FPGADMA_EXTRA_PACKAGES})

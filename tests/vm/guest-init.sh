@@ -5,13 +5,18 @@
 #
 #   fpgadma.job=suite        run the tests of /tests/vm-tests.list (default)
 #   fpgadma.job=demo         run fpgadma_demo
+#   fpgadma.job=bench        run the benchmarks: /bench/guest-bench.sh, from
+#                            the side archive the bench job appends (time
+#                            limit 3600 s unless fpgadma.timeout is given)
+#   fpgadma.bench_args=a|b   arguments for guest-bench.sh, separated by '|'
 #   fpgadma.params=a=1|b=2   module parameters for insmod, separated by '|'
 #                            (so that array values keep their commas:
 #                            fpgadma.params=x=1,2|y=3 gives insmod x=1,2 y=3)
 #   fpgadma.tests=t1|t2      run only these tests (default: the whole list;
 #                            '-': none)
 #   fpgadma.demo_args=a|b    arguments for fpgadma_demo, separated by '|'
-#   fpgadma.timeout=SECS     time limit of one test (default 300)
+#   fpgadma.timeout=SECS     time limit of one test (default 300; of the
+#                            bench job 3600)
 #   fpgadma.config=NAME      name of the VM configuration, exported to the
 #                            tests as FPGADMA_VM_CONFIG
 #   fpgadma.test_engine=E    the tests target the first device whose engine
@@ -36,7 +41,9 @@
 # line, then the kernel log lines the check caused, with 'kmsg: ' before
 # them (the console itself shows only messages more urgent than warnings),
 # then the TAP line.  The demo's output stands as it is between
-# FPGADMA-DEMO-BEGIN and FPGADMA-DEMO-END rc=N.  Last come the plan (1..N)
+# FPGADMA-DEMO-BEGIN and FPGADMA-DEMO-END rc=N, the bench job's between
+# FPGADMA-BENCH-BEGIN and FPGADMA-BENCH-END rc=N (its result files inside,
+# each between FPGADMA-BENCH-FILE NAME and FPGADMA-BENCH-FILE-END).  Last come the plan (1..N)
 # and the marker line FPGADMA-SUITE-DONE pass=P fail=F skip=S, then the
 # guest powers off.  Without the marker the host counts the run as crashed.
 #
@@ -74,7 +81,8 @@ job=suite
 params=
 only=
 demo_args=
-timeout=300
+bench_args=
+timeout=
 config=
 allow_no_module=0
 test_engine=
@@ -88,6 +96,7 @@ for arg in $(cat /proc/cmdline); do
 	fpgadma.params=*) params=$(echo "$val" | tr '|' ' ') ;;
 	fpgadma.tests=*) only=$(echo "$val" | tr '|' ' ') ;;
 	fpgadma.demo_args=*) demo_args=$(echo "$val" | tr '|' ' ') ;;
+	fpgadma.bench_args=*) bench_args=$(echo "$val" | tr '|' ' ') ;;
 	fpgadma.timeout=*) timeout=$val ;;
 	fpgadma.config=*) config=$val ;;
 	fpgadma.allow_no_module=*) allow_no_module=$val ;;
@@ -97,6 +106,10 @@ for arg in $(cat /proc/cmdline); do
 done
 set +f
 [ "$only" != - ] || only=none
+if [ -z "$timeout" ]; then
+	# The bench job is one long program; a test is a short one.
+	if [ "$job" = bench ]; then timeout=3600; else timeout=300; fi
+fi
 timeout=$((timeout * time_scale))
 export FPGADMA_VM=1 FPGADMA_VM_CONFIG="$config" FPGADMA_TEST_TIME_SCALE="$time_scale"
 
@@ -258,9 +271,26 @@ demo)
 	kmsg
 	if [ "$rc" = 0 ]; then tap_ok fpgadma_demo; else tap_fail fpgadma_demo; fi
 	;;
+bench)
+	echo "# --- bench"
+	if [ ! -x /bench/guest-bench.sh ]; then
+		echo "# /bench/guest-bench.sh is missing (the bench side archive was not appended)"
+		tap_fail bench
+	elif [ "$module_loaded" = 0 ]; then
+		echo "# not run: fpgadma.ko is not loaded"
+		tap_fail bench
+	else
+		echo FPGADMA-BENCH-BEGIN
+		# shellcheck disable=SC2086 # one word per argument
+		run_prog '' /bench/guest-bench.sh $bench_args
+		echo "FPGADMA-BENCH-END rc=$rc"
+		kmsg
+		if [ "$rc" = 0 ]; then tap_ok bench; else tap_fail bench; fi
+	fi
+	;;
 *)
 	tap_fail "job=$job"
-	echo "# unknown fpgadma.job=$job (suite or demo)"
+	echo "# unknown fpgadma.job=$job (suite, demo or bench)"
 	;;
 esac
 

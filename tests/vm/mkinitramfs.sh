@@ -16,6 +16,7 @@
 #   --fabtests-list FILE  the fabtests to include (default:
 #                      fabtests/vm-fabtests.list, when the build has them)
 #   --no-fabtests      include no fabtests
+#   --no-bench         build no side archive for the bench job
 #   --output FILE      default: <build dir>/tests/vm/initramfs.cpio.gz
 #
 # Contents: busybox (static) with its applet links; /init (guest-init.sh);
@@ -42,6 +43,16 @@
 # line "ft-NAME CONFIG,...|- fabtests|mpi" per fabtest: where it runs ('-':
 # wherever the soft FPGA is) and the side archive it needs.
 #
+# The bench job (when bench/reg_bench was built, and not --no-tests or
+# --no-bench): a side archive <output>.bench, appended after .fabtests for
+# that job only (tests/vm/run-suite.sh --job bench), with bench/guest-bench.sh
+# and reg_bench in /bench/, fabtests/bench_rma when it was built, perftest's
+# ib_read_bw and ib_read_lat, iproute2's rdma tool, libibverbs' rxe provider
+# and the kernel modules of soft-RoCE (rdma_rxe and what it depends on,
+# crc32_generic first: rxe's checksum) in /modules/bench/ with their
+# load-order; what is not installed on this machine is left out, saying so,
+# and the guest script skips what needs it.
+#
 # Test names are paths under tests/ without the prefix, one per line, '#'
 # starts a comment.  A libtool-built program may be a wrapper script: the
 # real binary in .libs/ is taken then, and the libraries of the build tree
@@ -56,6 +67,7 @@ no_module=no
 tests_list=
 fabtests_list=
 no_fabtests=no
+no_bench=no
 output=
 kmods=()
 extras=()
@@ -73,6 +85,7 @@ while [ $# -gt 0 ]; do
 	--extra) extras+=("$2"); shift 2 ;;
 	--fabtests-list) fabtests_list=$2; shift 2 ;;
 	--no-fabtests) no_fabtests=yes; shift ;;
+	--no-bench) no_bench=yes; shift ;;
 	--output) output=$2; shift 2 ;;
 	-h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	*) die "unknown argument: $1 (see --help)" ;;
@@ -213,27 +226,38 @@ if [ "$no_module" = no ]; then
 	# shellcheck disable=SC2206 # one word per module name
 	kmods=($deps ${kmods[@]+"${kmods[@]}"})
 fi
-: > "$root/modules/load-order"
-if [ "${#kmods[@]}" -gt 0 ]; then
+# copy_kmods DIR NAME...: kernel modules NAME... and what they depend on,
+# from /lib/modules/$krel, into DIR of the archive being built, their file
+# names in DIR/load-order in the order they load (dependencies first, as
+# modprobe lists them; each one once).
+copy_kmods() {
+	local dir=$1 km verb path base deps_out
+	shift
+	mkdir -p "$root$dir"
+	: > "$root$dir/load-order"
+	[ $# -gt 0 ] || return 0
 	[ -n "${krel:-}" ] ||
 		krel=$(find /lib/modules -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n 1)
-	for km in "${kmods[@]}"; do
-		# modprobe lists a module's dependencies first.
-		modprobe -S "$krel" --show-depends "$km" | while read -r verb path _; do
+	for km in "$@"; do
+		deps_out=$(modprobe -S "$krel" --show-depends "$km") ||
+			die "kernel module $km not found for $krel"
+		while read -r verb path _; do
 			[ "$verb" = insmod ] || continue
 			base=$(basename "$path")
-			grep -qx "$base" "$root/modules/load-order" && continue
+			base=${base%.xz} base=${base%.gz} base=${base%.zst}
+			! grep -qx "$base" "$root$dir/load-order" || continue
 			case $path in
-			*.ko) cp "$path" "$root/modules/$base" ;;
-			*.ko.xz) xz -dc "$path" > "$root/modules/${base%.xz}"; base=${base%.xz} ;;
-			*.ko.gz) gzip -dc "$path" > "$root/modules/${base%.gz}"; base=${base%.gz} ;;
-			*.ko.zst) zstd -qdc "$path" > "$root/modules/${base%.zst}"; base=${base%.zst} ;;
+			*.ko) cp "$path" "$root$dir/$base" ;;
+			*.ko.xz) xz -dc "$path" > "$root$dir/$base" ;;
+			*.ko.gz) gzip -dc "$path" > "$root$dir/$base" ;;
+			*.ko.zst) zstd -qdc "$path" > "$root$dir/$base" ;;
 			*) die "unknown module file $path" ;;
 			esac
-			echo "$base" >> "$root/modules/load-order"
-		done
+			echo "$base" >> "$root$dir/load-order"
+		done <<<"$deps_out"
 	done
-fi
+}
+copy_kmods /modules ${kmods[@]+"${kmods[@]}"}
 
 # --- the tests, in the order of the list
 names=()
@@ -416,6 +440,55 @@ if [ "$tests_list" != /dev/null ] && [ "$no_fabtests" = no ]; then
 	fi
 fi
 
+# --- the bench job's side archive
+bench_root=$out_dir/initramfs-bench
+rm -rf "$bench_root" "$output.bench"
+# bench_optional PROGRAM DEST: PROGRAM with its libraries at DEST of the
+# bench archive, or a note that it is left out.
+bench_optional() {
+	if [ -z "$1" ] || [ ! -x "$1" ]; then
+		echo "mkinitramfs: bench: left out $2 (not installed here)" >&2
+	elif LD_LIBRARY_PATH=$libpath ldd "$1" 2>/dev/null | grep -q 'not found'; then
+		echo "mkinitramfs: bench: left out $2 (a library it needs is not installed)" >&2
+	else
+		copy_with_libs "$1" "$2"
+	fi
+}
+add_bench() {
+	local verbs_dir f
+	install -D -m 0755 "$src_dir/bench/guest-bench.sh" "$root/bench/guest-bench.sh"
+	copy_with_libs "$(resolve_prog bench/reg_bench)" /bench/reg_bench
+	if [ -x "$build_dir/fabtests/bench_rma" ] || [ -x "$build_dir/fabtests/.libs/bench_rma" ]; then
+		copy_with_libs "$(resolve_prog fabtests/bench_rma)" /bench/bench_rma
+	fi
+	prov_so=$build_dir/prov/fpgadma/.libs/libfpgadma-fi.so
+	if [ -f "$prov_so" ] && [ ! -e "$ft_root$prov_dir/libfpgadma-fi.so" ]; then
+		copy_with_libs "$prov_so" "$prov_dir/libfpgadma-fi.so"
+	fi
+	bench_optional "$(command -v ib_read_bw || true)" /usr/bin/ib_read_bw
+	bench_optional "$(command -v ib_read_lat || true)" /usr/bin/ib_read_lat
+	bench_optional "$(command -v rdma || true)" /usr/bin/rdma
+	# libibverbs finds its providers by the files in /etc/libibverbs.d.
+	verbs_dir=$sys_libdir/libibverbs
+	if compgen -G "$verbs_dir/librxe-*.so" >/dev/null; then
+		for f in "$verbs_dir"/librxe-*.so; do copy_with_libs "$f" "$f"; done
+		install -D -m 0644 /etc/libibverbs.d/rxe.driver "$root/etc/libibverbs.d/rxe.driver"
+	else
+		echo "mkinitramfs: bench: left out libibverbs' rxe provider (ibverbs-providers is not installed)" >&2
+	fi
+	if modprobe -S "${krel:-$(uname -r)}" --show-depends rdma_rxe >/dev/null 2>&1; then
+		copy_kmods /modules/bench crc32_generic rdma_rxe
+	else
+		mkdir -p "$root/modules/bench"
+		: > "$root/modules/bench/load-order"
+		echo "mkinitramfs: bench: left out rdma_rxe (not a module of kernel ${krel:-?})" >&2
+	fi
+}
+if [ "$tests_list" != /dev/null ] && [ "$no_bench" = no ] &&
+   { [ -x "$build_dir/bench/reg_bench" ] || [ -x "$build_dir/bench/.libs/reg_bench" ]; }; then
+	in_root "$bench_root" "$base_root" "$ft_root" -- add_bench
+fi
+
 # --- tools
 for tool in fpgadma_demo fpgadma_info; do
 	copy_with_libs "$(resolve_prog "tools/$tool")" "/usr/bin/$tool"
@@ -460,14 +533,14 @@ install -m 0755 "$src_dir/tests/vm/guest-init.sh" "$root/init"
 mknod -m 0600 "$root/dev/console" c 5 1 2>/dev/null || true
 
 pack "$root" "$output"
-for side in fabtests mpi; do
+for side in fabtests mpi bench; do
 	d=$out_dir/initramfs-$side
 	[ ! -d "$d" ] || pack "$d" "$output.$side"
 done
 printf '%s\n' ${names[@]+"${names[@]}"} > "$output.tests"
 mv "$output.configs.tmp" "$output.configs"
 sides=
-for side in fabtests mpi; do
+for side in fabtests mpi bench; do
 	[ ! -f "$output.$side" ] || sides+=", .$side $(du -h "$output.$side" | cut -f1)"
 done
 printf 'mkinitramfs: %s (%s tests, %s%s)\n' "${output#"$build_dir"/}" "${#names[@]}" \

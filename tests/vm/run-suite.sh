@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Boot the test VM in one or more configurations and judge what it reports.
 #
-# Usage: tests/vm/run-suite.sh [--config NAME]... [--job suite|demo]
+# Usage: tests/vm/run-suite.sh [--config NAME]... [--job suite|demo|bench]
 #                              [--build-dir DIR] [options]
 #   --config NAME      a configuration below; repeatable (default: all of
 #                      them)
 #   --job suite|demo   run the tests (default) or fpgadma_demo, whose output
 #                      alone is then printed, the exit status being its own
+#   --job bench        run the benchmarks (bench/guest-bench.sh, with the
+#                      initramfs's .bench side archive appended): the check
+#                      'bench' passes when they ran; bench/run-bench.sh takes
+#                      their results out of the console (use --config bench)
 #   --build-dir DIR    the build tree (default: the source tree)
 #   --module FILE      the module to test (default: kmod/fpgadma.ko)
 #   --initramfs FILE   boot this initramfs instead of building one with
@@ -31,6 +35,7 @@
 #              (the module is loaded with ndevs=0), with -icount
 #   iommu      1 GiB, 1 vCPU, q35 with an emulated Intel IOMMU (strict
 #              invalidation) and the edu device; the tests target it
+#   bench      3 GiB, 2 vCPUs: for the bench job (not in the default list)
 #   edu-highmem 1 GiB, 1 vCPU, the edu device without IOMMU, memory beyond
 #              its reach, a soft device beside it: only edu_reach and
 #              ft-prov_info (fi_info with both engines) run
@@ -53,6 +58,7 @@
 #   FPGADMA_VM_PARAMS          module parameters, '|' separated (a=1|b=2)
 #   FPGADMA_VM_TESTS           run only these tests, '|' separated
 #   FPGADMA_VM_DEMO_ARGS       arguments of fpgadma_demo, '|' separated
+#   FPGADMA_VM_BENCH_ARGS      arguments of bench/guest-bench.sh, '|' separated
 #   FPGADMA_VM_TEST_TIMEOUT    time limit of one test in the guest (300 s)
 #   FPGADMA_VM_TIMEOUT         time limit of one boot (900 s)
 #
@@ -78,7 +84,7 @@ allow_no_module=no
 
 die() { printf 'run-suite: %s\n' "$*" >&2; exit 2; }
 
-all_configs="default swiotlb smp2 smp4 smallmem pressure faults edu iommu edu-highmem"
+all_configs="default swiotlb smp2 smp4 smallmem pressure faults edu iommu edu-highmem bench"
 default_configs="default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem"
 
 # config_setup NAME: sets mem, smp, cfg_append, cfg_qemu, cfg_accel (how QEMU
@@ -97,6 +103,11 @@ config_setup() {
 	swiotlb) cfg_append="swiotlb=force" ;;
 	smp2) smp=2 ;;
 	smallmem) mem=256M ;;
+	bench)
+		# The benchmarks: room for 256 MiB registrations three ways,
+		# a server and a client on two vCPUs.
+		mem=3G smp=2
+		;;
 	smp4)
 		# 4 vCPUs (on however many host cores): the concurrency tests.
 		smp=4
@@ -180,7 +191,7 @@ while [ $# -gt 0 ]; do
 	*) die "unknown argument: $1 (see --help)" ;;
 	esac
 done
-case $job in suite|demo) ;; *) die "--job must be suite or demo" ;; esac
+case $job in suite|demo|bench) ;; *) die "--job must be suite, demo or bench" ;; esac
 # shellcheck disable=SC2206 # the default list is words
 [ "${#configs[@]}" -gt 0 ] || configs=($default_configs)
 for c in "${configs[@]}"; do config_setup "$c"; done
@@ -255,6 +266,21 @@ initrd_for() {
 	echo "$f"
 }
 
+# initrd_bench: the initramfs with the fabtests' side archive (libfabric,
+# the provider) and the bench job's appended (built once, next to it).
+initrd_bench() {
+	local f=$initramfs.with-bench
+	[ -f "$initramfs.bench" ] ||
+		die "$initramfs.bench not found: build bench/reg_bench first (make)"
+	if [ ! -f "$f" ] || [ "$f" -ot "$initramfs" ]; then
+		cat "$initramfs" > "$f.tmp"
+		[ ! -f "$initramfs.fabtests" ] || cat "$initramfs.fabtests" >> "$f.tmp"
+		cat "$initramfs.bench" >> "$f.tmp"
+		mv "$f.tmp" "$f"
+	fi
+	echo "$f"
+}
+
 # Kernel log lines that fail a run (kmemleak reports come as "unreferenced
 # object"; lockdep's as WARNING or BUG, or "INFO: trying to register
 # non-static key" with a call trace; DMA-API debugging's as a WARNING with
@@ -285,6 +311,8 @@ run_config() {
 	tests=
 	if [ "$job" = demo ]; then
 		expected_names=(fpgadma_demo)
+	elif [ "$job" = bench ]; then
+		expected_names=(bench)
 	elif [ -n "${FPGADMA_VM_TESTS:-}" ]; then
 		mapfile -t expected_names < <(tr '|' '\n' <<<"$FPGADMA_VM_TESTS" | grep .)
 		tests=$FPGADMA_VM_TESTS
@@ -297,7 +325,11 @@ run_config() {
 		fi
 	fi
 	expected=$((${#expected_names[@]} + 3))
-	initrd=$(initrd_for ${expected_names[@]+"${expected_names[@]}"})
+	if [ "$job" = bench ]; then
+		initrd=$(initrd_bench)
+	else
+		initrd=$(initrd_for ${expected_names[@]+"${expected_names[@]}"})
+	fi
 	params=$cfg_params
 	[ -z "${FPGADMA_VM_PARAMS:-}" ] || params+="${params:+|}$FPGADMA_VM_PARAMS"
 
@@ -310,6 +342,7 @@ run_config() {
 	[ "$cfg_engine" = soft ] || append+=" fpgadma.test_engine=$cfg_engine"
 	[ "$cfg_scale" = 1 ] || append+=" fpgadma.time_scale=$cfg_scale"
 	[ -z "${FPGADMA_VM_DEMO_ARGS:-}" ] || append+=" fpgadma.demo_args=$FPGADMA_VM_DEMO_ARGS"
+	[ -z "${FPGADMA_VM_BENCH_ARGS:-}" ] || append+=" fpgadma.bench_args=$FPGADMA_VM_BENCH_ARGS"
 	[ -z "${FPGADMA_VM_TEST_TIMEOUT:-}" ] || append+=" fpgadma.timeout=$FPGADMA_VM_TEST_TIMEOUT"
 	[ "$allow_no_module" = no ] || append+=" fpgadma.allow_no_module=1"
 	[ -z "${FPGADMA_VM_APPEND:-}" ] || append+=" $FPGADMA_VM_APPEND"

@@ -1,0 +1,320 @@
+#!/bin/sh
+# The benchmarks of issue 5, run inside the VM by the bench job
+# (tests/vm/guest-init.sh with fpgadma.job=bench; busybox sh, fpgadma.ko
+# loaded).  Usage: guest-bench.sh [-q] [--only=STEP,...]
+#   -q            a few sizes and iterations only
+#   --only=LIST   run only these steps (names below; env always runs)
+#
+# Steps, each measured in this one boot so their ratios mean something:
+#   env          the guest: kernel, vCPUs, memory, THP mode, the device
+#   rxe          soft-RoCE on loopback: the modules from /modules/bench
+#                (crc32_generic before rdma_rxe), rdma link add rxe_lo
+#   reg          bench/reg_bench: libfpgadma, fi_mr_reg, ibv_reg_mr on rxe
+#   rma-fpga     fabtests/bench_rma -p fpgadma -m fpga: device reads and
+#                writes against memcpy, small-op latency and rate
+#   host-fpgadma, host-shm   bench_rma -m host with -p fpgadma and -p shm
+#   rxe-read     perftest's ib_read_bw and ib_read_lat over rxe_lo, 8 B ..
+#                4 KiB, server and client in this guest
+#   stages       the module's per-stage times (debugfs fpgadma/<dev>/stages,
+#                parameter stage_timing) over a 1 MiB registration loop and
+#                bench_rma's small reads
+# A step whose program or device is missing is skipped with its reason
+# (skipped.tsv).  Every result file is printed between the lines
+# "FPGADMA-BENCH-FILE NAME" and "FPGADMA-BENCH-FILE-END" for
+# bench/run-bench.sh to take out of the console; progress lines start with
+# "bench: ".  Exit status 1 when a benchmark failed (wrong data, an error),
+# else 0: nothing fails for being slow.
+export PATH=/bench:/usr/sbin:/usr/bin:/sbin:/bin
+export FI_PROVIDER_PATH=/usr/lib/fpgadma/libfabric
+
+quick=0
+only=
+for arg in "$@"; do
+	case $arg in
+	-q|--quick) quick=1 ;;
+	--only=*) only=",${arg#--only=}," ;;
+	*) echo "guest-bench: unknown argument $arg"; exit 1 ;;
+	esac
+done
+# want STEP: whether STEP runs (--only).
+want() { [ -z "$only" ] || case $only in *",$1,"*) true ;; *) false ;; esac; }
+out=/tmp/bench-results
+rm -rf "$out"
+mkdir -p "$out"
+dev=fpgadma${FPGADMA_TEST_DEV:-0}
+status=0
+# A step's time limit (s): a hung step must not take the others with it.
+step_limit=$((1500 * ${FPGADMA_TEST_TIME_SCALE:-1}))
+
+say() { echo "bench: $*"; }
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+# emit NAME: print result file NAME between the markers.
+emit() {
+	[ -f "$out/$1" ] || return 0
+	echo "FPGADMA-BENCH-FILE $1"
+	cat "$out/$1"
+	echo "FPGADMA-BENCH-FILE-END"
+}
+
+# skipped STEP REASON
+skipped() {
+	printf '%s\t%s\n' "$1" "$2" >> "$out/skipped.tsv"
+	say "SKIP $1: $2"
+}
+
+# run STEP TSV PROGRAM [ARGS...]: one benchmark program, its output shown,
+# its TSV printed when it ran.  Exit 77 is a skip (its "SKIP:" line the
+# reason), a kill at the time limit a skip saying so, anything else but 0 a
+# failure.
+run() {
+	step=$1 tsv=$2
+	shift 2
+	say "$step: $*"
+	t0=$(uptime_s)
+	# shown as it comes (the table rows are the progress)
+	{ timeout -s KILL "$step_limit" "$@" </dev/null 2>&1; echo $? > "$out/.rc"; } |
+		tee "$out/$step.log" | sed 's/^/  /'
+	rc=$(cat "$out/.rc")
+	say "$step: exit $rc after $(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.0f", b - a }') s"
+	case $rc in
+	0) emit "$tsv" ;;
+	77)
+		why=$(sed -n 's/^SKIP: *//p' "$out/$step.log" | tail -n 1)
+		skipped "$step" "${why:-exit status 77}"
+		;;
+	137) skipped "$step" "stopped at its time limit of $step_limit s" ;;
+	*)
+		skipped "$step" "FAILED (exit status $rc): $(tail -n 1 "$out/$step.log")"
+		status=1
+		;;
+	esac
+}
+
+# --- env
+{
+	printf 'key\tvalue\n'
+	printf 'guest_kernel\t%s\n' "$(uname -r)"
+	printf 'guest_cpus\t%s\n' "$(nproc)"
+	printf 'guest_mem_mib\t%s\n' "$(awk '/^MemTotal/ { print int($2 / 1024) }' /proc/meminfo)"
+	printf 'guest_thp\t%s\n' "$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
+	printf 'guest_cmdline\t%s\n' "$(cat /proc/cmdline)"
+	printf 'device\t/dev/%s, engine %s\n' "$dev" "$(cat "/sys/class/fpgadma/$dev/engine" 2>/dev/null)"
+	printf 'quick\t%s\n' "$quick"
+} > "$out/env.tsv"
+emit env.tsv
+
+# --- rxe: soft-RoCE on the loopback device
+rxe_why=
+if ! want rxe && ! want reg && ! want rxe-read; then
+	rxe_why="not asked for (--only)"
+elif [ ! -s /modules/bench/load-order ]; then
+	rxe_why="rdma_rxe is not in the initramfs (not a module of this kernel)"
+else
+	while read -r m; do
+		insmod "/modules/bench/$m" 2>/dev/null || grep -q "^${m%.ko} " /proc/modules ||
+			say "insmod $m failed"
+	done < /modules/bench/load-order
+	if ! command -v rdma >/dev/null; then
+		rxe_why="the rdma tool (iproute2) is not in the initramfs"
+	elif ! out_rdma=$(rdma link add rxe_lo type rxe netdev lo 2>&1); then
+		rxe_why="rdma link add rxe_lo type rxe netdev lo: $out_rdma"
+	elif [ ! -d /sys/class/infiniband/rxe_lo ]; then
+		rxe_why="rxe_lo did not appear in /sys/class/infiniband"
+	fi
+fi
+if [ -z "$rxe_why" ]; then
+	say "rxe: $(rdma link show rxe_lo/1 2>&1)"
+else
+	skipped rxe "$rxe_why"
+fi
+
+# --- registration
+if [ "$quick" = 1 ]; then reg_args=-q; else reg_args=; fi
+# shellcheck disable=SC2086 # one word per argument
+! want reg || run reg reg.tsv reg_bench $reg_args -o "$out/reg.tsv"
+
+# --- device RMA and host-to-host, fabtests/bench_rma
+if [ "$quick" = 1 ]; then rma_args=-q; else rma_args=; fi
+if ! want rma-fpga && ! want host-fpgadma && ! want host-shm; then
+	:
+elif command -v bench_rma >/dev/null; then
+	# shellcheck disable=SC2086
+	! want rma-fpga || run rma-fpga rma-fpga.tsv bench_rma -p fpgadma -m fpga $rma_args -o "$out/rma-fpga.tsv"
+	# shellcheck disable=SC2086
+	! want host-fpgadma || run host-fpgadma host-fpgadma.tsv bench_rma -p fpgadma -m host $rma_args -o "$out/host-fpgadma.tsv"
+	# shellcheck disable=SC2086
+	! want host-shm || run host-shm host-shm.tsv bench_rma -p shm -m host $rma_args -o "$out/host-shm.tsv"
+else
+	for s in rma-fpga host-fpgadma host-shm; do
+		skipped "$s" "fabtests/bench_rma was not built"
+	done
+fi
+
+# --- perftest over rxe
+# rxe_gid: the GID index of rxe_lo's RoCE v2 IPv4 address (127.0.0.1).
+rxe_gid() {
+	for g in /sys/class/infiniband/rxe_lo/ports/1/gids/*; do
+		i=${g##*/}
+		t=$(cat "/sys/class/infiniband/rxe_lo/ports/1/gid_attrs/types/$i" 2>/dev/null)
+		case "$(cat "$g" 2>/dev/null)" in
+		0000:0000:0000:0000:0000:ffff:*)
+			case $t in *v2*) echo "$i"; return ;; esac ;;
+		esac
+	done
+	echo 1
+}
+
+# perftest_row TEST MODE SIZE ITERS LOG: the result row of a perftest run
+# in the contract's columns (test mode size iters usec MBps ops_per_s).
+# perftest's columns are found by their header: MsgRate[Mpps], and
+# t_typical[usec] (the median; t_avg without it).
+perftest_row() {
+	awk -v test="$1" -v mode="$2" -v size="$3" -v iters="$4" '
+		/#bytes/ {
+			n = split($0, h, /  +/); k = 0
+			for (i = 1; i <= n; i++) {
+				if (h[i] == "") continue
+				k++
+				if (h[i] ~ /MsgRate/) rate = k
+				if (h[i] ~ /t_avg/) avg = k
+				if (h[i] ~ /t_typical/) typ = k
+			}
+			next
+		}
+		$1 == size && $2 ~ /^[0-9]+$/ {
+			if (mode == "rate" && rate) { ops = $rate * 1e6; us = ops > 0 ? 1e6 / ops : 0 }
+			else if (mode == "lat" && (typ || avg)) { us = typ ? $typ : $avg; ops = us > 0 ? 1e6 / us : 0 }
+			else next
+			printf "%s\t%s\t%d\t%d\t%.3f\t%.3f\t%.1f\n", test, mode, size, iters, us,
+				ops * size / 1e6, ops
+			found = 1; exit
+		}
+		END { if (!found) exit 1 }' "$5"
+}
+
+# perftest_run PROGRAM MODE SIZE ITERS PORT: one server and client pair on
+# rxe_lo; its result row appended to $out/perftest-rows.
+perftest_run() {
+	prog=$1 mode=$2 size=$3 iters=$4 port=$5
+	set -- -d rxe_lo -x "$gid" -F -s "$size" -n "$iters" -p "$port"
+	timeout -s KILL 300 "$prog" "$@" > "$out/perftest-server.log" 2>&1 &
+	server=$!
+	try=0
+	while :; do
+		sleep 1
+		timeout -s KILL 300 "$prog" "$@" 127.0.0.1 > "$out/perftest-client.log" 2>&1 && break
+		try=$((try + 1))
+		if [ "$try" -ge 5 ] || ! kill -0 "$server" 2>/dev/null; then
+			kill "$server" 2>/dev/null
+			wait "$server"
+			say "$prog -s $size: client failed:"
+			sed 's/^/  /' "$out/perftest-client.log" "$out/perftest-server.log"
+			return 1
+		fi
+	done
+	wait "$server"
+	if ! perftest_row "$prog" "$mode" "$size" "$iters" "$out/perftest-client.log" >> "$out/perftest-rows"; then
+		say "$prog -s $size: no result line:"
+		sed 's/^/  /' "$out/perftest-client.log"
+		return 1
+	fi
+}
+
+# perftest_one PROGRAM MODE SIZE ITERS: the run of median time among
+# $perf_runs (rxe under TCG is noisy: one run now and then is several times
+# slower or faster than the others).
+perftest_one() {
+	: > "$out/perftest-rows"
+	r=0
+	while [ "$r" -lt "$perf_runs" ]; do
+		perftest_run "$@" "$port" || return 1
+		port=$((port + 1))
+		r=$((r + 1))
+	done
+	sort -t "$(printf '\t')" -k5,5n "$out/perftest-rows" |
+		sed -n "$(( (perf_runs + 1) / 2 ))p" | tee -a "$out/rxe-read.tsv" | sed 's/^/  /'
+}
+
+if ! want rxe-read; then
+	:
+elif [ -n "$rxe_why" ]; then
+	skipped rxe-read "$rxe_why"
+elif ! command -v ib_read_bw >/dev/null || ! command -v ib_read_lat >/dev/null; then
+	skipped rxe-read "perftest (ib_read_bw, ib_read_lat) is not in the initramfs"
+else
+	gid=$(rxe_gid)
+	if [ "$quick" = 1 ]; then
+		sizes="8 4096" bw_iters=200 lat_iters=100 perf_runs=1
+	else
+		sizes="8 16 32 64 128 256 512 1024 2048 4096" bw_iters=2000 lat_iters=1000 perf_runs=3
+	fi
+	say "rxe-read: ib_read_bw and ib_read_lat on rxe_lo, GID index $gid, sizes $sizes, median of $perf_runs runs"
+	{
+		echo "# title: perftest ib_read_bw (rate) and ib_read_lat (lat) over soft-RoCE (rxe_lo), server and client in one guest"
+		echo "# each row: the median of $perf_runs runs; lat: t_typical"
+		printf 'test\tmode\tsize\titers\tusec\tMBps\tops_per_s\n'
+	} > "$out/rxe-read.tsv"
+	port=18515
+	perf_ok=1
+	for size in $sizes; do
+		perftest_one ib_read_bw rate "$size" "$bw_iters" || perf_ok=0
+		perftest_one ib_read_lat lat "$size" "$lat_iters" || perf_ok=0
+	done
+	[ "$perf_ok" = 1 ] || skipped rxe-read "some perftest runs failed (their output is above)"
+	emit rxe-read.tsv
+fi
+
+# --- where the time goes: the module's stage counters
+stages=/sys/kernel/debug/fpgadma/$dev/stages
+param=/sys/module/fpgadma/parameters/stage_timing
+# stage_table WORKLOAD: the stages file as rows of stages.tsv (share: of the
+# reg_total/dereg_total of its group, for the others of post_total).
+stage_table() {
+	awk -v w="$1" '
+		NF >= 3 && $2 ~ /^[0-9]+$/ { n++; name[n] = $1; cnt[n] = $2; tot[n] = $3; t[$1] = $3 }
+		END {
+			for (i = 1; i <= n; i++) {
+				s = name[i]
+				if (s ~ /^reg_/) base = t["reg_total"]
+				else if (s ~ /^dereg_/) base = t["dereg_total"]
+				else base = t["post_total"]
+				printf "%s\t%s\t%d\t%.0f\t%.0f\t%.3f\n", w, s, cnt[i],
+					cnt[i] ? tot[i] / cnt[i] : 0, tot[i], base ? tot[i] / base : 0
+			}
+		}' "$stages"
+}
+if ! want stages; then
+	:
+elif [ ! -e "$param" ] || [ ! -e "$stages" ]; then
+	skipped stages "the module has no stage timing ($param, $stages)"
+else
+	{
+		echo "# title: the module's time per stage (stage_timing=1): a 1 MiB registration loop, bench_rma's small reads"
+		printf 'workload\tstage\tcount\tavg_ns\ttotal_ns\tshare\n'
+	} > "$out/stages.tsv"
+	echo 1 > "$param"
+	echo 1 > "$stages"
+	say "stages: 1 MiB registrations (4k pages, prefaulted)"
+	if reg_bench -a libfpgadma -b 4k -T prefaulted -m 1M -M 1M -t 1 > "$out/stages-reg.log" 2>&1; then
+		stage_table reg-1MiB >> "$out/stages.tsv"
+	else
+		sed 's/^/  /' "$out/stages-reg.log"
+		status=1
+	fi
+	if command -v bench_rma >/dev/null; then
+		say "stages: bench_rma -p fpgadma -m fpga -q (small reads)"
+		echo 1 > "$stages"
+		if bench_rma -p fpgadma -m fpga -q > "$out/stages-rma.log" 2>&1; then
+			stage_table bench_rma-q >> "$out/stages.tsv"
+		else
+			sed 's/^/  /' "$out/stages-rma.log"
+		fi
+	fi
+	echo 0 > "$param"
+	emit stages.tsv
+fi
+
+[ ! -f "$out/skipped.tsv" ] || emit skipped.tsv
+say "done, status $status"
+exit "$status"

@@ -1,0 +1,424 @@
+#!/usr/bin/env bash
+# Write report.md and the PNG plots of a bench results folder.
+#
+# Usage: bench/report.sh DIR
+#
+# DIR holds what bench/run-bench.sh took out of the VM (each optional):
+#   env.tsv, host.tsv          the guest and this machine (key, value)
+#   reg.tsv                    bench/reg_bench
+#   rma-fpga.tsv               fabtests/bench_rma -p fpgadma -m fpga
+#   host-fpgadma.tsv, host-shm.tsv   bench_rma -m host, -p fpgadma / -p shm
+#   rxe-read.tsv               perftest ib_read_bw / ib_read_lat over rxe
+#   stages.tsv                 the module's per-stage times
+#   skipped.tsv                steps skipped, and why
+# The report has a header (date, machine, QEMU, guest), one section per
+# measurement with its table and the ratios to its anchor measured in the
+# same VM run (libfpgadma/rxe, fi_read/memcpy, fpgadma/shm, THP/4k), the
+# goals of issue 5 each marked met or missed with its figure, and plots
+# drawn with gnuplot (pngcairo, else png): registration time against size
+# (log-log, with rxe), device bandwidth against memcpy, small-operation rate
+# of fpgadma, shm and rxe.  A ratio is a speed ratio: above 1 the first
+# named is faster.  Rerun it on a folder to redraw.
+set -euo pipefail
+dir=${1:?usage: bench/report.sh DIR}
+[ -d "$dir" ] || { echo "report: $dir is not a directory" >&2; exit 2; }
+dir=$(cd "$dir" && pwd)
+plots=$dir/.plot
+rm -rf "$plots"
+mkdir -p "$plots"
+
+# The tables, the goals and the plot data (one file per series in $plots).
+awk -v dir="$dir" -v plots="$plots" '
+function load(file, prefix, keycols,   line, f, n, i, j, col, nk, kc, key, hdr) {
+	file = dir "/" file
+	if ((getline line < file) <= 0) return 0
+	nk = split(keycols, kc, ",")
+	hdr = 0
+	do {
+		if (line ~ /^#/) {
+			if (line ~ /^# title: /) TITLE[prefix] = substr(line, 10)
+			else NOTE[prefix, ++NNOTE[prefix]] = substr(line, 3)
+			continue
+		}
+		n = split(line, f, "\t")
+		if (!hdr) { for (i = 1; i <= n; i++) col[i] = f[i]; hdr = n; continue }
+		key = ""
+		for (i = 1; i <= n; i++) if (col[i] == "size") SIZES[prefix, f[i]] = 1
+		for (i = 1; i <= nk; i++) {
+			for (j = 1; j <= hdr; j++) if (col[j] == kc[i]) key = key (i > 1 ? "|" : "") f[j]
+		}
+		for (i = 1; i <= n; i++) V[prefix, key, col[i]] = f[i]
+		ROWS[prefix]++
+	} while ((getline line < file) > 0)
+	close(file)
+	return ROWS[prefix]
+}
+function val(prefix, key, c) { return ((prefix, key, c) in V) ? V[prefix, key, c] : "" }
+# sizes(prefix, out, lo, hi): the sizes of prefix in [lo, hi], ascending.
+function sizes(prefix, out, lo, hi,   k, p, n, i, j, t) {
+	n = 0
+	for (k in SIZES) {
+		split(k, p, SUBSEP)
+		if (p[1] != prefix || p[2] + 0 < lo || (hi && p[2] + 0 > hi)) continue
+		out[++n] = p[2] + 0
+	}
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && out[j - 1] > out[j]; j--) { t = out[j]; out[j] = out[j - 1]; out[j - 1] = t }
+	return n
+}
+function human(s) {
+	if (s >= 1048576 && s % 1048576 == 0) return (s / 1048576) " MiB"
+	if (s >= 1024 && s % 1024 == 0) return (s / 1024) " KiB"
+	return s " B"
+}
+function num(x) {
+	if (x == "") return "–"
+	x += 0
+	if (x >= 100000) return sprintf("%.3g", x)
+	if (x >= 100) return sprintf("%.0f", x)
+	if (x >= 10) return sprintf("%.1f", x)
+	return sprintf("%.2f", x)
+}
+# ratio(a, b): a / b, or "" when either is missing or b is 0.
+function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "" : (a + 0) / (b + 0) }
+function rnum(r) { return r == "" ? "–" : sprintf("%.2f", r) }
+function skipped_why(step) { return (step in SKIP) ? SKIP[step] : "its results are missing" }
+function section(title) { printf "\n## %s\n\n", title }
+# A table: header(h, n) starts it, row(c, n) adds a row, done() prints it,
+# or says there is no data.
+function line_of(a, n,   i, s) { s = "|"; for (i = 1; i <= n; i++) s = s " " a[i] " |"; return s }
+function header(a, n,   i, s) {
+	s = "|"; for (i = 1; i <= n; i++) s = s " --- |"
+	THEAD = line_of(a, n) "\n" s; NT = 0
+}
+function row(a, n) { TROW[++NT] = line_of(a, n) }
+function done(   i) {
+	if (!NT) { print "(no data)"; return }
+	print THEAD; for (i = 1; i <= NT; i++) print TROW[i]
+	NT = 0
+}
+function series(name, x, y) { if (x != "" && y != "" && y + 0 > 0) print x, y > (plots "/" name ".dat") }
+# goal(line, state, figure): a line of the goals list.
+function goal(text, state, figure) { GOALS[++NGOALS] = "- **" state "**: " text ": " figure }
+# extremes(...) over ratios: MIN, MINAT, MAX, NR.
+function ext_reset() { MIN = ""; MAX = ""; MINAT = ""; NR_ = 0 }
+function ext_add(r, at) {
+	if (r == "") return
+	NR_++
+	if (MIN == "" || r < MIN) { MIN = r; MINAT = at }
+	if (MAX == "" || r > MAX) MAX = r
+}
+
+BEGIN {
+	while ((getline line < (dir "/skipped.tsv")) > 0) {
+		split(line, f, "\t"); SKIP[f[1]] = f[2]; NSKIP++
+	}
+	load("env.tsv", "env", "key"); load("host.tsv", "host", "key")
+	have_reg = load("reg.tsv", "reg", "api,backing,touch,size")
+	have_rma = load("rma-fpga.tsv", "rma", "test,mode,size")
+	have_hf = load("host-fpgadma.tsv", "hf", "test,mode,size")
+	have_hs = load("host-shm.tsv", "hs", "test,mode,size")
+	have_rxe = load("rxe-read.tsv", "rxe", "test,mode,size")
+	have_st = load("stages.tsv", "st", "workload,stage")
+
+	print "# fpgadma benchmarks"
+	print ""
+	printf "Run %s on `%s`%s.\n", val("host", "date", "value"), val("host", "host", "value"),
+		val("host", "quick", "value") == "yes" ? " (quick mode: a few sizes and iterations only)" : ""
+	print ""
+	print "| | |"
+	print "| --- | --- |"
+	printf "| machine | %s, %s cores, %.1f GiB |\n", val("host", "cpu", "value"), val("host", "cores", "value"),
+		val("host", "mem_mib", "value") / 1024
+	printf "| host kernel | %s |\n", val("host", "host_kernel", "value")
+	printf "| emulator | %s, TCG |\n", val("host", "qemu", "value")
+	printf "| guest | kernel %s, %s vCPUs, %s MiB (QEMU `%s`), THP `%s` |\n", val("env", "guest_kernel", "value"),
+		val("env", "guest_cpus", "value"), val("env", "guest_mem_mib", "value"),
+		val("host", "vm", "value"), val("env", "guest_thp", "value")
+	printf "| device | %s |\n", val("env", "device", "value")
+	printf "| VM run | %s s, exit status %s |\n", val("host", "vm_seconds", "value"), val("host", "vm_status", "value")
+	print ""
+	print "Absolute times under TCG mean little; the ratios to the anchors, measured in the same"
+	print "VM run, are what count. A ratio is a speed ratio: above 1 the first named is faster."
+
+	# ---- registration
+	section("Registration (register + deregister)")
+	if (!have_reg) print "Not measured: " skipped_why("reg") "."
+	else {
+		print TITLE["reg"] ". Time in µs: the median of one register+deregister pair; MB/s = size / time;"
+		print "`x/rxe` = ibv_reg_mr time / x time (the kernel'\''s own ib_umem on soft-RoCE)."
+		split("libfpgadma fi_mr_reg ibv_reg_mr", api, " ")
+		split("4k thp", bk, " "); split("prefaulted first-touch", tc, " ")
+		for (b = 1; b <= 2; b++) for (t = 1; t <= 2; t++) {
+			printf "\n### %s, %s\n\n", bk[b] == "4k" ? "4 KiB pages" : "Transparent huge pages", tc[t]
+			split("size|libfpgadma µs|fi_mr_reg µs|ibv_reg_mr µs|libfpgadma MB/s|fi_mr_reg MB/s|ibv_reg_mr MB/s|libfpgadma/rxe|fi_mr_reg/rxe", h, "|")
+			header(h, 9)
+			n = sizes("reg", S)
+			for (i = 1; i <= n; i++) {
+				s = S[i]; c[1] = human(s)
+				for (a = 1; a <= 3; a++) {
+					k = api[a] "|" bk[b] "|" tc[t] "|" s
+					u[a] = val("reg", k, "usec"); c[1 + a] = num(u[a]); c[4 + a] = num(val("reg", k, "MBps"))
+					series("reg-" tc[t] "-" api[a] "-" bk[b], s, u[a])
+				}
+				c[8] = rnum(ratio(u[3], u[1])); c[9] = rnum(ratio(u[3], u[2]))
+				row(c, 9)
+			}
+			done()
+		}
+		printf "\n### THP against 4 KiB pages, prefaulted (time per byte, 4k / thp)\n\n"
+		split("size|libfpgadma 4k µs|libfpgadma thp µs|libfpgadma thp/4k|fi_mr_reg thp/4k|ibv_reg_mr thp/4k", h, "|")
+		header(h, 6)
+		n = sizes("reg", S)
+		for (i = 1; i <= n; i++) {
+			s = S[i]; c[1] = human(s)
+			c[2] = num(val("reg", "libfpgadma|4k|prefaulted|" s, "usec"))
+			c[3] = num(val("reg", "libfpgadma|thp|prefaulted|" s, "usec"))
+			for (a = 1; a <= 3; a++)
+				c[3 + a] = rnum(ratio(val("reg", api[a] "|4k|prefaulted|" s, "usec"), val("reg", api[a] "|thp|prefaulted|" s, "usec")))
+			row(c, 6)
+		}
+		done()
+		# the THP backing reg_bench checked (AnonHugePages of each thp region)
+		full = 0; part = 0; worst = ""
+		for (i = 1; i <= NNOTE["reg"]; i++) {
+			if (match(NOTE["reg", i], /AnonHugePages -?[0-9]+ kB of a [0-9]+ kB/)) {
+				split(substr(NOTE["reg", i], RSTART, RLENGTH), w, " ")
+				if (w[2] + 0 >= w[6] + 0) full++; else { part++; if (worst == "") worst = NOTE["reg", i] }
+			}
+		}
+		printf "\nTHP backing (AnonHugePages of each thp region while registered or after prefaulting): %d regions fully huge, %d not%s.\n",
+			full, part, worst == "" ? "" : " (first: " worst ")"
+		for (i = 1; i <= NNOTE["reg"]; i++) if (NOTE["reg", i] ~ /: skipped: /) print "\n" NOTE["reg", i] "."
+	}
+	# goals: registration
+	for (a = 1; a <= 2; a++) {
+		nm = a == 1 ? "libfpgadma" : "fi_mr_reg"
+		text = "pre-faulted 4 KiB-page registration through " nm " at least as fast as ibv_reg_mr on rxe at every size from 64 KiB"
+		ext_reset()
+		n = sizes("reg", S, 65536)
+		for (i = 1; i <= n; i++)
+			ext_add(ratio(val("reg", "ibv_reg_mr|4k|prefaulted|" S[i], "usec"), val("reg", nm "|4k|prefaulted|" S[i], "usec")), S[i])
+		if (!NR_) goal(text, "not measured", have_reg ? "no ibv_reg_mr or " nm " figures (" skipped_why("rxe") ")" : skipped_why("reg"))
+		else goal(text, MIN >= 1 ? "met" : "missed",
+			sprintf("%s/rxe speed %.2f to %.2f over %d sizes, lowest at %s", nm, MIN, MAX, NR_, human(MINAT)))
+	}
+	text = "THP-backed memory registered at least 5 times faster per byte than 4 KiB pages (libfpgadma, prefaulted, sizes from 4 MiB)"
+	ext_reset()
+	n = sizes("reg", S, 4194304)
+	for (i = 1; i <= n; i++)
+		ext_add(ratio(val("reg", "libfpgadma|4k|prefaulted|" S[i], "usec"), val("reg", "libfpgadma|thp|prefaulted|" S[i], "usec")), S[i])
+	if (!NR_) goal(text, "not measured", have_reg ? "no sizes of 4 MiB and more" : skipped_why("reg"))
+	else goal(text, MIN >= 5 ? "met" : "missed", sprintf("thp/4k %.2f to %.2f over %d sizes, lowest at %s", MIN, MAX, NR_, human(MINAT)))
+
+	# ---- device reads and writes
+	section("Device reads and writes against memcpy")
+	if (!have_rma) print "Not measured: " skipped_why("rma-fpga") "."
+	else {
+		print TITLE["rma"] ". Bandwidth in MB/s (10^6 bytes/s); `x/memcpy` = x bandwidth / memcpy bandwidth of the same size in the same process."
+		print ""
+		split("size|fi_read_mem|fi_write_mem|fi_read_stream|memcpy|read/memcpy|write/memcpy|stream/memcpy", h, "|")
+		header(h, 8)
+		split("fi_read_mem fi_write_mem fi_read_stream memcpy", tt, " ")
+		n = sizes("rma", S)
+		for (i = 1; i <= n; i++) {
+			s = S[i]
+			if (val("rma", "memcpy|bw|" s, "MBps") == "" && val("rma", "fi_read_mem|bw|" s, "MBps") == "") continue
+			c[1] = human(s)
+			for (a = 1; a <= 4; a++) {
+				m[a] = val("rma", tt[a] "|bw|" s, "MBps"); c[1 + a] = num(m[a])
+				series("bw-" tt[a], s, m[a])
+			}
+			for (a = 1; a <= 3; a++) c[5 + a] = rnum(ratio(m[a], m[4]))
+			row(c, 8)
+		}
+		done()
+		print "\n### Small operations on the FPGA\n"
+		print "Latency: one operation in flight; rate: a window of operations in flight."
+		print ""
+		split("size|fi_read_mem µs|fi_write_mem µs|fi_read_mem ops/s|fi_write_mem ops/s", h, "|")
+		header(h, 5)
+		for (i = 1; i <= n; i++) {
+			s = S[i]
+			if (val("rma", "fi_read_mem|lat|" s, "usec") == "" && val("rma", "fi_read_mem|rate|" s, "ops_per_s") == "") continue
+			c[1] = human(s)
+			c[2] = num(val("rma", "fi_read_mem|lat|" s, "usec")); c[3] = num(val("rma", "fi_write_mem|lat|" s, "usec"))
+			c[4] = num(val("rma", "fi_read_mem|rate|" s, "ops_per_s")); c[5] = num(val("rma", "fi_write_mem|rate|" s, "ops_per_s"))
+			series("rate-fpga-fi_read_mem", s, val("rma", "fi_read_mem|rate|" s, "ops_per_s"))
+			row(c, 5)
+		}
+		done()
+	}
+	text = "device reads of 1 MiB and more at 80% or more of memcpy bandwidth"
+	ext_reset()
+	n = sizes("rma", S, 1048576)
+	for (i = 1; i <= n; i++) ext_add(ratio(val("rma", "fi_read_mem|bw|" S[i], "MBps"), val("rma", "memcpy|bw|" S[i], "MBps")), S[i])
+	if (!NR_) goal(text, "not measured", have_rma ? "no reads of 1 MiB and more" : skipped_why("rma-fpga"))
+	else goal(text, MIN >= 0.8 ? "met" : "missed", sprintf("fi_read_mem/memcpy %.0f%% to %.0f%% over %d sizes, lowest at %s", 100 * MIN, 100 * MAX, NR_, human(MINAT)))
+
+	# ---- host to host
+	section("Host to host: fpgadma against shm and rxe")
+	if (!have_hf && !have_hs && !have_rxe)
+		print "Not measured: " skipped_why("host-fpgadma") "; " skipped_why("rxe-read") "."
+	else {
+		print "The same program (fabtests/bench_rma -m host) with `-p fpgadma` and `-p shm`; perftest'\''s"
+		print "ib_read_bw (rate) and ib_read_lat over soft-RoCE on loopback beside them. Rates in operations/s;"
+		print "`fpgadma/shm` = fpgadma rate / shm rate (for pingpong: shm time / fpgadma time)."
+		if (!have_hf) print "\nfpgadma: not measured: " skipped_why("host-fpgadma") "."
+		if (!have_hs) print "\nshm: not measured: " skipped_why("host-shm") "."
+		if (!have_rxe) print "\nrxe: not measured: " skipped_why("rxe-read") "."
+		print "\n### Small-operation rate\n"
+		split("size|fpgadma host_read|shm host_read|fpgadma/shm|fpgadma host_write|shm host_write|fpgadma/shm|rxe ib_read_bw|fpgadma read/rxe", h, "|")
+		header(h, 9)
+		delete S2; n = 0
+		for (k in SIZES) { split(k, p, SUBSEP); if ((p[1] == "hf" || p[1] == "hs" || p[1] == "rxe") && !((p[2] + 0) in seen)) { seen[p[2] + 0] = 1; S2[++n] = p[2] + 0 } }
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && S2[j - 1] > S2[j]; j--) { t = S2[j]; S2[j] = S2[j - 1]; S2[j - 1] = t }
+		for (i = 1; i <= n; i++) {
+			s = S2[i]
+			fr = val("hf", "host_read|rate|" s, "ops_per_s"); sr = val("hs", "host_read|rate|" s, "ops_per_s")
+			fw = val("hf", "host_write|rate|" s, "ops_per_s"); sw = val("hs", "host_write|rate|" s, "ops_per_s")
+			xr = val("rxe", "ib_read_bw|rate|" s, "ops_per_s")
+			if (fr fw sr sw xr == "") continue
+			c[1] = human(s); c[2] = num(fr); c[3] = num(sr); c[4] = rnum(ratio(fr, sr))
+			c[5] = num(fw); c[6] = num(sw); c[7] = rnum(ratio(fw, sw)); c[8] = num(xr); c[9] = rnum(ratio(fr, xr))
+			series("rate-fpgadma-host_read", s, fr); series("rate-shm-host_read", s, sr)
+			series("rate-fpgadma-host_write", s, fw); series("rate-shm-host_write", s, sw)
+			series("rate-rxe-ib_read_bw", s, xr)
+			row(c, 9)
+		}
+		done()
+		print "\n### Bandwidth (MB/s)\n"
+		split("size|fpgadma host_read|shm host_read|fpgadma/shm|fpgadma host_write|shm host_write|fpgadma/shm", h, "|")
+		header(h, 7)
+		for (i = 1; i <= n; i++) {
+			s = S2[i]
+			fr = val("hf", "host_read|bw|" s, "MBps"); sr = val("hs", "host_read|bw|" s, "MBps")
+			fw = val("hf", "host_write|bw|" s, "MBps"); sw = val("hs", "host_write|bw|" s, "MBps")
+			if (fr fw sr sw == "") continue
+			c[1] = human(s); c[2] = num(fr); c[3] = num(sr); c[4] = rnum(ratio(fr, sr))
+			c[5] = num(fw); c[6] = num(sw); c[7] = rnum(ratio(fw, sw))
+			row(c, 7)
+		}
+		done()
+		print "\n### Latency (µs): pingpong (half round trip, as fi_rdm_pingpong) and rxe'\''s ib_read_lat\n"
+		split("size|fpgadma pingpong|shm pingpong|fpgadma/shm|rxe ib_read_lat", h, "|")
+		header(h, 5)
+		for (i = 1; i <= n; i++) {
+			s = S2[i]
+			fp = val("hf", "pingpong|lat|" s, "usec"); sp = val("hs", "pingpong|lat|" s, "usec")
+			xl = val("rxe", "ib_read_lat|lat|" s, "usec")
+			if (fp sp xl == "") continue
+			c[1] = human(s); c[2] = num(fp); c[3] = num(sp); c[4] = rnum(ratio(sp, fp)); c[5] = num(xl)
+			row(c, 5)
+		}
+		done()
+	}
+	text = "small-operation rate at or above shm'\''s for the same program (host_read and host_write rate, 8 B to 4 KiB)"
+	ext_reset()
+	for (k in SIZES) {
+		split(k, p, SUBSEP)
+		if (p[1] != "hf" || p[2] + 0 > 4096) continue
+		ext_add(ratio(val("hf", "host_read|rate|" p[2], "ops_per_s"), val("hs", "host_read|rate|" p[2], "ops_per_s")), "read " p[2])
+		ext_add(ratio(val("hf", "host_write|rate|" p[2], "ops_per_s"), val("hs", "host_write|rate|" p[2], "ops_per_s")), "write " p[2])
+	}
+	if (!NR_) goal(text, "not measured", !have_hf ? skipped_why("host-fpgadma") : skipped_why("host-shm"))
+	else { split(MINAT, w, " "); goal(text, MIN >= 1 ? "met" : "missed", sprintf("fpgadma/shm %.2f to %.2f over %d points, lowest: host_%s at %s", MIN, MAX, NR_, w[1], human(w[2] + 0))) }
+
+	# ---- stages
+	section("Where the time goes (the module'\''s stage counters)")
+	if (!have_st) print "Not measured: " skipped_why("stages") "."
+	else {
+		print TITLE["st"] ". share: of reg_total for reg_* stages, of dereg_total for dereg_*, of post_total for the others."
+		for (k in V) { split(k, p, SUBSEP); if (p[1] == "st" && p[3] == "workload") WL[p[2]] = V[k] }
+		nw = 0
+		for (k in WL) if (!(WL[k] in wseen)) { wseen[WL[k]] = 1; W[++nw] = WL[k] }
+		for (wi = 1; wi <= nw; wi++) {
+			printf "\n### %s\n\n", W[wi]
+			split("stage|count|avg ns|share", h, "|"); header(h, 4)
+			split("reg_total reg_pin reg_sg reg_map reg_key dereg_total post_total queue_wait engine complete", order, " ")
+			for (oi = 1; oi <= 10; oi++) { shown[order[oi]] = 0 }
+			for (oi = 1; oi <= 10; oi++) {
+				k = W[wi] "|" order[oi]
+				if (val("st", k, "count") == "") continue
+				c[1] = order[oi]; c[2] = val("st", k, "count"); c[3] = num(val("st", k, "avg_ns"))
+				c[4] = sprintf("%.0f%%", 100 * val("st", k, "share")); row(c, 4); shown[order[oi]] = 1
+			}
+			for (k in WL) if (WL[k] == W[wi]) { split(k, p, "|"); if (!(p[2] in shown) || !shown[p[2]]) {
+				c[1] = p[2]; c[2] = val("st", k, "count"); c[3] = num(val("st", k, "avg_ns"))
+				c[4] = sprintf("%.0f%%", 100 * val("st", k, "share")); row(c, 4) } }
+			done()
+		}
+	}
+
+	section("Goals of issue 5")
+	for (i = 1; i <= NGOALS; i++) print GOALS[i]
+
+	if (NSKIP) {
+		section("Skipped")
+		for (k in SKIP) printf "- %s: %s\n", k, SKIP[k]
+	}
+}' > "$dir/report.md.tmp"
+
+# --- plots
+terminal=
+if command -v gnuplot >/dev/null; then
+	for t in pngcairo png; do
+		if echo "set terminal $t" | gnuplot 2>/dev/null; then terminal=$t; break; fi
+	done
+fi
+# plot NAME TITLE XLABEL YLABEL LOGSCALE SERIES:LABEL...: NAME.png from the
+# series files that exist; nothing when none does.
+plot() {
+	local name=$1 title=$2 xl=$3 yl=$4 logs=$5 s sep='' cmd=''
+	shift 5
+	for s in "$@"; do
+		[ -s "$plots/${s%%:*}.dat" ] || continue
+		cmd+="$sep'$plots/${s%%:*}.dat' using 1:2 with linespoints title '${s#*:}'"
+		sep=', '
+	done
+	[ -n "$cmd" ] || return 0
+	gnuplot <<-EOF
+		set terminal $terminal size 900,600
+		set termoption noenhanced
+		set output '$dir/$name.png'
+		set xtics ($xtics)
+		set title '$title'
+		set xlabel '$xl'
+		set ylabel '$yl'
+		set logscale $logs
+		set key left top
+		set grid
+		plot $cmd
+	EOF
+	printf '\n![%s](%s.png)\n' "$title" "$name" >> "$dir/report.md.tmp"
+}
+# Sizes on the x axes: 1, 4, 16 ... 1G, in binary units.
+xtics=
+for e in $(seq 0 2 30); do
+	v=$((1 << e))
+	if [ "$e" -ge 30 ]; then l="$((v >> 30))G"
+	elif [ "$e" -ge 20 ]; then l="$((v >> 20))M"
+	elif [ "$e" -ge 10 ]; then l="$((v >> 10))K"
+	else l=$v; fi
+	xtics+="${xtics:+, }\"$l\" $v"
+done
+if [ -n "$terminal" ]; then
+	printf '\n## Plots\n' >> "$dir/report.md.tmp"
+	for t in prefaulted first-touch; do
+		plot "reg-$t" "Registration + deregistration, $t" 'bytes' 'µs per pair' xy \
+			"reg-$t-libfpgadma-4k:libfpgadma 4k" "reg-$t-fi_mr_reg-4k:fi_mr_reg 4k" \
+			"reg-$t-ibv_reg_mr-4k:ibv_reg_mr (rxe) 4k" "reg-$t-libfpgadma-thp:libfpgadma thp" \
+			"reg-$t-fi_mr_reg-thp:fi_mr_reg thp" "reg-$t-ibv_reg_mr-thp:ibv_reg_mr (rxe) thp"
+	done
+	plot rma-bw 'Device bandwidth against memcpy' 'bytes' 'MB/s' xy \
+		bw-fi_read_mem:fi_read_mem bw-fi_write_mem:fi_write_mem \
+		bw-fi_read_stream:fi_read_stream bw-memcpy:memcpy
+	plot small-ops 'Small-operation rate: fpgadma, shm, rxe' 'bytes' 'operations/s' xy \
+		rate-fpgadma-host_read:'fpgadma host_read' rate-shm-host_read:'shm host_read' \
+		rate-fpgadma-host_write:'fpgadma host_write' rate-shm-host_write:'shm host_write' \
+		rate-rxe-ib_read_bw:'rxe ib_read_bw' rate-fpga-fi_read_mem:'fpgadma fi_read (FPGA)'
+else
+	printf '\nNo plots: gnuplot with a PNG terminal is not installed (gnuplot-nox).\n' >> "$dir/report.md.tmp"
+fi
+mv "$dir/report.md.tmp" "$dir/report.md"
+rm -rf "$plots"

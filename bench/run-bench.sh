@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# make bench: every benchmark of issue 5 in one VM boot, and a report.
+#
+# Usage: bench/run-bench.sh [--build-dir DIR] [--module FILE] [--quick]
+#                           [--out DIR] [--log-dir DIR] [--no-build]
+#   --build-dir DIR  the build tree (default: the source tree; configured
+#                    and built first when it has no Makefile)
+#   --module FILE    the module (default: kmod/fpgadma.ko of the build tree)
+#   --quick          a few sizes and iterations only (a smoke run, minutes)
+#   --out DIR        the results folder (default:
+#                    <build dir>/bench/results/<YYYY-MM-DD>-<host>)
+#   --log-dir DIR    where the VM's console goes (default: the results
+#                    folder; the console is kept there as console.log)
+#   --no-build       build nothing (make bench has built what it needs)
+#
+# Steps: scripts/install-deps.sh (installs what is missing, gnuplot and
+# perftest among it); configure again when libibverbs or libfabric arrived
+# since the last configure; make vm-prereqs; tests/vm/run-suite.sh --job
+# bench --config bench (3 GiB, 2 vCPUs, QEMU TCG) running
+# bench/guest-bench.sh; the result files out of the console into the
+# results folder with host.tsv (this machine); bench/report.sh writes
+# report.md and the PNG plots there.  The exit status is the VM run's (a
+# benchmark that failed, a kernel warning, pins left behind); a slow machine
+# never fails it.
+#
+# Environment: FPGADMA_VM_TIMEOUT (one boot's limit, here 3600 s by
+# default), KERNEL_IMAGE, QEMU and MAKE as for the VM suite.
+set -euo pipefail
+src_dir=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=$src_dir
+module=
+quick=no
+out=
+log_dir=
+build=yes
+
+die() { printf 'run-bench: %s\n' "$*" >&2; exit 2; }
+step() { printf '==> %s\n' "$*"; }
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--build-dir) build_dir=$(cd "$2" && pwd); shift 2 ;;
+	--module) module=$2; shift 2 ;;
+	--quick) quick=yes; shift ;;
+	--out) out=$2; shift 2 ;;
+	--log-dir) log_dir=$2; shift 2 ;;
+	--no-build) build=no; shift ;;
+	-h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+	*) die "unknown argument: $1 (see --help)" ;;
+	esac
+done
+
+step "checking packages (scripts/install-deps.sh)"
+bash "$src_dir/scripts/install-deps.sh"
+
+make_cmd=${MAKE:-make}
+if [ "$build" = yes ]; then
+	if [ ! -f "$build_dir/Makefile" ]; then
+		step "configuring"
+		[ -x "$src_dir/configure" ] || (cd "$src_dir" && ./autogen.sh)
+		(cd "$build_dir" && "$src_dir/configure")
+	elif { grep -q '^HAVE_IBVERBS_TRUE = #' "$build_dir/Makefile" &&
+	       [ -e /usr/include/infiniband/verbs.h ]; } ||
+	     { grep -q '^HAVE_LIBFABRIC_TRUE = #' "$build_dir/Makefile" &&
+	       [ -e /usr/include/rdma/fabric.h ]; }; then
+		step "configuring again: libibverbs or libfabric was installed since"
+		(cd "$build_dir" && ./config.status --recheck && ./config.status)
+	fi
+	step "building what the guest runs (make vm-prereqs)"
+	if [ -n "${MAKE:-}" ]; then
+		$make_cmd -C "$build_dir" vm-prereqs
+	else
+		$make_cmd -C "$build_dir" -j"$(nproc)" vm-prereqs
+	fi
+fi
+
+[ -n "$out" ] || out=$build_dir/bench/results/$(date +%Y-%m-%d)-$(hostname -s 2>/dev/null || hostname)
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+[ -n "$log_dir" ] || log_dir=$out
+mkdir -p "$log_dir"
+console=$log_dir/bench.log
+
+run=(bash "$src_dir/tests/vm/run-suite.sh" --build-dir "$build_dir" --job bench
+	--config bench --log-dir "$log_dir")
+[ -z "$module" ] || run+=(--module "$module")
+if [ "$quick" = yes ]; then
+	export FPGADMA_VM_BENCH_ARGS=-q
+fi
+export FPGADMA_VM_TIMEOUT=${FPGADMA_VM_TIMEOUT:-3600}
+
+step "booting the bench VM (console: $console)"
+: > "$console"
+t0=$(date +%s)
+rc=0
+"${run[@]}" &
+run_pid=$!
+# Progress: the guest script's "bench: " lines and the tables as they come.
+tail -n +1 -F --pid="$run_pid" "$console" 2>/dev/null |
+	grep --line-buffered -E '^(bench: |  )' | sed -u 's/\r$//' || true
+wait "$run_pid" || rc=$?
+t1=$(date +%s)
+
+step "extracting the results into $out"
+# Kernel messages that broke into the console are dropped.
+tr -d '\r' < "$console" | awk -v dir="$out" '
+	/^FPGADMA-BENCH-FILE-END$/ { if (f) close(f); f = ""; next }
+	/^FPGADMA-BENCH-FILE / {
+		name = $2
+		if (name !~ /^[A-Za-z0-9._-]+$/) { print "run-bench: bad file name " name > "/dev/stderr"; next }
+		f = dir "/" name; printf "" > f; files++; next
+	}
+	f && !/^\[ *[0-9]+\.[0-9]+\] / && !/^kmsg: / { print > f }
+	END { printf "run-bench: %d result files\n", files }'
+[ "$console" -ef "$out/console.log" ] || cp "$console" "$out/console.log"
+
+# This machine, for the report's header.
+qemu=${QEMU:-qemu-system-x86_64}
+{
+	printf 'key\tvalue\n'
+	printf 'date\t%s\n' "$(date '+%Y-%m-%d %H:%M %Z')"
+	printf 'host\t%s\n' "$(hostname -s 2>/dev/null || hostname)"
+	printf 'cpu\t%s\n' "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+	printf 'cores\t%s\n' "$(nproc)"
+	printf 'mem_mib\t%s\n' "$(awk '/^MemTotal/ { print int($2 / 1024) }' /proc/meminfo)"
+	printf 'host_kernel\t%s\n' "$(uname -r)"
+	printf 'qemu\t%s\n' "$("$qemu" --version 2>/dev/null | head -n 1)"
+	printf 'vm\t%s\n' "$(sed -n '1s/^# //p' "$console" | grep -o -- '-m [^ ]* -smp [^ ]*' || true)"
+	printf 'vm_seconds\t%s\n' $((t1 - t0))
+	printf 'vm_status\t%s\n' "$rc"
+	printf 'quick\t%s\n' "$quick"
+} > "$out/host.tsv"
+
+step "writing the report"
+bash "$src_dir/bench/report.sh" "$out"
+echo "run-bench: $out/report.md"
+exit "$rc"
