@@ -247,7 +247,7 @@ else
 	if [ "$quick" = 1 ]; then
 		sizes="8 4096" bw_iters=200 lat_iters=100 perf_runs=1
 	else
-		sizes="8 16 32 64 128 256 512 1024 2048 4096" bw_iters=2000 lat_iters=1000 perf_runs=3
+		sizes="8 16 32 64 128 256 512 1024 2048 4096" bw_iters=2000 lat_iters=300 perf_runs=3
 	fi
 	say "rxe-read: ib_read_bw and ib_read_lat on rxe_lo, GID index $gid, sizes $sizes, median of $perf_runs runs"
 	{

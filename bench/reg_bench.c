@@ -699,6 +699,21 @@ static int add_result(const struct api *a, enum backing b, enum touch t,
 	return 0;
 }
 
+/* One registration and its deregistration, the failure said. */
+static int reg_pair(struct api *a, void *buf, size_t size)
+{
+	void *h;
+	int ret;
+
+	ret = a->reg(a, buf, size, &h);
+	if (!ret)
+		ret = a->dereg(a, h);
+	if (ret)
+		fprintf(stderr, "reg_bench: %s %zu bytes: %s\n", a->name, size,
+			api_err(a, ret));
+	return ret;
+}
+
 static unsigned long min_iters(enum touch t)
 {
 	if (opt.quick)
@@ -711,7 +726,6 @@ static int measure_prefaulted(struct api *a, enum backing b, size_t size)
 	struct region r;
 	unsigned long iters = 0;
 	double start, t0, t;
-	void *h;
 	int ret;
 
 	ret = region_map(&r, size, b);
@@ -725,25 +739,16 @@ static int measure_prefaulted(struct api *a, enum backing b, size_t size)
 		return 1;
 	}
 	/* one more untimed pair: what the check left behind settles first */
-	ret = a->reg(a, r.buf, size, &h);
-	if (!ret)
-		ret = a->dereg(a, h);
-	if (ret) {
-		fprintf(stderr, "reg_bench: %s %zu bytes: %s\n", a->name, size,
-			api_err(a, ret));
+	if (reg_pair(a, r.buf, size)) {
 		region_unmap(&r);
 		return 1;
 	}
 	start = now_s();
 	do {
 		t0 = now_s();
-		ret = a->reg(a, r.buf, size, &h);
-		if (!ret)
-			ret = a->dereg(a, h);
+		ret = reg_pair(a, r.buf, size);
 		t = now_s();
 		if (ret) {
-			fprintf(stderr, "reg_bench: %s %zu bytes: %s\n", a->name,
-				size, api_err(a, ret));
 			region_unmap(&r);
 			return 1;
 		}
@@ -759,7 +764,6 @@ static int measure_first_touch(struct api *a, enum backing b, size_t size)
 	struct region r;
 	unsigned long iters = 0;
 	double start = now_s(), t0;
-	void *h;
 	int ret;
 
 	ret = region_map(&r, size, b);
@@ -778,16 +782,11 @@ static int measure_first_touch(struct api *a, enum backing b, size_t size)
 			return 1;
 		}
 		t0 = now_s();
-		ret = a->reg(a, r.buf, size, &h);
-		if (!ret)
-			ret = a->dereg(a, h);
+		ret = reg_pair(a, r.buf, size);
 		samples[iters] = now_s() - t0;
 		region_unmap(&r);
-		if (ret) {
-			fprintf(stderr, "reg_bench: %s %zu bytes: %s\n", a->name,
-				size, api_err(a, ret));
+		if (ret)
 			return 1;
-		}
 		iters++;
 	} while (iters < MAX_ITERS &&
 		 (iters < min_iters(TOUCH_FIRST) || now_s() - start < opt.budget));

@@ -74,7 +74,6 @@ function human(s) {
 function num(x) {
 	if (x == "") return "–"
 	x += 0
-	if (x >= 100000) return sprintf("%.3g", x)
 	if (x >= 100) return sprintf("%.0f", x)
 	if (x >= 10) return sprintf("%.1f", x)
 	return sprintf("%.2f", x)
@@ -98,6 +97,27 @@ function done(   i) {
 	NT = 0
 }
 function series(name, x, y) { if (x != "" && y != "" && y + 0 > 0) print x, y > (plots "/" name ".dat") }
+# host_table(mode, col, n): fpgadma against shm, host_read and host_write,
+# at the n sizes of S2; for the rate, rxe'\''s ib_read_bw beside them.
+function host_table(mode, col, n,   i, s, fr, sr, fw, sw, xr, c, h, nh) {
+	nh = split("size|fpgadma host_read|shm host_read|fpgadma/shm|fpgadma host_write|shm host_write|fpgadma/shm", h, "|")
+	if (mode == "rate") { h[++nh] = "rxe ib_read_bw"; h[++nh] = "fpgadma read/rxe" }
+	header(h, nh)
+	for (i = 1; i <= n; i++) {
+		s = S2[i]
+		fr = val("hf", "host_read|" mode "|" s, col); sr = val("hs", "host_read|" mode "|" s, col)
+		fw = val("hf", "host_write|" mode "|" s, col); sw = val("hs", "host_write|" mode "|" s, col)
+		xr = mode == "rate" ? val("rxe", "ib_read_bw|rate|" s, col) : ""
+		if (fr fw sr sw xr == "") continue
+		c[1] = human(s); c[2] = num(fr); c[3] = num(sr); c[4] = rnum(ratio(fr, sr))
+		c[5] = num(fw); c[6] = num(sw); c[7] = rnum(ratio(fw, sw)); c[8] = num(xr); c[9] = rnum(ratio(fr, xr))
+		series(mode "-fpgadma-host_read", s, fr); series(mode "-shm-host_read", s, sr)
+		series(mode "-fpgadma-host_write", s, fw); series(mode "-shm-host_write", s, sw)
+		series(mode "-rxe-ib_read_bw", s, xr)
+		row(c, nh)
+	}
+	done()
+}
 # goal(line, state, figure): a line of the goals list.
 function goal(text, state, figure) { GOALS[++NGOALS] = "- **" state "**: " text ": " figure }
 # extremes(...) over ratios: MIN, MINAT, MAX, NR.
@@ -267,39 +287,13 @@ BEGIN {
 		if (!have_hf) print "\nfpgadma: not measured: " skipped_why("host-fpgadma") "."
 		if (!have_hs) print "\nshm: not measured: " skipped_why("host-shm") "."
 		if (!have_rxe) print "\nrxe: not measured: " skipped_why("rxe-read") "."
-		print "\n### Small-operation rate\n"
-		split("size|fpgadma host_read|shm host_read|fpgadma/shm|fpgadma host_write|shm host_write|fpgadma/shm|rxe ib_read_bw|fpgadma read/rxe", h, "|")
-		header(h, 9)
 		delete S2; n = 0
 		for (k in SIZES) { split(k, p, SUBSEP); if ((p[1] == "hf" || p[1] == "hs" || p[1] == "rxe") && !((p[2] + 0) in seen)) { seen[p[2] + 0] = 1; S2[++n] = p[2] + 0 } }
 		for (i = 2; i <= n; i++) for (j = i; j > 1 && S2[j - 1] > S2[j]; j--) { t = S2[j]; S2[j] = S2[j - 1]; S2[j - 1] = t }
-		for (i = 1; i <= n; i++) {
-			s = S2[i]
-			fr = val("hf", "host_read|rate|" s, "ops_per_s"); sr = val("hs", "host_read|rate|" s, "ops_per_s")
-			fw = val("hf", "host_write|rate|" s, "ops_per_s"); sw = val("hs", "host_write|rate|" s, "ops_per_s")
-			xr = val("rxe", "ib_read_bw|rate|" s, "ops_per_s")
-			if (fr fw sr sw xr == "") continue
-			c[1] = human(s); c[2] = num(fr); c[3] = num(sr); c[4] = rnum(ratio(fr, sr))
-			c[5] = num(fw); c[6] = num(sw); c[7] = rnum(ratio(fw, sw)); c[8] = num(xr); c[9] = rnum(ratio(fr, xr))
-			series("rate-fpgadma-host_read", s, fr); series("rate-shm-host_read", s, sr)
-			series("rate-fpgadma-host_write", s, fw); series("rate-shm-host_write", s, sw)
-			series("rate-rxe-ib_read_bw", s, xr)
-			row(c, 9)
-		}
-		done()
+		print "\n### Small-operation rate (operations/s)\n"
+		host_table("rate", "ops_per_s", n)
 		print "\n### Bandwidth (MB/s)\n"
-		split("size|fpgadma host_read|shm host_read|fpgadma/shm|fpgadma host_write|shm host_write|fpgadma/shm", h, "|")
-		header(h, 7)
-		for (i = 1; i <= n; i++) {
-			s = S2[i]
-			fr = val("hf", "host_read|bw|" s, "MBps"); sr = val("hs", "host_read|bw|" s, "MBps")
-			fw = val("hf", "host_write|bw|" s, "MBps"); sw = val("hs", "host_write|bw|" s, "MBps")
-			if (fr fw sr sw == "") continue
-			c[1] = human(s); c[2] = num(fr); c[3] = num(sr); c[4] = rnum(ratio(fr, sr))
-			c[5] = num(fw); c[6] = num(sw); c[7] = rnum(ratio(fw, sw))
-			row(c, 7)
-		}
-		done()
+		host_table("bw", "MBps", n)
 		print "\n### Latency (µs): pingpong (half round trip, as fi_rdm_pingpong) and rxe'\''s ib_read_lat\n"
 		split("size|fpgadma pingpong|shm pingpong|fpgadma/shm|rxe ib_read_lat", h, "|")
 		header(h, 5)
@@ -417,6 +411,9 @@ if [ -n "$terminal" ]; then
 		rate-fpgadma-host_read:'fpgadma host_read' rate-shm-host_read:'shm host_read' \
 		rate-fpgadma-host_write:'fpgadma host_write' rate-shm-host_write:'shm host_write' \
 		rate-rxe-ib_read_bw:'rxe ib_read_bw' rate-fpga-fi_read_mem:'fpgadma fi_read (FPGA)'
+	plot host-bw 'Host-to-host bandwidth: fpgadma, shm' 'bytes' 'MB/s' xy \
+		bw-fpgadma-host_read:'fpgadma host_read' bw-shm-host_read:'shm host_read' \
+		bw-fpgadma-host_write:'fpgadma host_write' bw-shm-host_write:'shm host_write'
 else
 	printf '\nNo plots: gnuplot with a PNG terminal is not installed (gnuplot-nox).\n' >> "$dir/report.md.tmp"
 fi
