@@ -17,7 +17,7 @@
 #                4 KiB, server and client in this guest
 #   stages       the module's per-stage times (debugfs fpgadma/<dev>/stages,
 #                parameter stage_timing) over a 1 MiB registration loop and
-#                bench_rma's small reads
+#                bench_rma's operations of 8 B .. 4 KiB
 # A step whose program or device is missing is skipped with its reason
 # (skipped.tsv).  Every result file is printed between the lines
 # "FPGADMA-BENCH-FILE NAME" and "FPGADMA-BENCH-FILE-END" for
@@ -268,8 +268,11 @@ fi
 # --- where the time goes: the module's stage counters
 stages=/sys/kernel/debug/fpgadma/$dev/stages
 param=/sys/module/fpgadma/parameters/stage_timing
-# stage_table WORKLOAD: the stages file as rows of stages.tsv (share: of the
-# reg_total/dereg_total of its group, for the others of post_total).
+# stage_table WORKLOAD: the stages file as rows of stages.tsv.  share: of
+# reg_total for reg_* stages, of dereg_total for dereg_*, of a work
+# request's life (queue_wait + engine: submission to completion) for
+# queue_wait, engine and complete, and post_total (a POST call, with the
+# work an engine ran inline) of itself.
 stage_table() {
 	awk -v w="$1" '
 		NF >= 3 && $2 ~ /^[0-9]+$/ { n++; name[n] = $1; cnt[n] = $2; tot[n] = $3; t[$1] = $3 }
@@ -278,7 +281,8 @@ stage_table() {
 				s = name[i]
 				if (s ~ /^reg_/) base = t["reg_total"]
 				else if (s ~ /^dereg_/) base = t["dereg_total"]
-				else base = t["post_total"]
+				else if (s == "post_total") base = t["post_total"]
+				else base = t["queue_wait"] + t["engine"]
 				printf "%s\t%s\t%d\t%.0f\t%.0f\t%.3f\n", w, s, cnt[i],
 					cnt[i] ? tot[i] / cnt[i] : 0, tot[i], base ? tot[i] / base : 0
 			}
@@ -290,7 +294,7 @@ elif [ ! -e "$param" ] || [ ! -e "$stages" ]; then
 	skipped stages "the module has no stage timing ($param, $stages)"
 else
 	{
-		echo "# title: the module's time per stage (stage_timing=1): a 1 MiB registration loop, bench_rma's small reads"
+		echo "# title: the module's time per stage (stage_timing=1): a 1 MiB registration loop (reg-1MiB), bench_rma -m fpga -q -M 4096 (small-ops)"
 		printf 'workload\tstage\tcount\tavg_ns\ttotal_ns\tshare\n'
 	} > "$out/stages.tsv"
 	echo 1 > "$param"
@@ -303,12 +307,13 @@ else
 		status=1
 	fi
 	if command -v bench_rma >/dev/null; then
-		say "stages: bench_rma -p fpgadma -m fpga -q (small reads)"
+		say "stages: bench_rma -p fpgadma -m fpga -q -M 4096 (small reads and writes)"
 		echo 1 > "$stages"
-		if bench_rma -p fpgadma -m fpga -q > "$out/stages-rma.log" 2>&1; then
-			stage_table bench_rma-q >> "$out/stages.tsv"
+		if bench_rma -p fpgadma -m fpga -q -M 4096 > "$out/stages-rma.log" 2>&1; then
+			stage_table small-ops >> "$out/stages.tsv"
 		else
 			sed 's/^/  /' "$out/stages-rma.log"
+			status=1
 		fi
 	fi
 	echo 0 > "$param"

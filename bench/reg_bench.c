@@ -102,7 +102,7 @@ static struct {
 	const char *ibv_dev;
 	const char *out;
 } opt = {
-	.budget = 0.3,
+	.budget = 0.5,
 	.min_size = 4 * KIB,
 	.max_size = 256 * MIB,
 	.backings = { true, true },
@@ -860,7 +860,7 @@ static void usage(FILE *f)
 		"                 [-D VERBS_DEVICE] [-o FILE.tsv]\n"
 		"  -a  libfpgadma,fi_mr_reg,ibv_reg_mr (default: all)\n"
 		"  -m, -M  smallest and largest size (4K .. 256M; steps of 4)\n"
-		"  -t  time budget of each point (default 0.3 s)\n"
+		"  -t  time budget of each point (default 0.5 s)\n"
 		"  -q  quick: 4K, 1M, 16M at most, one iteration each\n"
 		"  -d  /dev/fpgadma<INDEX> and fpgadma domain (default 0)\n"
 		"  -D  verbs device for ibv_reg_mr (default: the first rxe*)\n"

@@ -48,7 +48,7 @@ function load(file, prefix, keycols,   line, f, n, i, j, col, nk, kc, key, hdr) 
 			for (j = 1; j <= hdr; j++) if (col[j] == kc[i]) key = key (i > 1 ? "|" : "") f[j]
 		}
 		for (i = 1; i <= n; i++) V[prefix, key, col[i]] = f[i]
-		ROWS[prefix]++
+		ROWKEY[prefix, ++ROWS[prefix]] = key
 	} while ((getline line < file) > 0)
 	close(file)
 	return ROWS[prefix]
@@ -322,22 +322,26 @@ BEGIN {
 	section("Where the time goes (the module'\''s stage counters)")
 	if (!have_st) print "Not measured: " skipped_why("stages") "."
 	else {
-		print TITLE["st"] ". share: of reg_total for reg_* stages, of dereg_total for dereg_*, of post_total for the others."
-		for (k in V) { split(k, p, SUBSEP); if (p[1] == "st" && p[3] == "workload") WL[p[2]] = V[k] }
+		print TITLE["st"] ". Average ns per stage; share: of reg_total for the reg_* stages, of dereg_total for dereg_*,"
+		print "of a work request'\''s life (queue_wait + engine: submission to completion) for queue_wait, engine"
+		print "and complete; post_total is a POST call (with the work an engine ran inline)."
 		nw = 0
-		for (k in WL) if (!(WL[k] in wseen)) { wseen[WL[k]] = 1; W[++nw] = WL[k] }
+		for (r = 1; r <= ROWS["st"]; r++) {
+			k = ROWKEY["st", r]; WL[k] = val("st", k, "workload")
+			if (!(WL[k] in wseen)) { wseen[WL[k]] = 1; W[++nw] = WL[k] }
+		}
 		for (wi = 1; wi <= nw; wi++) {
 			printf "\n### %s\n\n", W[wi]
 			split("stage|count|avg ns|share", h, "|"); header(h, 4)
-			split("reg_total reg_pin reg_sg reg_map reg_key dereg_total post_total queue_wait engine complete", order, " ")
-			for (oi = 1; oi <= 10; oi++) { shown[order[oi]] = 0 }
-			for (oi = 1; oi <= 10; oi++) {
+			split("reg_total reg_pin reg_sg reg_map reg_key dereg_total dereg_wait dereg_unmap dereg_unpin post_total queue_wait engine complete", order, " ")
+			for (oi = 1; oi <= 13; oi++) { shown[order[oi]] = 0 }
+			for (oi = 1; oi <= 13; oi++) {
 				k = W[wi] "|" order[oi]
 				if (val("st", k, "count") == "") continue
 				c[1] = order[oi]; c[2] = val("st", k, "count"); c[3] = num(val("st", k, "avg_ns"))
 				c[4] = sprintf("%.0f%%", 100 * val("st", k, "share")); row(c, 4); shown[order[oi]] = 1
 			}
-			for (k in WL) if (WL[k] == W[wi]) { split(k, p, "|"); if (!(p[2] in shown) || !shown[p[2]]) {
+			for (r = 1; r <= ROWS["st"]; r++) { k = ROWKEY["st", r]; if (WL[k] != W[wi]) continue; split(k, p, "|"); if (!(p[2] in shown) || !shown[p[2]]) {
 				c[1] = p[2]; c[2] = val("st", k, "count"); c[3] = num(val("st", k, "avg_ns"))
 				c[4] = sprintf("%.0f%%", 100 * val("st", k, "share")); row(c, 4) } }
 			done()
