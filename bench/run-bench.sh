@@ -59,9 +59,9 @@ if [ "$build" = yes ]; then
 		step "configuring"
 		[ -x "$src_dir/configure" ] || (cd "$src_dir" && ./autogen.sh)
 		(cd "$build_dir" && "$src_dir/configure")
-	elif { grep -q '^HAVE_IBVERBS_TRUE = #' "$build_dir/Makefile" &&
+	elif { ! grep -q '^BENCH_CPPFLAGS_IBV = ' "$build_dir/Makefile" &&
 	       [ -e /usr/include/infiniband/verbs.h ]; } ||
-	     { grep -q '^HAVE_LIBFABRIC_TRUE = #' "$build_dir/Makefile" &&
+	     { ! grep -q '^BENCH_CPPFLAGS_FI = ' "$build_dir/Makefile" &&
 	       [ -e /usr/include/rdma/fabric.h ]; }; then
 		step "configuring again: libibverbs or libfabric was installed since"
 		(cd "$build_dir" && ./config.status --recheck && ./config.status)

@@ -219,6 +219,7 @@ if [ -z "$initramfs" ]; then
 	mk=(bash "$src_dir/tests/vm/mkinitramfs.sh" --build-dir "$build_dir" --output "$initramfs")
 	[ -z "$module" ] || mk+=(--module "$module")
 	[ "$allow_no_module" = no ] || mk+=(--no-module)
+	[ "$job" = bench ] || mk+=(--no-bench)
 	if [ "$job" = demo ]; then
 		"${mk[@]}" --no-tests >&2 || die "could not build the initramfs"
 	elif ! "${mk[@]}"; then
