@@ -274,6 +274,7 @@ static void soft_run(struct work_struct *w)
 		spin_unlock_irq(&soft->lock);
 		if (!work)
 			return;
+		fpgadma_work_start(work);
 		status = work->status;
 		if (status == FPGADMA_WC_SUCCESS)
 			status = soft_run_one(soft, work);
