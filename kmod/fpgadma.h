@@ -154,11 +154,12 @@ static inline void fpgadma_stage_end(struct fpgadma_dev *fdev,
  *		peer side in work->remote) and SEND (fpgadma_recv_take() finds
  *		the RECV it fills); RECVs never reach an engine unless they
  *		carry an error status.
- * @submit:	take ownership of @work and run it later, in order with the
- *		other work of the device; call fpgadma_work_start() when it
- *		starts and fpgadma_work_done() exactly once when it is
- *		finished (also for work that arrives with an error status,
- *		which must not touch memory).  May not sleep.
+ * @submit:	take ownership of @work and run it in order with the other
+ *		work of the device, later or before returning; call
+ *		fpgadma_work_start() when it starts and fpgadma_work_done()
+ *		exactly once when it is finished (also for work that arrives
+ *		with an error status, which must not touch memory).  Called
+ *		by POST in process context with no lock held: it may sleep.
  */
 struct fpgadma_engine_ops {
 	const char *name;
