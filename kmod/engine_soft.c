@@ -103,33 +103,57 @@ static void soft_stream_fill(struct fpgadma_soft *soft, u8 *dst, u32 len)
 	}
 }
 
-/* Move @len bytes between the host pages at physical @phys and the model. */
+/* Move @len bytes between @va, host memory, and the model. */
+static void soft_copy_va(struct soft_xfer *x, u8 *va, u32 len)
+{
+	switch (x->opcode) {
+	case FPGADMA_WR_READ_MEM:
+		memcpy(va, x->dev_ptr, len);
+		x->dev_ptr += len;
+		break;
+	case FPGADMA_WR_WRITE_MEM:
+		memcpy(x->dev_ptr, va, len);
+		x->dev_ptr += len;
+		break;
+	case FPGADMA_WR_READ_STREAM:
+		soft_stream_fill(x->soft, va, len);
+		x->soft->stream_pos += len;
+		break;
+	}
+}
+
+/* Bytes moved between chances to reschedule within one chunk. */
+#define SOFT_COPY_STEP	(1U << 20)
+
+/*
+ * Move @len bytes between the host pages at physical @phys and the model.
+ * The chunk is physically contiguous; without highmem it is contiguous in
+ * the kernel's direct map too, so it moves in large copies rather than a
+ * page at a time.
+ */
 static int soft_copy_chunk(struct soft_xfer *x, phys_addr_t phys, u32 len)
 {
 	while (len) {
 		unsigned long pfn = PHYS_PFN(phys);
 		u32 off = offset_in_page(phys);
-		u32 n = min_t(u32, len, PAGE_SIZE - off);
+		u32 n;
 		u8 *va;
 
 		if (!pfn_valid(pfn))
 			return -EFAULT;
-		va = kmap_local_page(pfn_to_page(pfn));
-		switch (x->opcode) {
-		case FPGADMA_WR_READ_MEM:
-			memcpy(va + off, x->dev_ptr, n);
-			x->dev_ptr += n;
-			break;
-		case FPGADMA_WR_WRITE_MEM:
-			memcpy(x->dev_ptr, va + off, n);
-			x->dev_ptr += n;
-			break;
-		case FPGADMA_WR_READ_STREAM:
-			soft_stream_fill(x->soft, va + off, n);
-			x->soft->stream_pos += n;
-			break;
+		if (IS_ENABLED(CONFIG_HIGHMEM)) {
+			n = min_t(u32, len, PAGE_SIZE - off);
+			va = kmap_local_page(pfn_to_page(pfn));
+			soft_copy_va(x, va + off, n);
+			kunmap_local(va);
+		} else {
+			n = min_t(u32, len, SOFT_COPY_STEP - (phys & (SOFT_COPY_STEP - 1)));
+			if (!pfn_valid(PHYS_PFN(phys + n - 1)))
+				return -EFAULT;
+			soft_copy_va(x, phys_to_virt(phys), n);
+			if (n < len)
+				cond_resched();
 		}
-		kunmap_local(va);
 		phys += n;
 		len -= n;
 	}
