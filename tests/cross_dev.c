@@ -19,6 +19,34 @@
 
 static unsigned int posted, bytes_verified;
 
+/* The WRs posted on device 1 that name device 0's MR, and their status. */
+static const struct foreign_wr {
+	const char *what;
+	uint32_t opcode;
+	bool its_lkey, its_rkey, by_address;
+	uint64_t dev_addr;
+	uint32_t flags;
+	uint32_t status;
+} foreign[] = {
+	{ "WRITE_MEM from its lkey", FPGADMA_WR_WRITE_MEM, true, false, false, DEV_OFF, 0,
+	  FPGADMA_WC_LOC_PROT_ERR },
+	{ "READ_MEM into its lkey", FPGADMA_WR_READ_MEM, true, false, false, DEV_OFF, 0,
+	  FPGADMA_WC_LOC_PROT_ERR },
+	{ "READ_STREAM into its lkey", FPGADMA_WR_READ_STREAM, true, false, false, 0, 0,
+	  FPGADMA_WC_LOC_PROT_ERR },
+	{ "RDMA_WRITE to its rkey (address)", FPGADMA_WR_RDMA_WRITE, false, true, true, 0, 0,
+	  FPGADMA_WC_REM_ACCESS_ERR },
+	{ "RDMA_WRITE to its rkey (offset 0)", FPGADMA_WR_RDMA_WRITE, false, true, false, 0,
+	  FPGADMA_WR_F_REMOTE_OFFSET, FPGADMA_WC_REM_ACCESS_ERR },
+	{ "RDMA_READ from its rkey (address)", FPGADMA_WR_RDMA_READ, false, true, true, 0, 0,
+	  FPGADMA_WC_REM_ACCESS_ERR },
+	{ "RDMA_READ from its rkey (offset 0)", FPGADMA_WR_RDMA_READ, false, true, false, 0,
+	  FPGADMA_WR_F_REMOTE_OFFSET, FPGADMA_WC_REM_ACCESS_ERR },
+	/* Both: the piece fails first. */
+	{ "RDMA_READ, its lkey and its rkey", FPGADMA_WR_RDMA_READ, true, true, true, 0, 0,
+	  FPGADMA_WC_LOC_PROT_ERR },
+};
+
 static const char *status_name(uint32_t status)
 {
 	static const char *const names[] = {
@@ -110,31 +138,20 @@ int main(int argc, char **argv)
 	t_fill(buf1, LEN, 62, 0);
 
 	t_log("WRs on device %d naming device %d's MR:", soft[1], soft[0]);
-	sg = (struct fpgadma_sge){ .addr = (uintptr_t)buf0, .length = LEN, .lkey = m0->lkey };
-	st = post_one(&d1, "WRITE_MEM from its lkey", FPGADMA_WR_WRITE_MEM, DEV_OFF, 0, 0, &sg);
-	CHECK_EQ(st, FPGADMA_WC_LOC_PROT_ERR);
-	st = post_one(&d1, "READ_MEM into its lkey", FPGADMA_WR_READ_MEM, DEV_OFF, 0, 0, &sg);
-	CHECK_EQ(st, FPGADMA_WC_LOC_PROT_ERR);
-	st = post_one(&d1, "READ_STREAM into its lkey", FPGADMA_WR_READ_STREAM, 0, 0, 0, &sg);
-	CHECK_EQ(st, FPGADMA_WC_LOC_PROT_ERR);
-	sg = t_sge(m1, buf1, LEN);
-	st = post_one(&d1, "RDMA_WRITE to its rkey (address)", FPGADMA_WR_RDMA_WRITE,
-		      (uintptr_t)buf0, m0->rkey, 0, &sg);
-	CHECK_EQ(st, FPGADMA_WC_REM_ACCESS_ERR);
-	st = post_one(&d1, "RDMA_WRITE to its rkey (offset 0)", FPGADMA_WR_RDMA_WRITE, 0,
-		      m0->rkey, FPGADMA_WR_F_REMOTE_OFFSET, &sg);
-	CHECK_EQ(st, FPGADMA_WC_REM_ACCESS_ERR);
-	st = post_one(&d1, "RDMA_READ from its rkey (address)", FPGADMA_WR_RDMA_READ,
-		      (uintptr_t)buf0, m0->rkey, 0, &sg);
-	CHECK_EQ(st, FPGADMA_WC_REM_ACCESS_ERR);
-	st = post_one(&d1, "RDMA_READ from its rkey (offset 0)", FPGADMA_WR_RDMA_READ, 0,
-		      m0->rkey, FPGADMA_WR_F_REMOTE_OFFSET, &sg);
-	CHECK_EQ(st, FPGADMA_WC_REM_ACCESS_ERR);
-	/* Both keys at once: device 0's lkey for the piece, its rkey for the peer. */
-	sg = (struct fpgadma_sge){ .addr = (uintptr_t)buf0, .length = LEN, .lkey = m0->lkey };
-	st = post_one(&d1, "RDMA_READ, its lkey and its rkey", FPGADMA_WR_RDMA_READ,
-		      (uintptr_t)buf0, m0->rkey, 0, &sg);
-	CHECK(st != FPGADMA_WC_SUCCESS);
+	for (i = 0; i < (int)T_ARRAY_SIZE(foreign); i++) {
+		const struct foreign_wr *f = &foreign[i];
+
+		/* Device 0's lkey for the piece, or device 1's own MR. */
+		if (f->its_lkey)
+			sg = (struct fpgadma_sge){ .addr = (uintptr_t)buf0, .length = LEN,
+						   .lkey = m0->lkey };
+		else
+			sg = t_sge(m1, buf1, LEN);
+		st = post_one(&d1, f->what, f->opcode,
+			      f->by_address ? (uintptr_t)buf0 : f->dev_addr,
+			      f->its_rkey ? m0->rkey : 0, f->flags, &sg);
+		CHECK_EQ(st, f->status);
+	}
 
 	/* Nothing moved anywhere. */
 	verify(buf0, LEN, 61, "device 0's MR");
@@ -164,8 +181,8 @@ int main(int argc, char **argv)
 	t_unmap(buf0, LEN);
 	t_unmap(buf1, LEN);
 	t_unmap(scratch, LEN);
-	t_log("%u WRs posted: 8 on device %d with device %d's keys, each an error completion; "
-	      "%u bytes verified unchanged or moved as asked", posted, soft[1], soft[0],
-	      bytes_verified);
+	t_log("%u WRs posted: %zu on device %d with device %d's keys, each an error completion; "
+	      "%u bytes verified unchanged or moved as asked", posted, T_ARRAY_SIZE(foreign),
+	      soft[1], soft[0], bytes_verified);
 	t_pass();
 }
