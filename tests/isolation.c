@@ -241,7 +241,7 @@ static void user_b(int from_a, int to_a)
 	CHECK_EQ(t_vmpin_kb(0), LIMIT_B / 1024);
 	t_dereg(extra);
 	CHECK_EQ(t_vmpin_kb(0), 0);
-	t_log("B: RLIMIT_MEMLOCK %d KiB: %d and %d KiB beyond its %lld KiB pinned: ENOMEM, "
+	t_log("B: RLIMIT_MEMLOCK %d KiB: %d and %d KiB more on top of %lld KiB pinned: ENOMEM, "
 	      "VmPin unchanged; one byte over the limit alone: ENOMEM; exactly the limit: "
 	      "registered; VmPin 0 after", LIMIT_B / 1024, LIMIT_B / 1024, 2 * LIMIT_B / 1024,
 	      vmpin);
