@@ -18,6 +18,7 @@
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
+#include <asm/unaligned.h>
 
 #include "fpgadma.h"
 
@@ -81,6 +82,11 @@ struct soft_xfer {
 	u8 *dev_ptr;		/* on-board memory cursor (READ_MEM, WRITE_MEM) */
 };
 
+/*
+ * Fill @dst with the next @len bytes of the stream.  Whole words are stored
+ * as such; only a word cut by the start or the end of @dst is copied
+ * bytewise.
+ */
 static void soft_stream_fill(struct fpgadma_soft *soft, u8 *dst, u32 len)
 {
 	u64 words_per_frame = soft->fdev.frame_size / 8;
@@ -89,13 +95,21 @@ static void soft_stream_fill(struct fpgadma_soft *soft, u8 *dst, u32 len)
 	u64 j, frame = div64_u64_rem(pos >> 3, words_per_frame, &j);
 
 	while (len) {
-		__le64 word = cpu_to_le64(fpgadma_stream_word(frame, j));
-		u32 n = min_t(u32, len, 8 - skip);
+		u64 word = fpgadma_stream_word(frame, j);
 
-		memcpy(dst, (u8 *)&word + skip, n);
-		dst += n;
-		len -= n;
-		skip = 0;
+		if (!skip && len >= 8) {
+			put_unaligned_le64(word, dst);
+			dst += 8;
+			len -= 8;
+		} else {
+			__le64 le = cpu_to_le64(word);
+			u32 n = min_t(u32, len, 8 - skip);
+
+			memcpy(dst, (u8 *)&le + skip, n);
+			dst += n;
+			len -= n;
+			skip = 0;
+		}
 		if (++j == words_per_frame) {
 			j = 0;
 			frame++;
