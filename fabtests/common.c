@@ -754,3 +754,58 @@ void ft_query_fpga(struct ft_dom *d, struct fi_fpgadma_fpga *fpga)
 	       d->info->domain_attr->name, fpga->dev_index, fpga->engine, fpga->mem_size,
 	       fpga->mem_base, fpga->mem_key, fpga->frame_size, fpga->stream_key);
 }
+
+/* ---- the FPGA's frame stream ---- */
+
+uint8_t ft_stream_byte(uint64_t frame_size, uint64_t pos)
+{
+	uint64_t w = pos / 8, wpf = frame_size / 8;
+
+	return (uint8_t)(fi_fpgadma_stream_word(w / wpf, w % wpf) >> (8 * (pos % 8)));
+}
+
+bool ft_stream_expect(const uint8_t *buf, size_t len, uint64_t frame_size, uint64_t pos,
+		      const char *what)
+{
+	uint64_t wpf = frame_size / 8, word = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		uint64_t g = pos + i;
+
+		/* One stream word per 8 bytes: long reads are checked at memory speed. */
+		if (!i || g % 8 == 0)
+			word = fi_fpgadma_stream_word(g / 8 / wpf, g / 8 % wpf);
+		if (buf[i] != (uint8_t)(word >> (8 * (g % 8)))) {
+			ft_error("%s: byte %zu of %zu (stream offset %" PRIu64 ", frame %" PRIu64
+				 ", word %" PRIu64 ") is 0x%02x, expected 0x%02x", what, i, len, g,
+				 g / frame_size, g % frame_size / 8, buf[i],
+				 ft_stream_byte(frame_size, g));
+			return false;
+		}
+	}
+	return true;
+}
+
+bool ft_stream_find(const uint8_t *buf, size_t len, uint64_t frame_size, uint64_t *pos)
+{
+	size_t k, m, b;
+
+	for (k = 0; k < frame_size && k + 24 <= len; k++) {
+		uint64_t n = 0;
+
+		for (b = 8; b-- > 0;)
+			n = n << 8 | buf[k + b];
+		if (n > UINT64_MAX / frame_size - 1 || n * frame_size < k)
+			continue;
+		m = FT_MIN(len - k, (size_t)64);
+		for (b = 0; b < m; b++)
+			if (buf[k + b] != ft_stream_byte(frame_size, n * frame_size + b))
+				break;
+		if (b == m) {
+			*pos = n * frame_size - k;
+			return true;
+		}
+	}
+	return false;
+}

@@ -283,6 +283,20 @@ bool ft_expect_error_comp(struct ft_cq *cq, struct ft_op *op, ssize_t ret);
 struct fi_fpgadma_fpga;
 void ft_query_fpga(struct ft_dom *d, struct fi_fpgadma_fpga *fpga);
 
+/*
+ * The FPGA's frame stream (fi_fpgadma_stream_word): byte pos of a stream of
+ * frames of frame_size bytes (a multiple of 8).
+ */
+uint8_t ft_stream_byte(uint64_t frame_size, uint64_t pos);
+/*
+ * Where does buf stand in the stream?  A frame start within its first frame
+ * (and at least 24 bytes after it) says: true and *pos, else false.
+ */
+bool ft_stream_find(const uint8_t *buf, size_t len, uint64_t frame_size, uint64_t *pos);
+/* buf is the stream from pos on?  Report the first wrong byte as a failed check. */
+bool ft_stream_expect(const uint8_t *buf, size_t len, uint64_t frame_size, uint64_t pos,
+		      const char *what);
+
 /* fi_close or stop. */
 void ft_close_fid(struct fid *fid, const char *what);
 

@@ -41,56 +41,6 @@ static int opt(int c, const char *arg)
 	return -1;
 }
 
-/* Byte pos of the stream. */
-static uint8_t stream_byte(uint64_t pos)
-{
-	uint64_t w = pos / 8, wpf = fpga.frame_size / 8;
-
-	return (uint8_t)(fi_fpgadma_stream_word(w / wpf, w % wpf) >> (8 * (pos % 8)));
-}
-
-/* The buffer is the stream from pos on?  Report the first wrong byte. */
-static bool check_stream(const uint8_t *buf, size_t len, uint64_t pos, const char *what)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (buf[i] != stream_byte(pos + i)) {
-			uint64_t g = pos + i;
-
-			ft_error("%s: byte %zu of %zu (stream offset %" PRIu64 ", frame %" PRIu64
-				 ", word %" PRIu64 ") is 0x%02x, expected 0x%02x", what, i, len, g,
-				 g / fpga.frame_size, g % fpga.frame_size / 8, buf[i], stream_byte(g));
-			return false;
-		}
-	}
-	return true;
-}
-
-/* Where does buf stand in the stream?  A frame start within its first frame says. */
-static bool find_position(const uint8_t *buf, size_t len, uint64_t *pos)
-{
-	size_t k, m, b;
-
-	for (k = 0; k < fpga.frame_size && k + 24 <= len; k++) {
-		uint64_t n = 0;
-
-		for (b = 8; b-- > 0;)
-			n = n << 8 | buf[k + b];
-		if (n > UINT64_MAX / fpga.frame_size - 1 || n * fpga.frame_size < k)
-			continue;
-		m = FT_MIN(len - k, (size_t)64);
-		for (b = 0; b < m; b++)
-			if (buf[k + b] != stream_byte(n * fpga.frame_size + b))
-				break;
-		if (b == m) {
-			*pos = n * fpga.frame_size - k;
-			return true;
-		}
-	}
-	return false;
-}
-
 static void read_stream(void *buf, size_t len, void *desc, struct ft_op *op)
 {
 	FT_POST(fi_read(ep.ep, buf, len, desc, fpga_addr, 0, fpga.stream_key, op));
@@ -143,9 +93,9 @@ int main(int argc, char **argv)
 	read_stream(reg, sync_len, desc, &op);
 	ft_wait_op(&ep.cq, &op, NULL);
 	reads++;
-	if (!find_position(reg, sync_len, &pos))
+	if (!ft_stream_find(reg, sync_len, F, &pos))
 		ft_fatal("the first %zu bytes read hold no frame start", sync_len);
-	if (check_stream(reg, sync_len, pos, "the first read"))
+	if (ft_stream_expect(reg, sync_len, F, pos, "the first read"))
 		bytes_verified += sync_len;
 	first_pos = pos;
 	pos += sync_len;
@@ -168,7 +118,7 @@ int main(int argc, char **argv)
 			read_stream(b, lens[i], plain_mem ? NULL : desc, &op);
 			ft_wait_op(&ep.cq, &op, NULL);
 			reads++;
-			if (check_stream(b, lens[i], pos, what))
+			if (ft_stream_expect(b, lens[i], F, pos, what))
 				bytes_verified += lens[i];
 			pos += lens[i];
 		}
@@ -206,7 +156,7 @@ int main(int argc, char **argv)
 			reads++;
 		}
 		for (k = 0; k < N; k++) {
-			if (check_stream(reg + off, qlen[k], pos, "reads posted at once"))
+			if (ft_stream_expect(reg + off, qlen[k], F, pos, "reads posted at once"))
 				bytes_verified += qlen[k];
 			pos += qlen[k];
 			off += qlen[k] + 3;

@@ -412,6 +412,7 @@ static void edu_prep(struct work_struct *w)
 		if (!work)
 			return;
 
+		fpgadma_work_start(work);
 		job = edu_job_build(work);
 		if (!job) {
 			/* Fail it, but only after the work before it: in order. */

@@ -18,6 +18,7 @@
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
+#include <asm/unaligned.h>
 
 #include "fpgadma.h"
 
@@ -33,6 +34,10 @@ static unsigned int frame_size = 4096;
 module_param(frame_size, uint, 0444);
 MODULE_PARM_DESC(frame_size, "Bytes per stream frame, a multiple of 8 (8..16 MiB, default 4096)");
 
+static unsigned int inline_max = 64U << 10;
+module_param(inline_max, uint, 0644);
+MODULE_PARM_DESC(inline_max, "Largest work request the poster runs itself when the engine is idle (bytes, default 64 KiB, 0: never)");
+
 static unsigned int max_seg_size = 1U << 31;
 module_param(max_seg_size, uint, 0444);
 MODULE_PARM_DESC(max_seg_size, "Largest DMA segment of an MR, rounded down to pages and to what the DMA layer can map (default 2 GiB)");
@@ -42,12 +47,14 @@ MODULE_PARM_DESC(max_seg_size, "Largest DMA segment of an MR, rounded down to pa
  * @fdev:	the core's view.
  * @pdev:	the platform device DMA is mapped for.
  * @mem:	on-board memory.
- * @stream_pos:	bytes of the stream delivered so far (worker only).
- * @lock:	protects @queue.
+ * @stream_pos:	bytes of the stream delivered so far (runner only).
+ * @lock:	protects @queue and @busy.
  * @queue:	submitted work, in order.
+ * @busy:	a runner (the worker, or a poster running one WR inline) owns
+ *		the engine: nobody else may start work.
  * @run:	the worker that drains @queue.
  * @wq:		its ordered workqueue.
- * @staging:	the FIFO host-to-host transfers pass through (worker only).
+ * @staging:	the FIFO host-to-host transfers pass through (runner only).
  * @registered:	@fdev is registered with the core.
  */
 struct fpgadma_soft {
@@ -57,6 +64,7 @@ struct fpgadma_soft {
 	u64 stream_pos;
 	spinlock_t lock;
 	struct list_head queue;
+	bool busy;
 	struct work_struct run;
 	struct workqueue_struct *wq;
 	u8 *staging;
@@ -74,6 +82,11 @@ struct soft_xfer {
 	u8 *dev_ptr;		/* on-board memory cursor (READ_MEM, WRITE_MEM) */
 };
 
+/*
+ * Fill @dst with the next @len bytes of the stream.  Whole words are stored
+ * as such; only a word cut by the start or the end of @dst is copied
+ * bytewise.
+ */
 static void soft_stream_fill(struct fpgadma_soft *soft, u8 *dst, u32 len)
 {
 	u64 words_per_frame = soft->fdev.frame_size / 8;
@@ -82,13 +95,21 @@ static void soft_stream_fill(struct fpgadma_soft *soft, u8 *dst, u32 len)
 	u64 j, frame = div64_u64_rem(pos >> 3, words_per_frame, &j);
 
 	while (len) {
-		__le64 word = cpu_to_le64(fpgadma_stream_word(frame, j));
-		u32 n = min_t(u32, len, 8 - skip);
+		u64 word = fpgadma_stream_word(frame, j);
 
-		memcpy(dst, (u8 *)&word + skip, n);
-		dst += n;
-		len -= n;
-		skip = 0;
+		if (!skip && len >= 8) {
+			put_unaligned_le64(word, dst);
+			dst += 8;
+			len -= 8;
+		} else {
+			__le64 le = cpu_to_le64(word);
+			u32 n = min_t(u32, len, 8 - skip);
+
+			memcpy(dst, (u8 *)&le + skip, n);
+			dst += n;
+			len -= n;
+			skip = 0;
+		}
 		if (++j == words_per_frame) {
 			j = 0;
 			frame++;
@@ -96,33 +117,57 @@ static void soft_stream_fill(struct fpgadma_soft *soft, u8 *dst, u32 len)
 	}
 }
 
-/* Move @len bytes between the host pages at physical @phys and the model. */
+/* Move @len bytes between @va, host memory, and the model. */
+static void soft_copy_va(struct soft_xfer *x, u8 *va, u32 len)
+{
+	switch (x->opcode) {
+	case FPGADMA_WR_READ_MEM:
+		memcpy(va, x->dev_ptr, len);
+		x->dev_ptr += len;
+		break;
+	case FPGADMA_WR_WRITE_MEM:
+		memcpy(x->dev_ptr, va, len);
+		x->dev_ptr += len;
+		break;
+	case FPGADMA_WR_READ_STREAM:
+		soft_stream_fill(x->soft, va, len);
+		x->soft->stream_pos += len;
+		break;
+	}
+}
+
+/* Bytes moved between chances to reschedule within one chunk. */
+#define SOFT_COPY_STEP	(1U << 20)
+
+/*
+ * Move @len bytes between the host pages at physical @phys and the model.
+ * The chunk is physically contiguous; without highmem it is contiguous in
+ * the kernel's direct map too, so it moves in large copies rather than a
+ * page at a time.
+ */
 static int soft_copy_chunk(struct soft_xfer *x, phys_addr_t phys, u32 len)
 {
 	while (len) {
 		unsigned long pfn = PHYS_PFN(phys);
 		u32 off = offset_in_page(phys);
-		u32 n = min_t(u32, len, PAGE_SIZE - off);
+		u32 n;
 		u8 *va;
 
 		if (!pfn_valid(pfn))
 			return -EFAULT;
-		va = kmap_local_page(pfn_to_page(pfn));
-		switch (x->opcode) {
-		case FPGADMA_WR_READ_MEM:
-			memcpy(va + off, x->dev_ptr, n);
-			x->dev_ptr += n;
-			break;
-		case FPGADMA_WR_WRITE_MEM:
-			memcpy(x->dev_ptr, va + off, n);
-			x->dev_ptr += n;
-			break;
-		case FPGADMA_WR_READ_STREAM:
-			soft_stream_fill(x->soft, va + off, n);
-			x->soft->stream_pos += n;
-			break;
+		if (IS_ENABLED(CONFIG_HIGHMEM)) {
+			n = min_t(u32, len, PAGE_SIZE - off);
+			va = kmap_local_page(pfn_to_page(pfn));
+			soft_copy_va(x, va + off, n);
+			kunmap_local(va);
+		} else {
+			n = min_t(u32, len, SOFT_COPY_STEP - (phys & (SOFT_COPY_STEP - 1)));
+			if (!pfn_valid(PHYS_PFN(phys + n - 1)))
+				return -EFAULT;
+			soft_copy_va(x, phys_to_virt(phys), n);
+			if (n < len)
+				cond_resched();
 		}
-		kunmap_local(va);
 		phys += n;
 		len -= n;
 	}
@@ -259,38 +304,80 @@ static u32 soft_run_one(struct fpgadma_soft *soft, struct fpgadma_work *work)
 	}
 }
 
+/* Run one WR and complete it; the caller owns the engine (@soft->busy). */
+static void soft_run_work(struct fpgadma_soft *soft, struct fpgadma_work *work)
+{
+	u32 status = work->status;
+
+	fpgadma_work_start(work);
+	if (status == FPGADMA_WC_SUCCESS)
+		status = soft_run_one(soft, work);
+	fpgadma_work_done(work, status, work->length);
+}
+
+/*
+ * The worker: owns the engine from its first WR until the queue is empty.
+ * While a poster runs a WR inline it leaves the queue alone; the poster
+ * queues it again when it is done.
+ */
 static void soft_run(struct work_struct *w)
 {
 	struct fpgadma_soft *soft = container_of(w, struct fpgadma_soft, run);
 	struct fpgadma_work *work;
-	u32 status;
+	bool owner = false;
 
 	for (;;) {
 		spin_lock_irq(&soft->lock);
-		work = list_first_entry_or_null(&soft->queue,
-						struct fpgadma_work, node);
-		if (work)
-			list_del(&work->node);
+		work = NULL;
+		if (owner || !soft->busy) {
+			work = list_first_entry_or_null(&soft->queue,
+							struct fpgadma_work, node);
+			if (work)
+				list_del(&work->node);
+			owner = work;
+			soft->busy = owner;
+		}
 		spin_unlock_irq(&soft->lock);
 		if (!work)
 			return;
-		status = work->status;
-		if (status == FPGADMA_WC_SUCCESS)
-			status = soft_run_one(soft, work);
-		fpgadma_work_done(work, status, work->length);
+		soft_run_work(soft, work);
 		cond_resched();
 	}
 }
 
+/*
+ * Small work on an idle engine runs in the poster's context, sparing it the
+ * worker's wake-up and a context switch, which cost more than moving a few
+ * KiB.  Order holds: only an idle engine with an empty queue runs inline,
+ * and work submitted meanwhile queues behind it.  Larger work goes to the
+ * worker, so that a POST does not block for a long transfer.
+ */
 static void soft_submit(struct fpgadma_dev *fdev, struct fpgadma_work *work)
 {
 	struct fpgadma_soft *soft = container_of(fdev, struct fpgadma_soft, fdev);
+	bool run_inline;
 	unsigned long flags;
 
 	spin_lock_irqsave(&soft->lock, flags);
-	list_add_tail(&work->node, &soft->queue);
+	run_inline = !soft->busy && list_empty(&soft->queue) &&
+		     work->length <= READ_ONCE(inline_max);
+	if (run_inline)
+		soft->busy = true;
+	else
+		list_add_tail(&work->node, &soft->queue);
 	spin_unlock_irqrestore(&soft->lock, flags);
-	queue_work(soft->wq, &soft->run);
+	if (!run_inline) {
+		queue_work(soft->wq, &soft->run);
+		return;
+	}
+
+	soft_run_work(soft, work);
+
+	spin_lock_irqsave(&soft->lock, flags);
+	soft->busy = false;
+	if (!list_empty(&soft->queue))
+		queue_work(soft->wq, &soft->run);
+	spin_unlock_irqrestore(&soft->lock, flags);
 }
 
 static const struct fpgadma_engine_ops soft_ops = {

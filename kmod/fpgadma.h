@@ -9,9 +9,11 @@
 #include <linux/cdev.h>
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
+#include <linux/jump_label.h>
 #include <linux/mutex.h>
 #include <linux/scatterlist.h>
 #include <linux/spinlock.h>
+#include <linux/timekeeping.h>
 #include <linux/types.h>
 #include <linux/wait.h>
 #include <linux/xarray.h>
@@ -22,6 +24,7 @@
 
 /**
  * struct fpgadma_umem - user memory pinned and DMA-mapped for one device.
+ * @fdev:	the device (for its stage timing).
  * @dma_dev:	the device the table is mapped for.
  * @owning_mm:	the mm charged for the pinned pages (held by mmgrab).
  * @address:	user virtual address of the first byte.
@@ -33,6 +36,7 @@
  * @sgt_append:	the pages, coalesced into segments, and their DMA mapping.
  */
 struct fpgadma_umem {
+	struct fpgadma_dev *fdev;
 	struct device *dma_dev;
 	struct mm_struct *owning_mm;
 	unsigned long address;
@@ -44,9 +48,11 @@ struct fpgadma_umem {
 	struct sg_append_table sgt_append;
 };
 
-struct fpgadma_umem *fpgadma_umem_get(struct device *dma_dev,
+struct fpgadma_dev;
+
+struct fpgadma_umem *fpgadma_umem_get(struct fpgadma_dev *fdev,
 				      unsigned long addr, size_t size,
-				      bool writable, unsigned int max_seg);
+				      bool writable);
 void fpgadma_umem_release(struct fpgadma_umem *umem);
 
 int fpgadma_umem_walk_dma(struct fpgadma_umem *umem, u64 offset, u64 len,
@@ -86,8 +92,58 @@ struct fpgadma_stats {
 	atomic64_t wr_errors;
 };
 
-struct fpgadma_dev;
+/*
+ * Stages whose time the stage_timing parameter measures (stages.c); the
+ * names in debugfs are the lower-case suffixes.
+ */
+enum fpgadma_stage {
+	FPGADMA_STAGE_REG_TOTAL,	/* REG_MR after its arguments are checked */
+	FPGADMA_STAGE_REG_PIN,		/* pin_user_pages_fast() */
+	FPGADMA_STAGE_REG_SG,		/* appending pinned pages to the table */
+	FPGADMA_STAGE_REG_MAP,		/* dma_map_sgtable() */
+	FPGADMA_STAGE_REG_KEY,		/* inserting lkey and rkey */
+	FPGADMA_STAGE_DEREG_TOTAL,	/* destroying an MR, however it goes */
+	FPGADMA_STAGE_DEREG_WAIT,	/* waiting for the work holding it */
+	FPGADMA_STAGE_DEREG_UNMAP,	/* dma_unmap_sgtable() */
+	FPGADMA_STAGE_DEREG_UNPIN,	/* unpinning and freeing the table */
+	FPGADMA_STAGE_POST_TOTAL,	/* a POST, with work an engine ran inline */
+	FPGADMA_STAGE_QUEUE_WAIT,	/* a WR from submission to its start */
+	FPGADMA_STAGE_ENGINE,		/* a WR from its start to its completion */
+	FPGADMA_STAGE_COMPLETE,		/* fpgadma_work_done(): CQE and wake-ups */
+	FPGADMA_NR_STAGES
+};
+
+/* Per-cpu sums of the stages of one device. */
+struct fpgadma_stage_counters {
+	u64 count[FPGADMA_NR_STAGES];
+	u64 ns[FPGADMA_NR_STAGES];
+};
+
 struct fpgadma_work;
+
+DECLARE_STATIC_KEY_FALSE(fpgadma_stage_timing);
+
+void fpgadma_stage_add(struct fpgadma_dev *fdev, enum fpgadma_stage stage,
+		       u64 ns);
+
+/* The start of a timed stage: the clock if stage timing is on, else 0. */
+static inline u64 fpgadma_stage_start(void)
+{
+	if (static_branch_unlikely(&fpgadma_stage_timing))
+		return ktime_get_ns();
+	return 0;
+}
+
+/*
+ * The end of a stage that started at @t0 (fpgadma_stage_start()); a stage
+ * that started while timing was off is not counted.
+ */
+static inline void fpgadma_stage_end(struct fpgadma_dev *fdev,
+				     enum fpgadma_stage stage, u64 t0)
+{
+	if (static_branch_unlikely(&fpgadma_stage_timing) && t0)
+		fpgadma_stage_add(fdev, stage, ktime_get_ns() - t0);
+}
 
 /**
  * struct fpgadma_engine_ops - what a DMA engine provides to the core.
@@ -98,10 +154,12 @@ struct fpgadma_work;
  *		peer side in work->remote) and SEND (fpgadma_recv_take() finds
  *		the RECV it fills); RECVs never reach an engine unless they
  *		carry an error status.
- * @submit:	take ownership of @work and run it later, in order with the
- *		other work of the device; call fpgadma_work_done() exactly once
- *		when it is finished (also for work that arrives with an error
- *		status, which must not touch memory).  May not sleep.
+ * @submit:	take ownership of @work and run it in order with the other
+ *		work of the device, later or before returning; call
+ *		fpgadma_work_start() when it starts and fpgadma_work_done()
+ *		exactly once when it is finished (also for work that arrives
+ *		with an error status, which must not touch memory).  Called
+ *		by POST in process context with no lock held: it may sleep.
  */
 struct fpgadma_engine_ops {
 	const char *name;
@@ -129,6 +187,8 @@ struct fpgadma_engine_ops {
  * @eps:	ep_id -> struct fpgadma_ctx, the device's open contexts.
  * @next_ep_id:	where the cyclic allocation of ep_ids goes on.
  * @stats:	counters.
+ * @stages:	stage timing sums (stages.c).
+ * @debugfs:	the device's directory in debugfs fpgadma/.
  * @cdev:	the char device.
  * @chardev:	its struct device in class fpgadma.
  */
@@ -146,12 +206,19 @@ struct fpgadma_dev {
 	struct xarray eps;
 	u32 next_ep_id;
 	struct fpgadma_stats stats;
+	struct fpgadma_stage_counters __percpu *stages;
+	struct dentry *debugfs;
 	struct cdev cdev;
 	struct device *chardev;
 };
 
 int fpgadma_dev_register(struct fpgadma_dev *fdev);
 void fpgadma_dev_unregister(struct fpgadma_dev *fdev);
+
+int fpgadma_stages_init(struct fpgadma_dev *fdev);
+void fpgadma_stages_exit(struct fpgadma_dev *fdev);
+void fpgadma_stages_module_init(void);
+void fpgadma_stages_module_exit(void);
 
 /**
  * struct fpgadma_ctx - one open file of a device.
@@ -229,6 +296,8 @@ struct fpgadma_piece {
  *		MR when @status is FPGADMA_WC_SUCCESS).
  * @dest:	SEND: the destination ep_id.
  * @src_ep:	RECV: the sender's ep_id, set when a SEND fills it.
+ * @t_submit:	when it went to the engine, if stage timing was on (else 0).
+ * @t_start:	when the engine started it (fpgadma_work_start()), or 0.
  * @npieces:	entries in @pieces, each holding a reference on its MR.
  * @pieces:	host side of the transfer, in order.
  */
@@ -243,9 +312,28 @@ struct fpgadma_work {
 	struct fpgadma_piece remote;
 	u32 dest;
 	u32 src_ep;
+	u64 t_submit;
+	u64 t_start;
 	u32 npieces;
 	struct fpgadma_piece pieces[];
 };
+
+/*
+ * An engine starts running @work: with stage timing on, the time it waited
+ * since submission counts as queue_wait, and its engine stage begins.
+ */
+static inline void fpgadma_work_start(struct fpgadma_work *work)
+{
+	u64 now;
+
+	if (!static_branch_unlikely(&fpgadma_stage_timing))
+		return;
+	now = ktime_get_ns();
+	if (work->t_submit)
+		fpgadma_stage_add(work->ctx->fdev, FPGADMA_STAGE_QUEUE_WAIT,
+				  now - work->t_submit);
+	work->t_start = now;
+}
 
 /* Whether a WR's own pieces are written (and so need LOCAL_WRITE). */
 static inline bool fpgadma_wr_device_writes(u32 opcode)

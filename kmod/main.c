@@ -325,11 +325,16 @@ int fpgadma_dev_register(struct fpgadma_dev *fdev)
 		ret = PTR_ERR(fdev->chardev);
 		goto err_cdev;
 	}
+	ret = fpgadma_stages_init(fdev);
+	if (ret)
+		goto err_device;
 	dev_info(fdev->chardev, "%s engine, %llu bytes of device memory, %llu-byte frames, max segment %u\n",
 		 fdev->ops->name, fdev->dev_mem_size, fdev->frame_size,
 		 fdev->max_seg_size);
 	return 0;
 
+err_device:
+	device_destroy(fpgadma_class, devt);
 err_cdev:
 	cdev_del(&fdev->cdev);
 err_ida:
@@ -343,6 +348,7 @@ err_ida:
  */
 void fpgadma_dev_unregister(struct fpgadma_dev *fdev)
 {
+	fpgadma_stages_exit(fdev);
 	device_destroy(fpgadma_class, fdev->cdev.dev);
 	cdev_del(&fdev->cdev);
 	WARN_ON(!xa_empty(&fdev->rkeys));
@@ -373,9 +379,10 @@ static int __init fpgadma_init(void)
 		ret = PTR_ERR(fpgadma_class);
 		goto err_region;
 	}
+	fpgadma_stages_module_init();
 	ret = fpgadma_soft_init();
 	if (ret)
-		goto err_class;
+		goto err_debugfs;
 	ret = fpgadma_edu_init();
 	if (ret)
 		goto err_soft;
@@ -383,7 +390,8 @@ static int __init fpgadma_init(void)
 
 err_soft:
 	fpgadma_soft_exit();
-err_class:
+err_debugfs:
+	fpgadma_stages_module_exit();
 	class_destroy(fpgadma_class);
 err_region:
 	unregister_chrdev_region(fpgadma_devt, FPGADMA_MAX_DEVICES);
@@ -394,6 +402,7 @@ static void __exit fpgadma_exit(void)
 {
 	fpgadma_edu_exit();
 	fpgadma_soft_exit();
+	fpgadma_stages_module_exit();
 	class_destroy(fpgadma_class);
 	unregister_chrdev_region(fpgadma_devt, FPGADMA_MAX_DEVICES);
 	ida_destroy(&fpgadma_ida);

@@ -49,6 +49,7 @@ int fpgadma_mr_reg(struct fpgadma_ctx *ctx, struct fpgadma_reg_mr *cmd)
 	struct fpgadma_dev *fdev = ctx->fdev;
 	bool writable = cmd->access & (FPGADMA_ACCESS_LOCAL_WRITE |
 				       FPGADMA_ACCESS_REMOTE_WRITE);
+	u64 t_reg = fpgadma_stage_start(), t0;
 	struct fpgadma_mr *mr;
 	int ret;
 
@@ -64,8 +65,7 @@ int fpgadma_mr_reg(struct fpgadma_ctx *ctx, struct fpgadma_reg_mr *cmd)
 	mr->access = cmd->access;
 	atomic_set(&mr->inflight, 0);
 
-	mr->umem = fpgadma_umem_get(fdev->dma_dev, cmd->addr, cmd->length,
-				    writable, fdev->max_seg_size);
+	mr->umem = fpgadma_umem_get(fdev, cmd->addr, cmd->length, writable);
 	if (IS_ERR(mr->umem)) {
 		ret = PTR_ERR(mr->umem);
 		goto err_free;
@@ -76,6 +76,7 @@ int fpgadma_mr_reg(struct fpgadma_ctx *ctx, struct fpgadma_reg_mr *cmd)
 	 * in; the rkey goes in last, so no peer finds an MR that may still
 	 * be taken back.
 	 */
+	t0 = fpgadma_stage_start();
 	mutex_lock(&ctx->lock);
 	ret = fpgadma_key_insert(&ctx->mrs, mr, &mr->lkey);
 	if (ret)
@@ -91,12 +92,14 @@ int fpgadma_mr_reg(struct fpgadma_ctx *ctx, struct fpgadma_reg_mr *cmd)
 	if (ret)
 		goto err_lkey;
 	mutex_unlock(&ctx->lock);
+	fpgadma_stage_end(fdev, FPGADMA_STAGE_REG_KEY, t0);
 
 	cmd->lkey = mr->lkey;
 	cmd->rkey = mr->rkey;
 	cmd->nsegs = mr->umem->sgt_append.sgt.nents;
 	atomic64_inc(&fdev->stats.live_mrs);
 	atomic64_add(mr->umem->npages, &fdev->stats.pinned_pages);
+	fpgadma_stage_end(fdev, FPGADMA_STAGE_REG_TOTAL, t_reg);
 	return 0;
 
 err_lkey:
@@ -134,18 +137,22 @@ static void fpgadma_mr_destroy(struct fpgadma_mr *mr)
 {
 	struct fpgadma_ctx *ctx = mr->ctx;
 	struct fpgadma_dev *fdev = ctx->fdev;
+	u64 t_dereg = fpgadma_stage_start(), t0;
 
 	xa_erase(&fdev->rkeys, mr->rkey);
 	/* Posted RECVs would hold the MR until a SEND comes: flush them. */
 	fpgadma_recv_flush(ctx, mr);
+	t0 = fpgadma_stage_start();
 	wait_event(ctx->idle_wait, !atomic_read(&mr->inflight));
 	/* Let a waker in fpgadma_mr_put() leave the lock first. */
 	spin_lock_irq(&ctx->cq_lock);
 	spin_unlock_irq(&ctx->cq_lock);
+	fpgadma_stage_end(fdev, FPGADMA_STAGE_DEREG_WAIT, t0);
 	atomic64_sub(mr->umem->npages, &fdev->stats.pinned_pages);
 	atomic64_dec(&fdev->stats.live_mrs);
 	fpgadma_umem_release(mr->umem);
 	kfree(mr);
+	fpgadma_stage_end(fdev, FPGADMA_STAGE_DEREG_TOTAL, t_dereg);
 }
 
 /**

@@ -64,11 +64,11 @@ static void fpgadma_umem_unpin(struct fpgadma_umem *umem, bool dirty)
 
 /**
  * fpgadma_umem_get() - pin and DMA-map a range of the current process.
- * @dma_dev:	the device the pages are mapped for.
+ * @fdev:	the device the pages are mapped for (its dma_dev), with its
+ *		largest DMA segment (max_seg_size, a multiple of PAGE_SIZE).
  * @addr:	user virtual address of the first byte; any alignment.
  * @size:	bytes, at least 1.
  * @writable:	the device may write the range.
- * @max_seg:	largest DMA segment (a multiple of PAGE_SIZE).
  *
  * The pages are pinned with FOLL_LONGTERM, so they are migrated out of
  * ZONE_MOVABLE and CMA first, and always with FOLL_WRITE: on 6.1 a read-only
@@ -96,16 +96,18 @@ static void fpgadma_umem_unpin(struct fpgadma_umem *umem, bool dirty)
  * that is not mapped with the needed rights, the DMA layer's error when the
  * mapping fails.  On error nothing stays pinned or charged.
  */
-struct fpgadma_umem *fpgadma_umem_get(struct device *dma_dev,
+struct fpgadma_umem *fpgadma_umem_get(struct fpgadma_dev *fdev,
 				      unsigned long addr, size_t size,
-				      bool writable, unsigned int max_seg)
+				      bool writable)
 {
 	unsigned int gup_flags = FOLL_WRITE | FOLL_LONGTERM;
 	unsigned long lock_limit, new_pinned, cur_base, npages, left;
 	struct fpgadma_umem *umem;
 	struct page **page_list;
 	struct mm_struct *mm = current->mm;
+	struct device *dma_dev = fdev->dma_dev;
 	int pinned, ret;
+	u64 t0;
 
 	if (!size || addr + size < addr ||
 	    PAGE_ALIGN(addr + size) < addr + size)
@@ -119,6 +121,7 @@ struct fpgadma_umem *fpgadma_umem_get(struct device *dma_dev,
 	umem = kzalloc(sizeof(*umem), GFP_KERNEL);
 	if (!umem)
 		return ERR_PTR(-ENOMEM);
+	umem->fdev = fdev;
 	umem->dma_dev = dma_dev;
 	umem->address = addr;
 	umem->length = size;
@@ -157,28 +160,35 @@ struct fpgadma_umem *fpgadma_umem_get(struct device *dma_dev,
 			ret = -EINTR;
 			goto err_unpin;
 		}
+		t0 = fpgadma_stage_start();
 		pinned = pin_user_pages_fast(cur_base,
 					     min_t(unsigned long, left,
 						   PAGE_SIZE / sizeof(struct page *)),
 					     gup_flags, page_list);
+		fpgadma_stage_end(fdev, FPGADMA_STAGE_REG_PIN, t0);
 		if (pinned <= 0) {
 			ret = pinned ? pinned : -EFAULT;
 			goto err_unpin;
 		}
 		cur_base += (unsigned long)pinned << PAGE_SHIFT;
 		left -= pinned;
+		t0 = fpgadma_stage_start();
 		ret = sg_alloc_append_table_from_pages(&umem->sgt_append,
 						       page_list, pinned, 0,
 						       (unsigned long)pinned << PAGE_SHIFT,
-						       max_seg, left, GFP_KERNEL);
+						       fdev->max_seg_size, left,
+						       GFP_KERNEL);
+		fpgadma_stage_end(fdev, FPGADMA_STAGE_REG_SG, t0);
 		if (ret) {
 			unpin_user_pages(page_list, pinned);
 			goto err_unpin;
 		}
 	}
 
+	t0 = fpgadma_stage_start();
 	ret = dma_map_sgtable(dma_dev, &umem->sgt_append.sgt, umem->dir,
 			      DMA_ATTR_SKIP_CPU_SYNC);
+	fpgadma_stage_end(fdev, FPGADMA_STAGE_REG_MAP, t0);
 	if (ret)
 		goto err_unpin;
 
@@ -205,9 +215,14 @@ err_mmdrop:
  */
 void fpgadma_umem_release(struct fpgadma_umem *umem)
 {
+	u64 t0 = fpgadma_stage_start();
+
 	dma_unmap_sgtable(umem->dma_dev, &umem->sgt_append.sgt, umem->dir,
 			  DMA_ATTR_SKIP_CPU_SYNC);
+	fpgadma_stage_end(umem->fdev, FPGADMA_STAGE_DEREG_UNMAP, t0);
+	t0 = fpgadma_stage_start();
 	fpgadma_umem_unpin(umem, umem->writable);
+	fpgadma_stage_end(umem->fdev, FPGADMA_STAGE_DEREG_UNPIN, t0);
 	atomic64_sub(umem->npages, &umem->owning_mm->pinned_vm);
 	mmdrop(umem->owning_mm);
 	kfree(umem);

@@ -112,10 +112,15 @@ void fpgadma_ctx_drain(struct fpgadma_ctx *ctx)
 void fpgadma_work_done(struct fpgadma_work *work, u32 status, u64 bytes)
 {
 	struct fpgadma_ctx *ctx = work->ctx;
-	struct fpgadma_stats *stats = &ctx->fdev->stats;
+	struct fpgadma_dev *fdev = ctx->fdev;
+	struct fpgadma_stats *stats = &fdev->stats;
+	u64 t0 = fpgadma_stage_start();
 	struct fpgadma_cqe *cqe;
 	unsigned long irqflags;
 	u32 i;
+
+	if (work->t_start)
+		fpgadma_stage_end(fdev, FPGADMA_STAGE_ENGINE, work->t_start);
 
 	if (work->status != FPGADMA_WC_SUCCESS)
 		status = work->status;
@@ -155,7 +160,9 @@ void fpgadma_work_done(struct fpgadma_work *work, u32 status, u64 bytes)
 	wake_up_all(&ctx->idle_wait);
 	wake_up_interruptible(&ctx->cq_wait);
 	spin_unlock_irqrestore(&ctx->cq_lock, irqflags);
+	/* The context may be gone now; the device is not. */
 	kfree(work);
+	fpgadma_stage_end(fdev, FPGADMA_STAGE_COMPLETE, t0);
 }
 
 /**
@@ -432,6 +439,7 @@ int fpgadma_post(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd)
 {
 	struct fpgadma_work **works;
 	struct fpgadma_sge **sges;
+	u64 t_post = fpgadma_stage_start();
 	struct fpgadma_wr *wrs;
 	u32 i, n = cmd->count;
 	int ret = 0;
@@ -482,6 +490,7 @@ int fpgadma_post(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd)
 	for (i = 0; i < n; i++) {
 		if (!works[i])
 			continue;
+		works[i]->t_submit = fpgadma_stage_start();
 		ctx->fdev->ops->submit(ctx->fdev, works[i]);
 		works[i] = NULL;
 	}
@@ -493,5 +502,6 @@ out:
 	kfree(sges);
 	kfree(works);
 	kfree(wrs);
+	fpgadma_stage_end(ctx->fdev, FPGADMA_STAGE_POST_TOTAL, t_post);
 	return ret;
 }

@@ -15,14 +15,14 @@
 #
 # Environment: VM_CONFIGS="default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem" (the VM suite's
 # configurations), DEBUG_VM_CONFIGS (the debug-kernel tier's, default
-# "default swiotlb smp2 faults"; empty skips the tier, counted as one skip), JOBS
+# "default swiotlb smp2 smp4 faults"; empty skips the tier, counted as one skip), JOBS
 # (parallel make jobs, default: number of CPUs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=${JOBS:-$(nproc)}
 vm_configs=${VM_CONFIGS:-default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem}
-debug_vm_configs=${DEBUG_VM_CONFIGS-default swiotlb smp2 faults}
+debug_vm_configs=${DEBUG_VM_CONFIGS-default swiotlb smp2 smp4 faults}
 passed=0
 failed=0
 skipped=0

@@ -24,7 +24,8 @@
 #   default    1 GiB, 1 vCPU
 #   swiotlb    1 GiB, 1 vCPU, swiotlb=force (every DMA mapping bounces)
 #   smp2       1 GiB, 2 vCPUs
-#   smp4       1 GiB, 4 vCPUs: the concurrency tests only
+#   smp4       1 GiB, 4 vCPUs, two soft devices (ndevs=2): the concurrency
+#              and isolation tests only
 #   faults     1 GiB, 1 vCPU, dma_debug=off: fault_walk, kill_paths,
 #              lifecycle_exit (for the debug tier; not in the default list)
 #   smallmem   256 MiB, 1 vCPU
@@ -109,9 +110,12 @@ config_setup() {
 		mem=3G smp=2
 		;;
 	smp4)
-		# 4 vCPUs (on however many host cores): the concurrency tests.
+		# 4 vCPUs (on however many host cores): the concurrency tests;
+		# two soft devices, so that cross_dev can use one's keys on
+		# the other.
 		smp=4
-		cfg_tests="concurrency|poll_wait|close_waiter|lifecycle_exit|host_ep|ft-rdm_msg"
+		cfg_params="ndevs=2"
+		cfg_tests="concurrency|poll_wait|close_waiter|lifecycle_exit|host_ep|cross_dev|isolation|ft-rdm_msg"
 		;;
 	edu|iommu)
 		# The edu device's transfers are 100 ms timers of QEMU's virtual

@@ -24,6 +24,8 @@ struct fpgadma_cntr {
 	pthread_mutex_t lock;		/* values and the wait signal */
 	uint64_t value;
 	uint64_t err;
+	uint64_t last_read;		/* what fi_cntr_read returned last */
+	unsigned int idle;		/* fi_cntr_reads in a row without a change */
 	struct fpgadma_wait wait;
 	int refs;			/* endpoints bound */
 };
@@ -94,6 +96,9 @@ static uint64_t cntr_read(struct fid_cntr *cntr_fid)
 
 	fpgadma_progress(cntr->domain);
 	cntr_snapshot(cntr, false, &value, &err);
+	fpgadma_poll_idle(&cntr->idle,
+			  __atomic_exchange_n(&cntr->last_read, value,
+					      __ATOMIC_RELAXED) == value);
 	return value;
 }
 
@@ -144,14 +149,6 @@ static int cntr_seterr(struct fid_cntr *cntr_fid, uint64_t value)
 	return 0;
 }
 
-/* How long one sleep may be: manual progress has timers no fd announces. */
-static int progress_slice_ms(void)
-{
-	int ms = (fpgadma_params.rnr_retry_us + 999) / 1000;
-
-	return ms > 0 ? ms : 1;
-}
-
 /*
  * fi_cntr(3): returns 0 once the count reaches threshold, -FI_EAVAIL as
  * soon as the error count changes, -FI_ETIMEDOUT when timeout_ms passes.
@@ -176,7 +173,8 @@ static int cntr_wait(struct fid_cntr *cntr_fid, uint64_t threshold,
 			return 0;
 		if (err != err0)
 			return -FI_EAVAIL;
-		left = fpgadma_time_left(deadline, progress_slice_ms());
+		left = fpgadma_time_left(deadline,
+					 fpgadma_dp_slice_ms(cntr->domain));
 		if (!left)
 			return -FI_ETIMEDOUT;
 		ret = fpgadma_wait_sleep(&cntr->wait, left);

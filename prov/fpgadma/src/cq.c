@@ -40,6 +40,7 @@ struct fpgadma_cq {
 	size_t head;
 	size_t count;
 	bool signaled;			/* fi_cq_signal not yet seen by sread */
+	unsigned int idle;		/* empty fi_cq_reads in a row */
 	struct fpgadma_wait wait;
 	int refs;			/* endpoints bound */
 };
@@ -182,8 +183,9 @@ static void cq_copy_out(const struct fpgadma_cq *cq, void *buf, size_t i,
 	memcpy((char *)buf + i * size, &t, size);
 }
 
-static ssize_t cq_readfrom(struct fid_cq *cq_fid, void *buf, size_t count,
-			   fi_addr_t *src_addr)
+/* Progress, then take up to count entries (fi_cq_readfrom without the yield). */
+static ssize_t cq_take(struct fid_cq *cq_fid, void *buf, size_t count,
+		       fi_addr_t *src_addr)
 {
 	struct fpgadma_cq *cq = container_of(cq_fid, struct fpgadma_cq, cq_fid);
 	struct cq_entry *e;
@@ -212,6 +214,16 @@ static ssize_t cq_readfrom(struct fid_cq *cq_fid, void *buf, size_t count,
 		ret = 0;	/* count 0: progress only */
 	cq_update_signal(cq);
 	pthread_mutex_unlock(&cq->lock);
+	return ret;
+}
+
+static ssize_t cq_readfrom(struct fid_cq *cq_fid, void *buf, size_t count,
+			   fi_addr_t *src_addr)
+{
+	struct fpgadma_cq *cq = container_of(cq_fid, struct fpgadma_cq, cq_fid);
+	ssize_t ret = cq_take(cq_fid, buf, count, src_addr);
+
+	fpgadma_poll_idle(&cq->idle, ret == -FI_EAGAIN);
 	return ret;
 }
 
@@ -266,14 +278,6 @@ static ssize_t cq_readerr(struct fid_cq *cq_fid, struct fi_cq_err_entry *buf,
 	return 1;
 }
 
-/* How long one sleep may be: manual progress has timers no fd announces. */
-static int progress_slice_ms(void)
-{
-	int ms = (fpgadma_params.rnr_retry_us + 999) / 1000;
-
-	return ms > 0 ? ms : 1;
-}
-
 /* Take back a pending fi_cq_signal: true if there was one. */
 static bool cq_take_signal(struct fpgadma_cq *cq)
 {
@@ -297,12 +301,13 @@ static ssize_t cq_sreadfrom(struct fid_cq *cq_fid, void *buf, size_t count,
 
 	(void)cond;	/* FI_CQ_COND_THRESHOLD is a hint: one is enough */
 	for (;;) {
-		ret = cq_readfrom(cq_fid, buf, count, src_addr);
+		ret = cq_take(cq_fid, buf, count, src_addr);
 		if (ret != -FI_EAGAIN)
 			return ret;
 		if (cq_take_signal(cq))
 			return -FI_EAGAIN;
-		left = fpgadma_time_left(deadline, progress_slice_ms());
+		left = fpgadma_time_left(deadline,
+					 fpgadma_dp_slice_ms(cq->domain));
 		if (!left)
 			return -FI_EAGAIN;
 		ret = fpgadma_wait_sleep(&cq->wait, left);

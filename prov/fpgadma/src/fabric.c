@@ -78,6 +78,7 @@ struct fpgadma_params fpgadma_params = {
 	.tx_bufs	= 64,
 	.rnr_retry_us	= 50,
 	.inject_size	= 4096,
+	.poll_yield	= 16,
 };
 
 static int fpgadma_getinfo(uint32_t version, const char *node,
@@ -115,7 +116,7 @@ static void param_size(const char *name, size_t *val, size_t min)
 
 static void read_params(void)
 {
-	int rnr;
+	int rnr, yield;
 
 	fi_param_define(&fpgadma_prov, "eager_size", FI_PARAM_SIZE_T,
 			"Largest message sent in one piece; longer ones are read by the receiver (default: %zu)",
@@ -132,6 +133,9 @@ static void read_params(void)
 	fi_param_define(&fpgadma_prov, "inject_size", FI_PARAM_SIZE_T,
 			"Largest fi_inject payload, at most eager_size (default: %zu)",
 			fpgadma_params.inject_size);
+	fi_param_define(&fpgadma_prov, "poll_yield", FI_PARAM_INT,
+			"Empty fi_cq_read / fi_cntr_read calls in a row after which each further one yields the CPU to other processes; -1: never (default: %d)",
+			fpgadma_params.poll_yield);
 
 	param_size("eager_size", &fpgadma_params.eager_size, 64);
 	param_size("rx_bufs", &fpgadma_params.rx_bufs, 1);
@@ -140,6 +144,8 @@ static void read_params(void)
 	if (fi_param_get_int(&fpgadma_prov, "rnr_retry_us", &rnr) == FI_SUCCESS &&
 	    rnr >= 0)
 		fpgadma_params.rnr_retry_us = rnr;
+	if (fi_param_get_int(&fpgadma_prov, "poll_yield", &yield) == FI_SUCCESS)
+		fpgadma_params.poll_yield = yield < 0 ? -1 : yield;
 	/* An injected message is sent eagerly from a send buffer. */
 	if (fpgadma_params.inject_size > fpgadma_params.eager_size)
 		fpgadma_params.inject_size = fpgadma_params.eager_size;

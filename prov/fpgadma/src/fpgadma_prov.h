@@ -98,6 +98,7 @@ struct fpgadma_params {
 	size_t tx_bufs;		/* FI_FPGADMA_TX_BUFS: send buffers per domain */
 	int rnr_retry_us;	/* FI_FPGADMA_RNR_RETRY_US: wait before a resend */
 	size_t inject_size;	/* FI_FPGADMA_INJECT_SIZE */
+	int poll_yield;		/* FI_FPGADMA_POLL_YIELD: empty polls before yielding */
 };
 extern struct fpgadma_params fpgadma_params;
 
@@ -174,6 +175,14 @@ struct fpgadma_prov_mr {
 	uint64_t key;			/* what fi_mr_key returns */
 	struct fpgadma_ep *ep;		/* FI_MR_ENDPOINT: bound endpoint */
 	bool enabled;
+	/*
+	 * The same memory registered again for peers to read, made the
+	 * first time a rendezvous send names this MR in its desc when mr
+	 * lacks FPGADMA_ACCESS_REMOTE_READ (fpgadma_mr_remote_read_key).
+	 * Its rkey goes to that send's receiver only; fi_close drops it.
+	 */
+	struct fpgadma_mr *rd_mr;
+	bool rd_failed;			/* registering it failed: don't retry */
 };
 
 /*
@@ -189,6 +198,20 @@ int fpgadma_mr_local(struct fpgadma_domain *d, void *desc, const void *buf,
 		     size_t len, bool device_writes, uint32_t *lkey,
 		     struct fpgadma_mr **tmp);
 void fpgadma_mr_local_release(struct fpgadma_domain *d, struct fpgadma_mr *tmp);
+/* Would fpgadma_mr_local() find [buf, buf+len) registered through desc? */
+bool fpgadma_mr_desc_covers(struct fpgadma_domain *d, void *desc,
+			    const void *buf, size_t len, bool device_writes);
+/*
+ * An rkey that lets a peer RDMA_READ [buf, buf+len) through desc (an MR
+ * of the application): the MR's own if it has remote read rights, else
+ * the MR's internal remote-read registration, made on first use and kept
+ * until fi_close, so a rendezvous send from registered memory costs no
+ * registration.  false if desc is not an enabled MR of d covering the
+ * range (or the internal registration failed): the caller registers the
+ * range itself.  Called with domain->lock held.
+ */
+bool fpgadma_mr_remote_read_key(struct fpgadma_domain *d, void *desc,
+				const void *buf, size_t len, uint32_t *rkey);
 
 /* --- av.c --------------------------------------------------------------- */
 struct fpgadma_av;
@@ -378,6 +401,13 @@ void fpgadma_wait_clear(struct fpgadma_wait *w);
 int fpgadma_wait_sleep(struct fpgadma_wait *w, int timeout_ms);
 int fpgadma_wait_control(struct fpgadma_wait *w, int command, void *arg);
 
+/*
+ * After each fi_cq_read / fi_cntr_read: idle when it found nothing new.
+ * streak counts the idle ones in a row; past FI_FPGADMA_POLL_YIELD each
+ * idle one yields the CPU (util.c says why).  Call with no lock held.
+ */
+void fpgadma_poll_idle(unsigned int *streak, bool idle);
+
 /* Deadlines for the blocking calls: timeout_ms < 0 is no deadline. */
 uint64_t fpgadma_deadline(int timeout_ms);
 /* Milliseconds left (0 when passed), -1 without deadline, at most slice_ms. */
@@ -467,5 +497,12 @@ static inline uint32_t fpgadma_domain_addr_format(const struct fpgadma_domain *d
  * long as you like), 0: run progress now.  Takes domain->lock.
  */
 int fpgadma_dp_timeout_ms(struct fpgadma_domain *d);
+/*
+ * The same as the slice_ms of fpgadma_time_left(): 0 (no limit) when
+ * nothing timed is pending, so a blocking wait sleeps until the context's
+ * fd or its signal wakes it, else the time to the next resend (at least
+ * 1 ms).
+ */
+int fpgadma_dp_slice_ms(struct fpgadma_domain *d);
 
 #endif /* FPGADMA_PROV_H */

@@ -72,21 +72,35 @@ static int mr_register(struct fpgadma_prov_mr *m, uint64_t requested_key)
 	return 0;
 }
 
+/* Deregister one of m's registrations (waits for work using it, unpins). */
+static int mr_dereg(struct fpgadma_prov_mr *m, struct fpgadma_mr **mr,
+		    const char *what)
+{
+	int ret;
+
+	if (!*mr)
+		return 0;
+	ret = fpgadma_dereg_mr(*mr);
+	if (ret) {
+		FPGADMA_WARN(FI_LOG_MR, "deregistering %p+%zu%s: %s\n",
+			     m->addr, m->len, what, fpgadma_strerror(ret));
+		return fpgadma_errno_to_fi(ret);
+	}
+	*mr = NULL;
+	return 0;
+}
+
 static int mr_close(struct fid *fid)
 {
 	struct fpgadma_prov_mr *m =
 		container_of(fid, struct fpgadma_prov_mr, mr_fid.fid);
 	int ret;
 
-	if (m->mr) {
-		/* Waits for work still using the MR, then unpins. */
-		ret = fpgadma_dereg_mr(m->mr);
-		if (ret) {
-			FPGADMA_WARN(FI_LOG_MR, "deregistering %p+%zu: %s\n",
-				     m->addr, m->len, fpgadma_strerror(ret));
-			return fpgadma_errno_to_fi(ret);
-		}
-	}
+	ret = mr_dereg(m, &m->rd_mr, " (remote read)");
+	if (!ret)
+		ret = mr_dereg(m, &m->mr, "");
+	if (ret)
+		return ret;
 	fpgadma_domain_put(m->domain);
 	free(m);
 	return 0;
@@ -281,6 +295,40 @@ static bool desc_covers(struct fpgadma_domain *d, struct fpgadma_prov_mr *m,
 	if (b < start || len > m->len || b - start > m->len - len)
 		return false;
 	return !device_writes || (m->mr->access & FPGADMA_ACCESS_LOCAL_WRITE);
+}
+
+bool fpgadma_mr_desc_covers(struct fpgadma_domain *d, void *desc,
+			    const void *buf, size_t len, bool device_writes)
+{
+	return !len || (desc && desc_covers(d, desc, buf, len, device_writes));
+}
+
+bool fpgadma_mr_remote_read_key(struct fpgadma_domain *d, void *desc,
+				const void *buf, size_t len, uint32_t *rkey)
+{
+	struct fpgadma_prov_mr *m = desc;
+	int ret;
+
+	if (!m || !desc_covers(d, m, buf, len, false))
+		return false;
+	if (m->mr->access & FPGADMA_ACCESS_REMOTE_READ) {
+		*rkey = m->mr->rkey;
+		return true;
+	}
+	if (!m->rd_mr && !m->rd_failed) {
+		ret = fpgadma_reg_mr(d->pd, m->addr, m->len,
+				     FPGADMA_ACCESS_REMOTE_READ, &m->rd_mr);
+		if (ret) {
+			FPGADMA_INFO(FI_LOG_MR, "%p+%zu for remote reads: %s\n",
+				     m->addr, m->len, fpgadma_strerror(ret));
+			m->rd_mr = NULL;
+			m->rd_failed = true;
+		}
+	}
+	if (!m->rd_mr)
+		return false;
+	*rkey = m->rd_mr->rkey;
+	return true;
 }
 
 int fpgadma_mr_local(struct fpgadma_domain *d, void *desc, const void *buf,

@@ -47,28 +47,10 @@ static int dest_lookup(struct fpgadma_ep *ep, fi_addr_t dest,
 	return 0;
 }
 
-/* The rkey of the application's MR if it lets peers read all of iov. */
-static bool desc_rkey(struct fpgadma_ep *ep, void *desc,
-		      const struct iovec *iov, uint32_t *rkey)
-{
-	struct fpgadma_prov_mr *m = desc;
-	uintptr_t start, b = (uintptr_t)iov->iov_base;
-
-	if (!m || m->mr_fid.fid.fclass != FI_CLASS_MR ||
-	    m->domain != ep->domain || !m->mr ||
-	    !(m->mr->access & FPGADMA_ACCESS_REMOTE_READ))
-		return false;
-	start = (uintptr_t)m->mr->addr;
-	if (b < start || iov->iov_len > m->mr->length ||
-	    b - start > m->mr->length - iov->iov_len)
-		return false;
-	*rkey = m->mr->rkey;
-	return true;
-}
-
 /*
- * The pieces of a rendezvous send, for the receiver to read: the
- * application's MR when desc lets peers read it, else registered here.
+ * The pieces of a rendezvous send, for the receiver to read: through the
+ * application's MR when desc covers them, else registered here for the
+ * time of the send.
  */
 static int rts_segments(struct fpgadma_ep *ep, struct fpgadma_op *op,
 			const struct iovec *iov, void **desc, size_t count,
@@ -86,7 +68,9 @@ static int rts_segments(struct fpgadma_ep *ep, struct fpgadma_op *op,
 
 		if (!iov[i].iov_len)
 			continue;
-		if (desc && desc_rkey(ep, desc[i], &iov[i], &rkey)) {
+		if (desc && fpgadma_mr_remote_read_key(ep->domain, desc[i],
+						       iov[i].iov_base,
+						       iov[i].iov_len, &rkey)) {
 			if (n == max_segs)
 				return -FI_EINVAL;
 			memset(&segs[n], 0, sizeof(segs[n]));

@@ -426,6 +426,7 @@ void fpgadma_op_free(struct fpgadma_dp *dp, struct fpgadma_op *op)
 		fpgadma_txbuf_put(dp, op->wd);
 	dl_del(&op->ep_link);
 	dl_del(&op->dp_link);
+	free(op->rd_iov);
 	free(op->mrs);
 	free(op->tmps);
 	free(op->sges);
@@ -1299,6 +1300,15 @@ static void rma_done(struct fpgadma_dp *dp, struct fpgadma_op *op)
 		op->err = fpgadma_wc_to_fi(op->w.first_err);
 		op->prov_errno = (int)op->w.first_err;
 	}
+	if (!op->err && op->rd_iov) {
+		const char *p = fpgadma_txbuf_payload(op->wd);
+		size_t i;
+
+		for (i = 0; i < op->rd_count; i++) {
+			memcpy(op->rd_iov[i].iov_base, p, op->rd_iov[i].iov_len);
+			p += op->rd_iov[i].iov_len;
+		}
+	}
 	if (!op->err && op->wd && op->wd_send) {
 		/* the data is there: now tell the target */
 		struct fpgadma_txbuf *tb = op->wd;
@@ -1473,6 +1483,13 @@ int fpgadma_dp_timeout_ms(struct fpgadma_domain *d)
 	return ms;
 }
 
+int fpgadma_dp_slice_ms(struct fpgadma_domain *d)
+{
+	int ms = fpgadma_dp_timeout_ms(d);
+
+	return ms < 0 ? 0 : (ms ? ms : 1);
+}
+
 /* --- endpoints ------------------------------------------------------------ */
 
 int fpgadma_dp_ep_add(struct fpgadma_dp *dp, struct fpgadma_ep *ep)
@@ -1566,8 +1583,9 @@ static int pools_init(struct fpgadma_dp *dp)
 			     FPGADMA_ACCESS_LOCAL_WRITE, &dp->rx_mr);
 	if (ret)
 		return fpgadma_errno_to_fi(ret);
-	ret = fpgadma_reg_mr(dp->d->pd, dp->tx_mem, dp->ntx * dp->buf_size, 0,
-			     &dp->tx_mr);
+	/* writable: small reads land in send buffers too (rma.c) */
+	ret = fpgadma_reg_mr(dp->d->pd, dp->tx_mem, dp->ntx * dp->buf_size,
+			     FPGADMA_ACCESS_LOCAL_WRITE, &dp->tx_mr);
 	if (ret)
 		return fpgadma_errno_to_fi(ret);
 

@@ -224,6 +224,8 @@ struct fpgadma_op {
 	/* RMA */
 	struct fpgadma_txbuf *wd;	/* a send buffer it owns (inject data) */
 	bool wd_send;			/* send WRITEDATA from wd after the write */
+	struct iovec *rd_iov;		/* a small read into wd: copy it here */
+	size_t rd_count;
 	uint32_t dest_ep;
 	uint16_t dest_idx;
 

@@ -42,6 +42,27 @@ static size_t iov_total(const struct iovec *iov, size_t count)
 	return len;
 }
 
+/*
+ * Should a transfer go through a send buffer of the pool?  Yes for one of
+ * at most FI_FPGADMA_INJECT_SIZE bytes whose buffer desc does not cover:
+ * copying a few KiB costs less than registering and deregistering it (two
+ * system calls that pin and unpin).
+ */
+static bool bounce_worth(struct fpgadma_ep *ep, const struct rma_args *r,
+			 size_t len)
+{
+	size_t i;
+
+	if (!len || len > fpgadma_params.inject_size)
+		return false;
+	for (i = 0; i < r->count; i++)
+		if (!fpgadma_mr_desc_covers(ep->domain, r->desc ? r->desc[i] : NULL,
+					    r->iov[i].iov_base,
+					    r->iov[i].iov_len, r->is_read))
+			return true;
+	return false;
+}
+
 static void rma_fail_now(struct fpgadma_dp *dp, struct fpgadma_op *op,
 			 uint32_t status)
 {
@@ -60,7 +81,7 @@ static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 	uint32_t opcode, wrflags = 0;
 	bool inject = r->inject_call || (r->flags & FI_INJECT);
 	bool writedata = !r->is_read && (r->flags & FI_REMOTE_CQ_DATA);
-	bool stream = false, fpga;
+	bool stream = false, bounce = false, fpga;
 	size_t len;
 	ssize_t ret;
 	int n;
@@ -116,7 +137,23 @@ static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 	op->counts_tx = true;
 	ep->tx_inflight++;
 
-	if (inject || writedata) {
+	if (!inject && bounce_worth(ep, r, len)) {
+		/* a send buffer instead of a registration and a deregistration */
+		op->wd = fpgadma_txbuf_get(dp, false);
+		bounce = op->wd != NULL;
+		if (bounce && r->is_read) {
+			op->rd_iov = malloc(r->count * sizeof(*op->rd_iov));
+			if (!op->rd_iov) {
+				ep->tx_inflight--;
+				fpgadma_op_free(dp, op);
+				ret = -FI_ENOMEM;
+				goto out;
+			}
+			memcpy(op->rd_iov, r->iov, r->count * sizeof(*op->rd_iov));
+			op->rd_count = r->count;
+		}
+	}
+	if ((inject || writedata) && !op->wd) {
 		op->wd = fpgadma_txbuf_get(dp, false);
 		if (!op->wd) {
 			fpgadma_dp_progress_locked(dp);
@@ -128,8 +165,8 @@ static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 			ret = -FI_EAGAIN;
 			goto out;
 		}
-		op->wd_send = writedata;
 	}
+	op->wd_send = writedata;
 
 	rseg.addr = r->raddr;
 	rseg.len = len;
@@ -160,12 +197,12 @@ static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 			wrflags = FPGADMA_WR_F_REMOTE_OFFSET;
 	}
 
-	if (inject) {
-		/* the data goes from a send buffer: the caller's is free now */
+	if (inject || bounce) {
+		/* the data goes from (or to) a send buffer */
 		char *p = fpgadma_txbuf_payload(op->wd);
 		size_t i;
 
-		for (i = 0; i < r->count; i++) {
+		for (i = 0; i < r->count && !r->is_read; i++) {
 			memcpy(p, r->iov[i].iov_base, r->iov[i].iov_len);
 			p += r->iov[i].iov_len;
 		}

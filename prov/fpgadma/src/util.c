@@ -245,6 +245,34 @@ int fpgadma_wait_control(struct fpgadma_wait *w, int command, void *arg)
 	return 0;
 }
 
+/*
+ * Manual progress means the application spins on fi_cq_read or
+ * fi_cntr_read while it waits for a peer.  When the peer is a process on
+ * the same CPU (a busy machine, a one-CPU VM), it runs only when the
+ * spinner's time slice ends: a scheduler tick (4 ms at HZ=250) per message
+ * of a ping-pong.  So after FI_FPGADMA_POLL_YIELD empty polls in a row,
+ * each further empty one gives the CPU away.  sched_yield costs a system
+ * call and returns at once when nobody else wants the CPU.
+ */
+void fpgadma_poll_idle(unsigned int *streak, bool idle)
+{
+	unsigned int n;
+
+	if (!idle) {
+		if (__atomic_load_n(streak, __ATOMIC_RELAXED))
+			__atomic_store_n(streak, 0, __ATOMIC_RELAXED);
+		return;
+	}
+	if (fpgadma_params.poll_yield < 0)
+		return;
+	n = __atomic_add_fetch(streak, 1, __ATOMIC_RELAXED);
+	if (n > (unsigned int)fpgadma_params.poll_yield) {
+		__atomic_store_n(streak, (unsigned int)fpgadma_params.poll_yield,
+				 __ATOMIC_RELAXED);
+		sched_yield();
+	}
+}
+
 /* --- time ---------------------------------------------------------------- */
 
 static uint64_t now_ms(void)

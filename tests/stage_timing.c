@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * stage_timing: the per-stage breakdown in debugfs fpgadma/<dev>/stages and
+ * the small-work fast path of the soft engine.
+ *  - with the stage_timing parameter on, one registration, two small WRs and
+ *    one deregistration move exactly the counts they pass through (reg_*,
+ *    dereg_*, post_total, queue_wait, engine, complete), with time in them;
+ *  - with it off nothing moves; a write to the file resets every count;
+ *  - small WRs posted behind a large one (which the soft engine leaves to
+ *    its worker while it may run small ones in the poster) complete after
+ *    it, in order, with their data.
+ */
+#include "helpers.h"
+
+#include <fcntl.h>
+
+#define MAX_STAGES	64
+
+struct stage {
+	char name[32];
+	unsigned long long count, ns;
+};
+
+struct stages {
+	unsigned int n;
+	struct stage s[MAX_STAGES];
+};
+
+static struct t_dev d;
+static char path[128];
+
+static void read_stages(struct stages *st)
+{
+	FILE *f = fopen(path, "re");
+	char line[128];
+
+	CHECK_MSG(f, "%s: %s", path, strerror(errno));
+	st->n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		struct stage *s = &st->s[st->n];
+
+		CHECK_LT(st->n, MAX_STAGES);
+		CHECK_MSG(sscanf(line, "%31s %llu %llu", s->name, &s->count, &s->ns) == 3,
+			  "malformed line in %s: %s", path, line);
+		st->n++;
+	}
+	fclose(f);
+}
+
+static const struct stage *stage(const struct stages *st, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < st->n; i++)
+		if (!strcmp(st->s[i].name, name))
+			return &st->s[i];
+	t_fail("stage %s missing from %s", name, path);
+}
+
+static void write_file(const char *file, const char *text)
+{
+	int fd = open(file, O_WRONLY | O_CLOEXEC);
+
+	CHECK_MSG(fd >= 0, "%s: %s", file, strerror(errno));
+	CHECK_EQ(write(fd, text, strlen(text)), (long long)strlen(text));
+	close(fd);
+}
+
+#define PARAM "/sys/module/fpgadma/parameters/stage_timing"
+
+/* The parameter reads Y or N; -1 if the module has none. */
+static int get_timing(void)
+{
+	FILE *f = fopen(PARAM, "re");
+	int c;
+
+	if (!f)
+		return -1;
+	c = fgetc(f);
+	fclose(f);
+	return c == 'Y' || c == '1';
+}
+
+static void set_timing(bool on)
+{
+	write_file(PARAM, on ? "1\n" : "0\n");
+	CHECK_EQ(get_timing(), on);
+}
+
+/* Register, run a small read and a small write, deregister. */
+static void workload(uint8_t *buf, size_t len)
+{
+	struct fpgadma_mr *mr = t_reg(&d, buf, len, FPGADMA_ACCESS_LOCAL_WRITE);
+	struct fpgadma_sge sg = t_sge(mr, buf, 8);
+
+	t_run_wr(&d, FPGADMA_WR_WRITE_MEM, 0, &sg, 1);
+	t_run_wr(&d, FPGADMA_WR_READ_MEM, 0, &sg, 1);
+	t_dereg(mr);
+}
+
+static void expect_count(const struct stages *st, const char *name,
+			 unsigned long long lo, unsigned long long hi)
+{
+	const struct stage *s = stage(st, name);
+
+	CHECK_MSG(s->count >= lo && s->count <= hi,
+		  "stage %s counted %llu, expected %llu..%llu", name, s->count, lo, hi);
+	CHECK_MSG(!s->count || s->ns, "stage %s counted %llu passes in 0 ns", name, s->count);
+}
+
+static void breakdown(uint8_t *buf, size_t len)
+{
+	static const char *const exact1[] = {
+		"reg_total", "reg_map", "reg_key", "dereg_total", "dereg_unmap", "dereg_unpin",
+	};
+	static const char *const exact2[] = { "post_total", "queue_wait", "engine" };
+	struct stages st;
+	unsigned int i;
+
+	set_timing(true);
+	write_file(path, "0\n");
+	read_stages(&st);
+	CHECK_GE(st.n, 10);
+	for (i = 0; i < st.n; i++)
+		CHECK_MSG(!st.s[i].count && !st.s[i].ns, "stage %s is %llu %llu after a reset",
+			  st.s[i].name, st.s[i].count, st.s[i].ns);
+
+	workload(buf, len);
+	read_stages(&st);
+	for (i = 0; i < T_ARRAY_SIZE(exact1); i++)
+		expect_count(&st, exact1[i], 1, 1);
+	for (i = 0; i < T_ARRAY_SIZE(exact2); i++)
+		expect_count(&st, exact2[i], 2, 2);
+	/*
+	 * A completion is counted just after its CQE is published: an engine
+	 * completing from its interrupt may not have counted the last one yet.
+	 */
+	expect_count(&st, "complete", 1, 2);
+	/* Pinned in one batch or more; the table appended once per batch. */
+	expect_count(&st, "reg_pin", 1, t_pages_spanned(buf, len));
+	expect_count(&st, "reg_sg", stage(&st, "reg_pin")->count, stage(&st, "reg_pin")->count);
+	CHECK_GE(stage(&st, "reg_total")->ns,
+		 stage(&st, "reg_pin")->ns + stage(&st, "reg_sg")->ns +
+		 stage(&st, "reg_map")->ns + stage(&st, "reg_key")->ns);
+	CHECK_GE(stage(&st, "dereg_total")->ns,
+		 stage(&st, "dereg_unmap")->ns + stage(&st, "dereg_unpin")->ns);
+	for (i = 0; i < st.n; i++)
+		t_log("%-12s %llu passes, %llu ns", st.s[i].name, st.s[i].count, st.s[i].ns);
+
+	/* Off: nothing moves. */
+	set_timing(false);
+	workload(buf, len);
+	{
+		struct stages after;
+
+		read_stages(&after);
+		CHECK_EQ(after.n, st.n);
+		for (i = 0; i < st.n; i++)
+			CHECK_MSG(after.s[i].count == st.s[i].count,
+				  "stage %s moved from %llu to %llu with stage_timing off",
+				  st.s[i].name, st.s[i].count, after.s[i].count);
+	}
+
+	write_file(path, "reset\n");
+	read_stages(&st);
+	for (i = 0; i < st.n; i++)
+		CHECK_EQ(st.s[i].count, 0);
+	t_log("counts moved with stage_timing on, stood still with it off, and reset to 0");
+}
+
+/* Small WRs behind a large one complete after it, in order, with their data. */
+static void order(uint8_t *buf, size_t len)
+{
+	enum { SMALL = 8 };
+	struct fpgadma_mr *mr = t_reg(&d, buf, len, FPGADMA_ACCESS_LOCAL_WRITE);
+	size_t big = T_MIN(len / 2, d.attr.dev_mem_size);
+	uint8_t *small = buf + big;
+	struct fpgadma_sge sg = t_sge(mr, buf, (uint32_t)big);
+	struct fpgadma_wr wrs[SMALL];
+	struct fpgadma_sge sgs[SMALL];
+	struct fpgadma_cqe c[SMALL + 1];
+	unsigned int i;
+
+	t_fill(buf, big, 5, 0);
+	t_dev_write(&d, mr, buf, big, 0);	/* device memory holds pattern 5 */
+	memset(buf, 0, len);
+	CHECK_OK(fpgadma_post_read(d.ctx, 1000, 0, &sg, 1));
+	for (i = 0; i < SMALL; i++) {
+		sgs[i] = t_sge(mr, small + 8 * i, 8);
+		wrs[i] = (struct fpgadma_wr){ .wr_id = i, .opcode = FPGADMA_WR_READ_MEM,
+					      .dev_addr = 8 * i, .sg_list = (uintptr_t)&sgs[i],
+					      .num_sge = 1 };
+		CHECK_OK(fpgadma_post(d.ctx, &wrs[i], 1));
+	}
+	t_get_cqes(d.ctx, c, SMALL + 1);
+	CHECK_CQE(&c[0], 1000, FPGADMA_WR_READ_MEM, FPGADMA_WC_SUCCESS, big);
+	for (i = 0; i < SMALL; i++)
+		CHECK_CQE(&c[i + 1], i, FPGADMA_WR_READ_MEM, FPGADMA_WC_SUCCESS, 8);
+	CHECK_EQ(t_verify(buf, big, 5, 0, "large read"), 0);
+	CHECK_EQ(t_verify(small, 8 * SMALL, 5, 0, "small reads"), 0);
+	t_dereg(mr);
+	t_log("%u 8-byte reads posted behind a %zu-byte read completed after it, in order",
+	      SMALL, big);
+}
+
+int main(int argc, char **argv)
+{
+	int was;
+	size_t len;
+	uint8_t *buf;
+
+	t_init(argc, argv, 120);
+	t_open(&d);
+	was = get_timing();
+	if (was == -1)
+		t_skip("the module has no stage_timing parameter");
+	snprintf(path, sizeof(path), "/sys/kernel/debug/fpgadma/fpgadma%u/stages", t_test_dev());
+	if (access(path, R_OK | W_OK))
+		t_skip("%s: %s (debugfs not mounted?)", path, strerror(errno));
+
+	len = 64 * T_KiB;
+	buf = t_map(len);
+	memset(buf, 1, len);
+	breakdown(buf, len);
+	if (d.attr.engine == FPGADMA_ENGINE_SOFT) {
+		len = T_MIN(2 * d.attr.dev_mem_size, 4 * T_MiB);
+		t_unmap(buf, 64 * T_KiB);
+		buf = t_map(len);
+		order(buf, len);
+		t_unmap(buf, len);
+	} else {
+		t_unmap(buf, len);
+	}
+	set_timing(was > 0);
+	t_close(&d);
+	t_pass();
+}
