@@ -392,36 +392,26 @@ out:
 	work->length = total;
 }
 
-/* Copy a WR's SGE list in and allocate its work; NULL with *err on failure. */
-static struct fpgadma_work *fpgadma_work_alloc(const struct fpgadma_wr *wr,
-					       struct fpgadma_sge **sges,
-					       int *err)
+/* Allocate the work of a well-formed WR; NULL if out of memory. */
+static struct fpgadma_work *fpgadma_work_alloc(const struct fpgadma_wr *wr)
 {
 	struct fpgadma_work *work;
 
-	*sges = NULL;
-	if (wr->num_sge) {
-		*sges = memdup_user(u64_to_user_ptr(wr->sg_list),
-				    array_size(wr->num_sge, sizeof(**sges)));
-		if (IS_ERR(*sges)) {
-			*err = PTR_ERR(*sges);
-			*sges = NULL;
-			return NULL;
-		}
-	}
 	work = kzalloc(struct_size(work, pieces, wr->num_sge), GFP_KERNEL);
-	if (!work) {
-		kfree(*sges);
-		*sges = NULL;
-		*err = -ENOMEM;
+	if (!work)
 		return NULL;
-	}
 	work->wr_id = wr->wr_id;
 	work->opcode = wr->opcode;
 	work->dev_addr = wr->dev_addr;
 	work->dest = wr->dest;
 	return work;
 }
+
+/*
+ * A batch of up to this many WRs, with up to this many SGEs in all, is
+ * copied in on the stack: a small post then allocates only its works.
+ */
+#define FPGADMA_POST_ONSTACK	4
 
 /**
  * fpgadma_post() - post a batch of work requests (FPGADMA_IOC_POST).
@@ -437,39 +427,63 @@ static struct fpgadma_work *fpgadma_work_alloc(const struct fpgadma_wr *wr,
  */
 int fpgadma_post(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd)
 {
-	struct fpgadma_work **works;
-	struct fpgadma_sge **sges;
+	struct fpgadma_work *work_buf[FPGADMA_POST_ONSTACK];
+	struct fpgadma_sge sge_buf[FPGADMA_POST_ONSTACK];
+	struct fpgadma_wr wr_buf[FPGADMA_POST_ONSTACK];
+	struct fpgadma_work **works = work_buf;
+	struct fpgadma_sge *sges = sge_buf;
+	struct fpgadma_wr *wrs = wr_buf;
 	u64 t_post = fpgadma_stage_start();
-	struct fpgadma_wr *wrs;
-	u32 i, n = cmd->count;
+	u32 i, off, nsge = 0, n = cmd->count;
 	int ret = 0;
 
 	if (!n || n > fpgadma_max_post)
 		return -EINVAL;
-	wrs = memdup_user(u64_to_user_ptr(cmd->wrs), array_size(n, sizeof(*wrs)));
-	if (IS_ERR(wrs))
-		return PTR_ERR(wrs);
-	works = kcalloc(n, sizeof(*works), GFP_KERNEL);
-	sges = kcalloc(n, sizeof(*sges), GFP_KERNEL);
-	if (!works || !sges) {
-		ret = -ENOMEM;
-		goto out;
+	if (n > FPGADMA_POST_ONSTACK) {
+		wrs = kmalloc_array(n, sizeof(*wrs), GFP_KERNEL);
+		works = kmalloc_array(n, sizeof(*works), GFP_KERNEL);
+		if (!wrs || !works) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
 	}
-
+	memset(works, 0, n * sizeof(*works));
+	if (copy_from_user(wrs, u64_to_user_ptr(cmd->wrs), n * sizeof(*wrs))) {
+		ret = -EFAULT;
+		goto out_free;
+	}
 	for (i = 0; i < n; i++) {
 		ret = fpgadma_wr_check(ctx->fdev, &wrs[i]);
 		if (ret)
+			goto out_free;
+		nsge += wrs[i].num_sge;
+	}
+	/* At most max_post * max_sge, both bounded: no overflow. */
+	if (nsge > FPGADMA_POST_ONSTACK) {
+		sges = kmalloc_array(nsge, sizeof(*sges), GFP_KERNEL);
+		if (!sges) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
+	}
+	for (i = 0, off = 0; i < n; off += wrs[i].num_sge, i++) {
+		if (copy_from_user(sges + off, u64_to_user_ptr(wrs[i].sg_list),
+				   wrs[i].num_sge * sizeof(*sges))) {
+			ret = -EFAULT;
 			goto out;
-		works[i] = fpgadma_work_alloc(&wrs[i], &sges[i], &ret);
-		if (!works[i])
+		}
+		works[i] = fpgadma_work_alloc(&wrs[i]);
+		if (!works[i]) {
+			ret = -ENOMEM;
 			goto out;
+		}
 		works[i]->ctx = ctx;
 	}
 
 	mutex_lock(&ctx->lock);
 	ret = fpgadma_cq_reserve(ctx, n);
-	for (i = 0; !ret && i < n; i++) {
-		fpgadma_work_resolve(ctx, &wrs[i], sges[i], works[i]);
+	for (i = 0, off = 0; !ret && i < n; off += wrs[i].num_sge, i++) {
+		fpgadma_work_resolve(ctx, &wrs[i], sges + off, works[i]);
 		/*
 		 * A RECV is queued before the lock is dropped, so that a
 		 * deregistration of its MR, which takes the lkey out under
@@ -495,13 +509,15 @@ int fpgadma_post(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd)
 		works[i] = NULL;
 	}
 out:
-	for (i = 0; works && sges && i < n; i++) {
+	for (i = 0; i < n; i++)
 		kfree(works[i]);
-		kfree(sges[i]);
-	}
-	kfree(sges);
-	kfree(works);
-	kfree(wrs);
+out_free:
+	if (sges != sge_buf)
+		kfree(sges);
+	if (works != work_buf)
+		kfree(works);
+	if (wrs != wr_buf)
+		kfree(wrs);
 	fpgadma_stage_end(ctx->fdev, FPGADMA_STAGE_POST_TOTAL, t_post);
 	return ret;
 }
