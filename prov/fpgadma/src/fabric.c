@@ -79,6 +79,7 @@ struct fpgadma_params fpgadma_params = {
 	.rnr_retry_us	= 50,
 	.inject_size	= 4096,
 	.poll_yield	= 16,
+	.post_batch	= 64,
 };
 
 static int fpgadma_getinfo(uint32_t version, const char *node,
@@ -136,11 +137,15 @@ static void read_params(void)
 	fi_param_define(&fpgadma_prov, "poll_yield", FI_PARAM_INT,
 			"Empty fi_cq_read / fi_cntr_read calls in a row after which each further one yields the CPU to other processes; -1: never (default: %d)",
 			fpgadma_params.poll_yield);
+	fi_param_define(&fpgadma_prov, "post_batch", FI_PARAM_SIZE_T,
+			"RMA operations issued while others of the domain are in flight wait for the next progress call (fi_cq_read, fi_cntr_read, a wait) and go to the kernel together, up to this many work requests in one system call; 0 or 1: each at once (default: %zu)",
+			fpgadma_params.post_batch);
 
 	param_size("eager_size", &fpgadma_params.eager_size, 64);
 	param_size("rx_bufs", &fpgadma_params.rx_bufs, 1);
 	param_size("tx_bufs", &fpgadma_params.tx_bufs, 1);
 	param_size("inject_size", &fpgadma_params.inject_size, 0);
+	param_size("post_batch", &fpgadma_params.post_batch, 0);
 	if (fi_param_get_int(&fpgadma_prov, "rnr_retry_us", &rnr) == FI_SUCCESS &&
 	    rnr >= 0)
 		fpgadma_params.rnr_retry_us = rnr;

@@ -99,6 +99,7 @@ struct fpgadma_params {
 	int rnr_retry_us;	/* FI_FPGADMA_RNR_RETRY_US: wait before a resend */
 	size_t inject_size;	/* FI_FPGADMA_INJECT_SIZE */
 	int poll_yield;		/* FI_FPGADMA_POLL_YIELD: empty polls before yielding */
+	size_t post_batch;	/* FI_FPGADMA_POST_BATCH: WRs posted in one call */
 };
 extern struct fpgadma_params fpgadma_params;
 

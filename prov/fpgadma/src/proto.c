@@ -87,7 +87,10 @@ struct fpgadma_dp {
 	struct dl tx_free;
 	size_t tx_nfree, tx_reserve;
 
-	struct dl postq;		/* works waiting for room in the ring */
+	struct dl postq;		/* works waiting for room in the ring, or
+					 * deferred to the next progress call */
+	size_t tx_posted;		/* posted WRs, not of the receive pool,
+					 * whose completions are not polled yet */
 	struct dl synthq;		/* works whose unposted WRs failed */
 	struct dl ctrlq;		/* control messages waiting for a txbuf */
 	struct dl rnr_peers;		/* peers backing off */
@@ -192,6 +195,8 @@ static bool work_try_post(struct fpgadma_dp *dp, struct fpgadma_work *w)
 		}
 		w->nposted += (unsigned int)n;
 		dp->inflight += n;
+		if (w->kind != FPGADMA_WORK_RX)
+			dp->tx_posted += n;
 	}
 	return true;
 }
@@ -201,8 +206,22 @@ static bool work_unposted_failed(const struct fpgadma_work *w)
 	return w->nposted < w->nwr;
 }
 
+/*
+ * A deferrable work issued while other work of the domain is in flight
+ * waits for the next progress call, which posts the works waiting together
+ * (postq_post_batch): an application keeping a window of operations in
+ * flight pays one system call per window instead of one per operation.
+ * Something in flight means a completion will come, and wake any sleeper,
+ * whose progress then posts the deferred works: nothing waits forever.
+ */
 void fpgadma_work_submit(struct fpgadma_dp *dp, struct fpgadma_work *w)
 {
+	if (w->deferrable && fpgadma_params.post_batch > 1 && dp->tx_posted &&
+	    w->nwr < fpgadma_params.post_batch) {
+		w->queued = true;
+		dl_add_tail(&dp->postq, &w->qlink);
+		return;
+	}
 	if (dl_empty(&dp->postq) && work_try_post(dp, w)) {
 		if (work_unposted_failed(w)) {
 			w->queued = true;
@@ -214,12 +233,60 @@ void fpgadma_work_submit(struct fpgadma_dp *dp, struct fpgadma_work *w)
 	dl_add_tail(&dp->postq, &w->qlink);
 }
 
+/* Most WRs postq_post_batch() gathers into one system call. */
+#define POST_GATHER	64
+
+/*
+ * Post the works at the head of the post queue that wait whole, two or
+ * more, in one system call.  False when there are not two of them that
+ * fit, or when the kernel refused the batch (all or nothing): the caller
+ * then posts the head work alone, which reports its own error.
+ */
+static bool postq_post_batch(struct fpgadma_dp *dp)
+{
+	struct fpgadma_wr batch[POST_GATHER];
+	size_t room = dp->ring_cap > dp->inflight ? dp->ring_cap - dp->inflight : 0;
+	size_t limit = fpgadma_params.post_batch;
+	unsigned int n = 0, k = 0;
+	struct fpgadma_work *w;
+	struct dl *pos;
+
+	if (limit > POST_GATHER)
+		limit = POST_GATHER;
+	if (limit > dp->max_post)
+		limit = dp->max_post;
+	if (limit > room)
+		limit = room;
+	for (pos = dp->postq.next; pos != &dp->postq; pos = pos->next) {
+		w = container_of(pos, struct fpgadma_work, qlink);
+		if (w->nposted || w->nwr > limit - n)
+			break;
+		memcpy(&batch[n], w->wrs, w->nwr * sizeof(*batch));
+		n += w->nwr;
+		k++;
+	}
+	if (k < 2 || fpgadma_post(dp->ctx, batch, n) < 0)
+		return false;
+	dp->inflight += n;
+	while (k--) {
+		w = dl_first(&dp->postq, struct fpgadma_work, qlink);
+		dl_del(&w->qlink);
+		w->queued = false;
+		w->nposted = w->nwr;
+		if (w->kind != FPGADMA_WORK_RX)
+			dp->tx_posted += w->nwr;
+	}
+	return true;
+}
+
 static void postq_flush(struct fpgadma_dp *dp)
 {
 	while (!dl_empty(&dp->postq)) {
 		struct fpgadma_work *w = dl_first(&dp->postq,
 						  struct fpgadma_work, qlink);
 
+		if (postq_post_batch(dp))
+			continue;
 		if (!work_try_post(dp, w))
 			return;
 		dl_del(&w->qlink);
@@ -1418,6 +1485,8 @@ void fpgadma_dp_progress_locked(struct fpgadma_dp *dp)
 
 	if (!dp)
 		return;
+	/* Deferred works first: the engine may complete them at once. */
+	postq_flush(dp);
 	for (round = 0; round < 64; round++) {
 		n = fpgadma_poll(dp->ctx, cqes, POLL_BATCH);
 		if (n == -EOVERFLOW) {
@@ -1433,6 +1502,8 @@ void fpgadma_dp_progress_locked(struct fpgadma_dp *dp)
 
 			if (dp->inflight)
 				dp->inflight--;
+			if (w->kind != FPGADMA_WORK_RX && dp->tx_posted)
+				dp->tx_posted--;
 			work_cqe(dp, w, &cqes[i]);
 		}
 		if (n < POLL_BATCH)

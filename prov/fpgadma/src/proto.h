@@ -148,6 +148,9 @@ struct fpgadma_work {
 	struct fpgadma_wr *wrs;
 	unsigned int nwr, nposted, ndone;
 	bool queued;			/* on dp->postq (or a peer's rnrq) */
+	bool deferrable;		/* may wait on dp->postq for the next
+					 * progress call, to be posted with
+					 * others in one system call */
 	struct dl qlink;
 };
 

@@ -231,6 +231,8 @@ static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 		for (i = 0; i < op->w.nwr; i++)
 			op->w.wrs[i].dev_addr = 0;
 	}
+	/* An operation without a completion (inject) goes out at once. */
+	op->w.deferrable = !op->no_comp;
 	fpgadma_work_submit(dp, &op->w);
 	ret = 0;
 	goto out;
