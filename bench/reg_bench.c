@@ -872,7 +872,7 @@ int main(int argc, char **argv)
 	const char *api_names[NAPIS];
 	bool api_set[NAPIS];
 	const char *api_list = NULL;
-	unsigned int i, ready = 0;
+	unsigned int i, b, t, ready = 0;
 	size_t size;
 	int c, status = 0;
 
@@ -949,22 +949,27 @@ int main(int argc, char **argv)
 	}
 	printf("%-11s %-4s %-11s %10s %7s %12s %10s\n", "api", "back", "touch",
 	       "size", "iters", "usec", "MBps");
-	for (i = 0; i < NAPIS && !status; i++) {
-		struct api *a = &apis[i];
-		unsigned int b, t;
-
-		if (!a->ready)
+	/*
+	 * The APIs are measured one after the other at each point, not each
+	 * over the whole sweep, so that a drift of the machine over the run
+	 * (the host's load, memory fragmentation) falls on all of them alike
+	 * and their ratios hold.
+	 */
+	for (b = 0; b < 2 && !status; b++) {
+		if (!opt.backings[b])
 			continue;
-		for (b = 0; b < 2 && !status; b++) {
-			if (!opt.backings[b])
+		for (t = 0; t < 2 && !status; t++) {
+			if (!opt.touches[t])
 				continue;
-			for (t = 0; t < 2 && !status; t++) {
-				if (!opt.touches[t])
+			for (size = opt.min_size; size <= opt.max_size && !status;
+			     size *= 4) {
+				if (opt.quick && size != 4 * KIB && size != MIB &&
+				    size != 16 * MIB)
 					continue;
-				for (size = opt.min_size; size <= opt.max_size && !status;
-				     size *= 4) {
-					if (opt.quick && size != 4 * KIB && size != MIB &&
-					    size != 16 * MIB)
+				for (i = 0; i < NAPIS && !status; i++) {
+					struct api *a = &apis[i];
+
+					if (!a->ready)
 						continue;
 					status = t == TOUCH_FIRST ?
 						measure_first_touch(a, b, size) :
