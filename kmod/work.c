@@ -440,8 +440,8 @@ int fpgadma_post(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd)
 	if (!n || n > fpgadma_max_post)
 		return -EINVAL;
 	if (n > FPGADMA_POST_ONSTACK) {
-		wrs = kmalloc_array(n, sizeof(*wrs), GFP_KERNEL);
-		works = kmalloc_array(n, sizeof(*works), GFP_KERNEL);
+		wrs = kvmalloc_array(n, sizeof(*wrs), GFP_KERNEL);
+		works = kvmalloc_array(n, sizeof(*works), GFP_KERNEL);
 		if (!wrs || !works) {
 			ret = -ENOMEM;
 			goto out_free;
@@ -458,9 +458,12 @@ int fpgadma_post(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd)
 			goto out_free;
 		nsge += wrs[i].num_sge;
 	}
-	/* At most max_post * max_sge, both bounded: no overflow. */
+	/*
+	 * At most max_post * max_sge, both bounded: no overflow, but up to
+	 * 1 GiB with both at their limits, hence kvmalloc.
+	 */
 	if (nsge > FPGADMA_POST_ONSTACK) {
-		sges = kmalloc_array(nsge, sizeof(*sges), GFP_KERNEL);
+		sges = kvmalloc_array(nsge, sizeof(*sges), GFP_KERNEL);
 		if (!sges) {
 			ret = -ENOMEM;
 			goto out_free;
@@ -513,11 +516,11 @@ out:
 		kfree(works[i]);
 out_free:
 	if (sges != sge_buf)
-		kfree(sges);
+		kvfree(sges);
 	if (works != work_buf)
-		kfree(works);
+		kvfree(works);
 	if (wrs != wr_buf)
-		kfree(wrs);
+		kvfree(wrs);
 	fpgadma_stage_end(ctx->fdev, FPGADMA_STAGE_POST_TOTAL, t_post);
 	return ret;
 }
