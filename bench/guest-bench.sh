@@ -325,6 +325,8 @@ else
 			sed 's/^/  /' "$out/stages-rma.log"
 			status=1
 		fi
+	else
+		skipped stages-small-ops "fabtests/bench_rma was not built"
 	fi
 	echo 0 > "$param"
 	emit stages.tsv

@@ -445,6 +445,7 @@ struct fpga_bench {
 	uint8_t *src, *dst;	/* src: the pattern (written); dst: what is read */
 	void *src_base, *dst_base, *src_desc, *dst_desc;
 	size_t src_map, dst_map, len;
+	size_t hi;		/* largest size: the buffers' room */
 	struct fid_mr *src_mr, *dst_mr;
 	unsigned int bw_w, rate_w;
 	struct rma_run mem_read, mem_write, stream_read;
@@ -514,6 +515,7 @@ static void fpga_open(struct fpga_bench *f)
 
 	hi = (size_t)FT_MIN(FT_MIN((uint64_t)64 * MiB, f->fpga.mem_size),
 			    (uint64_t)f->dom.info->ep_attr->max_msg_size);
+	f->hi = hi;
 	f->len = FT_MAX(FT_MIN(hi, max_size), (size_t)(2 * F + 24)) + MAX_SHIFT;
 	f->src = alloc_buf(f->len, &f->src_base, &f->src_map);
 	f->dst = alloc_buf(f->len, &f->dst_base, &f->dst_map);
@@ -569,8 +571,8 @@ static void fpga_bench(void)
 
 	memset(&f, 0, sizeof(f));
 	fpga_open(&f);
-	make_sizes(&bw, 64, (size_t)FT_MIN((uint64_t)64 * MiB, f.fpga.mem_size));
-	make_sizes(&small, 8, (size_t)FT_MIN((uint64_t)4 * KiB, f.fpga.mem_size));
+	make_sizes(&bw, 64, f.hi);
+	make_sizes(&small, 8, FT_MIN((size_t)4 * KiB, f.hi));
 
 	snprintf(title, sizeof(title), "bench_rma -m fpga: provider %s, domain %s: the FPGA's "
 		 "memory and stream against memcpy", f.dom.info->fabric_attr->prov_name,
