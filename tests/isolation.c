@@ -259,6 +259,7 @@ int main(int argc, char **argv)
 	struct t_snap start;
 	struct t_dev d;
 	pid_t a, b;
+	int sa, sb;
 
 	t_init(argc, argv, 120);
 	if (geteuid() != 0)
@@ -289,8 +290,11 @@ int main(int argc, char **argv)
 	close(a_to_b[1]);
 	close(b_to_a[0]);
 	close(b_to_a[1]);
-	CHECK_CHILD_OK(t_wait_child(b, 90000));
-	CHECK_CHILD_OK(t_wait_child(a, 90000));
+	/* Both reaped before either verdict: a live A would keep its pins. */
+	sb = t_wait_child(b, 50000);
+	sa = t_wait_child(a, 50000);
+	CHECK_CHILD_OK(sb);
+	CHECK_CHILD_OK(sa);
 	CHECK_SETTLED(&start, 10000, "after both users exited");
 	t_pass();
 }
