@@ -62,6 +62,11 @@ int fpgadma_open_path(const char *path, struct fpgadma_context **ctx);
 int fpgadma_close(struct fpgadma_context *ctx);
 
 int fpgadma_query(struct fpgadma_context *ctx, struct fpgadma_device_attr *attr);
+/*
+ * Take endpoint number ep_id (1..65535) in place of the one opening gave,
+ * once per context.  -EADDRINUSE if another context of the device has it.
+ */
+int fpgadma_bind_ep(struct fpgadma_context *ctx, uint32_t ep_id);
 /* The file descriptor, for poll()/epoll (POLLIN when a CQE is ready). */
 int fpgadma_get_fd(const struct fpgadma_context *ctx);
 

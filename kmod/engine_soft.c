@@ -283,7 +283,7 @@ static u32 soft_send(struct fpgadma_soft *soft, struct fpgadma_work *work)
 	}
 	status = soft_host_copy(soft, work->pieces, work->npieces,
 				recv->pieces, recv->npieces, work->length);
-	recv->src_ep = work->ctx->ep_id;
+	recv->src_ep = READ_ONCE(work->ctx->ep_id);
 	fpgadma_work_done(recv, status, work->length);
 	return status;
 }

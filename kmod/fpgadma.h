@@ -225,7 +225,7 @@ void fpgadma_stages_module_exit(void);
  * @fdev:	the device.
  * @mm:		the mm that opened it (held by mmgrab); only it may use the
  *		context, so a fork child cannot drive its parent's MRs.
- * @lock:	serialises the MR table and posting.
+ * @lock:	serialises the MR table, posting and BIND_EP.
  * @mrs:	lkey -> struct fpgadma_mr.
  * @ring:	the completion ring (vmalloc_user, mmapped by the process).
  * @ring_size:	its bytes.
@@ -240,7 +240,9 @@ void fpgadma_stages_module_exit(void);
  * @inflight:	posted work not yet completed.
  * @cq_wait:	poll() sleepers.
  * @idle_wait:	waiters for @inflight == 0 or for an MR's inflight == 0.
- * @ep_id:	the context's endpoint number in the device's @eps.
+ * @ep_id:	the context's endpoint number in the device's @eps; changed
+ *		only by BIND_EP (under @lock), read by engines with READ_ONCE.
+ * @ep_bound:	BIND_EP has chosen @ep_id (it may not again).
  * @recv_lock:	protects @recvq.
  * @recvq:	posted RECVs (struct fpgadma_work) in order; each counts in
  *		@inflight until a SEND fills it or it is flushed.
@@ -264,6 +266,7 @@ struct fpgadma_ctx {
 	wait_queue_head_t cq_wait;
 	wait_queue_head_t idle_wait;
 	u32 ep_id;
+	bool ep_bound;
 	spinlock_t recv_lock;
 	struct list_head recvq;
 };

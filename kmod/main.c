@@ -65,8 +65,8 @@ static int fpgadma_ioctl_query(struct fpgadma_ctx *ctx, void __user *uarg)
 		.dev_mem_size = fdev->dev_mem_size,
 		.frame_size = fdev->frame_size,
 		.max_mr_size = fpgadma_dev_max_mr(fdev),
-		.ep_id = ctx->ep_id,
-		.caps = fdev->ops->caps,
+		.ep_id = READ_ONCE(ctx->ep_id),
+		.caps = fdev->ops->caps | FPGADMA_CAP_BIND_EP,
 	};
 
 	fpgadma_ring_layout(ctx, &q);
@@ -122,6 +122,46 @@ static int fpgadma_ioctl_post(struct fpgadma_ctx *ctx, void __user *uarg)
 }
 
 /*
+ * Trade the context's dynamic endpoint number for the one asked for.  The
+ * new number is entered before the old one leaves, so a SEND racing with
+ * the bind finds the context under one of them.
+ */
+static int fpgadma_ioctl_bind_ep(struct fpgadma_ctx *ctx, void __user *uarg)
+{
+	struct fpgadma_dev *fdev = ctx->fdev;
+	struct fpgadma_bind_ep cmd;
+	u32 old;
+	int ret;
+
+	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
+		return -EFAULT;
+	if (cmd.flags || !fpgadma_zeroed(cmd.reserved, sizeof(cmd.reserved)) ||
+	    !cmd.ep_id || cmd.ep_id > FPGADMA_EP_ID_MAX)
+		return -EINVAL;
+	mutex_lock(&ctx->lock);
+	if (ctx->ep_bound) {
+		ret = -EINVAL;
+		goto out;
+	}
+	old = ctx->ep_id;
+	if (cmd.ep_id != old) {
+		ret = xa_insert(&fdev->eps, cmd.ep_id, ctx, GFP_KERNEL);
+		if (ret) {
+			if (ret == -EBUSY)
+				ret = -EADDRINUSE;
+			goto out;
+		}
+		WRITE_ONCE(ctx->ep_id, cmd.ep_id);
+		xa_erase(&fdev->eps, old);
+	}
+	ctx->ep_bound = true;
+	ret = 0;
+out:
+	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
+/*
  * Commands of another driver's magic get -ENOTTY, as the tty layer and
  * isatty() expect; ours with an unknown number, a wrong size or a wrong
  * direction get -EINVAL (the size and direction are part of the number).
@@ -146,6 +186,8 @@ static long fpgadma_ioctl(struct file *file, unsigned int cmd,
 		return fpgadma_ioctl_dereg_mr(ctx, uarg);
 	case FPGADMA_IOC_POST:
 		return fpgadma_ioctl_post(ctx, uarg);
+	case FPGADMA_IOC_BIND_EP:
+		return fpgadma_ioctl_bind_ep(ctx, uarg);
 	default:
 		return -EINVAL;
 	}
@@ -199,9 +241,13 @@ static int fpgadma_open(struct inode *inode, struct file *file)
 	/*
 	 * Cyclic: a closed endpoint's number is not soon given to another.
 	 * 16 bits, so that addresses that carry it in a port number (the
-	 * provider's FI_SOCKADDR_IN format) can name every endpoint.
+	 * provider's FI_SOCKADDR_IN format) can name every endpoint.  From
+	 * the dynamic range only, as the IP stack's ephemeral ports, so that
+	 * a number below it stays free for BIND_EP to give.
 	 */
-	ret = xa_alloc_cyclic(&fdev->eps, &ctx->ep_id, ctx, XA_LIMIT(1, U16_MAX),
+	ret = xa_alloc_cyclic(&fdev->eps, &ctx->ep_id, ctx,
+			      XA_LIMIT(FPGADMA_EP_ID_DYNAMIC_MIN,
+				       FPGADMA_EP_ID_MAX),
 			      &fdev->next_ep_id, GFP_KERNEL);
 	if (ret < 0)
 		goto err_ring;

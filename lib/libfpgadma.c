@@ -304,8 +304,9 @@ int fpgadma_query(struct fpgadma_context *ctx, struct fpgadma_device_attr *attr)
 	if (ctx_forked(ctx))
 		return -EACCES;
 
-	/* Nothing in QUERY changes while the device is open: answer from the
-	 * copy taken at open, without a system call. */
+	/* Nothing in QUERY but ep_id (fpgadma_bind_ep) changes while the
+	 * device is open: answer from the copy taken at open, without a
+	 * system call. */
 	q = &ctx->query;
 	memset(attr, 0, sizeof(*attr));
 	attr->abi_version = q->abi_version;
@@ -319,9 +320,27 @@ int fpgadma_query(struct fpgadma_context *ctx, struct fpgadma_device_attr *attr)
 	attr->dev_mem_size = q->dev_mem_size;
 	attr->frame_size = q->frame_size;
 	attr->max_mr_size = q->max_mr_size;
-	attr->ep_id = q->ep_id;
+	attr->ep_id = __atomic_load_n(&q->ep_id, __ATOMIC_RELAXED);
 	attr->caps = q->caps;
 	return 0;
+}
+
+int fpgadma_bind_ep(struct fpgadma_context *ctx, uint32_t ep_id)
+{
+	struct fpgadma_bind_ep bind = { .ep_id = ep_id };
+	int ret;
+
+	if (!ctx)
+		return -EINVAL;
+	if (ctx_forked(ctx))
+		return -EACCES;
+	if (!(ctx->query.caps & FPGADMA_CAP_BIND_EP))
+		return -EOPNOTSUPP;
+	ret = fpgadma_ioctl(ctx->fd, FPGADMA_IOC_BIND_EP, &bind);
+	/* the one attribute that changes: fpgadma_query() answers from here */
+	if (!ret)
+		__atomic_store_n(&ctx->query.ep_id, ep_id, __ATOMIC_RELAXED);
+	return ret;
 }
 
 int fpgadma_get_fd(const struct fpgadma_context *ctx)
@@ -715,6 +734,9 @@ const char *fpgadma_strerror(int err)
 		return "interrupted by a signal";
 	case EEXIST:
 		return "the requested rkey is in use on this device";
+	case EADDRINUSE:
+		return "the endpoint number is taken by another open context of "
+		       "this device";
 	case EOPNOTSUPP:
 		return "operation not supported by this device (host endpoint "
 		       "work needs a device with FPGADMA_CAP_HOST_EP)";

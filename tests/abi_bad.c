@@ -50,7 +50,7 @@ static void check_query(void)
 	CHECK_EQ(q.engine, FPGADMA_ENGINE_SOFT);
 	CHECK_EQ(q.page_size, page);
 	CHECK(q.ep_id != 0);
-	CHECK_EQ(q.caps, FPGADMA_CAP_HOST_EP);
+	CHECK_EQ(q.caps, FPGADMA_CAP_HOST_EP | FPGADMA_CAP_BIND_EP);
 	for (i = 0; i < T_ARRAY_SIZE(q.reserved); i++)
 		CHECK_EQ(q.reserved[i], 0);
 	CHECK(q.cq_entries && !(q.cq_entries & (q.cq_entries - 1)));

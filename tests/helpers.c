@@ -115,7 +115,7 @@ const char *t_errname(long long err)
 		{ ENOSPC, "ENOSPC" }, { EPIPE, "EPIPE" }, { ERANGE, "ERANGE" },
 		{ ENOSYS, "ENOSYS" }, { EPROTO, "EPROTO" }, { EOVERFLOW, "EOVERFLOW" },
 		{ EOPNOTSUPP, "EOPNOTSUPP" }, { ETIMEDOUT, "ETIMEDOUT" },
-		{ ECANCELED, "ECANCELED" },
+		{ ECANCELED, "ECANCELED" }, { EADDRINUSE, "EADDRINUSE" },
 	};
 	static __thread char buf[4][32];
 	static __thread unsigned int slot;

@@ -4,7 +4,7 @@
  *
  * At least 100,000 calls (bounded in time): commands of our magic with
  * random numbers, directions and sizes; the four real commands with random
- * contents (flags, reserved fields, access bits, keys live, dead and
+ * contents, BIND_EP too (flags, reserved fields, access bits, keys live, dead and
  * invented, lengths from 0 to 2^64-1, addresses in a registered arena, in
  * PROT_NONE guards, NULL, kernel and non-canonical); argument pointers that
  * are NULL, kernel addresses, unmapped, read-only or straddle a guard page;
@@ -16,8 +16,9 @@
  * During the run: another driver's command always gets ENOTTY, an unknown
  * command of our magic always EINVAL, and no call returns an errno outside
  * {EINVAL, EFAULT, ENOMEM, EAGAIN, EBUSY, EINTR}, save EEXIST for a
- * registration asking for an rkey in use and EOPNOTSUPP for host-endpoint
- * work on a device without them.  Afterwards, with every
+ * registration asking for an rkey in use, EADDRINUSE for a BIND_EP of a
+ * number in use and EOPNOTSUPP for host-endpoint work on a device without
+ * them.  Afterwards, with every
  * file closed: the pin count, live_mrs and pinned_pages are back where they
  * started, VmPin is 0 again, and data round trips through the device.
  * Prints the seed (argv[1] repeats a run) and the outcomes per kind of call.
@@ -39,11 +40,11 @@
 #define GUARD		(8 * T_MiB)
 #define NERR		134
 
-enum kind { K_QUERY, K_REG, K_DEREG, K_POST, K_OURS_BAD, K_FOREIGN, K_MMAP, K_RING, K_REOPEN,
-	    K_COUNT };
+enum kind { K_QUERY, K_REG, K_DEREG, K_POST, K_BIND, K_OURS_BAD, K_FOREIGN, K_MMAP, K_RING,
+	    K_REOPEN, K_COUNT };
 static const char *const kind_name[K_COUNT] = {
-	"QUERY", "REG_MR", "DEREG_MR", "POST", "our magic, bad cmd", "other drivers' cmds",
-	"mmap", "ring head writes", "close/reopen with work",
+	"QUERY", "REG_MR", "DEREG_MR", "POST", "BIND_EP", "our magic, bad cmd",
+	"other drivers' cmds", "mmap", "ring head writes", "close/reopen with work",
 };
 
 struct fuzzer {
@@ -88,6 +89,7 @@ static void record(struct fuzzer *f, enum kind k, long r, int err)
 	if (r == -1 && e != EINVAL && e != EFAULT && e != ENOMEM && e != EAGAIN &&
 	    e != EBUSY && e != EINTR && !(k == K_FOREIGN && e == ENOTTY) &&
 	    !(k == K_REG && e == EEXIST) && !(k == K_POST && e == EOPNOTSUPP) &&
+	    !(k == K_BIND && e == EADDRINUSE) &&
 	    !(k == K_MMAP && (e == EPERM || e == EACCES || e == ENODEV)))
 		t_fail("thread %u, %s: unexpected error %s", f->id, kind_name[k], t_errname(e));
 	f->hist[k][e < NERR ? e : NERR]++;
@@ -381,10 +383,45 @@ static void fuzz_query(struct fuzzer *f, int fd)
 	record(f, K_QUERY, r, err);
 }
 
+/*
+ * BIND_EP with random contents, mostly on the private context (binding the
+ * shared one would leave it bound for the rest of the run): a number out of
+ * range, a flag or a reserved field set must get EINVAL; a valid one 0,
+ * EADDRINUSE, or EINVAL once the context is bound.
+ */
+static void fuzz_bind(struct fuzzer *f, int fd)
+{
+	struct fpgadma_bind_ep *b = (void *)f->scratch;
+	bool readable, bad;
+	void *arg = b;
+	long r;
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	b->ep_id = chance(f, 20) ? (uint32_t)t_rand(&f->rng) : (uint32_t)rnd(f, 65537);
+	if (chance(f, 10))
+		b->flags = (uint32_t)t_rand(&f->rng) | 1;
+	if (chance(f, 10))
+		b->reserved[rnd(f, 3)] = t_rand(&f->rng) | 1;
+	bad = !b->ep_id || b->ep_id > FPGADMA_EP_ID_MAX || b->flags || b->reserved[0] ||
+	      b->reserved[1] || b->reserved[2];
+	if (chance(f, 8)) {
+		void *p = rand_arg(f, sizeof(*b), &readable);
+
+		arg = readable ? arg : p;
+	}
+	r = do_ioctl(fd, FPGADMA_IOC_BIND_EP, arg, &err);
+	if (arg == b && bad && !(r == -1 && err == EINVAL))
+		t_fail("thread %u: BIND_EP of %u, flags 0x%x: %ld %s, expected EINVAL", f->id,
+		       b->ep_id, b->flags, r, t_errname(err));
+	record(f, K_BIND, r, err);
+}
+
 static bool valid_cmd(unsigned long cmd)
 {
 	return cmd == FPGADMA_IOC_QUERY || cmd == FPGADMA_IOC_REG_MR ||
-	       cmd == FPGADMA_IOC_DEREG_MR || cmd == FPGADMA_IOC_POST;
+	       cmd == FPGADMA_IOC_DEREG_MR || cmd == FPGADMA_IOC_POST ||
+	       cmd == FPGADMA_IOC_BIND_EP;
 }
 
 static void fuzz_ours_bad(struct fuzzer *f, int fd)
@@ -497,6 +534,8 @@ static void *fuzz_main(void *arg)
 			fuzz_dereg_key(f, fd, rand_key(f), true);
 		else if (r < 700)
 			fuzz_post(f, fd);
+		else if (r < 715)
+			fuzz_bind(f, chance(f, 95) ? f->fd_b : fd_a);
 		else if (r < 820)
 			fuzz_ours_bad(f, fd);
 		else if (r < 900)

@@ -20,7 +20,11 @@
  * produces one CQE (completion) in the context's completion ring.
  *
  * Host endpoints: every context is also an endpoint of its device, numbered
- * ep_id (QUERY).  On a device with FPGADMA_CAP_HOST_EP, the engine moves
+ * ep_id (QUERY).  Opening gives a context a number of the dynamic range
+ * FPGADMA_EP_ID_DYNAMIC_MIN..65535; BIND_EP trades it for a number the
+ * caller names (1..65535), as bind(2) gives a socket a chosen port, so that
+ * peers can find an endpoint by a number agreed in advance (a service).
+ * On a device with FPGADMA_CAP_HOST_EP, the engine moves
  * data between endpoints like a NIC in loopback: RDMA_WRITE and RDMA_READ
  * reach a peer's MR by its rkey, SEND delivers into the oldest RECV the
  * destination endpoint has posted.
@@ -45,6 +49,11 @@ enum fpgadma_access {
 
 /* Device capabilities (QUERY's caps field). */
 #define FPGADMA_CAP_HOST_EP	(1ULL << 0) /* RDMA_READ/WRITE, SEND/RECV */
+#define FPGADMA_CAP_BIND_EP	(1ULL << 1) /* FPGADMA_IOC_BIND_EP */
+
+/* Endpoint numbers: opening takes one of FPGADMA_EP_ID_DYNAMIC_MIN..MAX. */
+#define FPGADMA_EP_ID_MAX		65535
+#define FPGADMA_EP_ID_DYNAMIC_MIN	49152
 
 /* Engines (QUERY's engine field). */
 enum fpgadma_engine_type {
@@ -73,7 +82,8 @@ enum fpgadma_engine_type {
  *			FPGADMA_WC_REM_ACCESS_ERR).
  * @max_mr_size:	largest MR.
  * @ep_id:		this context's endpoint number on the device (1..65535,
- *			unique among the device's open contexts).
+ *			unique among the device's open contexts; the dynamic
+ *			range until BIND_EP names another).
  * @caps:		FPGADMA_CAP_* bits.
  * @reserved:		zero.
  */
@@ -138,6 +148,24 @@ struct fpgadma_dereg_mr {
 	__u32 lkey;
 	__u32 flags;
 	__u64 reserved[2];
+};
+
+/**
+ * struct fpgadma_bind_ep - FPGADMA_IOC_BIND_EP: take endpoint number @ep_id
+ * instead of the one opening gave.  Once per context: a second BIND_EP
+ * fails with EINVAL, as bind(2) on a bound socket does.  Errors: EINVAL
+ * (@ep_id 0 or above FPGADMA_EP_ID_MAX, a flag or reserved field set,
+ * already bound), EADDRINUSE (another open context has that number).
+ * Bind before traffic: a SEND the engine is already moving reports the
+ * old number as its src_ep.
+ * @ep_id:	in: 1..FPGADMA_EP_ID_MAX.
+ * @flags:	zero.
+ * @reserved:	zero.
+ */
+struct fpgadma_bind_ep {
+	__u32 ep_id;
+	__u32 flags;
+	__u64 reserved[3];
 };
 
 /* WR opcodes. */
@@ -277,5 +305,6 @@ static inline __u64 fpgadma_stream_word(__u64 frame, __u64 j)
 #define FPGADMA_IOC_REG_MR	_IOWR(FPGADMA_IOC_MAGIC, 0x01, struct fpgadma_reg_mr)
 #define FPGADMA_IOC_DEREG_MR	_IOW(FPGADMA_IOC_MAGIC, 0x02, struct fpgadma_dereg_mr)
 #define FPGADMA_IOC_POST	_IOW(FPGADMA_IOC_MAGIC, 0x03, struct fpgadma_post)
+#define FPGADMA_IOC_BIND_EP	_IOW(FPGADMA_IOC_MAGIC, 0x04, struct fpgadma_bind_ep)
 
 #endif /* _UAPI_FPGADMA_ABI_H */

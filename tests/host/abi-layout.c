@@ -52,6 +52,12 @@ AT(struct fpgadma_reg_mr, reserved0, 36);
 AT(struct fpgadma_reg_mr, reserved, 40);
 _Static_assert(sizeof(struct fpgadma_reg_mr) == 56, "reg_mr size");
 
+/* struct fpgadma_bind_ep */
+AT(struct fpgadma_bind_ep, ep_id, 0);
+AT(struct fpgadma_bind_ep, flags, 4);
+AT(struct fpgadma_bind_ep, reserved, 8);
+_Static_assert(sizeof(struct fpgadma_bind_ep) == 32, "bind_ep size");
+
 /* struct fpgadma_dereg_mr */
 AT(struct fpgadma_dereg_mr, lkey, 0);
 AT(struct fpgadma_dereg_mr, flags, 4);
@@ -108,6 +114,7 @@ _Static_assert(_Alignof(__u64) == 8, "64-bit: structs are 8-byte aligned");
 ALIGNED8(struct fpgadma_query);
 ALIGNED8(struct fpgadma_reg_mr);
 ALIGNED8(struct fpgadma_dereg_mr);
+ALIGNED8(struct fpgadma_bind_ep);
 ALIGNED8(struct fpgadma_sge);
 ALIGNED8(struct fpgadma_wr);
 ALIGNED8(struct fpgadma_post);
@@ -120,6 +127,8 @@ _Static_assert(2 * 8 + 6 * 4 + FSIZE(struct fpgadma_reg_mr, reserved) ==
 	       sizeof(struct fpgadma_reg_mr), "reg_mr padding");
 _Static_assert(2 * 4 + FSIZE(struct fpgadma_dereg_mr, reserved) ==
 	       sizeof(struct fpgadma_dereg_mr), "dereg_mr padding");
+_Static_assert(2 * 4 + FSIZE(struct fpgadma_bind_ep, reserved) ==
+	       sizeof(struct fpgadma_bind_ep), "bind_ep padding");
 _Static_assert(8 + 2 * 4 == sizeof(struct fpgadma_sge), "sge padding");
 _Static_assert(3 * 8 + 6 * 4 + FSIZE(struct fpgadma_wr, reserved) ==
 	       sizeof(struct fpgadma_wr), "wr padding");
@@ -135,6 +144,7 @@ IOC(FPGADMA_IOC_QUERY, _IOC_READ, struct fpgadma_query);
 IOC(FPGADMA_IOC_REG_MR, _IOC_READ | _IOC_WRITE, struct fpgadma_reg_mr);
 IOC(FPGADMA_IOC_DEREG_MR, _IOC_WRITE, struct fpgadma_dereg_mr);
 IOC(FPGADMA_IOC_POST, _IOC_WRITE, struct fpgadma_post);
+IOC(FPGADMA_IOC_BIND_EP, _IOC_WRITE, struct fpgadma_bind_ep);
 
 struct field {
 	const char *name;
@@ -195,6 +205,9 @@ int main(void)
 	STRUCT(struct fpgadma_dereg_mr,
 	       F(struct fpgadma_dereg_mr, lkey), F(struct fpgadma_dereg_mr, flags),
 	       F(struct fpgadma_dereg_mr, reserved));
+	STRUCT(struct fpgadma_bind_ep,
+	       F(struct fpgadma_bind_ep, ep_id), F(struct fpgadma_bind_ep, flags),
+	       F(struct fpgadma_bind_ep, reserved));
 	STRUCT(struct fpgadma_sge,
 	       F(struct fpgadma_sge, addr), F(struct fpgadma_sge, length),
 	       F(struct fpgadma_sge, lkey));
@@ -212,13 +225,18 @@ int main(void)
 	       F(struct fpgadma_cqe, opcode), F(struct fpgadma_cqe, byte_len),
 	       F(struct fpgadma_cqe, vendor_err), F(struct fpgadma_cqe, src_ep));
 
-	printf("ioctls: QUERY %#lx REG_MR %#lx DEREG_MR %#lx POST %#lx\n",
+	printf("ioctls: QUERY %#lx REG_MR %#lx DEREG_MR %#lx POST %#lx BIND_EP %#lx\n",
 	       (unsigned long)FPGADMA_IOC_QUERY, (unsigned long)FPGADMA_IOC_REG_MR,
-	       (unsigned long)FPGADMA_IOC_DEREG_MR, (unsigned long)FPGADMA_IOC_POST);
+	       (unsigned long)FPGADMA_IOC_DEREG_MR, (unsigned long)FPGADMA_IOC_POST,
+	       (unsigned long)FPGADMA_IOC_BIND_EP);
 	CHECK_EQ(_IOC_NR(FPGADMA_IOC_QUERY), 0);
 	CHECK_EQ(_IOC_NR(FPGADMA_IOC_REG_MR), 1);
 	CHECK_EQ(_IOC_NR(FPGADMA_IOC_DEREG_MR), 2);
 	CHECK_EQ(_IOC_NR(FPGADMA_IOC_POST), 3);
+	CHECK_EQ(_IOC_NR(FPGADMA_IOC_BIND_EP), 4);
+	CHECK_EQ(FPGADMA_CAP_BIND_EP, 2);
+	CHECK_EQ(FPGADMA_EP_ID_DYNAMIC_MIN, 49152);
+	CHECK_EQ(FPGADMA_EP_ID_MAX, 65535);
 
 	/* values that are part of the ABI */
 	CHECK_EQ(FPGADMA_ABI_VERSION, 1);
