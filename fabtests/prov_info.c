@@ -220,7 +220,7 @@ static void params(void)
 	static const char *const want[] = {
 		"FI_FPGADMA_EAGER_SIZE", "FI_FPGADMA_RX_BUFS", "FI_FPGADMA_TX_BUFS",
 		"FI_FPGADMA_RNR_RETRY_US", "FI_FPGADMA_INJECT_SIZE", "FI_FPGADMA_POLL_YIELD",
-		"FI_FPGADMA_POST_BATCH",
+		"FI_FPGADMA_POST_BATCH", "FI_FPGADMA_CONNECT_TIMEOUT_MS",
 	};
 	struct fi_param *p = NULL;
 	int count = 0, i;

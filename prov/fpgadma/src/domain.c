@@ -257,6 +257,34 @@ err_close:
 	return fpgadma_errno_to_fi(ret);
 }
 
+/*
+ * A src_addr naming an endpoint number (fi_getinfo with FI_SOURCE and a
+ * service) is bound, so that a peer given the same node and service finds
+ * the domain's endpoints; an address of another kind (the device's "any",
+ * the FPGA's) asks for nothing.
+ */
+static int domain_bind(struct fpgadma_domain *d, const struct fi_info *info)
+{
+	struct fpgadma_addr src;
+	int ret;
+
+	if (!info->src_addr ||
+	    info->src_addrlen != fpgadma_addrlen(info->addr_format) ||
+	    fpgadma_addr_decode(info->addr_format, info->src_addr, &src) ||
+	    !src.ep_id || src.ep_id > FPGADMA_EP_ID_MAX)
+		return 0;
+	ret = fpgadma_bind_ep(d->ctx, src.ep_id);
+	if (!ret)
+		ret = fpgadma_query(d->ctx, &d->attr);
+	if (ret) {
+		FPGADMA_WARN(FI_LOG_DOMAIN, "%s: endpoint number %u: %s\n",
+			     info->domain_attr->name, src.ep_id,
+			     fpgadma_strerror(ret));
+		return fpgadma_errno_to_fi(ret);
+	}
+	return 0;
+}
+
 int fpgadma_domain_open(struct fid_fabric *fabric, struct fi_info *info,
 			struct fid_domain **dom, void *context)
 {
@@ -283,6 +311,9 @@ int fpgadma_domain_open(struct fid_fabric *fabric, struct fi_info *info,
 	ret = domain_open_device(d, index);
 	if (ret)
 		goto err_info;
+	ret = domain_bind(d, info);
+	if (ret)
+		goto err_device;
 	/*
 	 * The endpoints' addresses must have an encoding in the domain's
 	 * format: a sockaddr_in carries ep_id in its port.  The kernel

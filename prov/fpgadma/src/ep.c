@@ -470,6 +470,23 @@ static bool same_format(uint32_t a, uint32_t b)
 	return a == b || (format_is_sin(a) && format_is_sin(b));
 }
 
+/*
+ * The index a src_addr on the domain's own endpoint number names (node
+ * and service given to fi_getinfo with FI_SOURCE), or FPGADMA_ADDR_ANY.
+ */
+static uint32_t wanted_idx(const struct fpgadma_domain *d,
+			   const struct fi_info *info)
+{
+	uint32_t format = fpgadma_domain_addr_format(d);
+	struct fpgadma_addr src;
+
+	if (!info->src_addr || info->src_addrlen != fpgadma_addrlen(format) ||
+	    fpgadma_addr_decode(format, info->src_addr, &src) ||
+	    src.dev_index != d->attr.dev_index || src.ep_id != d->attr.ep_id)
+		return FPGADMA_ADDR_ANY;
+	return src.ep_idx;
+}
+
 int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
 		    struct fid_ep **ep_fid, void *context)
 {
@@ -548,7 +565,7 @@ int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
 	ep->ep_fid.collective = &fpgadma_no_collective_ops;
 
 	fpgadma_dp_lock(d->dp);
-	ret = fpgadma_dp_ep_add(d->dp, ep);
+	ret = fpgadma_dp_ep_add(d->dp, ep, wanted_idx(d, info));
 	fpgadma_dp_unlock(d->dp);
 	if (ret) {
 		fi_freeinfo(ep->info);

@@ -22,8 +22,6 @@
 
 #include "fpgadma_prov.h"
 
-#define FPGADMA_MAX_DEVICES	16
-
 /* Capabilities, grouped the way fi_getinfo(3) groups them. */
 #define TX_CAPS		(FI_MSG | FI_TAGGED | FI_RMA | FI_SEND | FI_READ | \
 			 FI_WRITE)
@@ -80,6 +78,7 @@ struct fpgadma_params fpgadma_params = {
 	.inject_size	= 4096,
 	.poll_yield	= 16,
 	.post_batch	= 64,
+	.connect_timeout_ms = 10000,
 };
 
 static int fpgadma_getinfo(uint32_t version, const char *node,
@@ -117,7 +116,7 @@ static void param_size(const char *name, size_t *val, size_t min)
 
 static void read_params(void)
 {
-	int rnr, yield;
+	int rnr, yield, ms;
 
 	fi_param_define(&fpgadma_prov, "eager_size", FI_PARAM_SIZE_T,
 			"Largest message sent in one piece; longer ones are read by the receiver (default: %zu)",
@@ -141,6 +140,10 @@ static void read_params(void)
 			"RMA operations issued while others of the domain are in flight wait for the next progress call (fi_cq_read, fi_cntr_read, a wait) and go to the kernel together, up to this many work requests in one system call; 0 or 1: each at once (default: %zu)",
 			fpgadma_params.post_batch);
 
+	fi_param_define(&fpgadma_prov, "connect_timeout_ms", FI_PARAM_INT,
+			"Milliseconds for which messages to an endpoint that has never answered are resent while no endpoint has its number, as when a client starts before its server has bound the service; 0: fail at once (default: %d)",
+			fpgadma_params.connect_timeout_ms);
+
 	param_size("eager_size", &fpgadma_params.eager_size, 64);
 	param_size("rx_bufs", &fpgadma_params.rx_bufs, 1);
 	param_size("tx_bufs", &fpgadma_params.tx_bufs, 1);
@@ -149,6 +152,9 @@ static void read_params(void)
 	if (fi_param_get_int(&fpgadma_prov, "rnr_retry_us", &rnr) == FI_SUCCESS &&
 	    rnr >= 0)
 		fpgadma_params.rnr_retry_us = rnr;
+	if (fi_param_get_int(&fpgadma_prov, "connect_timeout_ms", &ms) ==
+	    FI_SUCCESS && ms >= 0)
+		fpgadma_params.connect_timeout_ms = ms;
 	if (fi_param_get_int(&fpgadma_prov, "poll_yield", &yield) == FI_SUCCESS)
 		fpgadma_params.poll_yield = yield < 0 ? -1 : yield;
 	/* An injected message is sent eagerly from a send buffer. */
@@ -213,18 +219,6 @@ static void *dup_addr(const struct fpgadma_addr *a)
 	if (copy)
 		*copy = *a;
 	return copy;
-}
-
-/*
- * A node in one of the string forms fi_av_straddr prints,
- * "fpgadma://dev<N>/ep<id>.<idx>", "fpgadma://dev<N>/fpga" or
- * "fi_sockaddr_in://127.<N>.0.<idx + 1>:<id>", whatever the address format.
- */
-static int parse_node(const char *node, struct fpgadma_addr *a)
-{
-	if (fpgadma_addr_parse(node, a) || a->ep_id == FPGADMA_ADDR_ANY)
-		return -FI_ENODATA;
-	return a->dev_index < FPGADMA_MAX_DEVICES ? 0 : -FI_ENODATA;
 }
 
 /* --- the fi_info of a device ------------------------------------------------ */
@@ -661,37 +655,59 @@ struct fi_info *fpgadma_device_info(uint32_t dev_index)
 	return info_for_device(&attr);
 }
 
+/*
+ * The address node and service name on device dev (fpgadma_resolve() left
+ * the device open when they name the host), in src or dest.
+ */
+static int info_set_named(struct fi_info *fi, const struct fpgadma_addr *named,
+			  uint32_t dev, uint64_t flags)
+{
+	struct fpgadma_addr a = *named;
+
+	a.dev_index = dev;
+	if (flags & FI_SOURCE) {
+		memcpy(fi->src_addr, &a, sizeof(a));
+		return 0;
+	}
+	/* a node without a service names the host, no endpoint of it */
+	if (a.ep_id == FPGADMA_ADDR_ANY)
+		return 0;
+	free(fi->dest_addr);
+	fi->dest_addr = dup_addr(&a);
+	fi->dest_addrlen = sizeof(a);
+	return fi->dest_addr ? 0 : -FI_ENOMEM;
+}
+
 static int fpgadma_getinfo(uint32_t version, const char *node,
 			   const char *service, uint64_t flags,
 			   const struct fi_info *hints, struct fi_info **info)
 {
 	struct fi_info *head = NULL, **tail = &head, *fi;
 	struct fpgadma_device_attr attr;
-	struct fpgadma_addr dest;
-	bool have_dest = false;
+	struct fpgadma_addr named;
+	bool have_named = false;
 	uint32_t i, found = 0;
 	int ret;
 
 	*info = NULL;
 	/*
-	 * A node without FI_SOURCE names the peer, in fi_av_straddr's form;
-	 * host names mean nothing here (addresses are exchanged out of band).
-	 * With FI_SOURCE the node names the local side: any endpoint will do.
+	 * Node and service name an endpoint of this host's devices
+	 * (resolve.c): the peer's, or with FI_SOURCE our own, which the
+	 * domain then binds.
 	 */
-	if (node && !(flags & FI_SOURCE)) {
-		if (parse_node(node, &dest)) {
-			FPGADMA_INFO(FI_LOG_CORE, "cannot resolve node \"%s\"\n",
-				     node);
-			return -FI_ENODATA;
-		}
-		have_dest = true;
+	if (node || service) {
+		ret = fpgadma_resolve(node, service, &named);
+		if (ret)
+			return ret;
+		have_named = true;
 	}
 
 	for (i = 0; i < FPGADMA_MAX_DEVICES; i++) {
 		if (probe_device(i, &attr))
 			continue;
 		found++;
-		if (have_dest && dest.dev_index != i)
+		if (have_named && named.dev_index != FPGADMA_ADDR_ANY &&
+		    named.dev_index != i)
 			continue;
 		fi = info_for_device(&attr);
 		if (!fi) {
@@ -699,13 +715,8 @@ static int fpgadma_getinfo(uint32_t version, const char *node,
 			goto err;
 		}
 		ret = info_fit_hints(fi, version, node, service, flags, hints);
-		if (!ret && have_dest) {
-			free(fi->dest_addr);
-			fi->dest_addr = dup_addr(&dest);
-			fi->dest_addrlen = sizeof(dest);
-			if (!fi->dest_addr)
-				ret = -FI_ENOMEM;
-		}
+		if (!ret && have_named)
+			ret = info_set_named(fi, &named, i, flags);
 		if (!ret)
 			ret = info_encode_addrs(fi);
 		if (ret) {

@@ -70,6 +70,7 @@ extern struct fi_provider fpgadma_prov;
 #define FPGADMA_DBG(subsys, ...)  FI_DBG(&fpgadma_prov, subsys, __VA_ARGS__)
 
 #define FPGADMA_MAX_EPS		64	/* endpoints per domain (ep_idx 0..63) */
+#define FPGADMA_MAX_DEVICES	16	/* /dev/fpgadma0..15 are probed */
 
 /*
  * An endpoint's address in the provider's own format (FI_FORMAT_UNSPEC),
@@ -100,6 +101,8 @@ struct fpgadma_params {
 	size_t inject_size;	/* FI_FPGADMA_INJECT_SIZE */
 	int poll_yield;		/* FI_FPGADMA_POLL_YIELD: empty polls before yielding */
 	size_t post_batch;	/* FI_FPGADMA_POST_BATCH: WRs posted in one call */
+	int connect_timeout_ms;	/* FI_FPGADMA_CONNECT_TIMEOUT_MS: resends to an
+				 * endpoint number nobody has bound yet */
 };
 extern struct fpgadma_params fpgadma_params;
 
@@ -445,6 +448,8 @@ const char *fpgadma_prov_strerror(int prov_errno);
  * the device" (FPGADMA_ADDR_ANY) is 127.<dev>.0.0 port 0.  Both are 16
  * bytes.  The kernel numbers endpoints 1..65535, so every ep_id fits a
  * port.  FI_SOCKADDR means the same sockaddr_in addresses (no IPv6).
+ * So node "127.0.0.1" and service "9228" are endpoint 0 of the domain
+ * bound to 9228 on device 0 in either format (resolve.c).
  */
 /* Is addr_format one of the above? */
 bool fpgadma_addr_format_ok(uint32_t addr_format);
@@ -474,6 +479,16 @@ void fpgadma_addr_str(uint32_t addr_format, const void *buf, char *str,
  * address: 0, or -FI_ENODATA if it is neither.
  */
 int fpgadma_addr_parse(const char *str, struct fpgadma_addr *a);
+/*
+ * resolve.c: the address fi_getinfo's node and service name (either may
+ * be NULL, not both).  dev_index is FPGADMA_ADDR_ANY when node names the
+ * host rather than one device (every device then has that endpoint);
+ * ep_id is the service (the number the domain binds), FPGADMA_ADDR_ANY
+ * without one, and ep_idx 0 or what a 127.D.0.H node says.  -FI_ENODATA
+ * for a node that is not this host or an unknown service.
+ */
+int fpgadma_resolve(const char *node, const char *service,
+		    struct fpgadma_addr *a);
 /* The address format of a domain's addresses (its info's). */
 static inline uint32_t fpgadma_domain_addr_format(const struct fpgadma_domain *d)
 {

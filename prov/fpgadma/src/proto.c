@@ -31,6 +31,8 @@ struct fpgadma_peer {
 	struct dl rnrq;			/* txbufs waiting out a backoff, seq order */
 	uint64_t retry_at;		/* ns; 0: not backing off */
 	struct dl rnr_link;		/* on dp->rnr_peers while backing off */
+	bool reached;			/* a SEND to it has completed */
+	uint64_t absent_until;		/* ns: resend while nobody has its number */
 	/* as a source */
 	bool rx_known;
 	uint32_t rx_gen;
@@ -1311,6 +1313,25 @@ static void rx_cqe(struct fpgadma_dp *dp, struct fpgadma_rxbuf *rb,
 
 /* --- sending completions -------------------------------------------------- */
 
+/*
+ * A SEND found no endpoint with the peer's number.  If the peer never
+ * answered, it may be a server that has not bound its service yet (a
+ * client started a moment after it, as runfabtests.sh starts them): resend
+ * for FI_FPGADMA_CONNECT_TIMEOUT_MS, as TCP's connect retries its SYN.  A
+ * peer that was reached and is gone is gone for good.
+ */
+static bool peer_not_there_yet(struct fpgadma_peer *p)
+{
+	uint64_t now = now_ns();
+
+	if (p->reached || !fpgadma_params.connect_timeout_ms)
+		return false;
+	if (!p->absent_until)
+		p->absent_until = now +
+			(uint64_t)fpgadma_params.connect_timeout_ms * 1000000;
+	return now < p->absent_until;
+}
+
 static void tx_cqe(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb,
 		   uint32_t status)
 {
@@ -1320,6 +1341,7 @@ static void tx_cqe(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb,
 	if (op && op->tb == tb)
 		op->tb = NULL;
 	if (status == FPGADMA_WC_SUCCESS) {
+		p->reached = true;
 		if (op && op->wd == tb)
 			op->wd = NULL;
 		fpgadma_txbuf_put(dp, tb);
@@ -1327,14 +1349,17 @@ static void tx_cqe(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb,
 			op_event(dp, op, 0, 0);
 		return;
 	}
-	if (status == FPGADMA_WC_RNR_ERR) {
-		/* resend after the peer has had time to repost */
+	if (status == FPGADMA_WC_RNR_ERR ||
+	    (status == FPGADMA_WC_REM_INV_REQ_ERR && peer_not_there_yet(p))) {
+		/* resend after the peer has had time to repost (or to bind) */
+		uint64_t wait_us = status == FPGADMA_WC_RNR_ERR ?
+				   (uint64_t)fpgadma_params.rnr_retry_us : 1000;
+
 		if (op)
 			op->tb = tb;
 		rnrq_insert(p, tb);
 		if (!p->retry_at) {
-			p->retry_at = now_ns() +
-				(uint64_t)fpgadma_params.rnr_retry_us * 1000;
+			p->retry_at = now_ns() + wait_us * 1000;
 			if (!p->retry_at)
 				p->retry_at = 1;
 			dl_add_tail(&dp->rnr_peers, &p->rnr_link);
@@ -1563,10 +1588,16 @@ int fpgadma_dp_slice_ms(struct fpgadma_domain *d)
 
 /* --- endpoints ------------------------------------------------------------ */
 
-int fpgadma_dp_ep_add(struct fpgadma_dp *dp, struct fpgadma_ep *ep)
+int fpgadma_dp_ep_add(struct fpgadma_dp *dp, struct fpgadma_ep *ep,
+		      uint32_t want)
 {
 	unsigned int i;
 
+	if (want < FPGADMA_MAX_EPS && !dp->d->eps[want]) {
+		dp->d->eps[want] = ep;
+		ep->ep_idx = want;
+		return 0;
+	}
 	/* round robin, so a new endpoint rarely gets a recent one's index */
 	for (i = 0; i < FPGADMA_MAX_EPS; i++) {
 		unsigned int idx = (dp->ep_cursor + i) % FPGADMA_MAX_EPS;

@@ -301,8 +301,12 @@ void fpgadma_dp_progress_locked(struct fpgadma_dp *dp);
 /* The domain's device limits. */
 const struct fpgadma_device_attr *fpgadma_dp_attr(struct fpgadma_dp *dp);
 
-/* Allocate an endpoint index; -FI_ENOSPC if all are taken.  Lock held. */
-int fpgadma_dp_ep_add(struct fpgadma_dp *dp, struct fpgadma_ep *ep);
+/*
+ * Give an endpoint an index: want if it is free (the index the src_addr
+ * names), else the next free one; -FI_ENOSPC if all are taken.  Lock held.
+ */
+int fpgadma_dp_ep_add(struct fpgadma_dp *dp, struct fpgadma_ep *ep,
+		      uint32_t want);
 /* Forget an endpoint: detach its operations, drop its queues.  Lock held. */
 void fpgadma_dp_ep_remove(struct fpgadma_dp *dp, struct fpgadma_ep *ep);
 

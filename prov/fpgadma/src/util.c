@@ -49,6 +49,7 @@ int fpgadma_errno_to_fi(int err)
 	case ENOSPC:
 	case ENOSYS:
 	case ENODATA:
+	case EADDRINUSE:	/* fpgadma_bind_ep: the number is taken */
 	case ETIMEDOUT:
 	case ECANCELED:
 	case ENOBUFS:
