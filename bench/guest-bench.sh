@@ -1,6 +1,6 @@
 #!/bin/sh
 # The benchmarks of issue 5, run inside the VM by the bench job
-# (tests/vm/guest-init.sh with fpgadma.job=bench; busybox sh, fpgadma.ko
+# (tests/vm/guest-init.sh with fpgadma.job=bench; busybox sh, the modules
 # loaded).  Usage: guest-bench.sh [-q] [--only=STEP,...]
 #   -q            a few sizes and iterations only
 #   --only=LIST   run only these steps (names below; env always runs)
@@ -277,7 +277,7 @@ fi
 
 # --- where the time goes: the module's stage counters
 stages=/sys/kernel/debug/fpgadma/$dev/stages
-param=/sys/module/fpgadma/parameters/stage_timing
+param=/sys/module/fpgadma_core/parameters/stage_timing
 # stage_table WORKLOAD: the stages file as rows of stages.tsv.  share: of
 # reg_total for reg_* stages, of dereg_total for dereg_*, of a work
 # request's life (queue_wait + engine: submission to completion) for

@@ -5,7 +5,8 @@
 #                           [--out DIR] [--log-dir DIR] [--no-build]
 #   --build-dir DIR  the build tree (default: the source tree; configured
 #                    and built first when it has no Makefile)
-#   --module FILE    the module (default: kmod/fpgadma.ko of the build tree)
+#   --module FILE    the core module, the engines beside it (default:
+#                    kmod/fpgadma_core.ko of the build tree)
 #   --quick          a few sizes and iterations only (a smoke run, minutes)
 #   --out DIR        the results folder (default:
 #                    <build dir>/bench/results/<YYYY-MM-DD>-<host>)

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * fpgadma edu engine: QEMU's emulated "edu" PCI device as a DMA engine.
+ * fpgadma edu engine (fpgadma_edu.ko): QEMU's emulated "edu" PCI device as
+ * a DMA engine, an engine module of fpgadma_core.ko.  The device may be
+ * unbound (or the module removed) with files open: the core then waits for
+ * the work in flight and releases every MR mapped for it first.
  *
  * The device (hw/misc/edu.c in QEMU) has one BAR of registers, one MSI
  * vector and a DMA engine that moves up to a few KiB between host memory and
@@ -503,7 +506,7 @@ static int edu_identify(struct fpgadma_edu *edu)
 
 static void edu_stop(struct fpgadma_edu *edu)
 {
-	/* No file is open, so no work is left: the device is idle already. */
+	/* Unregistered: the core let our work finish, the device is idle. */
 	if (edu->prep_wq)
 		destroy_workqueue(edu->prep_wq);
 	wait_event(edu->idle_wait, edu_ready_empty(edu));
@@ -511,16 +514,12 @@ static void edu_stop(struct fpgadma_edu *edu)
 	writel(EDU_IRQ_DMA, edu->regs + EDU_REG_IRQ_ACK);
 }
 
-static int edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+static int edu_setup(struct pci_dev *pdev, struct fpgadma_edu *edu)
 {
 	struct device *dev = &pdev->dev;
-	struct fpgadma_edu *edu;
 	size_t map_max;
 	int ret;
 
-	edu = devm_kzalloc(dev, sizeof(*edu), GFP_KERNEL);
-	if (!edu)
-		return -ENOMEM;
 	edu->pdev = pdev;
 	spin_lock_init(&edu->lock);
 	INIT_LIST_HEAD(&edu->queue);
@@ -618,6 +617,20 @@ err_master:
 	return ret;
 }
 
+/* The structure comes from the core: open files may outlive the device. */
+static int edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct fpgadma_edu *edu = fpgadma_dev_alloc(struct fpgadma_edu, fdev);
+	int ret;
+
+	if (!edu)
+		return -ENOMEM;
+	ret = edu_setup(pdev, edu);
+	if (ret)
+		fpgadma_dev_put(&edu->fdev);
+	return ret;
+}
+
 static void edu_remove(struct pci_dev *pdev)
 {
 	struct fpgadma_edu *edu = pci_get_drvdata(pdev);
@@ -629,6 +642,7 @@ static void edu_remove(struct pci_dev *pdev)
 	free_irq(edu->irq, edu);
 	pci_free_irq_vectors(pdev);
 	pci_clear_master(pdev);
+	fpgadma_dev_put(&edu->fdev);
 }
 
 static const struct pci_device_id edu_ids[] = {
@@ -637,26 +651,15 @@ static const struct pci_device_id edu_ids[] = {
 };
 MODULE_DEVICE_TABLE(pci, edu_ids);
 
-/*
- * No bind/unbind in sysfs: the core needs the device until the last file
- * is closed, which the module's reference count guarantees for rmmod only.
- */
 static struct pci_driver edu_driver = {
 	.name = "fpgadma-edu",
 	.id_table = edu_ids,
 	.probe = edu_probe,
 	.remove = edu_remove,
-	.driver.suppress_bind_attrs = true,
 };
 
-/**
- * fpgadma_edu_init() - register the PCI driver for QEMU's edu device.
- *
- * Each edu device found becomes a /dev/fpgadmaN; none found is no error.
- *
- * Return: 0 or a negative errno from pci_register_driver().
- */
-int fpgadma_edu_init(void)
+/* Each edu device found becomes a /dev/fpgadmaN; none found is no error. */
+static int __init edu_init(void)
 {
 	int ret;
 
@@ -667,11 +670,16 @@ int fpgadma_edu_init(void)
 	return ret;
 }
 
-/**
- * fpgadma_edu_exit() - remove every edu device; no file may be open.
- */
-void fpgadma_edu_exit(void)
+/* Remove every edu device, also with files open on it. */
+static void __exit edu_exit(void)
 {
 	pci_unregister_driver(&edu_driver);
 	debugfs_remove(edu_debugfs_root);
 }
+
+module_init(edu_init);
+module_exit(edu_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("fpgadma edu engine: QEMU's edu PCI device as a DMA engine");
+MODULE_AUTHOR("The fpgadma developers");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * fpgadma soft engine: a model of an FPGA board in the kernel.
+ * fpgadma soft engine (fpgadma_soft.ko): a model of an FPGA board in the
+ * kernel, an engine module of fpgadma_core.ko.
  *
  * The model has on-board memory and a frame stream.  It behaves as a bus
  * master: it reaches host memory only through the DMA addresses of an MR's
@@ -380,13 +381,35 @@ static void soft_submit(struct fpgadma_dev *fdev, struct fpgadma_work *work)
 	spin_unlock_irqrestore(&soft->lock, flags);
 }
 
+/* The device is going: queued work completes flushed; the runner finishes its WR. */
+static void soft_flush(struct fpgadma_dev *fdev)
+{
+	struct fpgadma_soft *soft = container_of(fdev, struct fpgadma_soft, fdev);
+	struct fpgadma_work *work, *tmp;
+	LIST_HEAD(flushed);
+
+	spin_lock_irq(&soft->lock);
+	list_splice_init(&soft->queue, &flushed);
+	spin_unlock_irq(&soft->lock);
+	list_for_each_entry_safe(work, tmp, &flushed, node) {
+		list_del(&work->node);
+		fpgadma_work_done(work, FPGADMA_WC_FLUSH_ERR, 0);
+	}
+}
+
 static const struct fpgadma_engine_ops soft_ops = {
 	.name = "soft",
 	.type = FPGADMA_ENGINE_SOFT,
 	.caps = FPGADMA_CAP_HOST_EP,
 	.submit = soft_submit,
+	.flush = soft_flush,
 };
 
+/*
+ * Unregister first: the core then flushes and waits for our work, and
+ * releases every MR mapped for our platform device, also of files still
+ * open; only then do the worker and the device go.
+ */
 static void soft_destroy(struct fpgadma_soft *soft)
 {
 	if (soft->registered)
@@ -397,7 +420,7 @@ static void soft_destroy(struct fpgadma_soft *soft)
 		platform_device_unregister(soft->pdev);
 	vfree(soft->mem);
 	kfree(soft->staging);
-	kfree(soft);
+	fpgadma_dev_put(&soft->fdev);
 }
 
 static int soft_create(unsigned int id, struct fpgadma_soft **out)
@@ -411,7 +434,7 @@ static int soft_create(unsigned int id, struct fpgadma_soft **out)
 	size_t map_max;
 	int ret;
 
-	soft = kzalloc(sizeof(*soft), GFP_KERNEL);
+	soft = fpgadma_dev_alloc(struct fpgadma_soft, fdev);
 	if (!soft)
 		return -ENOMEM;
 	spin_lock_init(&soft->lock);
@@ -455,12 +478,20 @@ err:
 	return ret;
 }
 
-/**
- * fpgadma_soft_init() - create the soft FPGA devices the parameters ask for.
- *
- * Return: 0, or a negative errno with none created.
- */
-int fpgadma_soft_init(void)
+/* Remove every soft device, also with files open on it. */
+static void soft_exit(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(soft_devs); i++) {
+		if (soft_devs[i])
+			soft_destroy(soft_devs[i]);
+		soft_devs[i] = NULL;
+	}
+}
+
+/* Create the soft FPGA devices the parameters ask for: all, or none. */
+static int __init soft_init(void)
 {
 	unsigned int i;
 	int ret;
@@ -475,23 +506,21 @@ int fpgadma_soft_init(void)
 	for (i = 0; i < ndevs; i++) {
 		ret = soft_create(i, &soft_devs[i]);
 		if (ret) {
-			fpgadma_soft_exit();
+			soft_exit();
 			return ret;
 		}
 	}
 	return 0;
 }
 
-/**
- * fpgadma_soft_exit() - remove every soft device; no file may be open.
- */
-void fpgadma_soft_exit(void)
+static void __exit soft_module_exit(void)
 {
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(soft_devs); i++) {
-		if (soft_devs[i])
-			soft_destroy(soft_devs[i]);
-		soft_devs[i] = NULL;
-	}
+	soft_exit();
 }
+
+module_init(soft_init);
+module_exit(soft_module_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("fpgadma soft engine: a software model of an FPGA board");
+MODULE_AUTHOR("The fpgadma developers");

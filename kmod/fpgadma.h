@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * fpgadma: internal interfaces between the core (char device, contexts,
- * MRs, work and completions) and the engines that move the data.
+ * fpgadma: the interfaces between the core module (fpgadma_core.ko: char
+ * devices, contexts, MRs, work and completions) and the engine modules
+ * that move the data (fpgadma_soft.ko, fpgadma_edu.ko, a board's driver).
+ * An engine uses the exported functions below (EXPORT_SYMBOL_GPL); the core
+ * never uses an engine's symbols, only its struct fpgadma_engine_ops.  The
+ * engine writer's guide is man/fpgadma-engine.9.
  */
-#ifndef FPGADMA_H
-#define FPGADMA_H
+#ifndef FPGADMA_KMOD_H
+#define FPGADMA_KMOD_H
 
 #include <linux/cdev.h>
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
 #include <linux/jump_label.h>
+#include <linux/kref.h>
 #include <linux/mutex.h>
+#include <linux/rwsem.h>
 #include <linux/scatterlist.h>
 #include <linux/spinlock.h>
 #include <linux/timekeeping.h>
@@ -160,12 +166,17 @@ static inline void fpgadma_stage_end(struct fpgadma_dev *fdev,
  *		exactly once when it is finished (also for work that arrives
  *		with an error status, which must not touch memory).  Called
  *		by POST in process context with no lock held: it may sleep.
+ * @flush:	optional: complete the work submitted and not yet started
+ *		with FPGADMA_WC_FLUSH_ERR.  Called once, by
+ *		fpgadma_dev_unregister(), after the last submit; work
+ *		already started may finish normally.  Process context.
  */
 struct fpgadma_engine_ops {
 	const char *name;
 	u32 type;
 	u64 caps;
 	void (*submit)(struct fpgadma_dev *fdev, struct fpgadma_work *work);
+	void (*flush)(struct fpgadma_dev *fdev);
 };
 
 /**
@@ -189,8 +200,19 @@ struct fpgadma_engine_ops {
  * @stats:	counters.
  * @stages:	stage timing sums (stages.c).
  * @debugfs:	the device's directory in debugfs fpgadma/.
- * @cdev:	the char device.
+ * @cdev:	the char device (its own allocation: open files may outlive
+ *		the device).
  * @chardev:	its struct device in class fpgadma.
+ * @kref:	the engine's reference and one per open file; the last one
+ *		frees the structure the engine embeds this in.
+ * @unplug:	held for reading by every call on an open file, for writing
+ *		by fpgadma_dev_unregister().
+ * @dead:	unregistered: calls fail with ENODEV (set under @unplug).
+ * @ctxs_lock:	protects @ctxs.
+ * @ctxs:	the open contexts, for fpgadma_dev_unregister().
+ *
+ * Everything above @stats is the engine's to fill in before
+ * fpgadma_dev_register(); the rest is the core's.
  */
 struct fpgadma_dev {
 	int index;
@@ -208,10 +230,25 @@ struct fpgadma_dev {
 	struct fpgadma_stats stats;
 	struct fpgadma_stage_counters __percpu *stages;
 	struct dentry *debugfs;
-	struct cdev cdev;
+	struct cdev *cdev;
 	struct device *chardev;
+	struct kref kref;
+	struct rw_semaphore unplug;
+	bool dead;
+	spinlock_t ctxs_lock;
+	struct list_head ctxs;
 };
 
+struct fpgadma_dev *__fpgadma_dev_alloc(size_t size);
+/*
+ * Allocate an engine's structure @type, which embeds its struct fpgadma_dev
+ * as @member at offset 0 (checked at compile time), as ib_alloc_device().
+ */
+#define fpgadma_dev_alloc(type, member)					\
+	container_of(__fpgadma_dev_alloc(sizeof(type) +			\
+					 BUILD_BUG_ON_ZERO(offsetof(type, member))), \
+		     type, member)
+void fpgadma_dev_put(struct fpgadma_dev *fdev);
 int fpgadma_dev_register(struct fpgadma_dev *fdev);
 void fpgadma_dev_unregister(struct fpgadma_dev *fdev);
 
@@ -243,6 +280,7 @@ void fpgadma_stages_module_exit(void);
  * @ep_id:	the context's endpoint number in the device's @eps; changed
  *		only by BIND_EP (under @lock), read by engines with READ_ONCE.
  * @ep_bound:	BIND_EP has chosen @ep_id (it may not again).
+ * @node:	in the device's ctxs list while the context is associated.
  * @recv_lock:	protects @recvq.
  * @recvq:	posted RECVs (struct fpgadma_work) in order; each counts in
  *		@inflight until a SEND fills it or it is flushed.
@@ -267,6 +305,7 @@ struct fpgadma_ctx {
 	wait_queue_head_t idle_wait;
 	u32 ep_id;
 	bool ep_bound;
+	struct list_head node;
 	spinlock_t recv_lock;
 	struct list_head recvq;
 };
@@ -321,22 +360,7 @@ struct fpgadma_work {
 	struct fpgadma_piece pieces[];
 };
 
-/*
- * An engine starts running @work: with stage timing on, the time it waited
- * since submission counts as queue_wait, and its engine stage begins.
- */
-static inline void fpgadma_work_start(struct fpgadma_work *work)
-{
-	u64 now;
-
-	if (!static_branch_unlikely(&fpgadma_stage_timing))
-		return;
-	now = ktime_get_ns();
-	if (work->t_submit)
-		fpgadma_stage_add(work->ctx->fdev, FPGADMA_STAGE_QUEUE_WAIT,
-				  now - work->t_submit);
-	work->t_start = now;
-}
+void fpgadma_work_start(struct fpgadma_work *work);
 
 /* Whether a WR's own pieces are written (and so need LOCAL_WRITE). */
 static inline bool fpgadma_wr_device_writes(u32 opcode)
@@ -361,9 +385,4 @@ extern unsigned int fpgadma_max_post;
 extern unsigned int fpgadma_cq_entries;
 extern unsigned long long fpgadma_max_mr_size;
 
-int fpgadma_soft_init(void);
-void fpgadma_soft_exit(void);
-int fpgadma_edu_init(void);
-void fpgadma_edu_exit(void);
-
-#endif /* FPGADMA_H */
+#endif /* FPGADMA_KMOD_H */

@@ -1,9 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * fpgadma core: the character devices, one context per open file, the ioctl
- * ABI of include/uapi/fpgadma-abi.h, the completion ring mapping and the
- * device counters in sysfs.  Engines register devices with
- * fpgadma_dev_register(); nothing here knows which engine runs.
+ * fpgadma core (fpgadma_core.ko): the character devices, one context per
+ * open file, the ioctl ABI of include/uapi/fpgadma-abi.h, the completion
+ * ring mapping and the device counters in sysfs.  Engine modules register
+ * devices with fpgadma_dev_register(); nothing here knows which engine runs,
+ * and no symbol of an engine is used (Documentation: man/fpgadma-engine.9).
+ *
+ * A device may leave while files are open on it (the engine module is
+ * removed, its PCI device unbound), as ib_core's devices do: every entry
+ * point runs under the device's unplug semaphore for reading and fails with
+ * ENODEV once the device is dead; fpgadma_dev_unregister() takes it for
+ * writing, so it waits for calls in progress, then disassociates each open
+ * context: queued work is flushed, work in flight completes, RECVs complete
+ * with FPGADMA_WC_FLUSH_ERR and every MR is unmapped and unpinned before the
+ * engine gives its device up.  The context itself, its ring (still mapped)
+ * and the device's memory live until the last file is closed.
  */
 #include <linux/fs.h>
 #include <linux/idr.h>
@@ -37,6 +48,9 @@ MODULE_PARM_DESC(max_mr_size, "Largest memory region in bytes (default 64 GiB)")
 static dev_t fpgadma_devt;
 static struct class *fpgadma_class;
 static DEFINE_IDA(fpgadma_ida);
+/* The registered devices by minor, for open(); protected by fpgadma_devs_lock. */
+static struct fpgadma_dev *fpgadma_devs[FPGADMA_MAX_DEVICES];
+static DEFINE_MUTEX(fpgadma_devs_lock);
 
 static bool fpgadma_zeroed(const void *p, size_t len)
 {
@@ -166,17 +180,9 @@ out:
  * isatty() expect; ours with an unknown number, a wrong size or a wrong
  * direction get -EINVAL (the size and direction are part of the number).
  */
-static long fpgadma_ioctl(struct file *file, unsigned int cmd,
-			  unsigned long arg)
+static long fpgadma_ioctl_cmd(struct fpgadma_ctx *ctx, unsigned int cmd,
+			      void __user *uarg)
 {
-	struct fpgadma_ctx *ctx = file->private_data;
-	void __user *uarg = (void __user *)arg;
-
-	if (_IOC_TYPE(cmd) != FPGADMA_IOC_MAGIC)
-		return -ENOTTY;
-	if (current->mm != ctx->mm)
-		return -EACCES;
-
 	switch (cmd) {
 	case FPGADMA_IOC_QUERY:
 		return fpgadma_ioctl_query(ctx, uarg);
@@ -193,12 +199,55 @@ static long fpgadma_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
+/*
+ * Enter an entry point of a context: 0 with the device's unplug semaphore
+ * held for reading, or -ENODEV once the device has gone.
+ */
+static int fpgadma_ctx_enter(struct fpgadma_ctx *ctx)
+{
+	down_read(&ctx->fdev->unplug);
+	if (!ctx->fdev->dead)
+		return 0;
+	up_read(&ctx->fdev->unplug);
+	return -ENODEV;
+}
+
+static void fpgadma_ctx_leave(struct fpgadma_ctx *ctx)
+{
+	up_read(&ctx->fdev->unplug);
+}
+
+static long fpgadma_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct fpgadma_ctx *ctx = file->private_data;
+	long ret;
+
+	if (_IOC_TYPE(cmd) != FPGADMA_IOC_MAGIC)
+		return -ENOTTY;
+	if (current->mm != ctx->mm)
+		return -EACCES;
+	ret = fpgadma_ctx_enter(ctx);
+	if (ret)
+		return ret;
+	ret = fpgadma_ioctl_cmd(ctx, cmd, (void __user *)arg);
+	fpgadma_ctx_leave(ctx);
+	return ret;
+}
+
+/*
+ * The ring belongs to the context, not to the device: a mapping made before
+ * the device left stays valid (it shows the last CQEs); a new one is
+ * refused like every other call.
+ */
 static int fpgadma_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct fpgadma_ctx *ctx = file->private_data;
 
 	if (current->mm != ctx->mm)
 		return -EACCES;
+	if (READ_ONCE(ctx->fdev->dead))
+		return -ENODEV;
 	if (vma->vm_pgoff ||
 	    vma->vm_end - vma->vm_start > PAGE_ALIGN(ctx->ring_size))
 		return -EINVAL;
@@ -214,30 +263,70 @@ static __poll_t fpgadma_poll(struct file *file, poll_table *wait)
 {
 	struct fpgadma_ctx *ctx = file->private_data;
 
+	__poll_t mask;
+
 	poll_wait(file, &ctx->cq_wait, wait);
-	return fpgadma_ctx_cq_ready(ctx) ? EPOLLIN | EPOLLRDNORM : 0;
+	mask = fpgadma_ctx_cq_ready(ctx) ? EPOLLIN | EPOLLRDNORM : 0;
+	if (READ_ONCE(ctx->fdev->dead))
+		mask |= EPOLLHUP;
+	return mask;
+}
+
+/*
+ * Take a context off its device: nothing can find it any more, its posted
+ * RECVs are flushed, its work in flight completes, its MRs are released.
+ * By close, or by fpgadma_dev_unregister() for a file still open.
+ */
+static void fpgadma_ctx_teardown(struct fpgadma_ctx *ctx)
+{
+	/* No SEND can find the endpoint now; its posted RECVs complete flushed. */
+	xa_erase(&ctx->fdev->eps, ctx->ep_id);
+	fpgadma_recv_flush(ctx, NULL);
+	fpgadma_ctx_drain(ctx);
+	fpgadma_mr_destroy_all(ctx);
+}
+
+/* The registered device of minor @minor with a reference, or NULL. */
+static struct fpgadma_dev *fpgadma_dev_get_minor(unsigned int minor)
+{
+	struct fpgadma_dev *fdev = NULL;
+
+	mutex_lock(&fpgadma_devs_lock);
+	if (minor < FPGADMA_MAX_DEVICES && fpgadma_devs[minor]) {
+		fdev = fpgadma_devs[minor];
+		kref_get(&fdev->kref);
+	}
+	mutex_unlock(&fpgadma_devs_lock);
+	return fdev;
 }
 
 static int fpgadma_open(struct inode *inode, struct file *file)
 {
-	struct fpgadma_dev *fdev = container_of(inode->i_cdev,
-						struct fpgadma_dev, cdev);
+	struct fpgadma_dev *fdev;
 	struct fpgadma_ctx *ctx;
 	int ret;
 
 	if (!current->mm)
 		return -EPERM;
+	fdev = fpgadma_dev_get_minor(iminor(inode));
+	if (!fdev)
+		return -ENODEV;
+	ret = -ENOMEM;
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
 	if (!ctx)
-		return -ENOMEM;
+		goto err_put;
 	ctx->fdev = fdev;
 	mutex_init(&ctx->lock);
 	xa_init(&ctx->mrs);
 	spin_lock_init(&ctx->recv_lock);
 	INIT_LIST_HEAD(&ctx->recvq);
+	INIT_LIST_HEAD(&ctx->node);
 	ret = fpgadma_ctx_init_ring(ctx, fpgadma_cq_entries);
 	if (ret)
 		goto err_free;
+	ret = fpgadma_ctx_enter(ctx);
+	if (ret)
+		goto err_ring;
 	/*
 	 * Cyclic: a closed endpoint's number is not soon given to another.
 	 * 16 bits, so that addresses that carry it in a port number (the
@@ -249,8 +338,14 @@ static int fpgadma_open(struct inode *inode, struct file *file)
 			      XA_LIMIT(FPGADMA_EP_ID_DYNAMIC_MIN,
 				       FPGADMA_EP_ID_MAX),
 			      &fdev->next_ep_id, GFP_KERNEL);
-	if (ret < 0)
+	if (ret < 0) {
+		fpgadma_ctx_leave(ctx);
 		goto err_ring;
+	}
+	spin_lock(&fdev->ctxs_lock);
+	list_add_tail(&ctx->node, &fdev->ctxs);
+	spin_unlock(&fdev->ctxs_lock);
+	fpgadma_ctx_leave(ctx);
 	ctx->mm = current->mm;
 	mmgrab(ctx->mm);
 	file->private_data = ctx;
@@ -260,27 +355,34 @@ err_ring:
 	vfree(ctx->ring);
 err_free:
 	kfree(ctx);
+err_put:
+	fpgadma_dev_put(fdev);
 	return ret;
 }
 
 /*
  * The last reference is gone: the process closed the file or died, and no
- * mapping of the ring is left.  Let the device finish with our work first.
+ * mapping of the ring is left.  Let the device finish with our work first,
+ * unless the device has gone and done so already.
  */
 static int fpgadma_release(struct inode *inode, struct file *file)
 {
 	struct fpgadma_ctx *ctx = file->private_data;
+	struct fpgadma_dev *fdev = ctx->fdev;
 
-	/* No SEND can find the endpoint now; its posted RECVs complete flushed. */
-	xa_erase(&ctx->fdev->eps, ctx->ep_id);
-	fpgadma_recv_flush(ctx, NULL);
-	fpgadma_ctx_drain(ctx);
-	fpgadma_mr_destroy_all(ctx);
+	if (!fpgadma_ctx_enter(ctx)) {
+		spin_lock(&fdev->ctxs_lock);
+		list_del_init(&ctx->node);
+		spin_unlock(&fdev->ctxs_lock);
+		fpgadma_ctx_teardown(ctx);
+		fpgadma_ctx_leave(ctx);
+	}
 	xa_destroy(&ctx->mrs);
 	vfree(ctx->ring);
 	mmdrop(ctx->mm);
 	mutex_destroy(&ctx->lock);
 	kfree(ctx);
+	fpgadma_dev_put(fdev);
 	return 0;
 }
 
@@ -334,15 +436,72 @@ static struct attribute *fpgadma_attrs[] = {
 };
 ATTRIBUTE_GROUPS(fpgadma);
 
+static void fpgadma_dev_release(struct kref *kref)
+{
+	/* The engine's structure that embeds the device, at offset 0. */
+	kfree(container_of(kref, struct fpgadma_dev, kref));
+}
+
+/**
+ * __fpgadma_dev_alloc() - allocate an engine's device structure.
+ * @size:	bytes of the engine's structure, which must start with its
+ *		struct fpgadma_dev (fpgadma_dev_alloc() checks that).
+ *
+ * The memory is zeroed and reference counted: the engine holds the first
+ * reference and gives it up with fpgadma_dev_put() once it has unregistered
+ * the device and released its own resources; each open file holds another,
+ * so the structure outlives its engine while files are open.  Nothing but
+ * the embedded struct fpgadma_dev may be used by the core after
+ * fpgadma_dev_unregister(), so the engine frees whatever else it owns
+ * itself.
+ *
+ * Context: process context, may sleep.
+ * Return: the device, or NULL when out of memory.
+ */
+struct fpgadma_dev *__fpgadma_dev_alloc(size_t size)
+{
+	struct fpgadma_dev *fdev;
+
+	if (WARN_ON(size < sizeof(*fdev)))
+		return NULL;
+	fdev = kzalloc(size, GFP_KERNEL);
+	if (!fdev)
+		return NULL;
+	kref_init(&fdev->kref);
+	init_rwsem(&fdev->unplug);
+	spin_lock_init(&fdev->ctxs_lock);
+	INIT_LIST_HEAD(&fdev->ctxs);
+	fdev->index = -1;
+	return fdev;
+}
+EXPORT_SYMBOL_GPL(__fpgadma_dev_alloc);
+
+/**
+ * fpgadma_dev_put() - drop a reference on a device from fpgadma_dev_alloc().
+ * @fdev:	the device, or NULL.
+ *
+ * The last reference frees the engine's structure.
+ *
+ * Context: any context that may call kfree().
+ */
+void fpgadma_dev_put(struct fpgadma_dev *fdev)
+{
+	if (fdev)
+		kref_put(&fdev->kref, fpgadma_dev_release);
+}
+EXPORT_SYMBOL_GPL(fpgadma_dev_put);
+
 /**
  * fpgadma_dev_register() - make a device visible as /dev/fpgadmaN.
- * @fdev:	filled in by the engine: dma_dev, ops, engine, dev_mem_size,
- *		frame_size, max_seg_size (a multiple of PAGE_SIZE).
+ * @fdev:	from fpgadma_dev_alloc(), filled in by the engine: dma_dev,
+ *		ops, engine, dev_mem_size, frame_size, max_seg_size (a
+ *		multiple of PAGE_SIZE), and max_mr_size and dma_out_of_reach
+ *		where they apply.
  *
- * The engine must keep @fdev alive until fpgadma_dev_unregister(); open
- * files hold a reference on the module, so for an engine that lives as long
- * as the module that is given.
+ * From the moment this returns, the core may call @fdev->ops->submit() until
+ * fpgadma_dev_unregister() returns.
  *
+ * Context: process context, may sleep.
  * Return: 0, or -ENOSPC (too many devices) or another negative errno.
  */
 int fpgadma_dev_register(struct fpgadma_dev *fdev)
@@ -358,11 +517,15 @@ int fpgadma_dev_register(struct fpgadma_dev *fdev)
 	xa_init(&fdev->rkeys);
 	xa_init_flags(&fdev->eps, XA_FLAGS_ALLOC1);
 
-	cdev_init(&fdev->cdev, &fpgadma_fops);
-	fdev->cdev.owner = THIS_MODULE;
-	ret = cdev_add(&fdev->cdev, devt, 1);
-	if (ret)
+	ret = -ENOMEM;
+	fdev->cdev = cdev_alloc();
+	if (!fdev->cdev)
 		goto err_ida;
+	fdev->cdev->ops = &fpgadma_fops;
+	fdev->cdev->owner = THIS_MODULE;
+	ret = cdev_add(fdev->cdev, devt, 1);
+	if (ret)
+		goto err_cdev;
 
 	fdev->chardev = device_create_with_groups(fpgadma_class, fdev->dma_dev,
 						  devt, fdev, fpgadma_groups,
@@ -374,6 +537,9 @@ int fpgadma_dev_register(struct fpgadma_dev *fdev)
 	ret = fpgadma_stages_init(fdev);
 	if (ret)
 		goto err_device;
+	mutex_lock(&fpgadma_devs_lock);
+	fpgadma_devs[fdev->index] = fdev;
+	mutex_unlock(&fpgadma_devs_lock);
 	dev_info(fdev->chardev, "%s engine, %llu bytes of device memory, %llu-byte frames, max segment %u\n",
 		 fdev->ops->name, fdev->dev_mem_size, fdev->frame_size,
 		 fdev->max_seg_size);
@@ -382,27 +548,65 @@ int fpgadma_dev_register(struct fpgadma_dev *fdev)
 err_device:
 	device_destroy(fpgadma_class, devt);
 err_cdev:
-	cdev_del(&fdev->cdev);
+	cdev_del(fdev->cdev);
 err_ida:
 	ida_free(&fpgadma_ida, fdev->index);
+	fdev->index = -1;
 	return ret;
 }
+EXPORT_SYMBOL_GPL(fpgadma_dev_register);
 
 /**
  * fpgadma_dev_unregister() - remove a device registered above.
- * @fdev:	the device; no file may be open on it.
+ * @fdev:	the device.
+ *
+ * No new file can open the device, and calls on files already open fail
+ * with ENODEV from now on.  Waits for calls in progress; then flushes the
+ * engine's queued work (ops->flush, if the engine has it), waits for its
+ * work in flight, completes posted RECVs with FPGADMA_WC_FLUSH_ERR and
+ * releases every MR of every open context (unmapped for the engine's
+ * device, unpinned, uncharged).  When it returns the core will not call
+ * the engine or touch its DMA device again; the engine may then stop its
+ * hardware and drop its reference with fpgadma_dev_put().  The engine must
+ * keep completing work until this returns.
+ *
+ * Context: process context, may sleep (as long as the work in flight takes).
  */
 void fpgadma_dev_unregister(struct fpgadma_dev *fdev)
 {
+	dev_t devt = MKDEV(MAJOR(fpgadma_devt), fdev->index);
+	struct fpgadma_ctx *ctx, *tmp;
+	unsigned int n = 0;
+
+	mutex_lock(&fpgadma_devs_lock);
+	fpgadma_devs[fdev->index] = NULL;
+	mutex_unlock(&fpgadma_devs_lock);
+	cdev_del(fdev->cdev);
+
+	down_write(&fdev->unplug);
+	fdev->dead = true;
+	if (fdev->ops->flush)
+		fdev->ops->flush(fdev);
+	list_for_each_entry_safe(ctx, tmp, &fdev->ctxs, node) {
+		list_del_init(&ctx->node);
+		fpgadma_ctx_teardown(ctx);
+		wake_up_interruptible(&ctx->cq_wait);
+		n++;
+	}
+	up_write(&fdev->unplug);
+	if (n)
+		dev_info(fdev->chardev, "gone with %u file(s) open: their work flushed, their memory released\n",
+			 n);
+
 	fpgadma_stages_exit(fdev);
-	device_destroy(fpgadma_class, fdev->cdev.dev);
-	cdev_del(&fdev->cdev);
+	device_destroy(fpgadma_class, devt);
 	WARN_ON(!xa_empty(&fdev->rkeys));
 	xa_destroy(&fdev->rkeys);
 	WARN_ON(!xa_empty(&fdev->eps));
 	xa_destroy(&fdev->eps);
 	ida_free(&fpgadma_ida, fdev->index);
 }
+EXPORT_SYMBOL_GPL(fpgadma_dev_unregister);
 
 static int __init fpgadma_init(void)
 {
@@ -426,28 +630,16 @@ static int __init fpgadma_init(void)
 		goto err_region;
 	}
 	fpgadma_stages_module_init();
-	ret = fpgadma_soft_init();
-	if (ret)
-		goto err_debugfs;
-	ret = fpgadma_edu_init();
-	if (ret)
-		goto err_soft;
 	return 0;
 
-err_soft:
-	fpgadma_soft_exit();
-err_debugfs:
-	fpgadma_stages_module_exit();
-	class_destroy(fpgadma_class);
 err_region:
 	unregister_chrdev_region(fpgadma_devt, FPGADMA_MAX_DEVICES);
 	return ret;
 }
 
+/* Engines hold the core: by now every device is unregistered. */
 static void __exit fpgadma_exit(void)
 {
-	fpgadma_edu_exit();
-	fpgadma_soft_exit();
 	fpgadma_stages_module_exit();
 	class_destroy(fpgadma_class);
 	unregister_chrdev_region(fpgadma_devt, FPGADMA_MAX_DEVICES);
@@ -458,5 +650,5 @@ module_init(fpgadma_init);
 module_exit(fpgadma_exit);
 
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("DMA between FPGA boards and long-term pinned user memory");
+MODULE_DESCRIPTION("fpgadma core: DMA between FPGA boards and long-term pinned user memory");
 MODULE_AUTHOR("The fpgadma developers");

@@ -41,6 +41,7 @@ static int fpgadma_key_insert(struct xarray *xa, void *entry, u32 *key)
  * @cmd:	the request, validated except for the range; lkey, rkey and
  *		nsegs are filled in on success.
  *
+ * Context: process context of the owner, may sleep; takes @ctx->lock.
  * Return: 0, or a negative errno from fpgadma_umem_get() or key allocation;
  * on error nothing is registered, pinned or charged.
  */
@@ -120,6 +121,8 @@ err_free:
  * context as soon as it sees no holder: the wake-up happens under the
  * owner's cq_lock, which the owner takes once more before going on.  Any
  * context, also interrupt.
+ *
+ * Context: any context, also interrupt.
  */
 void fpgadma_mr_put(struct fpgadma_mr *mr)
 {
@@ -162,6 +165,7 @@ static void fpgadma_mr_destroy(struct fpgadma_mr *mr)
  *
  * Sleeps until work already posted on the MR has completed.
  *
+ * Context: process context of the owner, may sleep; takes @ctx->lock.
  * Return: 0, or -EINVAL if @ctx has no MR with that key.
  */
 int fpgadma_mr_dereg(struct fpgadma_ctx *ctx, u32 lkey)
@@ -180,6 +184,8 @@ int fpgadma_mr_dereg(struct fpgadma_ctx *ctx, u32 lkey)
 /**
  * fpgadma_mr_destroy_all() - deregister every MR of a closing context.
  * @ctx:	a context no process can reach any more.
+ *
+ * Context: process context, may sleep; nothing else uses @ctx.
  */
 void fpgadma_mr_destroy_all(struct fpgadma_ctx *ctx)
 {

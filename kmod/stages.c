@@ -75,6 +75,8 @@ static struct dentry *fpgadma_debugfs_root;
  *
  * Any context, also interrupt.  Use fpgadma_stage_end(), which calls this
  * only while stage timing is on.
+ *
+ * Context: any context, also interrupt.
  */
 void fpgadma_stage_add(struct fpgadma_dev *fdev, enum fpgadma_stage stage,
 		       u64 ns)
@@ -82,6 +84,29 @@ void fpgadma_stage_add(struct fpgadma_dev *fdev, enum fpgadma_stage stage,
 	this_cpu_inc(fdev->stages->count[stage]);
 	this_cpu_add(fdev->stages->ns[stage], ns);
 }
+
+/**
+ * fpgadma_work_start() - an engine starts running @work.
+ * @work:	work the engine took from fpgadma_engine_ops.submit.
+ *
+ * With stage timing on, the time it waited since submission counts as
+ * queue_wait, and its engine stage begins (it ends in fpgadma_work_done()).
+ *
+ * Context: any context, also interrupt.
+ */
+void fpgadma_work_start(struct fpgadma_work *work)
+{
+	u64 now;
+
+	if (!static_branch_unlikely(&fpgadma_stage_timing))
+		return;
+	now = ktime_get_ns();
+	if (work->t_submit)
+		fpgadma_stage_add(work->ctx->fdev, FPGADMA_STAGE_QUEUE_WAIT,
+				  now - work->t_submit);
+	work->t_start = now;
+}
+EXPORT_SYMBOL_GPL(fpgadma_work_start);
 
 static int fpgadma_stages_show(struct seq_file *m, void *v)
 {
@@ -142,6 +167,7 @@ static const struct file_operations fpgadma_stages_fops = {
  *
  * A missing debugfs is no error: the counters still exist, unseen.
  *
+ * Context: process context, may sleep.
  * Return: 0 or -ENOMEM.
  */
 int fpgadma_stages_init(struct fpgadma_dev *fdev)
@@ -161,6 +187,8 @@ int fpgadma_stages_init(struct fpgadma_dev *fdev)
  * @fdev:	the device.
  *
  * Removing the files waits for readers and writers still inside them.
+ *
+ * Context: process context, may sleep.
  */
 void fpgadma_stages_exit(struct fpgadma_dev *fdev)
 {
@@ -168,13 +196,21 @@ void fpgadma_stages_exit(struct fpgadma_dev *fdev)
 	free_percpu(fdev->stages);
 }
 
-/** fpgadma_stages_module_init() - the debugfs directory "fpgadma". */
+/**
+ * fpgadma_stages_module_init() - the debugfs directory "fpgadma".
+ *
+ * Context: process context (module init).
+ */
 void fpgadma_stages_module_init(void)
 {
 	fpgadma_debugfs_root = debugfs_create_dir("fpgadma", NULL);
 }
 
-/** fpgadma_stages_module_exit() - remove it. */
+/**
+ * fpgadma_stages_module_exit() - remove it.
+ *
+ * Context: process context (module exit).
+ */
 void fpgadma_stages_module_exit(void)
 {
 	debugfs_remove_recursive(fpgadma_debugfs_root);

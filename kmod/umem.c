@@ -90,6 +90,7 @@ static void fpgadma_umem_unpin(struct fpgadma_umem *umem, bool dirty)
  * time instead would, under bounce buffering, copy stale bounce data back
  * over what the process wrote since the last transfer.
  *
+ * Context: process context of the registering process, may sleep; no lock held.
  * Return: the umem, to be released with fpgadma_umem_release(), or an
  * ERR_PTR: -EINVAL for a zero size or an overflowing range, -ENOMEM over
  * RLIMIT_MEMLOCK or out of memory, -EFAULT (or another GUP error) for a range
@@ -212,6 +213,8 @@ err_mmdrop:
  *
  * May run in any task, also after the owning process has exited: the charge
  * is taken back from the mm that was charged, not from current->mm.
+ *
+ * Context: process context, may sleep; no work may use the umem.
  */
 void fpgadma_umem_release(struct fpgadma_umem *umem)
 {
@@ -238,6 +241,7 @@ void fpgadma_umem_release(struct fpgadma_umem *umem)
  *		go on or a negative errno to stop.
  * @arg:	passed to @fn.
  *
+ * Context: any context; the umem must stay mapped meanwhile (the caller holds its MR).
  * Return: 0, -EINVAL if the range passes the end of the table, or the
  * first non-zero value @fn returned.
  */
@@ -272,3 +276,4 @@ int fpgadma_umem_walk_dma(struct fpgadma_umem *umem, u64 offset, u64 len,
 	}
 	return -EINVAL;
 }
+EXPORT_SYMBOL_GPL(fpgadma_umem_walk_dma);

@@ -32,6 +32,7 @@
  * @ctx:	a new context.
  * @entries:	CQE slots, a power of two.
  *
+ * Context: process context, may sleep.
  * Return: 0 or -ENOMEM.
  */
 int fpgadma_ctx_init_ring(struct fpgadma_ctx *ctx, u32 entries)
@@ -58,6 +59,8 @@ int fpgadma_ctx_init_ring(struct fpgadma_ctx *ctx, u32 entries)
  * fpgadma_ring_layout() - the ring's offsets, for QUERY.
  * @ctx:	the context.
  * @q:		filled with ring_size and the ring_*_off fields.
+ *
+ * Context: any context.
  */
 void fpgadma_ring_layout(struct fpgadma_ctx *ctx, struct fpgadma_query *q)
 {
@@ -81,6 +84,7 @@ static u32 fpgadma_cq_used(struct fpgadma_ctx *ctx)
  * fpgadma_ctx_cq_ready() - whether a CQE waits in the ring (for poll()).
  * @ctx:	the context.
  *
+ * Context: any context.
  * Return: true if the process has CQEs to consume.
  */
 bool fpgadma_ctx_cq_ready(struct fpgadma_ctx *ctx)
@@ -91,6 +95,8 @@ bool fpgadma_ctx_cq_ready(struct fpgadma_ctx *ctx)
 /**
  * fpgadma_ctx_drain() - wait until no work of the context is in flight.
  * @ctx:	the context.
+ *
+ * Context: process context, may sleep; no new work may be posted meanwhile.
  */
 void fpgadma_ctx_drain(struct fpgadma_ctx *ctx)
 {
@@ -108,6 +114,8 @@ void fpgadma_ctx_drain(struct fpgadma_ctx *ctx)
  *
  * Releases the work's MRs, writes its CQE and wakes pollers and waiters.
  * Any context, also interrupt.
+ *
+ * Context: any context, also interrupt; takes the context's cq_lock.
  */
 void fpgadma_work_done(struct fpgadma_work *work, u32 status, u64 bytes)
 {
@@ -164,6 +172,7 @@ void fpgadma_work_done(struct fpgadma_work *work, u32 status, u64 bytes)
 	kfree(work);
 	fpgadma_stage_end(fdev, FPGADMA_STAGE_COMPLETE, t0);
 }
+EXPORT_SYMBOL_GPL(fpgadma_work_done);
 
 /**
  * fpgadma_recv_take() - find the RECV a SEND fills; called by engines.
@@ -176,6 +185,7 @@ void fpgadma_work_done(struct fpgadma_work *work, u32 status, u64 bytes)
  * fpgadma_work_done().  Its context cannot go away meanwhile: the RECV
  * counts in the context's inflight, which closing waits for.
  *
+ * Context: any context, also interrupt; takes the device's eps lock and the context's recv_lock.
  * Return: the oldest RECV of the endpoint, or NULL.
  */
 struct fpgadma_work *fpgadma_recv_take(struct fpgadma_dev *fdev, u32 dest,
@@ -199,11 +209,14 @@ struct fpgadma_work *fpgadma_recv_take(struct fpgadma_dev *fdev, u32 dest,
 	xa_unlock(&fdev->eps);
 	return recv;
 }
+EXPORT_SYMBOL_GPL(fpgadma_recv_take);
 
 /**
  * fpgadma_recv_flush() - complete posted RECVs with FPGADMA_WC_FLUSH_ERR.
  * @ctx:	the context.
  * @mr:		only the RECVs with a piece in this MR; NULL: all of them.
+ *
+ * Context: process context; takes @ctx->recv_lock.
  */
 void fpgadma_recv_flush(struct fpgadma_ctx *ctx, struct fpgadma_mr *mr)
 {
@@ -421,6 +434,7 @@ static struct fpgadma_work *fpgadma_work_alloc(const struct fpgadma_wr *wr)
  * All or nothing: nothing is posted unless every WR is well formed, every
  * SGE list can be read and the ring has a slot for each WR.
  *
+ * Context: process context of the owner, may sleep; takes @ctx->lock.
  * Return: 0; -EINVAL for a bad count or a malformed WR; -EOPNOTSUPP for a
  * host-endpoint WR on a device without them; -EFAULT for an
  * unreadable WR or SGE array; -EAGAIN when the ring has no room; -ENOMEM.

@@ -274,9 +274,9 @@ int fpgadma_close(struct fpgadma_context *ctx)
 		struct fpgadma_dereg_mr dereg = { .lkey = m->pub.lkey };
 
 		/* Closing the fd releases the MR in any case; report the first
-		 * failure but keep going. */
+		 * failure but keep going (ENODEV: released with the device). */
 		err = fpgadma_ioctl(ctx->fd, FPGADMA_IOC_DEREG_MR, &dereg);
-		if (err && !ret)
+		if (err && err != -ENODEV && !ret)
 			ret = err;
 		list_del(n);
 		free(m);
@@ -494,7 +494,12 @@ int fpgadma_dereg_mr(struct fpgadma_mr *mr)
 
 	dereg.lkey = mr->lkey;
 	ret = fpgadma_ioctl(ctx->fd, FPGADMA_IOC_DEREG_MR, &dereg);
-	if (ret)
+	/*
+	 * ENODEV: the device has gone, and the kernel released every MR of
+	 * the context then; as rdma-core's destroy calls on a disassociated
+	 * device, that is a success.
+	 */
+	if (ret && ret != -ENODEV)
 		return ret;	/* still registered, still tracked */
 
 	pthread_mutex_lock(&ctx->res_lock);

@@ -16,7 +16,7 @@
 AC_DEFUN([FPGADMA_KERNEL], [
 AC_ARG_WITH([kernel-dir],
 	[AS_HELP_STRING([--with-kernel-dir=DIR],
-		[kernel build tree to build fpgadma.ko against
+		[kernel build tree to build the modules against
 		 @<:@default: /lib/modules/NEWEST/build@:>@])],
 	[], [with_kernel_dir=check])
 AC_ARG_WITH([kernel-image],
@@ -42,7 +42,7 @@ AS_CASE([$with_kernel_dir],
 		AS_IF([test -n "$KERNEL_DIR"],
 			[AC_MSG_RESULT([$KERNEL_DIR])],
 			[AC_MSG_RESULT([none])
-			 AC_MSG_WARN([no kernel build tree found under /lib/modules: fpgadma.ko will not be built.
+			 AC_MSG_WARN([no kernel build tree found under /lib/modules: the kernel modules will not be built.
 Install the headers of the kernel to build for, for example
   apt-get install linux-image-amd64 linux-headers-amd64
 (scripts/install-deps.sh installs everything) or pass --with-kernel-dir=DIR.])])],

@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 static const char *t_name = "test";
@@ -314,12 +316,81 @@ long long t_dev_counter(const char *name)
 
 long long t_module_param(const char *name)
 {
+	static const char *const modules[] = { "fpgadma_core", "fpgadma_soft" };
 	char path[128], buf[64];
+	size_t i;
 
-	snprintf(path, sizeof(path), "/sys/module/fpgadma/parameters/%s", name);
-	if (t_read_file(path, buf, sizeof(buf)))
-		return -1;
-	return strtoll(buf, NULL, 0);
+	for (i = 0; i < T_ARRAY_SIZE(modules); i++) {
+		snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", modules[i], name);
+		if (!t_read_file(path, buf, sizeof(buf)))
+			return strtoll(buf, NULL, 0);
+	}
+	return -1;
+}
+
+/* ---- the kernel modules ---- */
+
+bool t_kmod_loaded(const char *name)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/module/%s", name);
+	return stat(path, &st) == 0;
+}
+
+/* Module @name's parameters from fpgadma.params=a=1|fpgadma_soft.b=2 into @out. */
+static void t_kmod_params(const char *name, char *out, size_t size)
+{
+	char line[4096], *p, *tok, *save = NULL;
+	size_t len = 0, n = strlen(name);
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	out[0] = 0;
+	if (!f)
+		return;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	p = p ? strstr(line, "fpgadma.params=") : NULL;
+	if (!p)
+		return;
+	p += strlen("fpgadma.params=");
+	p[strcspn(p, " \n")] = 0;
+	for (tok = strtok_r(p, "|", &save); tok; tok = strtok_r(NULL, "|", &save)) {
+		const char *dot = strchr(tok, '.'), *eq = strchr(tok, '=');
+		bool prefixed = dot && (!eq || dot < eq);
+
+		if (prefixed && !(strncmp(tok, name, n) == 0 && tok[n] == '.'))
+			continue;
+		if (!prefixed && strcmp(name, "fpgadma_core"))
+			continue;
+		if (prefixed)
+			tok += n + 1;
+		len += (size_t)snprintf(out + len, size - len, "%s%s", len ? " " : "", tok);
+		if (len >= size)
+			t_fail("module parameters of %s too long", name);
+	}
+}
+
+int t_kmod_load(const char *name)
+{
+	char path[64], params[1024];
+	int fd, ret = 0;
+
+	t_kmod_params(name, params, sizeof(params));
+	snprintf(path, sizeof(path), "/%s.ko", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (syscall(SYS_finit_module, fd, params, 0))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int t_kmod_unload(const char *name)
+{
+	return syscall(SYS_delete_module, name, O_NONBLOCK) ? -errno : 0;
 }
 
 /* ---- the device ---- */

@@ -213,8 +213,18 @@ void t_dereg(struct fpgadma_mr *mr);
 
 /* The device counters in sysfs (/sys/class/fpgadma/fpgadma<N>/<name>). */
 long long t_dev_counter(const char *name);
-/* A module parameter; -1 if the file is missing. */
+/* A module parameter (of fpgadma_core or fpgadma_soft); -1 if missing. */
 long long t_module_param(const char *name);
+
+/*
+ * The kernel modules of the guest: fpgadma_core, fpgadma_soft, fpgadma_edu
+ * (/<name>.ko).  t_kmod_load() loads one with the parameters the guest was
+ * booted with (fpgadma.params, routed by module as guest-init.sh does);
+ * both return 0 or -errno.
+ */
+bool t_kmod_loaded(const char *name);
+int t_kmod_load(const char *name);
+int t_kmod_unload(const char *name);
 
 /*
  * Everything a registration changes: pages pinned system-wide

@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * module_life: the module's own life cycle.
- *  1. Unloading is refused while a file of a device is open (and while an
- *     MR is registered in it): delete_module fails with EAGAIN/EBUSY and the
- *     device keeps working; after the close it succeeds and the device
- *     nodes are gone.
- *  2. ROUNDS rounds of load, use, unload: each loads /fpgadma.ko with the
- *     parameters the guest was booted with (fpgadma.params on the kernel
- *     command line), opens the test device, registers memory, moves a
- *     pattern to the device and back and checks it, closes and unloads.
- *     After each round the pin counts balance; after all of them the
- *     module's slab caches and the kernel's unreclaimable slab are where
- *     they were (within a tolerance), and the module is loaded again, as the
- *     rest of the suite expects.
+ * module_life: the modules' own life cycle (the core, fpgadma_core, and its
+ * engines fpgadma_soft and fpgadma_edu).
+ *  1. The core cannot be unloaded while an engine is loaded, nor while a
+ *     file of a device is open (with and without an MR): delete_module
+ *     fails with EAGAIN/EBUSY and the device keeps working.  (An engine
+ *     can go with files open: engine_unplug tests that.)
+ *  2. Load order: with the core unloaded an engine module does not load
+ *     (its symbols come from the core: ENOENT), and nothing is left.
+ *  3. ROUNDS rounds of load, use, unload: each loads the core and both
+ *     engines with the parameters the guest was booted with (fpgadma.params
+ *     on the kernel command line, routed by module as guest-init.sh does),
+ *     opens the test device, registers memory, moves a pattern to the
+ *     device and back and checks it, closes and unloads the three.  After
+ *     each round the pin counts balance; after all of them the kernel's
+ *     unreclaimable slab is where it was (within a tolerance), and the
+ *     modules are loaded again, as the rest of the suite expects.
  * A kernel with kmemleak (the debug tier) scans for leaks after the suite.
  */
 #include "helpers.h"
@@ -23,55 +26,36 @@
 #include <sys/syscall.h>
 
 #define ROUNDS	50
-#define MODULE_PATH	"/fpgadma.ko"
 
-static char params[1024];
-
-/* fpgadma.params=a=1|b=2 from the kernel command line, as "a=1 b=2". */
-static void read_params(void)
-{
-	char line[4096], *p, *end;
-	FILE *f = fopen("/proc/cmdline", "r");
-
-	CHECK(f != NULL);
-	CHECK(fgets(line, sizeof(line), f) != NULL);
-	fclose(f);
-	params[0] = 0;
-	p = strstr(line, "fpgadma.params=");
-	if (!p)
-		return;
-	p += strlen("fpgadma.params=");
-	end = p + strcspn(p, " \n");
-	*end = 0;
-	snprintf(params, sizeof(params), "%s", p);
-	for (p = params; *p; p++)
-		if (*p == '|')
-			*p = ' ';
-}
-
-static bool module_loaded(void)
-{
-	struct stat st;
-
-	return stat("/sys/module/fpgadma", &st) == 0;
-}
+/* In load order; unloaded in reverse. */
+static const char *const mods[] = { "fpgadma_core", "fpgadma_soft", "fpgadma_edu" };
 
 static int unload(void)
 {
-	return syscall(SYS_delete_module, "fpgadma", O_NONBLOCK) ? -errno : 0;
+	size_t i;
+	int ret;
+
+	for (i = T_ARRAY_SIZE(mods); i-- > 0;) {
+		ret = t_kmod_unload(mods[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 static void load(void)
 {
-	int fd = open(MODULE_PATH, O_RDONLY | O_CLOEXEC);
 	uint64_t t0 = t_now_ms();
 	char path[64];
 	struct stat st;
+	size_t i;
+	int ret;
 
-	CHECK_SYS(fd);
-	if (syscall(SYS_finit_module, fd, params, 0))
-		t_fail("finit_module(%s, \"%s\"): %s", MODULE_PATH, params, t_errname(errno));
-	close(fd);
+	for (i = 0; i < T_ARRAY_SIZE(mods); i++) {
+		ret = t_kmod_load(mods[i]);
+		if (ret)
+			t_fail("loading %s: %s", mods[i], t_errname(ret));
+	}
 	/* devtmpfs creates the node from the uevent; give it a moment. */
 	snprintf(path, sizeof(path), "%s", t_dev_path());
 	while (stat(path, &st) && t_now_ms() - t0 < 5000)
@@ -79,18 +63,40 @@ static void load(void)
 	CHECK_MSG(stat(path, &st) == 0, "%s did not appear after loading", path);
 }
 
-/* However the test ends, leave the module loaded for the rest of the suite. */
+static bool all_loaded(void)
+{
+	size_t i;
+
+	for (i = 0; i < T_ARRAY_SIZE(mods); i++)
+		if (!t_kmod_loaded(mods[i]))
+			return false;
+	return true;
+}
+
+static bool none_loaded(void)
+{
+	size_t i;
+
+	for (i = 0; i < T_ARRAY_SIZE(mods); i++)
+		if (t_kmod_loaded(mods[i]))
+			return false;
+	return true;
+}
+
+/* However the test ends, leave the modules loaded for the rest of the suite. */
 static void reload_at_exit(void)
 {
-	int fd;
+	size_t i;
+	int ret;
 
-	if (module_loaded())
-		return;
-	fd = open(MODULE_PATH, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && syscall(SYS_finit_module, fd, params, 0))
-		fprintf(stderr, "module_life: reloading the module failed: %s\n", strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	for (i = 0; i < T_ARRAY_SIZE(mods); i++) {
+		if (t_kmod_loaded(mods[i]))
+			continue;
+		ret = t_kmod_load(mods[i]);
+		if (ret)
+			fprintf(stderr, "module_life: reloading %s failed: %s\n", mods[i],
+				t_errname(ret));
+	}
 }
 
 static long long slab_kb(void)
@@ -136,35 +142,49 @@ int main(int argc, char **argv)
 
 	t_init(argc, argv, 600);
 	if (!getenv("FPGADMA_VM"))
-		t_skip("loads and unloads the module: only in the test VM");
-	CHECK(module_loaded());
-	read_params();
+		t_skip("loads and unloads the modules: only in the test VM");
+	CHECK(all_loaded());
 	atexit(reload_at_exit);
 
-	/* 1: refused while open. */
+	/* 1: the core is refused while an engine is loaded or a file is open. */
+	ret = t_kmod_unload(mods[0]);
+	CHECK_MSG(ret == -EAGAIN || ret == -EBUSY,
+		  "delete_module(fpgadma_core) with the engines loaded: %s, expected EAGAIN or "
+		  "EBUSY", t_errname(ret));
 	t_open(&d);
 	buf = t_map(65536);
 	mr = t_reg(&d, buf, 65536, FPGADMA_ACCESS_LOCAL_WRITE);
-	ret = unload();
-	CHECK_MSG(ret == -EAGAIN || ret == -EBUSY,
-		  "delete_module with a device open: %s, expected EAGAIN or EBUSY",
-		  t_errname(ret));
-	CHECK(module_loaded());
 	t_fill(buf, 65536, 7, 0);
 	t_round_trip(&d, mr, buf, mr, buf, 4096);
-	t_dereg(mr);
-	ret = unload();
+	/* the engines may go with the file open (engine_unplug tests what it sees) */
+	CHECK_OK(t_kmod_unload(mods[2]));
+	CHECK_OK(t_kmod_unload(mods[1]));
+	ret = t_kmod_unload(mods[0]);
 	CHECK_MSG(ret == -EAGAIN || ret == -EBUSY,
-		  "delete_module with a device open, no MR: %s", t_errname(ret));
+		  "delete_module(fpgadma_core) with a file open: %s, expected EAGAIN or EBUSY",
+		  t_errname(ret));
+	CHECK(t_kmod_loaded(mods[0]));
+	CHECK_OK(fpgadma_dereg_mr(mr));	/* released with the device: a success */
 	t_close(&d);
 	t_unmap(buf, 65536);
-	CHECK_OK(unload());
-	CHECK(!module_loaded());
+	CHECK_OK(t_kmod_unload(mods[0]));
+	CHECK(none_loaded());
 	CHECK(access(t_dev_path(), F_OK) != 0);
-	t_log("unload refused (EAGAIN/EBUSY) while a file was open, with and without an MR; "
-	      "succeeded after close, device node gone");
+	t_log("fpgadma_core: unload refused (EAGAIN/EBUSY) while the engines were loaded, and "
+	      "with the engines gone while a file was open; unloaded after "
+	      "close; device node gone");
 
-	/* 2: load, use, unload. */
+	/* 2: an engine needs the core. */
+	ret = t_kmod_load(mods[1]);
+	CHECK_MSG(ret == -ENOENT, "fpgadma_soft without fpgadma_core: %s, expected ENOENT "
+		  "(unknown symbols)", t_errname(ret));
+	ret = t_kmod_load(mods[2]);
+	CHECK_MSG(ret == -ENOENT, "fpgadma_edu without fpgadma_core: %s, expected ENOENT",
+		  t_errname(ret));
+	CHECK(none_loaded());
+	t_log("without the core, fpgadma_soft and fpgadma_edu are refused (ENOENT)");
+
+	/* 3: load, use, unload. */
 	pins0 = t_pins_out();
 	load();
 	use_device(0);
@@ -175,14 +195,14 @@ int main(int argc, char **argv)
 		load();
 		use_device(i);
 		CHECK_OK(unload());
-		CHECK(!module_loaded());
+		CHECK(none_loaded());
 		if (pins0 != T_PINS_UNKNOWN)
 			CHECK_EQ(t_pins_out(), pins0);
 	}
 	slab1 = slab_kb();
-	t_log("%u rounds of load, register, round trip up to 256 KiB, close, unload in %llu ms; "
-	      "pins out %lld before, %lld after; unreclaimable slab %lld kB -> %lld kB",
-	      ROUNDS, (unsigned long long)(t_now_ms() - t0), pins0,
+	t_log("%u rounds of load (core and engines), register, round trip up to 256 KiB, close, "
+	      "unload in %llu ms; pins out %lld before, %lld after; unreclaimable slab %lld kB -> "
+	      "%lld kB", ROUNDS, (unsigned long long)(t_now_ms() - t0), pins0,
 	      pins0 == T_PINS_UNKNOWN ? pins0 : t_pins_out(), slab0, slab1);
 	/*
 	 * A leak of even one small object per round would show as growth;
@@ -196,6 +216,6 @@ int main(int argc, char **argv)
 		CHECK_MSG(slab1 - slab0 < 512, "unreclaimable slab grew by %lld kB over %u rounds",
 			  slab1 - slab0, ROUNDS);
 	load();
-	CHECK(module_loaded());
+	CHECK(all_loaded());
 	t_pass();
 }

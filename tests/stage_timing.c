@@ -66,7 +66,7 @@ static void write_file(const char *file, const char *text)
 	close(fd);
 }
 
-#define PARAM "/sys/module/fpgadma/parameters/stage_timing"
+#define PARAM "/sys/module/fpgadma_core/parameters/stage_timing"
 
 /* The parameter reads Y or N; -1 if the module has none. */
 static int get_timing(void)

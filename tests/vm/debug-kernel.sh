@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Build the debug kernel of the VM suite's debug-kernel tier, once, and
-# optionally fpgadma.ko against it.
+# optionally the fpgadma modules against it.
 #
 # Usage: tests/vm/debug-kernel.sh [--module-dir DIR] [--rebuild]
-#   --module-dir DIR  also build fpgadma.ko against the debug kernel (W=1),
+#   --module-dir DIR  also build the fpgadma modules against the debug kernel (W=1),
 #                     from a copy of kmod/ in DIR/kmod: the regular module
 #                     in kmod/ stays as it is
 #   --rebuild         build the kernel again even when the cache has it
@@ -24,7 +24,7 @@
 # Output (stdout), in shell assignment form, everything else on stderr:
 #   KERNEL_IMAGE=<cache>/linux/arch/x86/boot/bzImage
 #   KERNEL_DIR=<cache>/linux
-#   MODULE=DIR/kmod/fpgadma.ko                 (with --module-dir)
+#   MODULE=DIR/kmod/fpgadma_core.ko                 (with --module-dir)
 #
 # Environment: LINUX_SOURCE, JOBS (parallel make jobs, default: number of
 # CPUs), FPGADMA_DEBUG_KERNEL_CACHE (the cache's top directory, default as
@@ -192,7 +192,7 @@ printf 'KERNEL_DIR=%q\n' "$tree"
 
 [ -n "$module_dir" ] || exit 0
 
-# --- fpgadma.ko against the debug kernel, from a fresh copy of kmod/ (Kbuild
+# --- the fpgadma modules against the debug kernel, from a fresh copy of kmod/ (Kbuild
 # writes next to the sources).  Its Kbuild finds the ABI headers in
 # ../include/uapi: a link to the source tree's include/ stands there.
 mkdir -p "$module_dir"
@@ -203,14 +203,16 @@ cp "$src_dir/kmod/Kbuild" "$src_dir"/kmod/*.[ch] "$module_dir/kmod/"
 rm -f "$module_dir"/kmod/*.mod.c
 ln -s "$src_dir/include" "$module_dir/include"
 module_log=$module_dir/module-build.log
-log "building fpgadma.ko against the debug kernel (log: ${module_log})"
+log "building the fpgadma modules against the debug kernel (log: ${module_log})"
 if ! make -C "$tree" M="$module_dir/kmod" W=1 -j"$jobs" modules > "$module_log" 2>&1; then
 	sed 's/^/  /' "$module_log" >&2
-	die "fpgadma.ko did not build against the debug kernel"
+	die "the fpgadma modules did not build against the debug kernel"
 fi
 if grep -q 'warning:' "$module_log"; then
 	log "the W=1 build against the debug kernel printed warnings:"
 	grep 'warning:' "$module_log" | sed 's/^/  /' >&2
 fi
-[ -f "$module_dir/kmod/fpgadma.ko" ] || die "no $module_dir/kmod/fpgadma.ko after the build"
-printf 'MODULE=%q\n' "$module_dir/kmod/fpgadma.ko"
+for ko in fpgadma_core.ko fpgadma_soft.ko fpgadma_edu.ko; do
+	[ -f "$module_dir/kmod/$ko" ] || die "no $module_dir/kmod/$ko after the build"
+done
+printf 'MODULE=%q\n' "$module_dir/kmod/fpgadma_core.ko"

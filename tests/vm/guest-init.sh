@@ -1,5 +1,5 @@
 #!/bin/sh
-# /init of the test VM (busybox sh): set the guest up, load fpgadma.ko, run
+# /init of the test VM (busybox sh): set the guest up, load the fpgadma modules, run
 # the job, report, power off.  Built into the initramfs by mkinitramfs.sh and
 # driven by tests/vm/run-suite.sh through the kernel command line:
 #
@@ -11,7 +11,10 @@
 #   fpgadma.bench_args=a|b   arguments for guest-bench.sh, separated by '|'
 #   fpgadma.params=a=1|b=2   module parameters for insmod, separated by '|'
 #                            (so that array values keep their commas:
-#                            fpgadma.params=x=1,2|y=3 gives insmod x=1,2 y=3)
+#                            fpgadma.params=x=1,2|y=3 gives insmod x=1,2 y=3);
+#                            fpgadma_soft.x=1 goes to the soft engine's
+#                            module, fpgadma_edu.x=1 to the edu engine's,
+#                            others to fpgadma_core
 #   fpgadma.tests=t1|t2      run only these tests (default: the whole list;
 #                            '-': none)
 #   fpgadma.demo_args=a|b    arguments for fpgadma_demo, separated by '|'
@@ -25,7 +28,7 @@
 #                            such a device the insmod check fails
 #   fpgadma.time_scale=N     multiply the tests' time limits by N (exported
 #                            as FPGADMA_TEST_TIME_SCALE; default 1)
-#   fpgadma.allow_no_module=1  a missing /fpgadma.ko is skipped instead of
+#   fpgadma.allow_no_module=1  a missing /fpgadma_core.ko is skipped instead of
 #                            failed (only for trying the harness itself)
 #
 # Output on the console (ttyS0), one TAP line per check:
@@ -150,10 +153,30 @@ module_loaded=0
 while read -r m; do
 	insmod "/modules/$m" || echo "# insmod /modules/$m failed"
 done < /modules/load-order
-echo "# --- insmod"
-if [ -f /fpgadma.ko ]; then
+# Parameters go to the module their prefix names (fpgadma_soft.ndevs=2,
+# fpgadma_edu.X=...), unprefixed ones to the core.
+core_params= soft_params= edu_params=
+for p in $params; do
+	case $p in
+	fpgadma_soft.*) soft_params="$soft_params ${p#fpgadma_soft.}" ;;
+	fpgadma_edu.*) edu_params="$edu_params ${p#fpgadma_edu.}" ;;
+	fpgadma_core.*) core_params="$core_params ${p#fpgadma_core.}" ;;
+	*) core_params="$core_params $p" ;;
+	esac
+done
+# The core, then its engines: the soft FPGA and QEMU's edu device.
+load_modules() {
 	# shellcheck disable=SC2086 # one word per parameter
-	if insmod /fpgadma.ko $params; then
+	insmod /fpgadma_core.ko $core_params || return 1
+	# shellcheck disable=SC2086
+	insmod /fpgadma_soft.ko $soft_params || { rmmod fpgadma_core; return 1; }
+	# shellcheck disable=SC2086
+	insmod /fpgadma_edu.ko $edu_params ||
+		{ rmmod fpgadma_soft; rmmod fpgadma_core; return 1; }
+}
+echo "# --- insmod"
+if [ -f /fpgadma_core.ko ]; then
+	if load_modules; then
 		module_loaded=1
 		chmod 666 /dev/fpgadma* 2>/dev/null
 		for dev in /dev/fpgadma*; do
@@ -184,10 +207,10 @@ if [ -f /fpgadma.ko ]; then
 	fi
 elif [ "$allow_no_module" = 1 ]; then
 	kmsg
-	tap_skip insmod "no /fpgadma.ko (fpgadma.allow_no_module=1)"
+	tap_skip insmod "no /fpgadma_core.ko (fpgadma.allow_no_module=1)"
 else
 	kmsg
-	echo "# /fpgadma.ko is missing from the initramfs"
+	echo "# /fpgadma_core.ko is missing from the initramfs"
 	tap_fail insmod
 fi
 
@@ -221,7 +244,7 @@ run_test() {
 		return
 	fi
 	if [ "$module_loaded" = 0 ] && [ "$allow_no_module" != 1 ]; then
-		echo "# not run: fpgadma.ko is not loaded"
+		echo "# not run: the fpgadma modules are not loaded"
 		tap_fail "$name"
 		return
 	fi
@@ -277,7 +300,7 @@ bench)
 		echo "# /bench/guest-bench.sh is missing (the bench side archive was not appended)"
 		tap_fail bench
 	elif [ "$module_loaded" = 0 ]; then
-		echo "# not run: fpgadma.ko is not loaded"
+		echo "# not run: the fpgadma modules are not loaded"
 		tap_fail bench
 	else
 		echo FPGADMA-BENCH-BEGIN
@@ -297,7 +320,8 @@ esac
 # --- leaks: module unload, pinned pages
 echo "# --- rmmod"
 if [ "$module_loaded" = 1 ]; then
-	if rmmod fpgadma; then
+	# engines first: the core is in use while they are loaded
+	if rmmod fpgadma_edu && rmmod fpgadma_soft && rmmod fpgadma_core; then
 		kmsg
 		tap_ok rmmod
 	else

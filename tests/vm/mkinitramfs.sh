@@ -3,7 +3,9 @@
 #
 # Usage: tests/vm/mkinitramfs.sh [options]
 #   --build-dir DIR    where the programs were built (default: the source tree)
-#   --module FILE      the module (default: kmod/fpgadma.ko in the build dir,
+#   --module FILE      the core module (default: kmod/fpgadma_core.ko in the
+#                      build dir; the engines fpgadma_soft.ko and
+#                      fpgadma_edu.ko are taken from beside it,
 #                      then in the source tree)
 #   --no-module        build without the module (experiments on the harness
 #                      only: the guest then needs fpgadma.allow_no_module=1)
@@ -20,7 +22,8 @@
 #   --output FILE      default: <build dir>/tests/vm/initramfs.cpio.gz
 #
 # Contents: busybox (static) with its applet links; /init (guest-init.sh);
-# /fpgadma.ko; /modules/ and /modules/load-order for modules it depends on;
+# /fpgadma_core.ko, /fpgadma_soft.ko, /fpgadma_edu.ko; /modules/ and
+# /modules/load-order for modules they depend on;
 # /tests/<name> for every name in the list and /tests/vm-tests.list (the
 # names, in order); /usr/bin/fpgadma_demo and /usr/bin/fpgadma_info; every
 # shared library these load (found with ldd) and the dynamic loader; /etc
@@ -95,12 +98,19 @@ done
 [ -n "$tests_list" ] || tests_list=$src_dir/tests/vm-tests.list
 [ -n "$output" ] || output=$build_dir/tests/vm/initramfs.cpio.gz
 if [ "$no_module" = no ] && [ -z "$module" ]; then
-	for m in "$build_dir/kmod/fpgadma.ko" "$src_dir/kmod/fpgadma.ko"; do
+	for m in "$build_dir/kmod/fpgadma_core.ko" "$src_dir/kmod/fpgadma_core.ko"; do
 		if [ -f "$m" ]; then module=$m; break; fi
 	done
-	[ -n "$module" ] || die "kmod/fpgadma.ko not found: build it first (make)"
+	[ -n "$module" ] || die "kmod/fpgadma_core.ko not found: build it first (make)"
 fi
 [ "$no_module" = yes ] || [ -f "$module" ] || die "module $module not found"
+# The engine modules are built beside the core.
+engines=(fpgadma_soft.ko fpgadma_edu.ko)
+if [ "$no_module" = no ]; then
+	for e in "${engines[@]}"; do
+		[ -f "$(dirname "$module")/$e" ] || die "$(dirname "$module")/$e not found beside $module"
+	done
+fi
 [ -r "$tests_list" ] || die "test list $tests_list not found"
 
 busybox=
@@ -220,7 +230,10 @@ done < <("$busybox" --list-full)
 
 # --- the module and the modules it depends on
 if [ "$no_module" = no ]; then
-	install -m 0644 "$module" "$root/fpgadma.ko"
+	install -m 0644 "$module" "$root/fpgadma_core.ko"
+	for e in "${engines[@]}"; do
+		install -m 0644 "$(dirname "$module")/$e" "$root/$e"
+	done
 	krel=$(modinfo -F vermagic "$module" 2>/dev/null | awk '{print $1}')
 	deps=$(modinfo -F depends "$module" 2>/dev/null | tr ',' ' ')
 	# shellcheck disable=SC2206 # one word per module name

@@ -12,7 +12,8 @@
 #                      'bench' passes when they ran; bench/run-bench.sh takes
 #                      their results out of the console (use --config bench)
 #   --build-dir DIR    the build tree (default: the source tree)
-#   --module FILE      the module to test (default: kmod/fpgadma.ko)
+#   --module FILE      the core module to test, the engines beside it
+#                      (default: kmod/fpgadma_core.ko)
 #   --initramfs FILE   boot this initramfs instead of building one with
 #                      mkinitramfs.sh (its test names in FILE.tests)
 #   --log-dir DIR      the consoles' directory (default: <build dir>/tests/vm/logs)
@@ -33,7 +34,7 @@
 #              memory-pressure tests (ring_pressure runs only here)
 #   edu        256 MiB, 1 vCPU, QEMU's edu PCI device (all memory within its
 #              28-bit DMA reach, no IOMMU); the tests target the edu device
-#              (the module is loaded with ndevs=0), with -icount
+#              (fpgadma_soft is loaded with ndevs=0), with -icount
 #   iommu      1 GiB, 1 vCPU, q35 with an emulated Intel IOMMU (strict
 #              invalidation) and the edu device; the tests target it
 #   bench      3 GiB, 2 vCPUs: for the bench job (not in the default list)
@@ -56,7 +57,9 @@
 #   FPGADMA_VM_APPEND_<NAME>   ... in configuration NAME only (upper case, - as _,
 #                              e.g. FPGADMA_VM_APPEND_SWIOTLB)
 #   FPGADMA_VM_QEMU_ARGS       QEMU arguments added in every configuration
-#   FPGADMA_VM_PARAMS          module parameters, '|' separated (a=1|b=2)
+#   FPGADMA_VM_PARAMS          module parameters, '|' separated (a=1|b=2; the
+#                              engines' with their module's prefix:
+#                              fpgadma_soft.inline_max=0)
 #   FPGADMA_VM_TESTS           run only these tests, '|' separated
 #   FPGADMA_VM_DEMO_ARGS       arguments of fpgadma_demo, '|' separated
 #   FPGADMA_VM_BENCH_ARGS      arguments of bench/guest-bench.sh, '|' separated
@@ -114,7 +117,7 @@ config_setup() {
 		# two soft devices, so that cross_dev can use one's keys on
 		# the other.
 		smp=4
-		cfg_params="ndevs=2"
+		cfg_params="fpgadma_soft.ndevs=2"
 		cfg_tests="concurrency|poll_wait|close_waiter|lifecycle_exit|host_ep|cross_dev|isolation|ft-rdm_msg"
 		;;
 	edu|iommu)
@@ -123,7 +126,7 @@ config_setup() {
 		# next timer instead of waiting for it (single-threaded TCG).
 		# shellcheck disable=SC2054
 		cfg_accel=(-accel tcg -icount shift=0,sleep=off)
-		cfg_params="ndevs=0"
+		cfg_params="fpgadma_soft.ndevs=0"
 		cfg_engine=edu cfg_scale=4 cfg_tests=all
 		if [ "$1" = edu ]; then
 			# All of memory within the device's 28-bit reach.
