@@ -11,11 +11,13 @@
 #define FPGADMA_KMOD_H
 
 #include <linux/cdev.h>
+#include <linux/completion.h>
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
 #include <linux/jump_label.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
+#include <linux/refcount.h>
 #include <linux/rwsem.h>
 #include <linux/scatterlist.h>
 #include <linux/spinlock.h>
@@ -75,7 +77,8 @@ int fpgadma_umem_walk_dma(struct fpgadma_umem *umem, u64 offset, u64 len,
  * @access:	FPGADMA_ACCESS_* rights.
  * @lkey:	key in @ctx's table.
  * @rkey:	key in the device's table.
- * @inflight:	work requests holding the MR; deregistration waits for 0.
+ * @refs:	one for the key tables, one per work request holding it.
+ * @released:	completed when @refs drops to 0; deregistration waits for it.
  */
 struct fpgadma_mr {
 	struct fpgadma_ctx *ctx;
@@ -85,7 +88,8 @@ struct fpgadma_mr {
 	u32 access;
 	u32 lkey;
 	u32 rkey;
-	atomic_t inflight;
+	refcount_t refs;
+	struct completion released;
 };
 
 /* Device counters, shown read-only in sysfs. */
@@ -276,7 +280,7 @@ void fpgadma_stages_module_exit(void);
  * @outstanding: CQE slots reserved by posted, not yet completed work.
  * @inflight:	posted work not yet completed.
  * @cq_wait:	poll() sleepers.
- * @idle_wait:	waiters for @inflight == 0 or for an MR's inflight == 0.
+ * @idle_wait:	waiters for @inflight == 0.
  * @ep_id:	the context's endpoint number in the device's @eps; changed
  *		only by BIND_EP (under @lock), read by engines with READ_ONCE.
  * @ep_bound:	BIND_EP has chosen @ep_id (it may not again).
@@ -311,6 +315,12 @@ struct fpgadma_ctx {
 };
 
 int fpgadma_mr_reg(struct fpgadma_ctx *ctx, struct fpgadma_reg_mr *cmd);
+struct fpgadma_piece;
+u32 fpgadma_mr_get_local(struct fpgadma_ctx *ctx, u32 lkey, u64 addr, u32 len,
+			 bool device_writes, struct fpgadma_piece *piece);
+u32 fpgadma_mr_get_remote(struct fpgadma_dev *fdev, u32 rkey, u32 right,
+			  u64 raddr, bool offset, u64 len,
+			  struct fpgadma_piece *piece);
 void fpgadma_mr_put(struct fpgadma_mr *mr);
 int fpgadma_mr_dereg(struct fpgadma_ctx *ctx, u32 lkey);
 void fpgadma_mr_destroy_all(struct fpgadma_ctx *ctx);
@@ -369,7 +379,15 @@ static inline bool fpgadma_wr_device_writes(u32 opcode)
 	       opcode == FPGADMA_WR_RDMA_READ || opcode == FPGADMA_WR_RECV;
 }
 
+/* ioctl.c */
+extern const struct file_operations fpgadma_fops;
+void fpgadma_ctx_teardown(struct fpgadma_ctx *ctx);
+/* core.c */
+struct fpgadma_dev *fpgadma_dev_get_minor(unsigned int minor);
+/* post.c, cq.c, recv.c */
 int fpgadma_post(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd);
+int fpgadma_cq_reserve(struct fpgadma_ctx *ctx, u32 n);
+void fpgadma_recv_queue(struct fpgadma_work *work);
 void fpgadma_work_done(struct fpgadma_work *work, u32 status, u64 bytes);
 int fpgadma_ctx_init_ring(struct fpgadma_ctx *ctx, u32 entries);
 void fpgadma_ctx_drain(struct fpgadma_ctx *ctx);

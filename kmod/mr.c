@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * fpgadma memory regions: keys, rights and the tables that find them.
+ * fpgadma memory regions: keys, rights, the tables that find them and the
+ * hold work takes on them (siw_mem.c's shape: lookup, range and rights
+ * check, reference, release in one place).
  *
  * An lkey lives in its context's table and means nothing elsewhere; an rkey
  * lives in the device's table, for peers the owner hands it to.  Both are
  * random 32-bit values, so one process cannot name another's MR by counting.
- * Work holds an MR through mr->inflight; deregistration first takes the MR
- * out of both tables (no new work can find it), then waits for the work that
- * already holds it.
+ * The tables hold one reference on an MR, each work request that uses it
+ * another (fpgadma_mr_get_local(), fpgadma_mr_get_remote()); deregistration
+ * takes the MR out of both tables (no new work can find it), drops the
+ * tables' reference and waits for the last one to go.
  */
+#include <linux/completion.h>
+#include <linux/overflow.h>
 #include <linux/random.h>
+#include <linux/refcount.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
 
@@ -64,7 +70,8 @@ int fpgadma_mr_reg(struct fpgadma_ctx *ctx, struct fpgadma_reg_mr *cmd)
 	mr->iova = cmd->addr;
 	mr->length = cmd->length;
 	mr->access = cmd->access;
-	atomic_set(&mr->inflight, 0);
+	refcount_set(&mr->refs, 1);	/* the tables' */
+	init_completion(&mr->released);
 
 	mr->umem = fpgadma_umem_get(fdev, cmd->addr, cmd->length, writable);
 	if (IS_ERR(mr->umem)) {
@@ -114,25 +121,102 @@ err_free:
 }
 
 /**
- * fpgadma_mr_put() - drop a hold a peer's work took on @mr through its rkey.
- * @mr:		an MR of another context, or of the same one.
+ * fpgadma_mr_get_local() - hold the MR a piece of a work request names.
+ * @ctx:	the posting context, whose lkey table is searched.
+ * @lkey:	the piece's lkey.
+ * @addr:	the piece's first byte (a user address inside the MR).
+ * @len:	its length.
+ * @device_writes: the device writes the piece (needs LOCAL_WRITE).
+ * @piece:	on success: the MR, held, and the piece's offset and length.
  *
- * The owner may be waiting in fpgadma_mr_destroy() and free the MR and its
- * context as soon as it sees no holder: the wake-up happens under the
- * owner's cq_lock, which the owner takes once more before going on.  Any
- * context, also interrupt.
+ * Context: process context with @ctx->lock held, so that the MR cannot
+ * leave the table between the lookup and the hold.
+ * Return: FPGADMA_WC_SUCCESS, or the status the work completes with:
+ * FPGADMA_WC_LOC_PROT_ERR (no such lkey), FPGADMA_WC_LOC_LEN_ERR (the
+ * piece is not inside the MR), FPGADMA_WC_LOC_ACCESS_ERR (no right).
+ */
+u32 fpgadma_mr_get_local(struct fpgadma_ctx *ctx, u32 lkey, u64 addr, u32 len,
+			 bool device_writes, struct fpgadma_piece *piece)
+{
+	struct fpgadma_mr *mr;
+	u64 end;
+
+	lockdep_assert_held(&ctx->lock);
+	mr = xa_load(&ctx->mrs, lkey);
+	if (!mr)
+		return FPGADMA_WC_LOC_PROT_ERR;
+	if (check_add_overflow(addr, (u64)len, &end) ||
+	    addr < mr->iova || end > mr->iova + mr->length)
+		return FPGADMA_WC_LOC_LEN_ERR;
+	if (device_writes && !(mr->access & FPGADMA_ACCESS_LOCAL_WRITE))
+		return FPGADMA_WC_LOC_ACCESS_ERR;
+	refcount_inc(&mr->refs);
+	piece->mr = mr;
+	piece->offset = addr - mr->iova;
+	piece->len = len;
+	return FPGADMA_WC_SUCCESS;
+}
+
+/**
+ * fpgadma_mr_get_remote() - hold the peer MR an RDMA work request names.
+ * @fdev:	the device, whose rkey table is searched.
+ * @rkey:	the peer MR's rkey.
+ * @right:	FPGADMA_ACCESS_REMOTE_WRITE or FPGADMA_ACCESS_REMOTE_READ.
+ * @raddr:	a user address in the peer MR, or with @offset an offset.
+ * @offset:	@raddr is an offset into the MR (FPGADMA_WR_F_REMOTE_OFFSET).
+ * @len:	bytes.
+ * @piece:	on success: the MR, held, and the range's offset and length.
+ *
+ * Context: any context that may take a spinlock; takes the rkey table's
+ * lock, which keeps the MR from being destroyed between lookup and hold.
+ * Return: FPGADMA_WC_SUCCESS, or FPGADMA_WC_REM_ACCESS_ERR (no such rkey,
+ * no right, or the range not inside the MR), which tells the initiator
+ * nothing more about the peer's memory.
+ */
+u32 fpgadma_mr_get_remote(struct fpgadma_dev *fdev, u32 rkey, u32 right,
+			  u64 raddr, bool offset, u64 len,
+			  struct fpgadma_piece *piece)
+{
+	u32 status = FPGADMA_WC_REM_ACCESS_ERR;
+	struct fpgadma_mr *mr;
+	u64 off, end;
+
+	xa_lock(&fdev->rkeys);
+	mr = xa_load(&fdev->rkeys, rkey);
+	if (!mr || !(mr->access & right))
+		goto out;
+	if (offset) {
+		off = raddr;
+	} else {
+		if (raddr < mr->iova)
+			goto out;
+		off = raddr - mr->iova;
+	}
+	if (check_add_overflow(off, len, &end) || end > mr->length)
+		goto out;
+	refcount_inc(&mr->refs);
+	piece->mr = mr;
+	piece->offset = off;
+	piece->len = len;
+	status = FPGADMA_WC_SUCCESS;
+out:
+	xa_unlock(&fdev->rkeys);
+	return status;
+}
+
+/**
+ * fpgadma_mr_put() - drop a hold on @mr.
+ * @mr:		an MR held by fpgadma_mr_get_local() or fpgadma_mr_get_remote().
+ *
+ * The last hold lets the owner's deregistration go on, which frees the MR:
+ * @mr may be gone when this returns.
  *
  * Context: any context, also interrupt.
  */
 void fpgadma_mr_put(struct fpgadma_mr *mr)
 {
-	struct fpgadma_ctx *owner = mr->ctx;
-	unsigned long flags;
-
-	spin_lock_irqsave(&owner->cq_lock, flags);
-	if (atomic_dec_and_test(&mr->inflight))
-		wake_up_all(&owner->idle_wait);
-	spin_unlock_irqrestore(&owner->cq_lock, flags);
+	if (refcount_dec_and_test(&mr->refs))
+		complete(&mr->released);
 }
 
 /* Wait for the work holding @mr, which is in no table any more, then free it. */
@@ -146,10 +230,9 @@ static void fpgadma_mr_destroy(struct fpgadma_mr *mr)
 	/* Posted RECVs would hold the MR until a SEND comes: flush them. */
 	fpgadma_recv_flush(ctx, mr);
 	t0 = fpgadma_stage_start();
-	wait_event(ctx->idle_wait, !atomic_read(&mr->inflight));
-	/* Let a waker in fpgadma_mr_put() leave the lock first. */
-	spin_lock_irq(&ctx->cq_lock);
-	spin_unlock_irq(&ctx->cq_lock);
+	fpgadma_mr_put(mr);
+	/* complete() is done with @mr once this returns: it may be freed */
+	wait_for_completion(&mr->released);
 	fpgadma_stage_end(fdev, FPGADMA_STAGE_DEREG_WAIT, t0);
 	atomic64_sub(mr->umem->npages, &fdev->stats.pinned_pages);
 	atomic64_dec(&fdev->stats.live_mrs);

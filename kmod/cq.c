@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fpgadma completions: the ring a context maps and the end of a work
+ * request.
+ *
+ * The kernel writes a CQE, then publishes the tail with release semantics;
+ * the process reads up to the tail and publishes its head.  A slot is
+ * reserved when work is posted (fpgadma_cq_reserve()), so a process that
+ * keeps its head honest never loses a CQE; one that does not only hurts
+ * itself (FPGADMA_RING_OVERFLOW).  The ring belongs to the context and
+ * stays mapped as long as the process keeps it, also after the device left.
+ */
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "fpgadma.h"
+
+/* Ring layout: each index on its own cache line, then the CQEs. */
+#define FPGADMA_RING_HEAD_OFF	0
+#define FPGADMA_RING_TAIL_OFF	64
+#define FPGADMA_RING_FLAGS_OFF	128
+#define FPGADMA_RING_CQES_OFF	192
+
+/**
+ * fpgadma_ctx_init_ring() - allocate a context's completion ring.
+ * @ctx:	a new context.
+ * @entries:	CQE slots, a power of two.
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or -ENOMEM.
+ */
+int fpgadma_ctx_init_ring(struct fpgadma_ctx *ctx, u32 entries)
+{
+	size_t size = FPGADMA_RING_CQES_OFF +
+		      (size_t)entries * sizeof(struct fpgadma_cqe);
+
+	ctx->ring = vmalloc_user(size);
+	if (!ctx->ring)
+		return -ENOMEM;
+	ctx->ring_size = size;
+	ctx->cq_entries = entries;
+	ctx->head = ctx->ring + FPGADMA_RING_HEAD_OFF;
+	ctx->tail = ctx->ring + FPGADMA_RING_TAIL_OFF;
+	ctx->flags = ctx->ring + FPGADMA_RING_FLAGS_OFF;
+	ctx->cqes = ctx->ring + FPGADMA_RING_CQES_OFF;
+	spin_lock_init(&ctx->cq_lock);
+	init_waitqueue_head(&ctx->cq_wait);
+	init_waitqueue_head(&ctx->idle_wait);
+	return 0;
+}
+
+/**
+ * fpgadma_ring_layout() - the ring's offsets, for QUERY.
+ * @ctx:	the context.
+ * @q:		filled with ring_size and the ring_*_off fields.
+ *
+ * Context: any context.
+ */
+void fpgadma_ring_layout(struct fpgadma_ctx *ctx, struct fpgadma_query *q)
+{
+	q->cq_entries = ctx->cq_entries;
+	q->ring_size = ctx->ring_size;
+	q->ring_head_off = FPGADMA_RING_HEAD_OFF;
+	q->ring_tail_off = FPGADMA_RING_TAIL_OFF;
+	q->ring_flags_off = FPGADMA_RING_FLAGS_OFF;
+	q->ring_cqes_off = FPGADMA_RING_CQES_OFF;
+}
+
+/* CQEs the process has not consumed yet; a head it has garbled reads as full. */
+static u32 fpgadma_cq_used(struct fpgadma_ctx *ctx)
+{
+	u32 used = ctx->cq_tail - READ_ONCE(*ctx->head);
+
+	return min(used, ctx->cq_entries);
+}
+
+/**
+ * fpgadma_ctx_cq_ready() - whether a CQE waits in the ring (for poll()).
+ * @ctx:	the context.
+ *
+ * Context: any context.
+ * Return: true if the process has CQEs to consume.
+ */
+bool fpgadma_ctx_cq_ready(struct fpgadma_ctx *ctx)
+{
+	return READ_ONCE(ctx->cq_tail) != READ_ONCE(*ctx->head);
+}
+
+/**
+ * fpgadma_ctx_drain() - wait until no work of the context is in flight.
+ * @ctx:	the context.
+ *
+ * Context: process context, may sleep; no new work may be posted meanwhile.
+ */
+void fpgadma_ctx_drain(struct fpgadma_ctx *ctx)
+{
+	wait_event(ctx->idle_wait, !READ_ONCE(ctx->inflight));
+	/* fpgadma_work_done() wakes under the lock: let it leave. */
+	spin_lock_irq(&ctx->cq_lock);
+	spin_unlock_irq(&ctx->cq_lock);
+}
+
+/**
+ * fpgadma_work_done() - complete a work request; called by engines.
+ * @work:	the work, owned by the engine until now; freed here.
+ * @status:	FPGADMA_WC_* (ignored if the work already carries an error).
+ * @bytes:	bytes moved.
+ *
+ * Releases the work's MRs, writes its CQE and wakes pollers and waiters.
+ * Any context, also interrupt.
+ *
+ * Context: any context, also interrupt; takes the context's cq_lock.
+ */
+void fpgadma_work_done(struct fpgadma_work *work, u32 status, u64 bytes)
+{
+	struct fpgadma_ctx *ctx = work->ctx;
+	struct fpgadma_dev *fdev = ctx->fdev;
+	struct fpgadma_stats *stats = &fdev->stats;
+	u64 t0 = fpgadma_stage_start();
+	struct fpgadma_cqe *cqe;
+	unsigned long irqflags;
+	u32 i;
+
+	if (work->t_start)
+		fpgadma_stage_end(fdev, FPGADMA_STAGE_ENGINE, work->t_start);
+
+	if (work->status != FPGADMA_WC_SUCCESS)
+		status = work->status;
+	if (status != FPGADMA_WC_SUCCESS) {
+		bytes = 0;
+		atomic64_inc(&stats->wr_errors);
+	} else if (work->opcode == FPGADMA_WR_WRITE_MEM) {
+		atomic64_add(bytes, &stats->bytes_to_device);
+	} else if (work->opcode != FPGADMA_WR_SEND) {
+		/* A SEND's bytes are counted once, by the RECV it filled. */
+		atomic64_add(bytes, &stats->bytes_to_host);
+	}
+	atomic64_inc(&stats->wrs_completed);
+
+	for (i = 0; i < work->npieces; i++)
+		fpgadma_mr_put(work->pieces[i].mr);
+	if (work->remote.mr)
+		fpgadma_mr_put(work->remote.mr);
+
+	spin_lock_irqsave(&ctx->cq_lock, irqflags);
+	ctx->outstanding--;
+	if (fpgadma_cq_used(ctx) >= ctx->cq_entries) {
+		WRITE_ONCE(*ctx->flags, READ_ONCE(*ctx->flags) | FPGADMA_RING_OVERFLOW);
+	} else {
+		cqe = &ctx->cqes[ctx->cq_tail & (ctx->cq_entries - 1)];
+		cqe->wr_id = work->wr_id;
+		cqe->status = status;
+		cqe->opcode = work->opcode;
+		cqe->byte_len = bytes;
+		cqe->vendor_err = 0;
+		cqe->src_ep = status == FPGADMA_WC_SUCCESS ? work->src_ep : 0;
+		WRITE_ONCE(ctx->cq_tail, ctx->cq_tail + 1);
+		/* Pairs with the process's load-acquire of the tail: CQE first. */
+		smp_store_release(ctx->tail, ctx->cq_tail);
+	}
+	ctx->inflight--;
+	wake_up_all(&ctx->idle_wait);
+	wake_up_interruptible(&ctx->cq_wait);
+	spin_unlock_irqrestore(&ctx->cq_lock, irqflags);
+	/* The context may be gone now; the device is not. */
+	kfree(work);
+	fpgadma_stage_end(fdev, FPGADMA_STAGE_COMPLETE, t0);
+}
+EXPORT_SYMBOL_GPL(fpgadma_work_done);
+
+/**
+ * fpgadma_cq_reserve() - reserve ring slots for work about to be posted.
+ * @ctx:	the context.
+ * @n:		work requests: each will write one CQE.
+ *
+ * The work also counts as in flight from now on (fpgadma_ctx_drain()).
+ *
+ * Context: process context; takes @ctx->cq_lock.
+ * Return: 0, or -EAGAIN if the ring cannot take @n more CQEs.
+ */
+int fpgadma_cq_reserve(struct fpgadma_ctx *ctx, u32 n)
+{
+	int ret = 0;
+
+	spin_lock_irq(&ctx->cq_lock);
+	if ((u64)ctx->outstanding + fpgadma_cq_used(ctx) + n > ctx->cq_entries) {
+		ret = -EAGAIN;
+	} else {
+		ctx->outstanding += n;
+		ctx->inflight += n;
+	}
+	spin_unlock_irq(&ctx->cq_lock);
+	return ret;
+}

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fpgadma posting: FPGADMA_IOC_POST.
+ *
+ * POST copies a batch of WRs in, checks their form (a malformed batch posts
+ * nothing), reserves a completion slot for each, resolves every piece to an
+ * MR it holds (mr.c), and hands the work to the engine in order.  Checks
+ * that depend on keys, bounds and rights do not fail the call: like an RDMA
+ * device, the WR completes with an error status and moves nothing.
+ */
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "fpgadma.h"
+
+/*
+ * The form of a WR: -EINVAL for what no device accepts, -EOPNOTSUPP for a
+ * host-endpoint opcode on a device without FPGADMA_CAP_HOST_EP.
+ */
+static int fpgadma_wr_check(const struct fpgadma_dev *fdev,
+			    const struct fpgadma_wr *wr)
+{
+	bool rdma = wr->opcode == FPGADMA_WR_RDMA_WRITE ||
+		    wr->opcode == FPGADMA_WR_RDMA_READ;
+
+	if (wr->reserved0 || wr->reserved || wr->num_sge > fpgadma_max_sge)
+		return -EINVAL;
+	if (wr->flags & ~(rdma ? FPGADMA_WR_F_REMOTE_OFFSET : 0))
+		return -EINVAL;
+	if (!rdma && wr->rkey)
+		return -EINVAL;
+	if (wr->opcode != FPGADMA_WR_SEND && wr->dest)
+		return -EINVAL;
+	switch (wr->opcode) {
+	case FPGADMA_WR_READ_MEM:
+	case FPGADMA_WR_WRITE_MEM:
+		return 0;
+	case FPGADMA_WR_READ_STREAM:
+		return wr->dev_addr ? -EINVAL : 0;
+	case FPGADMA_WR_RDMA_WRITE:
+	case FPGADMA_WR_RDMA_READ:
+	case FPGADMA_WR_SEND:
+	case FPGADMA_WR_RECV:
+		if (!rdma && wr->dev_addr)
+			return -EINVAL;
+		return fdev->ops->caps & FPGADMA_CAP_HOST_EP ? 0 : -EOPNOTSUPP;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* Resolve all pieces of @work; on any error hold none and record the status. */
+static void fpgadma_work_resolve(struct fpgadma_ctx *ctx,
+				 const struct fpgadma_wr *wr,
+				 const struct fpgadma_sge *sges,
+				 struct fpgadma_work *work)
+{
+	u64 total = 0, end;
+	u32 i, status = FPGADMA_WC_SUCCESS;
+
+	for (i = 0; i < wr->num_sge; i++) {
+		if (!sges[i].length)
+			continue;
+		status = fpgadma_mr_get_local(ctx, sges[i].lkey, sges[i].addr,
+					      sges[i].length,
+					      fpgadma_wr_device_writes(wr->opcode),
+					      &work->pieces[work->npieces]);
+		if (status)
+			break;
+		work->npieces++;
+		total += sges[i].length;
+	}
+	if (status)
+		goto out;
+	switch (wr->opcode) {
+	case FPGADMA_WR_READ_MEM:
+	case FPGADMA_WR_WRITE_MEM:
+		if (check_add_overflow(wr->dev_addr, total, &end) ||
+		    end > ctx->fdev->dev_mem_size)
+			status = FPGADMA_WC_REM_ACCESS_ERR;
+		break;
+	case FPGADMA_WR_RDMA_WRITE:
+	case FPGADMA_WR_RDMA_READ:
+		/* One piece has at most U32_MAX bytes: so has the peer range. */
+		if (total > U32_MAX)
+			status = FPGADMA_WC_LOC_LEN_ERR;
+		else
+			status = fpgadma_mr_get_remote(ctx->fdev, wr->rkey,
+				wr->opcode == FPGADMA_WR_RDMA_WRITE ?
+				FPGADMA_ACCESS_REMOTE_WRITE :
+				FPGADMA_ACCESS_REMOTE_READ,
+				wr->dev_addr,
+				wr->flags & FPGADMA_WR_F_REMOTE_OFFSET, total,
+				&work->remote);
+		break;
+	}
+out:
+	if (status) {
+		for (i = 0; i < work->npieces; i++)
+			fpgadma_mr_put(work->pieces[i].mr);
+		work->npieces = 0;
+		total = 0;
+	}
+	work->status = status;
+	work->length = total;
+}
+
+/* Allocate the work of a well-formed WR; NULL if out of memory. */
+static struct fpgadma_work *fpgadma_work_alloc(const struct fpgadma_wr *wr)
+{
+	struct fpgadma_work *work;
+
+	work = kzalloc(struct_size(work, pieces, wr->num_sge), GFP_KERNEL);
+	if (!work)
+		return NULL;
+	work->wr_id = wr->wr_id;
+	work->opcode = wr->opcode;
+	work->dev_addr = wr->dev_addr;
+	work->dest = wr->dest;
+	return work;
+}
+
+/*
+ * A batch of up to this many WRs, with up to this many SGEs in all, is
+ * copied in on the stack: a small post then allocates only its works.
+ */
+#define FPGADMA_POST_ONSTACK	4
+
+/**
+ * fpgadma_post() - post a batch of work requests (FPGADMA_IOC_POST).
+ * @ctx:	the calling context.
+ * @cmd:	the request; flags and reserved fields already checked.
+ *
+ * All or nothing: nothing is posted unless every WR is well formed, every
+ * SGE list can be read and the ring has a slot for each WR.
+ *
+ * Context: process context of the owner, may sleep; takes @ctx->lock.
+ * Return: 0; -EINVAL for a bad count or a malformed WR; -EOPNOTSUPP for a
+ * host-endpoint WR on a device without them; -EFAULT for an
+ * unreadable WR or SGE array; -EAGAIN when the ring has no room; -ENOMEM.
+ */
+int fpgadma_post(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd)
+{
+	struct fpgadma_work *work_buf[FPGADMA_POST_ONSTACK];
+	struct fpgadma_sge sge_buf[FPGADMA_POST_ONSTACK];
+	struct fpgadma_wr wr_buf[FPGADMA_POST_ONSTACK];
+	struct fpgadma_work **works = work_buf;
+	struct fpgadma_sge *sges = sge_buf;
+	struct fpgadma_wr *wrs = wr_buf;
+	u64 t_post = fpgadma_stage_start();
+	u32 i, off, nsge = 0, n = cmd->count;
+	int ret = 0;
+
+	if (!n || n > fpgadma_max_post)
+		return -EINVAL;
+	if (n > FPGADMA_POST_ONSTACK) {
+		wrs = kvmalloc_array(n, sizeof(*wrs), GFP_KERNEL);
+		works = kvmalloc_array(n, sizeof(*works), GFP_KERNEL);
+		if (!wrs || !works) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
+	}
+	memset(works, 0, n * sizeof(*works));
+	if (copy_from_user(wrs, u64_to_user_ptr(cmd->wrs), n * sizeof(*wrs))) {
+		ret = -EFAULT;
+		goto out_free;
+	}
+	for (i = 0; i < n; i++) {
+		ret = fpgadma_wr_check(ctx->fdev, &wrs[i]);
+		if (ret)
+			goto out_free;
+		nsge += wrs[i].num_sge;
+	}
+	/*
+	 * At most max_post * max_sge, both bounded: no overflow, but up to
+	 * 1 GiB with both at their limits, hence kvmalloc.
+	 */
+	if (nsge > FPGADMA_POST_ONSTACK) {
+		sges = kvmalloc_array(nsge, sizeof(*sges), GFP_KERNEL);
+		if (!sges) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
+	}
+	for (i = 0, off = 0; i < n; off += wrs[i].num_sge, i++) {
+		if (copy_from_user(sges + off, u64_to_user_ptr(wrs[i].sg_list),
+				   wrs[i].num_sge * sizeof(*sges))) {
+			ret = -EFAULT;
+			goto out;
+		}
+		works[i] = fpgadma_work_alloc(&wrs[i]);
+		if (!works[i]) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		works[i]->ctx = ctx;
+	}
+
+	mutex_lock(&ctx->lock);
+	ret = fpgadma_cq_reserve(ctx, n);
+	for (i = 0, off = 0; !ret && i < n; off += wrs[i].num_sge, i++) {
+		fpgadma_work_resolve(ctx, &wrs[i], sges + off, works[i]);
+		/*
+		 * A RECV is queued before the lock is dropped, so that a
+		 * deregistration of its MR, which takes the lkey out under
+		 * the lock, finds it to flush.
+		 */
+		if (works[i]->opcode == FPGADMA_WR_RECV &&
+		    works[i]->status == FPGADMA_WC_SUCCESS) {
+			fpgadma_recv_queue(works[i]);
+			works[i] = NULL;
+		}
+	}
+	mutex_unlock(&ctx->lock);
+	if (ret)
+		goto out;
+
+	for (i = 0; i < n; i++) {
+		if (!works[i])
+			continue;
+		works[i]->t_submit = fpgadma_stage_start();
+		ctx->fdev->ops->submit(ctx->fdev, works[i]);
+		works[i] = NULL;
+	}
+out:
+	for (i = 0; i < n; i++)
+		kfree(works[i]);
+out_free:
+	if (sges != sge_buf)
+		kvfree(sges);
+	if (works != work_buf)
+		kvfree(works);
+	if (wrs != wr_buf)
+		kvfree(wrs);
+	fpgadma_stage_end(ctx->fdev, FPGADMA_STAGE_POST_TOTAL, t_post);
+	return ret;
+}
