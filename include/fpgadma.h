@@ -147,6 +147,8 @@ int fpgadma_wait(struct fpgadma_context *ctx, int timeout_ms);
 const char *fpgadma_strerror(int err);
 /* Text for a CQE status (enum fpgadma_wc_status). */
 const char *fpgadma_wc_status_str(uint32_t status);
+/* The name of an engine (FPGADMA_ENGINE_*): "soft", "edu" or "unknown". */
+const char *fpgadma_engine_str(uint32_t engine);
 
 #ifdef __cplusplus
 }

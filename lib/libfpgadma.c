@@ -772,7 +772,8 @@ const char *fpgadma_wc_status_str(uint32_t status)
 		       "bounds, no stream, or a peer memory region missing, "
 		       "too short or without the right";
 	case FPGADMA_WC_FLUSH_ERR:
-		return "flushed: the context is closing";
+		return "flushed: the context is closing, the memory region was "
+		       "deregistered, or the device has gone";
 	case FPGADMA_WC_GENERAL_ERR:
 		return "general error: the engine failed";
 	case FPGADMA_WC_RNR_ERR:
@@ -783,5 +784,17 @@ const char *fpgadma_wc_status_str(uint32_t status)
 		       "message is longer than its receive";
 	default:
 		return "unknown completion status";
+	}
+}
+
+const char *fpgadma_engine_str(uint32_t engine)
+{
+	switch (engine) {
+	case FPGADMA_ENGINE_SOFT:
+		return "soft";
+	case FPGADMA_ENGINE_EDU:
+		return "edu";
+	default:
+		return "unknown";
 	}
 }

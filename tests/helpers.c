@@ -412,17 +412,7 @@ const char *t_dev_path(void)
 
 const char *t_engine_name(uint32_t engine)
 {
-	static __thread char buf[16];
-
-	switch (engine) {
-	case FPGADMA_ENGINE_SOFT:
-		return "soft";
-	case FPGADMA_ENGINE_EDU:
-		return "edu";
-	default:
-		snprintf(buf, sizeof(buf), "%u", engine);
-		return buf;
-	}
+	return fpgadma_engine_str(engine);
 }
 
 int t_find_engine(uint32_t engine)

@@ -21,18 +21,6 @@
 
 #include <fpgadma.h>
 
-static const char *engine_name(uint32_t engine)
-{
-	switch (engine) {
-	case FPGADMA_ENGINE_SOFT:
-		return "soft (in-kernel FPGA model)";
-	case FPGADMA_ENGINE_EDU:
-		return "edu (QEMU's emulated PCI device)";
-	default:
-		return "unknown";
-	}
-}
-
 static void print_size(const char *name, uint64_t bytes)
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
@@ -71,7 +59,7 @@ static int show(const char *path)
 	printf("device:\t%s\n", path);
 	printf("\t%-16s%" PRIu32 "\n", "abi_version:", attr.abi_version);
 	printf("\t%-16s%" PRIu32 " %s\n", "engine:", attr.engine,
-	       engine_name(attr.engine));
+	       fpgadma_engine_str(attr.engine));
 	printf("\t%-16s%" PRIu32 "\n", "dev_index:", attr.dev_index);
 	printf("\t%-16s%" PRIu32 "\n", "max_sge:", attr.max_sge);
 	printf("\t%-16s%" PRIu32 "\n", "max_post:", attr.max_post);

@@ -170,18 +170,6 @@ FI_EXT_INI
 
 /* --- devices --------------------------------------------------------------- */
 
-static const char *engine_name(uint32_t engine)
-{
-	switch (engine) {
-	case FPGADMA_ENGINE_SOFT:
-		return "soft";
-	case FPGADMA_ENGINE_EDU:
-		return "edu";
-	default:
-		return "unknown";
-	}
-}
-
 /* Open device i just long enough to ask what it offers. */
 static int probe_device(uint32_t i, struct fpgadma_device_attr *attr)
 {
@@ -204,7 +192,7 @@ static int probe_device(uint32_t i, struct fpgadma_device_attr *attr)
 	}
 	FPGADMA_INFO(FI_LOG_CORE,
 		     "found /dev/fpgadma%u: %s engine, %s, %llu bytes of device memory, frame size %llu\n",
-		     i, engine_name(attr->engine),
+		     i, fpgadma_engine_str(attr->engine),
 		     attr->caps & FPGADMA_CAP_HOST_EP ? "host endpoints" :
 		     "FPGA access only",
 		     (unsigned long long)attr->dev_mem_size,
