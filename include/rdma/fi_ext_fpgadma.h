@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <rdma/fabric.h>
+/* The device's own definitions (engines, the stream's content): one place. */
+#include <fpgadma-abi.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,10 +43,10 @@ extern "C" {
  */
 #define FI_FPGADMA_ADDRLEN	16
 
-/* The engines behind a domain (fi_fpgadma_fpga.engine). */
+/* The engines behind a domain (fi_fpgadma_fpga.engine): the device's. */
 enum fi_fpgadma_engine {
-	FI_FPGADMA_ENGINE_SOFT	= 1,	/* the module's software model of an FPGA */
-	FI_FPGADMA_ENGINE_EDU	= 2,	/* QEMU's edu PCI device */
+	FI_FPGADMA_ENGINE_SOFT	= FPGADMA_ENGINE_SOFT,	/* the software model of an FPGA */
+	FI_FPGADMA_ENGINE_EDU	= FPGADMA_ENGINE_EDU,	/* QEMU's edu PCI device */
 };
 
 /* The FPGA endpoint of a domain. */
@@ -68,9 +70,7 @@ struct fi_fpgadma_fpga {
  */
 static inline uint64_t fi_fpgadma_stream_word(uint64_t frame, uint64_t j)
 {
-	if (j == 0)
-		return frame;
-	return (frame * 0x9E3779B97F4A7C15ULL) ^ (j * 0xBF58476D1CE4E5B9ULL);
+	return fpgadma_stream_word(frame, j);
 }
 
 struct fi_fpgadma_ops_domain {
