@@ -43,8 +43,9 @@
 # for the configurations that run them, so that the others keep their
 # memory: <output>.fabtests (libfabric, the provider, the programs, the
 # ft-* scripts) and <output>.mpi (Open MPI).  A file <output>.configs has a
-# line "ft-NAME CONFIG,...|- fabtests|mpi" per fabtest: where it runs ('-':
-# wherever the soft FPGA is) and the side archive it needs.
+# line "NAME CONFIG,...|- base|fabtests|mpi" per test (ft-NAME for a
+# fabtest): the configurations its list names ('-': none named, the list's
+# default) and the side archive it needs.
 #
 # The bench job (when bench/reg_bench was built, and not --no-tests or
 # --no-bench): a side archive <output>.bench, appended after .fabtests for
@@ -56,7 +57,8 @@
 # load-order; what is not installed on this machine is left out, saying so,
 # and the guest script skips what needs it.
 #
-# Test names are paths under tests/ without the prefix, one per line, '#'
+# Test names are paths under tests/ without the prefix, one per line with
+# the configurations that run the test (see tests/vm-tests.list), '#'
 # starts a comment.  A libtool-built program may be a wrapper script: the
 # real binary in .libs/ is taken then, and the libraries of the build tree
 # (every .libs/ directory) go into the guest's library directory.  A file
@@ -272,14 +274,17 @@ copy_kmods() {
 }
 copy_kmods /modules ${kmods[@]+"${kmods[@]}"}
 
-# --- the tests, in the order of the list
-names=()
+# --- the tests, in the order of the list (NAME [@CONFIG,...] a line)
+names=() test_cfgs=()
 while IFS= read -r line || [ -n "$line" ]; do
 	line=${line%%#*}
-	line=$(printf '%s' "$line" | tr -d '[:space:]')
-	[ -n "$line" ] || continue
-	case $line in /*|*..*) die "$tests_list: bad test name '$line'" ;; esac
-	names+=("$line")
+	read -r name cfgs extra <<<"$line" || true
+	[ -n "${name:-}" ] || continue
+	case $name in /*|*..*) die "$tests_list: bad test name '$name'" ;; esac
+	case ${cfgs:-} in ""|@?*) ;; *) die "$tests_list: $name: '$cfgs' is not @CONFIG,..." ;; esac
+	[ -z "${extra:-}" ] || die "$tests_list: $name: more than NAME and @CONFIG,..."
+	names+=("$name")
+	test_cfgs+=("${cfgs#@}")
 done < "$tests_list"
 : > "$root/tests/vm-tests.list"
 for name in ${names[@]+"${names[@]}"}; do
@@ -295,6 +300,10 @@ ft_root=$out_dir/initramfs-fabtests
 mpi_root=$out_dir/initramfs-mpi
 rm -rf "$ft_root" "$mpi_root" "$output.fabtests" "$output.mpi"
 : > "$output.configs.tmp"
+# where each test runs ('-': the list's default, general), and what it needs
+for i in ${names[@]+"${!names[@]}"}; do
+	printf '%s %s base\n' "${names[$i]}" "${test_cfgs[$i]:--}" >> "$output.configs.tmp"
+done
 
 # in_root DIR LOWER... -- CMD...: run CMD with the copies going to DIR,
 # leaving out what the LOWER archives have.

@@ -41,12 +41,12 @@
 #   edu-highmem 1 GiB, 1 vCPU, the edu device without IOMMU, memory beyond
 #              its reach, a soft device beside it: only edu_reach and
 #              ft-prov_info (fi_info with both engines) run
-# Tests named edu_* run only in the configurations with the edu device; the
-# others there run against the edu device, or skip saying why.  The fabtests
-# (ft-*, from fabtests/vm-fabtests.list) run only in the configurations of
-# the soft FPGA, and of those in the ones their list names
-# (<initramfs>.configs); a configuration that runs some boots the initramfs
-# with the side archives they need appended (<initramfs>.fabtests, .mpi).
+# Each test runs in the configurations its list line names
+# (tests/vm-tests.list, fabtests/vm-fabtests.list; <initramfs>.configs), by
+# default the general ones: default, swiotlb, smp2, smallmem, edu and iommu,
+# where the tests target the edu device or skip saying why.  A
+# configuration that runs fabtests boots the initramfs with the side
+# archives they need appended (<initramfs>.fabtests, .mpi).
 #
 # Environment:
 #   KERNEL_IMAGE               kernel to boot (default: KERNEL_IMAGE of the
@@ -94,12 +94,12 @@ default_configs="default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highm
 # config_setup NAME: sets mem, smp, cfg_append, cfg_qemu, cfg_accel (how QEMU
 # emulates), cfg_params (module parameters, '|' separated), cfg_engine (the
 # engine the tests target: soft or edu), cfg_scale (factor for the guest's
-# time limits) and cfg_tests (which tests run: soft = all but edu_*, all,
-# or a '|' separated list).
+# time limits).  Which tests a configuration runs, the test lists say
+# (tests/vm-tests.list, fabtests/vm-fabtests.list).
 config_setup() {
 	cfg_name=$1
 	mem=1G smp=1 cfg_append='' cfg_qemu=() cfg_params='' cfg_engine=soft
-	cfg_scale=1 cfg_tests=soft
+	cfg_scale=1
 	# shellcheck disable=SC2054 # commas belong to QEMU's option syntax
 	cfg_accel=(-accel tcg,thread=multi)
 	case $1 in
@@ -118,7 +118,6 @@ config_setup() {
 		# the other.
 		smp=4
 		cfg_params="fpgadma_soft.ndevs=2"
-		cfg_tests="concurrency|poll_wait|close_waiter|lifecycle_exit|host_ep|cross_dev|isolation|ft-rdm_msg"
 		;;
 	edu|iommu)
 		# The edu device's transfers are 100 ms timers of QEMU's virtual
@@ -127,7 +126,7 @@ config_setup() {
 		# shellcheck disable=SC2054
 		cfg_accel=(-accel tcg -icount shift=0,sleep=off)
 		cfg_params="fpgadma_soft.ndevs=0"
-		cfg_engine=edu cfg_scale=4 cfg_tests=all
+		cfg_engine=edu cfg_scale=4
 		if [ "$1" = edu ]; then
 			# All of memory within the device's 28-bit reach.
 			mem=256M
@@ -143,45 +142,38 @@ config_setup() {
 		# For the debug kernel: DMA-API debugging off, so that injected
 		# allocation failures (fail-nth) cannot switch it off mid-boot.
 		cfg_append="dma_debug=off"
-		cfg_tests="fault_walk|kill_paths|lifecycle_exit"
 		;;
 	pressure)
 		# Freed pages poisoned and checked when reused (a device write
 		# after an unpin shows), a movable zone long-term pins must
 		# avoid: the memory-pressure tests only.
 		cfg_append="page_poison=1 movablecore=256M"
-		cfg_tests="ring_pressure|kill_paths|lifecycle_exit|reg_thp|host_ep"
 		;;
 	edu-highmem)
 		# Memory beyond the device's reach and no IOMMU: registrations
 		# on it must fail cleanly; the soft device is there too.
 		cfg_qemu=(-device edu)
-		cfg_engine=edu cfg_tests="edu_reach|ft-prov_info|ft-fi-info"
+		cfg_engine=edu
 		;;
 	*) die "unknown configuration '$1' (one of: $all_configs)" ;;
 	esac
 }
 
-# config_tests NAME...: the names of the tests configuration cfg_tests runs,
-# from the arguments (the whole list), in their order.
-config_tests() {
-	local t
-	case $cfg_tests in
-	all) for t in "$@"; do fabtest_here "$t" && echo "$t"; done ;;
-	soft) for t in "$@"; do case $t in edu_*|ring_pressure) ;; *) fabtest_here "$t" && echo "$t" ;; esac; done ;;
-	*) tr '|' '\n' <<<"$cfg_tests" | grep . ;;
-	esac
-}
+# The configurations a test runs in when its list names none, and what
+# "general" stands for in a list (tests/vm-tests.list).
+general_configs="default swiotlb smp2 smallmem edu iommu"
 
-# fabtest_here NAME: whether test NAME runs in this configuration (true for
-# all but the fabtests, which run with the soft FPGA, where their list lets
-# them).
-fabtest_here() {
-	local cfgs
-	case $1 in ft-*) ;; *) return 0 ;; esac
-	[ "$cfg_engine" = soft ] || return 1
-	cfgs=${fabtest_configs[$1]:-}
-	[ -z "$cfgs" ] || [[ ,$cfgs, == *,"$cfg_name",* ]]
+# config_tests NAME...: the names of the tests this configuration runs,
+# from the arguments (the whole list), in their order: those whose list
+# line names it (<initramfs>.configs).
+config_tests() {
+	local t cfgs
+	for t in "$@"; do
+		cfgs=${test_configs[$t]:-general}
+		cfgs=${cfgs//general/${general_configs// /,}}
+		[[ ,$cfgs, == *,"$cfg_name",* ]] && echo "$t"
+	done
+	return 0
 }
 
 while [ $# -gt 0 ]; do
@@ -242,12 +234,12 @@ all_tests=()
 if [ -f "$initramfs.tests" ]; then
 	mapfile -t all_tests < <(grep . "$initramfs.tests")
 fi
-declare -A fabtest_configs=() fabtest_needs=()
+declare -A test_configs=() test_needs=()
 if [ -f "$initramfs.configs" ]; then
 	while read -r t c a; do
 		[ -n "$t" ] || continue
-		[ "$c" = - ] || fabtest_configs[$t]=$c
-		fabtest_needs[$t]=${a:-fabtests}
+		[ "$c" = - ] || test_configs[$t]=$c
+		test_needs[$t]=${a:-base}
 	done < "$initramfs.configs"
 fi
 
@@ -256,7 +248,7 @@ fi
 initrd_for() {
 	local t need=base f
 	for t in "$@"; do
-		case ${fabtest_needs[$t]:-} in
+		case ${test_needs[$t]:-} in
 		mpi) need=mpi ;;
 		fabtests) [ "$need" = mpi ] || need=fabtests ;;
 		esac
