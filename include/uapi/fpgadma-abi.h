@@ -10,7 +10,13 @@
  *  - the ioctl number encodes the struct size: a caller built against a
  *    different size gets EINVAL, never a half-read struct;
  *  - the completion ring is shared by mmap; its layout is described by the
- *    offsets QUERY returns, not by compile-time constants.
+ *    offsets QUERY returns, not by compile-time constants;
+ *  - it grows as io_uring's does: a new call, flag or field comes with a
+ *    FPGADMA_CAP_* bit in QUERY's caps (BIND_EP: FPGADMA_CAP_BIND_EP) and
+ *    takes a reserved field or a new ioctl number; a library asks for the
+ *    bit before it uses the feature, and a kernel without it answers as it
+ *    always has.  abi_version stays 1: it would change only if a layout or
+ *    meaning above changed, which this ABI does not do.
  *
  * Terms: an MR (memory region) is a range of user memory pinned for the
  * device, named by an lkey (valid in the context that registered it) and an
