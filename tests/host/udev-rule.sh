@@ -1,12 +1,12 @@
 #!/bin/sh
 # udev-rule: kmod/60-fpgadma.rules matches the nodes the module creates
-# (class "fpgadma", names "fpgadma%d" in kmod/main.c), gives them to the
+# (class "fpgadma", names "fpgadma%d" in kmod/core.c), gives them to the
 # group fpgadma with mode 0660, and make install puts it in udevrulesdir.
 # Run by make check from the top build directory.
 set -u
 srcdir=${srcdir:-.}
 rules=$srcdir/kmod/60-fpgadma.rules
-main=$srcdir/kmod/main.c
+main=$srcdir/kmod/core.c
 fail=0
 no() { echo "udev-rule: $*" >&2; fail=1; }
 
