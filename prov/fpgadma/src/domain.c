@@ -5,7 +5,7 @@
  * Opening a domain opens /dev/fpgadmaN: the kernel gives the context its
  * endpoint number (ep_id), a completion ring and a key space for MRs.  All
  * endpoints, CQs, counters and MRs of the domain share that context; the
- * data plane (proto.c) hangs its own state off the domain in
+ * data plane (dp.c) hangs its own state off the domain in
  * fpgadma_dp_init().
  *
  * The FPGA of the device is reached through the provider extension

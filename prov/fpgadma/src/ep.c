@@ -3,7 +3,7 @@
  * fpgadma provider: endpoints (FI_EP_RDM).
  *
  * An endpoint is a name (ep_idx) inside its domain's kernel endpoint, plus
- * the queues of receives and unexpected messages that proto.c matches.
+ * the queues of receives and unexpected messages that match.c pairs.
  * Its address is (device, ep_id of the domain, ep_idx), in the domain's
  * address format (fpgadma_prov.h).
  */

@@ -16,15 +16,20 @@
  *
  * Who owns what (files):
  *   fabric.c    fi_prov_ini, getinfo, attributes, parameters, fabric
+ *   resolve.c   fi_getinfo's node and service: endpoints of this host
  *   domain.c    domain, fi_open_ops extension, fpgadma_domain_*()
  *   mr.c        fi_mr_*, fpgadma_mr_local*()
  *   av.c        AV, fpgadma_av_*()
  *   eq.c        EQ
- *   cq.c        CQ, wait objects, fpgadma_cq_*()
+ *   cq.c        CQ, fpgadma_cq_*()
  *   cntr.c      counters, fpgadma_cntr_*()
  *   stubs.c     the one place for -FI_ENOSYS entries of ops tables
+ *   util.c      errno translation, the wait objects of EQs, CQs, counters
  *   ep.c        endpoint: bind, enable, getname, options, cancel
- *   proto.c     progress: kernel CQEs, receive buffers, message protocol
+ *   dp.c        the data plane of a domain: its state, endpoint indices;
+ *               postq.c, bufpool.c, peer.c, op.c, match.c, rdv.c and
+ *               progress.c its parts by concept (proto.h), wire.h the
+ *               messages between domains
  *   msg.c       fi_send/fi_recv families and the tagged calls
  *   rma.c       fi_read/fi_write families (hosts and the FPGA)
  *
@@ -73,6 +78,18 @@ extern struct fi_provider fpgadma_prov;
 #define FPGADMA_MAX_DEVICES	16	/* /dev/fpgadma0..15 are probed */
 
 /*
+ * What fi_getinfo promises, so the data plane keeps it: message ordering
+ * (msg_order of tx_attr and rx_attr) and the largest message.
+ */
+#define FPGADMA_MSG_ORDER	(FI_ORDER_SAS | FI_ORDER_RAR | FI_ORDER_RAW | \
+				 FI_ORDER_WAR | FI_ORDER_WAW | FI_ORDER_SAR | \
+				 FI_ORDER_SAW | FI_ORDER_RMA_RAR | \
+				 FI_ORDER_RMA_RAW | FI_ORDER_RMA_WAR | \
+				 FI_ORDER_RMA_WAW)
+#define FPGADMA_MAX_MSG_SIZE	(1ULL << 30)
+
+/* --- addresses (av.c, resolve.c) ----------------------------------------- */
+/*
  * An endpoint's address in the provider's own format (FI_FORMAT_UNSPEC),
  * FI_FPGADMA_ADDRLEN bytes.  ep_id 0 names the FPGA of device dev_index.
  * Whatever format the application chose (fpgadma_addr_decode() below),
@@ -92,6 +109,71 @@ static inline bool fpgadma_addr_is_fpga(const struct fpgadma_addr *a)
 	return a->ep_id == 0;
 }
 
+/*
+ * fi_getinfo's src_addr: ep_id and ep_idx FPGADMA_ADDR_ANY mean "some
+ * endpoint of device dev_index" (the kernel numbers a context only when it
+ * is opened).  Never a peer's address: fi_av_insert rejects it.
+ */
+#define FPGADMA_ADDR_ANY	0xffffffffU
+
+/*
+ * Address formats.  An fi_info, and so the domain opened with it, carries
+ * addresses (src_addr, dest_addr, fi_getname, fi_av_insert, fi_av_lookup,
+ * fi_av_straddr, the FPGA's address of query_fpga) in one of two
+ * encodings of the same (dev_index, ep_id, ep_idx), chosen by fi_getinfo
+ * from hints->addr_format:
+ *
+ *   FI_FORMAT_UNSPEC   struct fpgadma_addr (the default)
+ *   FI_SOCKADDR_IN     struct sockaddr_in, sin_family AF_INET,
+ *   FI_SOCKADDR        sin_addr 127.<dev_index>.0.<ep_idx + 1>,
+ *                      sin_port htons(ep_id), sin_zero ignored
+ *
+ * so the FPGA is 127.<dev>.0.1 port 0, and fi_getinfo's "any endpoint of
+ * the device" (FPGADMA_ADDR_ANY) is 127.<dev>.0.0 port 0.  Both are 16
+ * bytes.  The kernel numbers endpoints 1..65535, so every ep_id fits a
+ * port.  FI_SOCKADDR means the same sockaddr_in addresses (no IPv6).
+ * So node "127.0.0.1" and service "9228" are endpoint 0 of the domain
+ * bound to 9228 on device 0 in either format (resolve.c).
+ */
+/* Is addr_format one of the above? */
+bool fpgadma_addr_format_ok(uint32_t addr_format);
+/* Bytes of one address of that format (the stride of fi_av_insert). */
+size_t fpgadma_addrlen(uint32_t addr_format);
+/*
+ * The address buf (fpgadma_addrlen(addr_format) bytes) in the provider's
+ * form.  -FI_EINVAL if it is not an fpgadma address of that format (a
+ * sockaddr_in outside the scheme above); the fields are not checked
+ * beyond that (fi_av_insert checks them against the domain).
+ */
+int fpgadma_addr_decode(uint32_t addr_format, const void *buf,
+			struct fpgadma_addr *a);
+/*
+ * a in addr_format into buf (room for FI_FPGADMA_ADDRLEN bytes).  Returns
+ * the length, or -FI_EADDRNOTAVAIL if a has no such encoding (an ep_id
+ * above 65535, a dev_index above 255 in a sockaddr_in).
+ */
+int fpgadma_addr_encode(uint32_t addr_format, const struct fpgadma_addr *a,
+			void *buf);
+/* A string for the address buf of that format, as fi_av_straddr prints it. */
+void fpgadma_addr_str(uint32_t addr_format, const void *buf, char *str,
+		      size_t len);
+/*
+ * A string in fi_av_straddr's forms ("fpgadma://devN/..." or
+ * "fi_sockaddr_in://127.D.0.H:PORT", whatever the format) back to an
+ * address: 0, or -FI_ENODATA if it is neither.
+ */
+int fpgadma_addr_parse(const char *str, struct fpgadma_addr *a);
+/*
+ * resolve.c: the address fi_getinfo's node and service name (either may
+ * be NULL, not both).  dev_index is FPGADMA_ADDR_ANY when node names the
+ * host rather than one device (every device then has that endpoint);
+ * ep_id is the service (the number the domain binds), FPGADMA_ADDR_ANY
+ * without one, and ep_idx 0 or what a 127.D.0.H node says.  -FI_ENODATA
+ * for a node that is not this host or an unknown service.
+ */
+int fpgadma_resolve(const char *node, const char *service,
+		    struct fpgadma_addr *a);
+
 /* Runtime parameters (fi_param_define / fi_param_get in fabric.c). */
 struct fpgadma_params {
 	size_t eager_size;	/* FI_FPGADMA_EAGER_SIZE: largest eager payload */
@@ -106,10 +188,19 @@ struct fpgadma_params {
 };
 extern struct fpgadma_params fpgadma_params;
 
+/* --- errors (util.c) ----------------------------------------------------- */
 /* Map a negative errno from libfpgadma to a negative FI_E* code. */
 int fpgadma_errno_to_fi(int err);
 /* FI_E* error of a failed work request's CQE status (positive). */
 int fpgadma_wc_to_fi(uint32_t status);
+
+/*
+ * prov_errno of an error completion or event (fpgadma_cq_write_err,
+ * fpgadma_eq_write_error): > 0 is an enum fpgadma_wc_status (the CQE's
+ * status), < 0 a negative errno from libfpgadma, 0 nothing more to say.
+ * fi_cq_strerror and fi_eq_strerror print it that way.
+ */
+const char *fpgadma_prov_strerror(int prov_errno);
 
 /* --- stubs.c: one -FI_ENOSYS of each shape, shared by every ops table --- */
 int fpgadma_no_bind(struct fid *fid, struct fid *bfid, uint64_t flags);
@@ -131,8 +222,15 @@ struct fpgadma_fabric {
 	pthread_mutex_t lock;
 };
 
+/* --- fi_info helpers (fabric.c) ----------------------------------------- */
+/*
+ * The fi_info of device index with every capability the device has (a new
+ * one: fi_freeinfo() it); NULL if there is no such device.
+ */
+struct fi_info *fpgadma_device_info(uint32_t dev_index);
+
 /* --- domain.c ----------------------------------------------------------- */
-struct fpgadma_dp;		/* proto.c's state of a domain */
+struct fpgadma_dp;		/* dp.c's state of a domain */
 struct fpgadma_ep;
 
 struct fpgadma_domain {
@@ -147,15 +245,80 @@ struct fpgadma_domain {
 	pthread_mutex_t lock;		/* data path and progress */
 	int refs;			/* objects opened on the domain */
 	struct fpgadma_ep *eps[FPGADMA_MAX_EPS]; /* by ep_idx */
-	struct fpgadma_dp *dp;		/* owned by proto.c */
+	struct fpgadma_dp *dp;		/* owned by dp.c */
 };
+
+/*
+ * d->mr_mode holds the negotiated bits in their 1.5 form: FI_MR_BASIC is
+ * stored as FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY and
+ * FI_MR_SCALABLE as 0, so the data plane tests FI_MR_VIRT_ADDR alone to
+ * know whether an RMA address is virtual or an offset into the MR
+ * (FPGADMA_WR_F_REMOTE_OFFSET).
+ */
 
 /* The FPGA's address for this domain's device. */
 void fpgadma_domain_fpga_addr(const struct fpgadma_domain *d,
 			      struct fpgadma_addr *a);
 
-/* --- proto.c / ep.c / msg.c / rma.c (the data plane) --------------------- */
-/* Called by fi_domain() after the context is open, and by domain close. */
+/* The API version the fabric was opened with (err_data rules differ < 1.5). */
+uint32_t fpgadma_domain_api_version(const struct fpgadma_domain *d);
+
+/* The address format of a domain's addresses (its info's). */
+static inline uint32_t fpgadma_domain_addr_format(const struct fpgadma_domain *d)
+{
+	return d->info->addr_format;
+}
+
+/*
+ * domain->refs and fabric->refs: change them only with these (atomic), so
+ * that nobody needs domain->lock for it; fi_close of the parent fails with
+ * -FI_EBUSY while they are non-zero.
+ */
+static inline void fpgadma_domain_get(struct fpgadma_domain *d)
+{
+	__atomic_fetch_add(&d->refs, 1, __ATOMIC_RELAXED);
+}
+
+static inline void fpgadma_domain_put(struct fpgadma_domain *d)
+{
+	__atomic_fetch_sub(&d->refs, 1, __ATOMIC_RELEASE);
+}
+
+static inline void fpgadma_fabric_get(struct fpgadma_fabric *f)
+{
+	__atomic_fetch_add(&f->refs, 1, __ATOMIC_RELAXED);
+}
+
+static inline void fpgadma_fabric_put(struct fpgadma_fabric *f)
+{
+	__atomic_fetch_sub(&f->refs, 1, __ATOMIC_RELEASE);
+}
+
+/* --- opening objects: the fabric's and the domain's ops ------------------ */
+/* fi_domain (domain.c) and fi_eq_open (eq.c), for the fabric's ops. */
+int fpgadma_domain_open(struct fid_fabric *fabric, struct fi_info *info,
+			struct fid_domain **dom, void *context);
+int fpgadma_eq_open(struct fid_fabric *fabric, struct fi_eq_attr *attr,
+		    struct fid_eq **eq, void *context);
+/* The domain's ops (av.c, cq.c, cntr.c, mr.c). */
+int fpgadma_av_open(struct fid_domain *domain, struct fi_av_attr *attr,
+		    struct fid_av **av, void *context);
+int fpgadma_cq_open(struct fid_domain *domain, struct fi_cq_attr *attr,
+		    struct fid_cq **cq, void *context);
+int fpgadma_cntr_open(struct fid_domain *domain, struct fi_cntr_attr *attr,
+		      struct fid_cntr **cntr, void *context);
+extern struct fi_ops_mr fpgadma_mr_ops;
+/* domain ops: fi_endpoint(). */
+int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
+		    struct fid_ep **ep, void *context);
+
+/* --- the data plane (dp.c, progress.c; proto.h has the rest) ------------- */
+/*
+ * Called by fi_domain() after the context is open, and by domain close.
+ * fpgadma_dp_fini() runs before fpgadma_dealloc_pd() and fpgadma_close():
+ * it deregisters the buffer pools (which flushes their posted RECVs) and
+ * every MR the data plane still holds, waiting for the work using them.
+ */
 int fpgadma_dp_init(struct fpgadma_domain *d);
 void fpgadma_dp_fini(struct fpgadma_domain *d);
 /*
@@ -163,9 +326,21 @@ void fpgadma_dp_fini(struct fpgadma_domain *d);
  * completions.  Takes domain->lock itself (it must not be held).
  */
 void fpgadma_progress(struct fpgadma_domain *d);
-/* domain ops: fi_endpoint(). */
-int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
-		    struct fid_ep **ep, void *context);
+/*
+ * How long a blocking wait (fi_cq_sread, fi_cntr_wait) may sleep on the
+ * context's fd before it must run progress again, in ms: a send that met
+ * RNR is resent after FI_FPGADMA_RNR_RETRY_US without any kernel
+ * completion to wake the waiter.  -1: nothing timed is pending (sleep as
+ * long as you like), 0: run progress now.  Takes domain->lock.
+ */
+int fpgadma_dp_timeout_ms(struct fpgadma_domain *d);
+/*
+ * The same as the slice_ms of fpgadma_time_left(): 0 (no limit) when
+ * nothing timed is pending, so a blocking wait sleeps until the context's
+ * fd or its signal wakes it, else the time to the next resend (at least
+ * 1 ms).
+ */
+int fpgadma_dp_slice_ms(struct fpgadma_domain *d);
 
 /* --- mr.c --------------------------------------------------------------- */
 struct fpgadma_prov_mr {
@@ -197,6 +372,11 @@ struct fpgadma_prov_mr {
  * without FI_MR_LOCAL) and *tmp must go to fpgadma_mr_local_release() once
  * the work is complete.  Returns 0 or a negative FI_E* code.  Called with
  * domain->lock held.
+ *
+ * fpgadma_mr_local() details: len 0 gives *lkey 0 and registers nothing; a
+ * desc that is not an enabled MR of this domain covering the range (with
+ * LOCAL_WRITE when device_writes) is ignored, the range then registered
+ * for the operation.  fpgadma_mr_local_release(d, NULL) does nothing.
  */
 int fpgadma_mr_local(struct fpgadma_domain *d, void *desc, const void *buf,
 		     size_t len, bool device_writes, uint32_t *lkey,
@@ -266,67 +446,8 @@ int fpgadma_eq_write_event(struct fpgadma_eq *eq, uint32_t event,
 int fpgadma_eq_write_error(struct fpgadma_eq *eq, fid_t fid, void *context,
 			   uint64_t data, int err, int prov_errno);
 
-/* --- fi_info helpers (fabric.c) ----------------------------------------- */
+/* --- fi_ep_bind: the objects behind fids (av.c, cq.c, cntr.c, eq.c) ------ */
 /*
- * The fi_info of device index with every capability the device has (a new
- * one: fi_freeinfo() it); NULL if there is no such device.
- */
-struct fi_info *fpgadma_device_info(uint32_t dev_index);
-
-/* ======================================================================== */
-/* Control-plane additions: new declarations, none of the above changed.   */
-/* ======================================================================== */
-
-/*
- * fi_getinfo's src_addr: ep_id and ep_idx FPGADMA_ADDR_ANY mean "some
- * endpoint of device dev_index" (the kernel numbers a context only when it
- * is opened).  Never a peer's address: fi_av_insert rejects it.
- */
-#define FPGADMA_ADDR_ANY	0xffffffffU
-
-/*
- * What fi_getinfo promises, so the data plane keeps it: message ordering
- * (msg_order of tx_attr and rx_attr) and the largest message.
- */
-#define FPGADMA_MSG_ORDER	(FI_ORDER_SAS | FI_ORDER_RAR | FI_ORDER_RAW | \
-				 FI_ORDER_WAR | FI_ORDER_WAW | FI_ORDER_SAR | \
-				 FI_ORDER_SAW | FI_ORDER_RMA_RAR | \
-				 FI_ORDER_RMA_RAW | FI_ORDER_RMA_WAR | \
-				 FI_ORDER_RMA_WAW)
-#define FPGADMA_MAX_MSG_SIZE	(1ULL << 30)
-
-/*
- * domain->refs and fabric->refs: change them only with these (atomic), so
- * that nobody needs domain->lock for it; fi_close of the parent fails with
- * -FI_EBUSY while they are non-zero.
- */
-static inline void fpgadma_domain_get(struct fpgadma_domain *d)
-{
-	__atomic_fetch_add(&d->refs, 1, __ATOMIC_RELAXED);
-}
-
-static inline void fpgadma_domain_put(struct fpgadma_domain *d)
-{
-	__atomic_fetch_sub(&d->refs, 1, __ATOMIC_RELEASE);
-}
-
-static inline void fpgadma_fabric_get(struct fpgadma_fabric *f)
-{
-	__atomic_fetch_add(&f->refs, 1, __ATOMIC_RELAXED);
-}
-
-static inline void fpgadma_fabric_put(struct fpgadma_fabric *f)
-{
-	__atomic_fetch_sub(&f->refs, 1, __ATOMIC_RELEASE);
-}
-
-/*
- * d->mr_mode holds the negotiated bits in their 1.5 form: FI_MR_BASIC is
- * stored as FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY and
- * FI_MR_SCALABLE as 0, so the data plane tests FI_MR_VIRT_ADDR alone to
- * know whether an RMA address is virtual or an offset into the MR
- * (FPGADMA_WR_F_REMOTE_OFFSET).
- *
  * Objects of the control plane begin with their fid structure (fid_av,
  * fid_cq, fid_cntr, fid_eq, fid_mr).  An endpoint must do the same: a
  * struct fpgadma_ep begins with its struct fid_ep, which is how fi_mr_bind
@@ -348,32 +469,6 @@ void fpgadma_cntr_put(struct fpgadma_cntr *cntr);
 struct fpgadma_eq *fpgadma_eq_from_fid(struct fid *fid);
 void fpgadma_eq_get(struct fpgadma_eq *eq);
 void fpgadma_eq_put(struct fpgadma_eq *eq);
-
-/*
- * fi_trywait of one object: 0 if it is safe to block on its wait fd,
- * -FI_EAGAIN if it has something to read.  Runs progress for CQs and
- * counters (so never with domain->lock held).
- */
-int fpgadma_cq_trywait(struct fpgadma_cq *cq);
-int fpgadma_cntr_trywait(struct fpgadma_cntr *cntr);
-int fpgadma_eq_trywait(struct fpgadma_eq *eq);
-
-/* fi_domain (domain.c) and fi_eq_open (eq.c), for the fabric's ops. */
-int fpgadma_domain_open(struct fid_fabric *fabric, struct fi_info *info,
-			struct fid_domain **dom, void *context);
-int fpgadma_eq_open(struct fid_fabric *fabric, struct fi_eq_attr *attr,
-		    struct fid_eq **eq, void *context);
-/* The domain's ops (av.c, cq.c, cntr.c, mr.c). */
-int fpgadma_av_open(struct fid_domain *domain, struct fi_av_attr *attr,
-		    struct fid_av **av, void *context);
-int fpgadma_cq_open(struct fid_domain *domain, struct fi_cq_attr *attr,
-		    struct fid_cq **cq, void *context);
-int fpgadma_cntr_open(struct fid_domain *domain, struct fi_cntr_attr *attr,
-		      struct fid_cntr **cntr, void *context);
-extern struct fi_ops_mr fpgadma_mr_ops;
-
-/* The API version the fabric was opened with (err_data rules differ < 1.5). */
-uint32_t fpgadma_domain_api_version(const struct fpgadma_domain *d);
 
 /* --- util.c: wait objects shared by EQs, CQs and counters ----------------- */
 /*
@@ -418,107 +513,12 @@ uint64_t fpgadma_deadline(int timeout_ms);
 int fpgadma_time_left(uint64_t deadline, int slice_ms);
 
 /*
- * prov_errno of an error completion or event (fpgadma_cq_write_err,
- * fpgadma_eq_write_error): > 0 is an enum fpgadma_wc_status (the CQE's
- * status), < 0 a negative errno from libfpgadma, 0 nothing more to say.
- * fi_cq_strerror and fi_eq_strerror print it that way.
+ * fi_trywait of one object: 0 if it is safe to block on its wait fd,
+ * -FI_EAGAIN if it has something to read.  Runs progress for CQs and
+ * counters (so never with domain->lock held).
  */
-const char *fpgadma_prov_strerror(int prov_errno);
-
-/*
- * fpgadma_mr_local() details: len 0 gives *lkey 0 and registers nothing; a
- * desc that is not an enabled MR of this domain covering the range (with
- * LOCAL_WRITE when device_writes) is ignored, the range then registered
- * for the operation.  fpgadma_mr_local_release(d, NULL) does nothing.
- */
-
-/*
- * Address formats.  An fi_info, and so the domain opened with it, carries
- * addresses (src_addr, dest_addr, fi_getname, fi_av_insert, fi_av_lookup,
- * fi_av_straddr, the FPGA's address of query_fpga) in one of two
- * encodings of the same (dev_index, ep_id, ep_idx), chosen by fi_getinfo
- * from hints->addr_format:
- *
- *   FI_FORMAT_UNSPEC   struct fpgadma_addr (the default)
- *   FI_SOCKADDR_IN     struct sockaddr_in, sin_family AF_INET,
- *   FI_SOCKADDR        sin_addr 127.<dev_index>.0.<ep_idx + 1>,
- *                      sin_port htons(ep_id), sin_zero ignored
- *
- * so the FPGA is 127.<dev>.0.1 port 0, and fi_getinfo's "any endpoint of
- * the device" (FPGADMA_ADDR_ANY) is 127.<dev>.0.0 port 0.  Both are 16
- * bytes.  The kernel numbers endpoints 1..65535, so every ep_id fits a
- * port.  FI_SOCKADDR means the same sockaddr_in addresses (no IPv6).
- * So node "127.0.0.1" and service "9228" are endpoint 0 of the domain
- * bound to 9228 on device 0 in either format (resolve.c).
- */
-/* Is addr_format one of the above? */
-bool fpgadma_addr_format_ok(uint32_t addr_format);
-/* Bytes of one address of that format (the stride of fi_av_insert). */
-size_t fpgadma_addrlen(uint32_t addr_format);
-/*
- * The address buf (fpgadma_addrlen(addr_format) bytes) in the provider's
- * form.  -FI_EINVAL if it is not an fpgadma address of that format (a
- * sockaddr_in outside the scheme above); the fields are not checked
- * beyond that (fi_av_insert checks them against the domain).
- */
-int fpgadma_addr_decode(uint32_t addr_format, const void *buf,
-			struct fpgadma_addr *a);
-/*
- * a in addr_format into buf (room for FI_FPGADMA_ADDRLEN bytes).  Returns
- * the length, or -FI_EADDRNOTAVAIL if a has no such encoding (an ep_id
- * above 65535, a dev_index above 255 in a sockaddr_in).
- */
-int fpgadma_addr_encode(uint32_t addr_format, const struct fpgadma_addr *a,
-			void *buf);
-/* A string for the address buf of that format, as fi_av_straddr prints it. */
-void fpgadma_addr_str(uint32_t addr_format, const void *buf, char *str,
-		      size_t len);
-/*
- * A string in fi_av_straddr's forms ("fpgadma://devN/..." or
- * "fi_sockaddr_in://127.D.0.H:PORT", whatever the format) back to an
- * address: 0, or -FI_ENODATA if it is neither.
- */
-int fpgadma_addr_parse(const char *str, struct fpgadma_addr *a);
-/*
- * resolve.c: the address fi_getinfo's node and service name (either may
- * be NULL, not both).  dev_index is FPGADMA_ADDR_ANY when node names the
- * host rather than one device (every device then has that endpoint);
- * ep_id is the service (the number the domain binds), FPGADMA_ADDR_ANY
- * without one, and ep_idx 0 or what a 127.D.0.H node says.  -FI_ENODATA
- * for a node that is not this host or an unknown service.
- */
-int fpgadma_resolve(const char *node, const char *service,
-		    struct fpgadma_addr *a);
-/* The address format of a domain's addresses (its info's). */
-static inline uint32_t fpgadma_domain_addr_format(const struct fpgadma_domain *d)
-{
-	return d->info->addr_format;
-}
-
-/* ======================================================================== */
-/* Data-plane additions: new declarations, none of the above changed.      */
-/* ======================================================================== */
-
-/*
- * fpgadma_dp_fini() runs before fpgadma_dealloc_pd() and fpgadma_close():
- * it deregisters the buffer pools (which flushes their posted RECVs) and
- * every MR the data plane still holds, waiting for the work using them.
- */
-
-/*
- * How long a blocking wait (fi_cq_sread, fi_cntr_wait) may sleep on the
- * context's fd before it must run progress again, in ms: a send that met
- * RNR is resent after FI_FPGADMA_RNR_RETRY_US without any kernel
- * completion to wake the waiter.  -1: nothing timed is pending (sleep as
- * long as you like), 0: run progress now.  Takes domain->lock.
- */
-int fpgadma_dp_timeout_ms(struct fpgadma_domain *d);
-/*
- * The same as the slice_ms of fpgadma_time_left(): 0 (no limit) when
- * nothing timed is pending, so a blocking wait sleeps until the context's
- * fd or its signal wakes it, else the time to the next resend (at least
- * 1 ms).
- */
-int fpgadma_dp_slice_ms(struct fpgadma_domain *d);
+int fpgadma_cq_trywait(struct fpgadma_cq *cq);
+int fpgadma_cntr_trywait(struct fpgadma_cntr *cntr);
+int fpgadma_eq_trywait(struct fpgadma_eq *eq);
 
 #endif /* FPGADMA_PROV_H */

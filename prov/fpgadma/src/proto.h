@@ -1,32 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * fpgadma provider: what the data plane files (ep.c, proto.c, msg.c,
- * rma.c) share and nobody else needs.
+ * fpgadma provider: what the data plane files share and nobody else needs.
  *
- * The wire protocol between two domains (kernel endpoints) of a device:
- * every message is one kernel SEND of a provider header followed by a
- * payload, into one of the receive buffers the destination domain keeps
- * posted.  See struct fpgadma_hdr for the message types.
+ * The data plane of a domain, by concept (wire.h has the wire format and
+ * describes the protocol):
  *
- * Ordering.  The kernel delivers a SEND into the destination's oldest RECV
- * or, when it has none, fails it with RNR and moves nothing; a resend can
- * then overtake SENDs posted after it.  So every message carries a sequence
- * number per (sending domain, receiving domain) pair and the receiver puts
- * messages back in order before it looks at them: messages that arrive
- * early are copied aside ("stashed") and their receive buffer is reposted
- * at once.  A SEND that fails for good is resent as a NOP with the same
- * sequence number, so the receiver never waits for a number that will not
- * come.
- *
- * Where a stream starts: a kernel ep_id can be reused by a new domain, and
- * a sender keeps numbering per ep_id, so a receiver cannot assume 0.  Each
- * header carries low, the lowest number the sender had not yet seen
- * delivered (its SEND completed) when it wrote the header.  The first
- * message a receiver takes from a sender (a new ep_id, or a new gen: the
- * sending domain's random generation) is the first delivered to it; every
- * number below its low went to someone else (or it would have come
- * first), every number from low up is still on its way.  So the receiver
- * expects low next.
+ *   dp.c        the domain's data plane state, its lock, endpoint indices
+ *   postq.c     posting work requests: ring credits, the post queue, batches
+ *   bufpool.c   the registered pools of receive and send buffers
+ *   peer.c      peers: sequence numbers, the stash, RNR backoff, resends
+ *   op.c        operations, their completions, building work requests
+ *   match.c     receive matching: posted and unexpected queues, delivery
+ *   rdv.c       rendezvous reads and the control messages FIN, ACK, WRITEDATA
+ *   progress.c  draining the kernel ring, dispatching completions, timers
+ *   ep.c        endpoints; msg.c and rma.c the application's data calls
  */
 #ifndef FPGADMA_PROTO_H
 #define FPGADMA_PROTO_H
@@ -34,6 +21,7 @@
 #include <string.h>
 
 #include "fpgadma_prov.h"
+#include "wire.h"
 
 #ifndef container_of
 #define container_of(ptr, type, member) \
@@ -86,49 +74,6 @@ static inline void dl_del(struct dl *e)
 /* Default FI_OPT_MIN_MULTI_RECV: one eager message always fits. */
 #define FPGADMA_MIN_MULTI_RECV_DEFAULT	(fpgadma_params.eager_size)
 
-/* --- the wire header ------------------------------------------------------ */
-enum fpgadma_msg_type {
-	FPGADMA_MSG_NOP		= 1,	/* fills a sequence number, no content */
-	FPGADMA_MSG_EAGER	= 2,	/* a message; payload follows */
-	FPGADMA_MSG_RTS		= 3,	/* a large message; segments follow */
-	FPGADMA_MSG_FIN		= 4,	/* receiver has read an RTS's data */
-	FPGADMA_MSG_ACK		= 5,	/* receiver has an eager message (FI_DELIVERY_COMPLETE) */
-	FPGADMA_MSG_WRITEDATA	= 6,	/* an RMA write with CQ data has landed */
-};
-
-#define FPGADMA_HDR_VERSION	1
-
-/* fpgadma_hdr.flags */
-#define FPGADMA_HDR_TAGGED	(1U << 0)	/* a tagged message */
-#define FPGADMA_HDR_CQ_DATA	(1U << 1)	/* data is remote CQ data */
-#define FPGADMA_HDR_WANT_ACK	(1U << 2)	/* EAGER: answer with ACK */
-
-struct fpgadma_hdr {
-	uint8_t  type;		/* enum fpgadma_msg_type */
-	uint8_t  version;	/* FPGADMA_HDR_VERSION */
-	uint16_t flags;		/* FPGADMA_HDR_* */
-	uint16_t dst_idx;	/* receiving endpoint in the destination domain */
-	uint16_t src_idx;	/* sending endpoint in the source domain */
-	uint32_t gen;		/* sending domain's generation */
-	uint32_t seq;		/* per (source, destination) domain pair */
-	uint64_t tag;
-	uint64_t data;		/* remote CQ data */
-	uint64_t len;		/* EAGER: payload; RTS: message; WRITEDATA: bytes written */
-	uint64_t msg_id;	/* RTS, EAGER with WANT_ACK: echoed in FIN / ACK */
-	uint32_t status;	/* FIN, ACK: 0 or a positive FI_E* code */
-	uint32_t nseg;		/* RTS: struct fpgadma_rts_seg that follow */
-	uint32_t low;		/* lowest seq to this destination not yet delivered */
-	uint32_t reserved;
-};
-
-/* Where an RTS's data is: a range the receiver RDMA_READs by rkey. */
-struct fpgadma_rts_seg {
-	uint64_t addr;		/* virtual address in the sender's MR */
-	uint64_t len;
-	uint32_t rkey;
-	uint32_t reserved;
-};
-
 /* --- work: what a wr_id points to ---------------------------------------- */
 enum fpgadma_work_kind {
 	FPGADMA_WORK_RX = 1,	/* a receive buffer of the pool (RECV) */
@@ -154,7 +99,7 @@ struct fpgadma_work {
 	struct dl qlink;
 };
 
-/* --- endpoint -------------------------------------------------------------- */
+/* --- endpoint (ep.c) ------------------------------------------------------ */
 struct fpgadma_ep {
 	struct fid_ep ep_fid;
 	struct fpgadma_domain *domain;
@@ -190,8 +135,145 @@ static inline struct fpgadma_ep *fpgadma_ep_of(struct fid_ep *ep_fid)
 	return container_of(ep_fid, struct fpgadma_ep, ep_fid);
 }
 
-/* --- proto.c: the data path for msg.c and rma.c --------------------------- */
+/* The address of a peer for completions (FI_ADDR_NOTAVAIL if unknown). */
+fi_addr_t fpgadma_ep_src_addr(struct fpgadma_ep *ep, uint32_t src_ep,
+			      uint16_t src_idx);
+/* -FI_EOPBADSTATE unless the endpoint can send. */
+int fpgadma_ep_check_tx(struct fpgadma_ep *ep);
 
+/* msg.c / rma.c ops tables */
+extern struct fi_ops_msg fpgadma_msg_ops;
+extern struct fi_ops_tagged fpgadma_tagged_ops;
+extern struct fi_ops_rma fpgadma_rma_ops;
+
+/* --- the domain's data plane (dp.c) --------------------------------------- */
+#define PEER_BUCKETS	64
+#define ID_BUCKETS	256
+
+struct fpgadma_dp {
+	struct fpgadma_domain *d;
+	struct fpgadma_context *ctx;
+	struct fpgadma_device_attr attr;
+	bool host_ep;			/* the device has SEND/RECV/RDMA */
+	uint32_t gen;
+	size_t ring_cap;		/* WRs the ring holds */
+	size_t inflight;		/* WRs posted, CQE not taken */
+	unsigned int max_post, max_sge;
+	size_t buf_size;		/* header + eager payload, rounded */
+
+	size_t nrx;
+	void *rx_mem;
+	struct fpgadma_mr *rx_mr;
+	struct fpgadma_rxbuf *rx;
+
+	size_t ntx;
+	void *tx_mem;
+	struct fpgadma_mr *tx_mr;
+	struct fpgadma_txbuf *tx;
+	struct dl tx_free;
+	size_t tx_nfree, tx_reserve;
+
+	struct dl postq;		/* works waiting for room in the ring, or
+					 * deferred to the next progress call */
+	size_t tx_posted;		/* posted WRs, not of the receive pool,
+					 * whose completions are not polled yet */
+	struct dl synthq;		/* works whose unposted WRs failed */
+	struct dl ctrlq;		/* control messages waiting for a txbuf */
+	struct dl rnr_peers;		/* peers backing off */
+	struct dl ops;			/* every live operation */
+	struct dl ids[ID_BUCKETS];	/* operations waiting for FIN / ACK */
+	struct fpgadma_peer *peers[PEER_BUCKETS];
+	uint64_t next_msg_id;
+	unsigned int ep_cursor;
+};
+
+/* Take domain->lock / drop it, for the data calls. */
+void fpgadma_dp_lock(struct fpgadma_dp *dp);
+void fpgadma_dp_unlock(struct fpgadma_dp *dp);
+
+/* The domain's device limits. */
+const struct fpgadma_device_attr *fpgadma_dp_attr(struct fpgadma_dp *dp);
+
+/*
+ * Give an endpoint an index: want if it is free (the index the src_addr
+ * names), else the next free one; -FI_ENOSPC if all are taken.  Lock held.
+ */
+int fpgadma_dp_ep_add(struct fpgadma_dp *dp, struct fpgadma_ep *ep,
+		      uint32_t want);
+/* Forget an endpoint: detach its operations, drop its queues.  Lock held. */
+void fpgadma_dp_ep_remove(struct fpgadma_dp *dp, struct fpgadma_ep *ep);
+/* The endpoint with index idx (a header's dst_idx), or NULL. */
+struct fpgadma_ep *fpgadma_dp_ep_at(struct fpgadma_dp *dp, uint16_t idx);
+
+/* --- posting work requests (postq.c) -------------------------------------- */
+/* Post a work's WRs now or queue them (lock held). */
+void fpgadma_work_submit(struct fpgadma_dp *dp, struct fpgadma_work *w);
+/* Post what waits on the post queue, as far as the ring has room. */
+void fpgadma_postq_flush(struct fpgadma_dp *dp);
+
+/* --- buffer pools (bufpool.c) --------------------------------------------- */
+/* A send buffer of the pool: header + eager payload, registered once. */
+struct fpgadma_txbuf {
+	struct fpgadma_work w;		/* kind TX, one SEND */
+	struct fpgadma_wr wr;
+	struct fpgadma_sge sge;
+	struct fpgadma_hdr *hdr;	/* payload follows it */
+	struct fpgadma_op *op;		/* the operation it belongs to, or NULL */
+	struct fpgadma_peer *peer;
+	uint32_t seq;
+	unsigned int nop_tries;
+	struct dl link;			/* free list */
+	struct dl plink;		/* peer's undelivered list, seq order */
+};
+
+/* A receive buffer of the pool. */
+struct fpgadma_rxbuf {
+	struct fpgadma_work w;		/* kind RX, one RECV */
+	struct fpgadma_wr wr;
+	struct fpgadma_sge sge;
+	void *buf;
+};
+
+/* Send buffers (lock held).  for_ctrl may take the reserve. */
+struct fpgadma_txbuf *fpgadma_txbuf_get(struct fpgadma_dp *dp, bool for_ctrl);
+void fpgadma_txbuf_put(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb);
+static inline void *fpgadma_txbuf_payload(struct fpgadma_txbuf *tb)
+{
+	return tb->hdr + 1;
+}
+/* (Re)post a receive buffer to the kernel endpoint. */
+void fpgadma_rxbuf_post(struct fpgadma_dp *dp, struct fpgadma_rxbuf *rb);
+/* Allocate and register both pools, post every receive buffer. */
+int fpgadma_pools_init(struct fpgadma_dp *dp);
+/* Deregister both pools (the kernel flushes the posted RECVs). */
+void fpgadma_pools_dereg(struct fpgadma_dp *dp);
+/* Free the pools' memory, once deregistered. */
+void fpgadma_pools_free(struct fpgadma_dp *dp);
+
+/* --- peers (peer.c) ------------------------------------------------------- */
+/*
+ * Number tb (header filled but for gen/seq, paylen bytes after it) in the
+ * stream to dest_ep and post it.  0, or -FI_ENOMEM (no peer): tb is untouched.
+ */
+int fpgadma_peer_send(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb,
+		      uint32_t dest_ep, size_t paylen);
+/* Send tb (header filled but for gen/seq, paylen bytes after it) to dest_ep. */
+void fpgadma_txbuf_send(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb,
+			uint32_t dest_ep, size_t paylen);
+/* A receive buffer's CQE: take its message in its sender's order. */
+void fpgadma_rx_cqe(struct fpgadma_dp *dp, struct fpgadma_rxbuf *rb,
+		    const struct fpgadma_cqe *cqe);
+/* A send buffer's CQE: done, back off and resend, or resend as a NOP. */
+void fpgadma_tx_cqe(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb,
+		    uint32_t status);
+/* Resubmit the sends of peers whose backoff is over. */
+void fpgadma_rnr_tick(struct fpgadma_dp *dp);
+/* The earliest resend time (ns) of the peers backing off, 0 if none. */
+uint64_t fpgadma_rnr_first_retry(struct fpgadma_dp *dp);
+/* Free every peer and its stash (domain teardown). */
+void fpgadma_peers_free(struct fpgadma_dp *dp);
+
+/* --- operations (op.c) ---------------------------------------------------- */
 /* An application operation in flight (send, RMA, rendezvous receive). */
 struct fpgadma_op {
 	struct fpgadma_work w;		/* RMA / RDV: its WRs */
@@ -248,91 +330,26 @@ enum {
 	FPGADMA_CNTR_WRITE,
 };
 
-/* A send buffer of the pool: header + eager payload, registered once. */
-struct fpgadma_txbuf {
-	struct fpgadma_work w;		/* kind TX, one SEND */
-	struct fpgadma_wr wr;
-	struct fpgadma_sge sge;
-	struct fpgadma_hdr *hdr;	/* payload follows it */
-	struct fpgadma_op *op;		/* the operation it belongs to, or NULL */
-	struct fpgadma_peer *peer;
-	uint32_t seq;
-	unsigned int nop_tries;
-	struct dl link;			/* free list */
-	struct dl plink;		/* peer's undelivered list, seq order */
-};
-
-/* A posted receive (fi_recv / fi_trecv families). */
-struct fpgadma_rx_entry {
-	struct dl link;
-	struct fpgadma_ep *ep;
-	void *context;
-	uint64_t flags;			/* the call's flags */
-	uint64_t tag, ignore;
-	fi_addr_t src;			/* FI_ADDR_UNSPEC: any */
-	bool tagged;
-	bool listed;			/* on ep->rx_msg / rx_tag */
-	/* FI_MULTI_RECV */
-	size_t min_free;		/* release below this free space */
-	size_t used;			/* bytes handed to messages */
-	unsigned int refs;		/* rendezvous reads into it in flight */
-	bool released;			/* takes no more messages */
-	size_t count;
-	void **desc;			/* count of them, after iov[] */
-	struct iovec iov[];
-};
-
-/* A message no receive matched yet (or one FI_PEEK|FI_CLAIM took). */
-struct fpgadma_unexp {
-	struct dl link;
-	struct fpgadma_hdr hdr;
-	uint32_t src_ep;
-	fi_addr_t src_addr;
-	size_t paylen;
-	unsigned char payload[];	/* EAGER: the data; RTS: the segments */
-};
-
-/* Take domain->lock / drop it, for the data calls. */
-void fpgadma_dp_lock(struct fpgadma_dp *dp);
-void fpgadma_dp_unlock(struct fpgadma_dp *dp);
-/* Progress with domain->lock held. */
-void fpgadma_dp_progress_locked(struct fpgadma_dp *dp);
-
-/* The domain's device limits. */
-const struct fpgadma_device_attr *fpgadma_dp_attr(struct fpgadma_dp *dp);
-
-/*
- * Give an endpoint an index: want if it is free (the index the src_addr
- * names), else the next free one; -FI_ENOSPC if all are taken.  Lock held.
- */
-int fpgadma_dp_ep_add(struct fpgadma_dp *dp, struct fpgadma_ep *ep,
-		      uint32_t want);
-/* Forget an endpoint: detach its operations, drop its queues.  Lock held. */
-void fpgadma_dp_ep_remove(struct fpgadma_dp *dp, struct fpgadma_ep *ep);
-
 /* Operations (lock held). */
 struct fpgadma_op *fpgadma_op_alloc(struct fpgadma_ep *ep, void *context,
 				    uint64_t op_flags);
 void fpgadma_op_free(struct fpgadma_dp *dp, struct fpgadma_op *op);
 /* Report op's completion or error to its endpoint, then free it. */
 void fpgadma_op_complete(struct fpgadma_dp *dp, struct fpgadma_op *op);
-
-/* Send buffers (lock held).  for_ctrl may take the reserve. */
-struct fpgadma_txbuf *fpgadma_txbuf_get(struct fpgadma_dp *dp, bool for_ctrl);
-void fpgadma_txbuf_put(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb);
-static inline void *fpgadma_txbuf_payload(struct fpgadma_txbuf *tb)
-{
-	return tb->hdr + 1;
-}
-/* Send tb (header filled but for gen/seq, paylen bytes after it) to dest_ep. */
-void fpgadma_txbuf_send(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb,
-			uint32_t dest_ep, size_t paylen);
-
-/* Post a work's WRs now or queue them (lock held). */
-void fpgadma_work_submit(struct fpgadma_dp *dp, struct fpgadma_work *w);
+/* One of the events a send waits for; err a positive FI_E* code. */
+void fpgadma_op_event(struct fpgadma_dp *dp, struct fpgadma_op *op, int err,
+		      int prov_errno);
 
 /* Wait for a FIN / ACK with op->msg_id. */
 void fpgadma_op_wait_id(struct fpgadma_dp *dp, struct fpgadma_op *op);
+/* The operation waiting for a FIN / ACK with msg_id, or NULL. */
+struct fpgadma_op *fpgadma_op_by_id(struct fpgadma_dp *dp, uint64_t msg_id);
+
+/* Completion and counter helpers (lock held). */
+void fpgadma_report(struct fpgadma_cq *cq, bool selective, uint64_t op_flags,
+		    bool no_comp, struct fpgadma_cntr *cntr,
+		    const struct fpgadma_comp *c, int err, int prov_errno,
+		    size_t olen);
 
 /*
  * The pieces (lkey, addr, len) of a local buffer for the device: each at
@@ -367,7 +384,41 @@ int fpgadma_build_wrs(struct fpgadma_dp *dp, struct fpgadma_op *op,
 int fpgadma_reg_remote_read(struct fpgadma_dp *dp, struct fpgadma_op *op,
 			    void *buf, size_t len, struct fpgadma_mr **mr);
 
-/* Receive side (lock held) */
+/* --- receive matching (match.c) ------------------------------------------- */
+/* A posted receive (fi_recv / fi_trecv families). */
+struct fpgadma_rx_entry {
+	struct dl link;
+	struct fpgadma_ep *ep;
+	void *context;
+	uint64_t flags;			/* the call's flags */
+	uint64_t tag, ignore;
+	fi_addr_t src;			/* FI_ADDR_UNSPEC: any */
+	bool tagged;
+	bool listed;			/* on ep->rx_msg / rx_tag */
+	/* FI_MULTI_RECV */
+	size_t min_free;		/* release below this free space */
+	size_t used;			/* bytes handed to messages */
+	unsigned int refs;		/* rendezvous reads into it in flight */
+	bool released;			/* takes no more messages */
+	size_t count;
+	void **desc;			/* count of them, after iov[] */
+	struct iovec iov[];
+};
+
+/* A message no receive matched yet (or one FI_PEEK|FI_CLAIM took). */
+struct fpgadma_unexp {
+	struct dl link;
+	struct fpgadma_hdr hdr;
+	uint32_t src_ep;
+	fi_addr_t src_addr;
+	size_t paylen;
+	unsigned char payload[];	/* EAGER: the data; RTS: the segments */
+};
+
+/* An EAGER or RTS message in its turn, for one of our endpoints. */
+void fpgadma_msg_arrived(struct fpgadma_dp *dp, uint32_t src_ep,
+			 const struct fpgadma_hdr *hdr, const void *pay,
+			 size_t paylen);
 /*
  * Deliver an unexpected message into a receive; frees u.  Returns whether
  * the receive is still posted (a multi-recv buffer with room left).
@@ -381,28 +432,54 @@ void fpgadma_discard_unexp(struct fpgadma_dp *dp, struct fpgadma_unexp *u,
 bool fpgadma_rx_match(const struct fpgadma_ep *ep,
 		      const struct fpgadma_rx_entry *rx,
 		      const struct fpgadma_hdr *hdr, fi_addr_t src_addr);
+/* The completion flags (FI_RECV | FI_MSG ...) of a message. */
+uint64_t fpgadma_rx_cq_flags(const struct fpgadma_hdr *hdr);
+/* Take len bytes of a receive for a message; returns where they start. */
+void fpgadma_rx_take(struct fpgadma_ep *ep, struct fpgadma_rx_entry *rx,
+		     size_t len);
+/* A message of a receive is complete: report it, release the receive. */
+void fpgadma_rx_msg_done(struct fpgadma_ep *ep, struct fpgadma_rx_entry *rx,
+			 struct fpgadma_comp *c, int err, int prov_errno,
+			 size_t olen);
 /* Write a receive's completion (or error) and count it. */
 void fpgadma_rx_report(struct fpgadma_ep *ep, struct fpgadma_rx_entry *rx,
 		       struct fpgadma_comp *c, int err, int prov_errno,
 		       size_t olen);
+/* Stop a receive from matching more messages. */
+void fpgadma_rx_unlist(struct fpgadma_ep *ep, struct fpgadma_rx_entry *rx);
 /* Unlist (if posted) and free a receive. */
 void fpgadma_rx_entry_free(struct fpgadma_ep *ep, struct fpgadma_rx_entry *rx);
 
-/* Completion and counter helpers (lock held). */
-void fpgadma_report(struct fpgadma_cq *cq, bool selective, uint64_t op_flags,
-		    bool no_comp, struct fpgadma_cntr *cntr,
-		    const struct fpgadma_comp *c, int err, int prov_errno,
-		    size_t olen);
+/* --- rendezvous and control messages (rdv.c) ------------------------------ */
+/* A FIN or ACK to dest_ep: now, or when a send buffer is free. */
+void fpgadma_send_reply(struct fpgadma_dp *dp, uint8_t type, uint32_t dest_ep,
+			uint16_t dest_idx, uint16_t src_idx, uint64_t msg_id,
+			uint32_t status);
+/* Send the control messages that wait for a send buffer. */
+void fpgadma_ctrlq_flush(struct fpgadma_dp *dp);
+/* Drop the control messages still waiting (domain teardown). */
+void fpgadma_ctrlq_free(struct fpgadma_dp *dp);
+/* Start reading an RTS's data into a receive; returns whether rx is still posted. */
+bool fpgadma_rdv_start(struct fpgadma_dp *dp, struct fpgadma_ep *ep,
+		       struct fpgadma_rx_entry *rx,
+		       const struct fpgadma_hdr *hdr, uint32_t src_ep,
+		       fi_addr_t src_addr, const struct fpgadma_rts_seg *segs);
+/* A rendezvous read is over: FIN to the sender, complete the receive. */
+void fpgadma_rdv_done(struct fpgadma_dp *dp, struct fpgadma_op *op);
+/* An RMA's WRs are over: finish a bounced read, send WRITEDATA, complete. */
+void fpgadma_rma_done(struct fpgadma_dp *dp, struct fpgadma_op *op);
+/* A WRITEDATA in its turn: the remote CQ data completion. */
+void fpgadma_writedata_arrived(struct fpgadma_dp *dp, uint32_t src_ep,
+			       const struct fpgadma_hdr *hdr);
 
-/* ep.c: the address of a peer for completions (FI_ADDR_NOTAVAIL if unknown). */
-fi_addr_t fpgadma_ep_src_addr(struct fpgadma_ep *ep, uint32_t src_ep,
-			      uint16_t src_idx);
-/* ep.c: -FI_EOPBADSTATE unless the endpoint can send. */
-int fpgadma_ep_check_tx(struct fpgadma_ep *ep);
-
-/* msg.c / rma.c ops tables */
-extern struct fi_ops_msg fpgadma_msg_ops;
-extern struct fi_ops_tagged fpgadma_tagged_ops;
-extern struct fi_ops_rma fpgadma_rma_ops;
+/* --- progress (progress.c) ------------------------------------------------ */
+/* Progress with domain->lock held. */
+void fpgadma_dp_progress_locked(struct fpgadma_dp *dp);
+/* A message in its turn (peer.c has put it in order): act on its type. */
+void fpgadma_msg_process(struct fpgadma_dp *dp, uint32_t src_ep,
+			 const struct fpgadma_hdr *hdr, const void *pay,
+			 size_t paylen);
+/* CLOCK_MONOTONIC in ns, for backoffs and deadlines. */
+uint64_t fpgadma_now_ns(void);
 
 #endif /* FPGADMA_PROTO_H */

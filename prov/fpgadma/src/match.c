@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * fpgadma provider: receive matching and delivery.
+ *
+ * An endpoint keeps its posted receives and the messages no receive has
+ * matched yet, each in two queues, untagged and tagged, in the order they
+ * came: a message takes the first posted receive that matches it (source
+ * under FI_DIRECTED_RECV, tag and ignore bits for tagged ones), else it
+ * waits as unexpected for a receive to come (msg.c looks there first).
+ * An EAGER message is copied into the receive here; an RTS starts a
+ * rendezvous read (rdv.c).  A FI_MULTI_RECV buffer takes messages until
+ * less than its min_free is left.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+bool fpgadma_rx_match(const struct fpgadma_ep *ep,
+		      const struct fpgadma_rx_entry *rx,
+		      const struct fpgadma_hdr *hdr, fi_addr_t src_addr)
+{
+	if ((ep->caps & FI_DIRECTED_RECV) && rx->src != FI_ADDR_UNSPEC &&
+	    rx->src != src_addr)
+		return false;
+	if (rx->tagged && ((rx->tag ^ hdr->tag) & ~rx->ignore))
+		return false;
+	return true;
+}
+
+void fpgadma_rx_report(struct fpgadma_ep *ep, struct fpgadma_rx_entry *rx,
+		       struct fpgadma_comp *c, int err, int prov_errno,
+		       size_t olen)
+{
+	(void)rx;
+	if (!ep)
+		return;
+	fpgadma_report(ep->rx_cq, ep->rx_selective, rx->flags, false,
+		       ep->recv_cntr, c, err, prov_errno, olen);
+}
+
+void fpgadma_rx_entry_free(struct fpgadma_ep *ep, struct fpgadma_rx_entry *rx)
+{
+	if (rx->listed) {
+		dl_del(&rx->link);
+		rx->listed = false;
+		if (ep && ep->rx_posted)
+			ep->rx_posted--;
+	}
+	free(rx);
+}
+
+void fpgadma_rx_unlist(struct fpgadma_ep *ep, struct fpgadma_rx_entry *rx)
+{
+	if (rx->listed) {
+		dl_del(&rx->link);
+		rx->listed = false;
+		if (ep && ep->rx_posted)
+			ep->rx_posted--;
+	}
+}
+
+void fpgadma_rx_msg_done(struct fpgadma_ep *ep, struct fpgadma_rx_entry *rx,
+			 struct fpgadma_comp *c, int err, int prov_errno,
+			 size_t olen)
+{
+	bool multi = rx->flags & FI_MULTI_RECV;
+	bool last = !multi || (rx->released && !rx->refs);
+
+	if (multi && last)
+		c->flags |= FI_MULTI_RECV;
+	fpgadma_rx_report(ep, rx, c, err, prov_errno, olen);
+	if (last)
+		fpgadma_rx_entry_free(ep, rx);
+}
+
+void fpgadma_rx_take(struct fpgadma_ep *ep, struct fpgadma_rx_entry *rx,
+		     size_t len)
+{
+	if (!(rx->flags & FI_MULTI_RECV)) {
+		fpgadma_rx_unlist(ep, rx);
+		return;
+	}
+	rx->used += len;
+	if (rx->iov[0].iov_len - rx->used < rx->min_free) {
+		rx->released = true;
+		fpgadma_rx_unlist(ep, rx);
+	}
+}
+
+static size_t copy_to_iov(const struct iovec *iov, size_t count,
+			  const void *src, size_t len)
+{
+	size_t done = 0, i;
+
+	for (i = 0; i < count && done < len; i++) {
+		size_t n = iov[i].iov_len;
+
+		if (n > len - done)
+			n = len - done;
+		memcpy(iov[i].iov_base, (const char *)src + done, n);
+		done += n;
+	}
+	return done;
+}
+
+uint64_t fpgadma_rx_cq_flags(const struct fpgadma_hdr *hdr)
+{
+	uint64_t f = FI_RECV;
+
+	f |= (hdr->flags & FPGADMA_HDR_TAGGED) ? FI_TAGGED : FI_MSG;
+	if (hdr->flags & FPGADMA_HDR_CQ_DATA)
+		f |= FI_REMOTE_CQ_DATA;
+	return f;
+}
+
+/*
+ * Deliver a message (EAGER or RTS) into a matching receive.  Returns
+ * whether the receive is still posted.
+ */
+static bool deliver(struct fpgadma_dp *dp, struct fpgadma_ep *ep,
+		    struct fpgadma_rx_entry *rx, const struct fpgadma_hdr *hdr,
+		    uint32_t src_ep, fi_addr_t src_addr, const void *pay,
+		    size_t paylen)
+{
+	struct fpgadma_comp c = {
+		.op_context = rx->context,
+		.flags = fpgadma_rx_cq_flags(hdr),
+		.data = hdr->data,
+		.tag = hdr->tag,
+		.src_addr = src_addr,
+	};
+	const struct iovec *iov = rx->iov;
+	size_t count = rx->count, copied;
+	struct iovec one;
+	bool listed;
+
+	if (hdr->type == FPGADMA_MSG_RTS)
+		return fpgadma_rdv_start(dp, ep, rx, hdr, src_ep, src_addr,
+					 pay);
+	if (rx->flags & FI_MULTI_RECV) {
+		one.iov_base = (char *)rx->iov[0].iov_base + rx->used;
+		one.iov_len = rx->iov[0].iov_len - rx->used;
+		iov = &one;
+		count = 1;
+	}
+	copied = copy_to_iov(iov, count, pay, paylen);
+	if (hdr->flags & FPGADMA_HDR_WANT_ACK)
+		fpgadma_send_reply(dp, FPGADMA_MSG_ACK, src_ep, hdr->src_idx,
+				   (uint16_t)ep->ep_idx, hdr->msg_id, 0);
+	c.len = copied;
+	c.buf = count ? iov[0].iov_base : NULL;
+	fpgadma_rx_take(ep, rx, copied);
+	listed = rx->listed;
+	fpgadma_rx_msg_done(ep, rx, &c, copied < paylen ? FI_ETRUNC : 0, 0,
+			    paylen - copied);
+	return listed;
+}
+
+bool fpgadma_deliver_unexp(struct fpgadma_dp *dp, struct fpgadma_ep *ep,
+			   struct fpgadma_rx_entry *rx, struct fpgadma_unexp *u)
+{
+	bool listed;
+
+	dl_del(&u->link);
+	listed = deliver(dp, ep, rx, &u->hdr, u->src_ep, u->src_addr,
+			 u->payload, u->paylen);
+	free(u);
+	return listed;
+}
+
+void fpgadma_discard_unexp(struct fpgadma_dp *dp, struct fpgadma_unexp *u,
+			   uint32_t status)
+{
+	dl_del(&u->link);
+	if (u->hdr.type == FPGADMA_MSG_RTS)
+		fpgadma_send_reply(dp, FPGADMA_MSG_FIN, u->src_ep,
+				   u->hdr.src_idx, u->hdr.dst_idx,
+				   u->hdr.msg_id, status);
+	else if (u->hdr.flags & FPGADMA_HDR_WANT_ACK)
+		fpgadma_send_reply(dp, FPGADMA_MSG_ACK, u->src_ep,
+				   u->hdr.src_idx, u->hdr.dst_idx,
+				   u->hdr.msg_id, status);
+	free(u);
+}
+
+void fpgadma_msg_arrived(struct fpgadma_dp *dp, uint32_t src_ep,
+			 const struct fpgadma_hdr *hdr, const void *pay,
+			 size_t paylen)
+{
+	struct fpgadma_ep *ep = fpgadma_dp_ep_at(dp, hdr->dst_idx);
+	bool tagged = hdr->flags & FPGADMA_HDR_TAGGED;
+	struct fpgadma_unexp *u;
+	fi_addr_t src_addr;
+	struct dl *pos;
+
+	if (!ep) {
+		FPGADMA_DBG(FI_LOG_EP_DATA, "message for missing endpoint %u\n",
+			    hdr->dst_idx);
+		if (hdr->type == FPGADMA_MSG_RTS)
+			fpgadma_send_reply(dp, FPGADMA_MSG_FIN, src_ep,
+					   hdr->src_idx, hdr->dst_idx,
+					   hdr->msg_id, FI_ENOENT);
+		else if (hdr->flags & FPGADMA_HDR_WANT_ACK)
+			fpgadma_send_reply(dp, FPGADMA_MSG_ACK, src_ep,
+					   hdr->src_idx, hdr->dst_idx,
+					   hdr->msg_id, FI_ENOENT);
+		return;
+	}
+	src_addr = fpgadma_ep_src_addr(ep, src_ep, hdr->src_idx);
+	for (pos = (tagged ? &ep->rx_tag : &ep->rx_msg)->next;
+	     pos != (tagged ? &ep->rx_tag : &ep->rx_msg); pos = pos->next) {
+		struct fpgadma_rx_entry *rx =
+			container_of(pos, struct fpgadma_rx_entry, link);
+
+		if (fpgadma_rx_match(ep, rx, hdr, src_addr)) {
+			deliver(dp, ep, rx, hdr, src_ep, src_addr, pay, paylen);
+			return;
+		}
+	}
+	u = malloc(sizeof(*u) + paylen);
+	if (!u) {
+		FPGADMA_WARN(FI_LOG_EP_DATA, "no memory: message dropped\n");
+		if (hdr->type == FPGADMA_MSG_RTS)
+			fpgadma_send_reply(dp, FPGADMA_MSG_FIN, src_ep,
+					   hdr->src_idx, hdr->dst_idx,
+					   hdr->msg_id, FI_ENOMEM);
+		return;
+	}
+	u->hdr = *hdr;
+	u->src_ep = src_ep;
+	u->src_addr = src_addr;
+	u->paylen = paylen;
+	memcpy(u->payload, pay, paylen);
+	dl_add_tail(tagged ? &ep->unexp_tag : &ep->unexp_msg, &u->link);
+}

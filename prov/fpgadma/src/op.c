@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * fpgadma provider: operations, and the work requests that carry them.
+ *
+ * An operation is what the application posted (a send, an RMA, or the
+ * rendezvous read behind a receive) until it completes: the events it
+ * still waits for (its SEND, a FIN or ACK, its WRs), the registrations to
+ * release, and what its completion and counter will say.  Sends waiting
+ * for a FIN or ACK are found again by msg_id.  The second half builds the
+ * WRs of an operation from local buffers and remote segments, within the
+ * device's limits on pieces and lengths.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+struct fpgadma_op *fpgadma_op_alloc(struct fpgadma_ep *ep, void *context,
+				    uint64_t op_flags)
+{
+	struct fpgadma_op *op = calloc(1, sizeof(*op));
+
+	if (!op)
+		return NULL;
+	op->ep = ep;
+	op->context = context;
+	op->op_flags = op_flags;
+	op->src_addr = FI_ADDR_NOTAVAIL;
+	dl_init(&op->id_link);
+	dl_add_tail(&ep->ops, &op->ep_link);
+	dl_add_tail(&ep->dp->ops, &op->dp_link);
+	return op;
+}
+
+void fpgadma_op_free(struct fpgadma_dp *dp, struct fpgadma_op *op)
+{
+	unsigned int i;
+
+	for (i = 0; i < op->nmrs; i++) {
+		int ret = fpgadma_dereg_mr(op->mrs[i]);
+
+		if (ret)
+			FPGADMA_WARN(FI_LOG_EP_DATA, "dereg_mr: %s\n",
+				     fpgadma_strerror(ret));
+	}
+	for (i = 0; i < op->ntmps; i++)
+		fpgadma_mr_local_release(dp->d, op->tmps[i]);
+	if (op->id_listed)
+		dl_del(&op->id_link);
+	if (op->tb && op->tb->op == op)
+		op->tb->op = NULL;	/* its SEND finishes without it */
+	if (op->wd)
+		fpgadma_txbuf_put(dp, op->wd);
+	dl_del(&op->ep_link);
+	dl_del(&op->dp_link);
+	free(op->rd_iov);
+	free(op->mrs);
+	free(op->tmps);
+	free(op->sges);
+	free(op->w.wrs);
+	free(op);
+}
+
+void fpgadma_op_wait_id(struct fpgadma_dp *dp, struct fpgadma_op *op)
+{
+	op->msg_id = ++dp->next_msg_id;
+	dl_add_tail(&dp->ids[op->msg_id % ID_BUCKETS], &op->id_link);
+	op->id_listed = true;
+}
+
+struct fpgadma_op *fpgadma_op_by_id(struct fpgadma_dp *dp, uint64_t msg_id)
+{
+	struct dl *h = &dp->ids[msg_id % ID_BUCKETS], *pos;
+
+	for (pos = h->next; pos != h; pos = pos->next) {
+		struct fpgadma_op *op = container_of(pos, struct fpgadma_op,
+						     id_link);
+
+		if (op->msg_id == msg_id)
+			return op;
+	}
+	return NULL;
+}
+
+static struct fpgadma_cntr *ep_cntr(struct fpgadma_ep *ep, int sel)
+{
+	switch (sel) {
+	case FPGADMA_CNTR_SEND:
+		return ep->send_cntr;
+	case FPGADMA_CNTR_RECV:
+		return ep->recv_cntr;
+	case FPGADMA_CNTR_READ:
+		return ep->read_cntr;
+	case FPGADMA_CNTR_WRITE:
+		return ep->write_cntr;
+	default:
+		return NULL;
+	}
+}
+
+void fpgadma_report(struct fpgadma_cq *cq, bool selective, uint64_t op_flags,
+		    bool no_comp, struct fpgadma_cntr *cntr,
+		    const struct fpgadma_comp *c, int err, int prov_errno,
+		    size_t olen)
+{
+	if (err) {
+		if (cq)
+			fpgadma_cq_write_err(cq, c, err, prov_errno, olen);
+		if (cntr)
+			fpgadma_cntr_inc_err(cntr);
+		return;
+	}
+	if (cq && !no_comp && (!selective || (op_flags & FI_COMPLETION)))
+		fpgadma_cq_write(cq, c);
+	if (cntr)
+		fpgadma_cntr_inc(cntr);
+}
+
+void fpgadma_op_complete(struct fpgadma_dp *dp, struct fpgadma_op *op)
+{
+	struct fpgadma_ep *ep = op->ep;
+
+	if (ep) {
+		struct fpgadma_comp c = {
+			.op_context = op->context,
+			.flags = op->cq_flags,
+			.len = op->len,
+			.buf = op->buf,
+			.data = op->data,
+			.tag = op->tag,
+			.src_addr = FI_ADDR_NOTAVAIL,
+		};
+
+		if (op->counts_tx && ep->tx_inflight)
+			ep->tx_inflight--;
+		if (op->err) {
+			c.len = 0;
+			c.buf = NULL;
+		}
+		fpgadma_report(ep->tx_cq, ep->tx_selective, op->op_flags,
+			       op->no_comp, ep_cntr(ep, op->cntr_sel), &c,
+			       op->err, op->prov_errno, 0);
+	}
+	fpgadma_op_free(dp, op);
+}
+
+void fpgadma_op_event(struct fpgadma_dp *dp, struct fpgadma_op *op, int err,
+		      int prov_errno)
+{
+	if (err) {
+		if (!op->err) {
+			op->err = err;
+			op->prov_errno = prov_errno;
+		}
+		op->pending = 0;	/* nothing else will come */
+	} else if (op->pending) {
+		op->pending--;
+	}
+	if (!op->pending)
+		fpgadma_op_complete(dp, op);
+}
+
+/* --- local buffers and work requests ------------------------------------ */
+
+static int push_mr(struct fpgadma_mr ***arr, unsigned int *n,
+		   struct fpgadma_mr *mr)
+{
+	struct fpgadma_mr **a = realloc(*arr, (*n + 1) * sizeof(*a));
+
+	if (!a)
+		return -FI_ENOMEM;
+	a[(*n)++] = mr;
+	*arr = a;
+	return 0;
+}
+
+int fpgadma_reg_remote_read(struct fpgadma_dp *dp, struct fpgadma_op *op,
+			    void *buf, size_t len, struct fpgadma_mr **mr)
+{
+	int ret = fpgadma_reg_mr(dp->d->pd, buf, len,
+				 FPGADMA_ACCESS_REMOTE_READ, mr);
+
+	if (ret)
+		return fpgadma_errno_to_fi(ret);
+	ret = push_mr(&op->mrs, &op->nmrs, *mr);
+	if (ret) {
+		fpgadma_dereg_mr(*mr);
+		return ret;
+	}
+	return 0;
+}
+
+int fpgadma_local_pieces(struct fpgadma_dp *dp, struct fpgadma_op *op,
+			 const struct iovec *iov, void **desc, size_t count,
+			 size_t max_len, bool device_writes,
+			 struct fpgadma_sge **sges)
+{
+	uint64_t reg_max = dp->attr.max_mr_size ? dp->attr.max_mr_size : SIZE_MAX;
+	struct fpgadma_sge *arr = NULL;
+	size_t n = 0, cap = 0, left = max_len, i;
+
+	for (i = 0; i < count && left; i++) {
+		char *base = iov[i].iov_base;
+		size_t len = iov[i].iov_len < left ? iov[i].iov_len : left;
+		size_t off = 0;
+
+		while (off < len) {
+			size_t chunk = len - off, p = 0;
+			struct fpgadma_mr *tmp = NULL;
+			uint32_t lkey;
+			int ret;
+
+			if (chunk > reg_max)
+				chunk = reg_max;
+			ret = fpgadma_mr_local(dp->d, desc ? desc[i] : NULL,
+					       base + off, chunk, device_writes,
+					       &lkey, &tmp);
+			if (!ret && tmp)
+				ret = push_mr(&op->tmps, &op->ntmps, tmp);
+			if (ret) {
+				if (tmp && (!op->ntmps ||
+					    op->tmps[op->ntmps - 1] != tmp))
+					fpgadma_mr_local_release(dp->d, tmp);
+				free(arr);
+				return ret;
+			}
+			while (p < chunk) {
+				size_t plen = chunk - p;
+
+				if (plen > FPGADMA_PIECE_MAX)
+					plen = FPGADMA_PIECE_MAX;
+				if (n == cap) {
+					struct fpgadma_sge *a;
+
+					cap = cap ? 2 * cap : 8;
+					a = realloc(arr, cap * sizeof(*a));
+					if (!a) {
+						free(arr);
+						return -FI_ENOMEM;
+					}
+					arr = a;
+				}
+				arr[n].addr = (uint64_t)(uintptr_t)(base + off + p);
+				arr[n].length = (uint32_t)plen;
+				arr[n].lkey = lkey;
+				n++;
+				p += plen;
+			}
+			off += chunk;
+		}
+		left -= len;
+	}
+	*sges = arr;
+	return (int)n;
+}
+
+/*
+ * Walk local pieces against remote segments.  Counts WRs and pieces when
+ * wrs is NULL; fills them otherwise.
+ */
+static void wr_walk(const struct fpgadma_sge *l, unsigned int nl,
+		    const struct fpgadma_rseg *r, unsigned int nr,
+		    unsigned int max_sge, struct fpgadma_wr *wrs,
+		    struct fpgadma_sge *out, unsigned int *nwr,
+		    unsigned int *nout)
+{
+	unsigned int li = 0, ri = 0, w = 0, o = 0;
+	uint64_t loff = 0, roff = 0;
+
+	while (li < nl) {
+		unsigned int first = o, cnt = 0;
+		uint64_t raddr;
+
+		while (ri < nr && roff >= r[ri].len) {
+			ri++;
+			roff = 0;
+		}
+		if (ri == nr)
+			break;
+		raddr = r[ri].addr + roff;
+		while (li < nl && cnt < max_sge && roff < r[ri].len) {
+			uint64_t n = l[li].length - loff;
+
+			if (n > r[ri].len - roff)
+				n = r[ri].len - roff;
+			if (n) {
+				if (out) {
+					out[o].addr = l[li].addr + loff;
+					out[o].length = (uint32_t)n;
+					out[o].lkey = l[li].lkey;
+				}
+				o++;
+				cnt++;
+				loff += n;
+				roff += n;
+			}
+			if (loff == l[li].length) {
+				li++;
+				loff = 0;
+			}
+		}
+		if (cnt) {
+			if (wrs) {
+				memset(&wrs[w], 0, sizeof(wrs[w]));
+				wrs[w].dev_addr = raddr;
+				wrs[w].sg_list = (uint64_t)(uintptr_t)&out[first];
+				wrs[w].num_sge = cnt;
+				wrs[w].rkey = r[ri].rkey;
+			}
+			w++;
+		}
+	}
+	*nwr = w;
+	*nout = o;
+}
+
+int fpgadma_build_wrs(struct fpgadma_dp *dp, struct fpgadma_op *op,
+		      uint32_t opcode, uint32_t flags,
+		      const struct fpgadma_sge *sges, unsigned int nsge,
+		      const struct fpgadma_rseg *rsegs, unsigned int nrseg)
+{
+	unsigned int nwr, nout, i;
+	struct fpgadma_wr *wrs;
+	struct fpgadma_sge *out;
+
+	wr_walk(sges, nsge, rsegs, nrseg, dp->max_sge, NULL, NULL, &nwr, &nout);
+	if (!nwr) {
+		/* a zero-length transfer: one WR without pieces */
+		wrs = calloc(1, sizeof(*wrs));
+		if (!wrs)
+			return -FI_ENOMEM;
+		wrs[0].dev_addr = nrseg ? rsegs[0].addr : 0;
+		wrs[0].rkey = nrseg ? rsegs[0].rkey : 0;
+		nwr = 1;
+		out = NULL;
+	} else {
+		wrs = calloc(nwr, sizeof(*wrs));
+		out = calloc(nout, sizeof(*out));
+		if (!wrs || !out) {
+			free(wrs);
+			free(out);
+			return -FI_ENOMEM;
+		}
+		wr_walk(sges, nsge, rsegs, nrseg, dp->max_sge, wrs, out, &nwr,
+			&nout);
+	}
+	for (i = 0; i < nwr; i++) {
+		wrs[i].wr_id = (uint64_t)(uintptr_t)&op->w;
+		wrs[i].opcode = opcode;
+		wrs[i].flags = flags;
+	}
+	free(op->w.wrs);
+	free(op->sges);
+	op->w.wrs = wrs;
+	op->w.nwr = nwr;
+	op->w.nposted = op->w.ndone = 0;
+	op->sges = out;
+	return 0;
+}
