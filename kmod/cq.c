@@ -111,7 +111,7 @@ void fpgadma_ctx_drain(struct fpgadma_ctx *ctx)
  *
  * Context: any context, also interrupt; takes the context's cq_lock.
  */
-void fpgadma_work_done(struct fpgadma_work *work, u32 status, u64 bytes)
+void fpgadma_work_done(struct fpgadma_wqe *work, u32 status, u64 bytes)
 {
 	struct fpgadma_ctx *ctx = work->ctx;
 	struct fpgadma_dev *fdev = ctx->fdev;

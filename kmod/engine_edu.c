@@ -106,7 +106,7 @@ struct edu_xfer {
  */
 struct edu_job {
 	struct list_head node;
-	struct fpgadma_work *work;
+	struct fpgadma_wqe *work;
 	u32 status;
 	bool to_host;
 	u32 nxfers;
@@ -330,7 +330,7 @@ static int edu_add_chunk(void *arg, struct fpgadma_umem *umem, dma_addr_t dma,
 }
 
 /* Walk the work's pieces through @b; 0 or the walk's error. */
-static int edu_walk(struct fpgadma_work *work, struct edu_build *b)
+static int edu_walk(struct fpgadma_wqe *work, struct edu_build *b)
 {
 	u32 i;
 	int ret;
@@ -355,7 +355,7 @@ static int edu_walk(struct fpgadma_work *work, struct edu_build *b)
  * with an error status.  The core has checked the device range against
  * EDU_MEM_SIZE, so every transfer stays inside the buffer.
  */
-static struct edu_job *edu_job_build(struct fpgadma_work *work)
+static struct edu_job *edu_job_build(struct fpgadma_wqe *work)
 {
 	struct edu_build b = { };
 	u32 status = work->status;
@@ -401,14 +401,14 @@ static bool edu_ready_empty(struct fpgadma_edu *edu)
 static void edu_prep(struct work_struct *w)
 {
 	struct fpgadma_edu *edu = container_of(w, struct fpgadma_edu, prep);
-	struct fpgadma_work *work;
+	struct fpgadma_wqe *work;
 	struct edu_job *job;
 	LIST_HEAD(done);
 
 	for (;;) {
 		spin_lock_irq(&edu->lock);
 		work = list_first_entry_or_null(&edu->queue,
-						struct fpgadma_work, node);
+						struct fpgadma_wqe, node);
 		if (work)
 			list_del(&work->node);
 		spin_unlock_irq(&edu->lock);
@@ -432,7 +432,7 @@ static void edu_prep(struct work_struct *w)
 	}
 }
 
-static void edu_submit(struct fpgadma_dev *fdev, struct fpgadma_work *work)
+static void edu_submit(struct fpgadma_dev *fdev, struct fpgadma_wqe *work)
 {
 	struct fpgadma_edu *edu = container_of(fdev, struct fpgadma_edu, fdev);
 	unsigned long flags;

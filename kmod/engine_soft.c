@@ -198,7 +198,7 @@ static int soft_dma_chunk(void *arg, struct fpgadma_umem *umem,
 	return ret;
 }
 
-static u32 soft_execute(struct fpgadma_soft *soft, struct fpgadma_work *work)
+static u32 soft_execute(struct fpgadma_soft *soft, struct fpgadma_wqe *work)
 {
 	struct soft_xfer x = {
 		.soft = soft,
@@ -270,9 +270,9 @@ static u32 soft_host_copy(struct fpgadma_soft *soft,
 }
 
 /* Fill the oldest RECV of the destination, completing it too. */
-static u32 soft_send(struct fpgadma_soft *soft, struct fpgadma_work *work)
+static u32 soft_send(struct fpgadma_soft *soft, struct fpgadma_wqe *work)
 {
-	struct fpgadma_work *recv;
+	struct fpgadma_wqe *recv;
 	u32 status;
 
 	recv = fpgadma_recv_take(&soft->fdev, work->dest, &status);
@@ -289,7 +289,7 @@ static u32 soft_send(struct fpgadma_soft *soft, struct fpgadma_work *work)
 	return status;
 }
 
-static u32 soft_run_one(struct fpgadma_soft *soft, struct fpgadma_work *work)
+static u32 soft_run_one(struct fpgadma_soft *soft, struct fpgadma_wqe *work)
 {
 	switch (work->opcode) {
 	case FPGADMA_WR_RDMA_WRITE:
@@ -306,7 +306,7 @@ static u32 soft_run_one(struct fpgadma_soft *soft, struct fpgadma_work *work)
 }
 
 /* Run one WR and complete it; the caller owns the engine (@soft->busy). */
-static void soft_run_work(struct fpgadma_soft *soft, struct fpgadma_work *work)
+static void soft_run_work(struct fpgadma_soft *soft, struct fpgadma_wqe *work)
 {
 	u32 status = work->status;
 
@@ -324,7 +324,7 @@ static void soft_run_work(struct fpgadma_soft *soft, struct fpgadma_work *work)
 static void soft_run(struct work_struct *w)
 {
 	struct fpgadma_soft *soft = container_of(w, struct fpgadma_soft, run);
-	struct fpgadma_work *work;
+	struct fpgadma_wqe *work;
 	bool owner = false;
 
 	for (;;) {
@@ -332,7 +332,7 @@ static void soft_run(struct work_struct *w)
 		work = NULL;
 		if (owner || !soft->busy) {
 			work = list_first_entry_or_null(&soft->queue,
-							struct fpgadma_work, node);
+							struct fpgadma_wqe, node);
 			if (work)
 				list_del(&work->node);
 			owner = work;
@@ -353,7 +353,7 @@ static void soft_run(struct work_struct *w)
  * and work submitted meanwhile queues behind it.  Larger work goes to the
  * worker, so that a POST does not block for a long transfer.
  */
-static void soft_submit(struct fpgadma_dev *fdev, struct fpgadma_work *work)
+static void soft_submit(struct fpgadma_dev *fdev, struct fpgadma_wqe *work)
 {
 	struct fpgadma_soft *soft = container_of(fdev, struct fpgadma_soft, fdev);
 	bool run_inline;
@@ -385,7 +385,7 @@ static void soft_submit(struct fpgadma_dev *fdev, struct fpgadma_work *work)
 static void soft_flush(struct fpgadma_dev *fdev)
 {
 	struct fpgadma_soft *soft = container_of(fdev, struct fpgadma_soft, fdev);
-	struct fpgadma_work *work, *tmp;
+	struct fpgadma_wqe *work, *tmp;
 	LIST_HEAD(flushed);
 
 	spin_lock_irq(&soft->lock);

@@ -69,7 +69,7 @@ int fpgadma_umem_walk_dma(struct fpgadma_umem *umem, u64 offset, u64 len,
 			      void *arg);
 
 /**
- * struct fpgadma_mr - a registered memory region.
+ * struct fpgadma_kmr - a registered memory region.
  * @ctx:	owning context.
  * @umem:	its pinned pages.
  * @iova:	the user address the MR starts at (pieces name user addresses).
@@ -80,7 +80,7 @@ int fpgadma_umem_walk_dma(struct fpgadma_umem *umem, u64 offset, u64 len,
  * @refs:	one for the key tables, one per work request holding it.
  * @released:	completed when @refs drops to 0; deregistration waits for it.
  */
-struct fpgadma_mr {
+struct fpgadma_kmr {
 	struct fpgadma_ctx *ctx;
 	struct fpgadma_umem *umem;
 	u64 iova;
@@ -129,7 +129,7 @@ struct fpgadma_stage_counters {
 	u64 ns[FPGADMA_NR_STAGES];
 };
 
-struct fpgadma_work;
+struct fpgadma_wqe;
 
 DECLARE_STATIC_KEY_FALSE(fpgadma_stage_timing);
 
@@ -179,7 +179,7 @@ struct fpgadma_engine_ops {
 	const char *name;
 	u32 type;
 	u64 caps;
-	void (*submit)(struct fpgadma_dev *fdev, struct fpgadma_work *work);
+	void (*submit)(struct fpgadma_dev *fdev, struct fpgadma_wqe *work);
 	void (*flush)(struct fpgadma_dev *fdev);
 };
 
@@ -198,7 +198,7 @@ struct fpgadma_engine_ops {
  *		page of memory and has no IOMMU translating for it: REG_MR
  *		then fails with -EIO before pinning anything, since mapping a
  *		page beyond the device's DMA mask would only warn and fail.
- * @rkeys:	rkey -> struct fpgadma_mr, device-wide.
+ * @rkeys:	rkey -> struct fpgadma_kmr, device-wide.
  * @eps:	ep_id -> struct fpgadma_ctx, the device's open contexts.
  * @next_ep_id:	where the cyclic allocation of ep_ids goes on.
  * @stats:	counters.
@@ -267,7 +267,7 @@ void fpgadma_stages_module_exit(void);
  * @mm:		the mm that opened it (held by mmgrab); only it may use the
  *		context, so a fork child cannot drive its parent's MRs.
  * @lock:	serialises the MR table, posting and BIND_EP.
- * @mrs:	lkey -> struct fpgadma_mr.
+ * @mrs:	lkey -> struct fpgadma_kmr.
  * @ring:	the completion ring (vmalloc_user, mmapped by the process).
  * @ring_size:	its bytes.
  * @cq_entries:	CQE slots (power of two).
@@ -286,7 +286,7 @@ void fpgadma_stages_module_exit(void);
  * @ep_bound:	BIND_EP has chosen @ep_id (it may not again).
  * @node:	in the device's ctxs list while the context is associated.
  * @recv_lock:	protects @recvq.
- * @recvq:	posted RECVs (struct fpgadma_work) in order; each counts in
+ * @recvq:	posted RECVs (struct fpgadma_wqe) in order; each counts in
  *		@inflight until a SEND fills it or it is flushed.
  */
 struct fpgadma_ctx {
@@ -321,7 +321,7 @@ u32 fpgadma_mr_get_local(struct fpgadma_ctx *ctx, u32 lkey, u64 addr, u32 len,
 u32 fpgadma_mr_get_remote(struct fpgadma_dev *fdev, u32 rkey, u32 right,
 			  u64 raddr, bool offset, u64 len,
 			  struct fpgadma_piece *piece);
-void fpgadma_mr_put(struct fpgadma_mr *mr);
+void fpgadma_mr_put(struct fpgadma_kmr *mr);
 int fpgadma_mr_dereg(struct fpgadma_ctx *ctx, u32 lkey);
 void fpgadma_mr_destroy_all(struct fpgadma_ctx *ctx);
 
@@ -329,13 +329,13 @@ void fpgadma_mr_destroy_all(struct fpgadma_ctx *ctx);
  * struct fpgadma_piece - one resolved SGE: @len bytes at @offset of @mr.
  */
 struct fpgadma_piece {
-	struct fpgadma_mr *mr;
+	struct fpgadma_kmr *mr;
 	u64 offset;
 	u32 len;
 };
 
 /**
- * struct fpgadma_work - a posted work request, as an engine sees it.
+ * struct fpgadma_wqe - a posted work request, as an engine sees it.
  * @node:	the engine's queue.
  * @ctx:	posting context (kept alive by its inflight count).
  * @wr_id:	returned in the CQE.
@@ -353,7 +353,7 @@ struct fpgadma_piece {
  * @npieces:	entries in @pieces, each holding a reference on its MR.
  * @pieces:	host side of the transfer, in order.
  */
-struct fpgadma_work {
+struct fpgadma_wqe {
 	struct list_head node;
 	struct fpgadma_ctx *ctx;
 	u64 wr_id;
@@ -370,7 +370,7 @@ struct fpgadma_work {
 	struct fpgadma_piece pieces[];
 };
 
-void fpgadma_work_start(struct fpgadma_work *work);
+void fpgadma_work_start(struct fpgadma_wqe *work);
 
 /* Whether a WR's own pieces are written (and so need LOCAL_WRITE). */
 static inline bool fpgadma_wr_device_writes(u32 opcode)
@@ -385,17 +385,17 @@ void fpgadma_ctx_teardown(struct fpgadma_ctx *ctx);
 /* core.c */
 struct fpgadma_dev *fpgadma_dev_get_minor(unsigned int minor);
 /* post.c, cq.c, recv.c */
-int fpgadma_post(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd);
+int fpgadma_post_wqes(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd);
 int fpgadma_cq_reserve(struct fpgadma_ctx *ctx, u32 n);
-void fpgadma_recv_queue(struct fpgadma_work *work);
-void fpgadma_work_done(struct fpgadma_work *work, u32 status, u64 bytes);
+void fpgadma_recv_queue(struct fpgadma_wqe *work);
+void fpgadma_work_done(struct fpgadma_wqe *work, u32 status, u64 bytes);
 int fpgadma_ctx_init_ring(struct fpgadma_ctx *ctx, u32 entries);
 void fpgadma_ctx_drain(struct fpgadma_ctx *ctx);
 void fpgadma_ring_layout(struct fpgadma_ctx *ctx, struct fpgadma_query *q);
 bool fpgadma_ctx_cq_ready(struct fpgadma_ctx *ctx);
-struct fpgadma_work *fpgadma_recv_take(struct fpgadma_dev *fdev, u32 dest,
+struct fpgadma_wqe *fpgadma_recv_take(struct fpgadma_dev *fdev, u32 dest,
 				       u32 *status);
-void fpgadma_recv_flush(struct fpgadma_ctx *ctx, struct fpgadma_mr *mr);
+void fpgadma_recv_flush(struct fpgadma_ctx *ctx, struct fpgadma_kmr *mr);
 
 /* Module parameters shared by the core and the engines. */
 extern unsigned int fpgadma_max_sge;

@@ -97,7 +97,7 @@ static int fpgadma_ioctl_post(struct fpgadma_ctx *ctx, void __user *uarg)
 		return -EFAULT;
 	if (cmd.flags || !fpgadma_zeroed(cmd.reserved, sizeof(cmd.reserved)))
 		return -EINVAL;
-	return fpgadma_post(ctx, &cmd);
+	return fpgadma_post_wqes(ctx, &cmd);
 }
 
 /*

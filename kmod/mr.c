@@ -57,7 +57,7 @@ int fpgadma_mr_reg(struct fpgadma_ctx *ctx, struct fpgadma_reg_mr *cmd)
 	bool writable = cmd->access & (FPGADMA_ACCESS_LOCAL_WRITE |
 				       FPGADMA_ACCESS_REMOTE_WRITE);
 	u64 t_reg = fpgadma_stage_start(), t0;
-	struct fpgadma_mr *mr;
+	struct fpgadma_kmr *mr;
 	int ret;
 
 	if (cmd->length > fpgadma_max_mr_size)
@@ -138,7 +138,7 @@ err_free:
 u32 fpgadma_mr_get_local(struct fpgadma_ctx *ctx, u32 lkey, u64 addr, u32 len,
 			 bool device_writes, struct fpgadma_piece *piece)
 {
-	struct fpgadma_mr *mr;
+	struct fpgadma_kmr *mr;
 	u64 end;
 
 	lockdep_assert_held(&ctx->lock);
@@ -178,7 +178,7 @@ u32 fpgadma_mr_get_remote(struct fpgadma_dev *fdev, u32 rkey, u32 right,
 			  struct fpgadma_piece *piece)
 {
 	u32 status = FPGADMA_WC_REM_ACCESS_ERR;
-	struct fpgadma_mr *mr;
+	struct fpgadma_kmr *mr;
 	u64 off, end;
 
 	xa_lock(&fdev->rkeys);
@@ -213,14 +213,14 @@ out:
  *
  * Context: any context, also interrupt.
  */
-void fpgadma_mr_put(struct fpgadma_mr *mr)
+void fpgadma_mr_put(struct fpgadma_kmr *mr)
 {
 	if (refcount_dec_and_test(&mr->refs))
 		complete(&mr->released);
 }
 
 /* Wait for the work holding @mr, which is in no table any more, then free it. */
-static void fpgadma_mr_destroy(struct fpgadma_mr *mr)
+static void fpgadma_mr_destroy(struct fpgadma_kmr *mr)
 {
 	struct fpgadma_ctx *ctx = mr->ctx;
 	struct fpgadma_dev *fdev = ctx->fdev;
@@ -253,7 +253,7 @@ static void fpgadma_mr_destroy(struct fpgadma_mr *mr)
  */
 int fpgadma_mr_dereg(struct fpgadma_ctx *ctx, u32 lkey)
 {
-	struct fpgadma_mr *mr;
+	struct fpgadma_kmr *mr;
 
 	mutex_lock(&ctx->lock);
 	mr = xa_erase(&ctx->mrs, lkey);
@@ -272,7 +272,7 @@ int fpgadma_mr_dereg(struct fpgadma_ctx *ctx, u32 lkey)
  */
 void fpgadma_mr_destroy_all(struct fpgadma_ctx *ctx)
 {
-	struct fpgadma_mr *mr;
+	struct fpgadma_kmr *mr;
 	unsigned long key;
 
 	xa_for_each(&ctx->mrs, key, mr) {

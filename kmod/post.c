@@ -54,7 +54,7 @@ static int fpgadma_wr_check(const struct fpgadma_dev *fdev,
 static void fpgadma_work_resolve(struct fpgadma_ctx *ctx,
 				 const struct fpgadma_wr *wr,
 				 const struct fpgadma_sge *sges,
-				 struct fpgadma_work *work)
+				 struct fpgadma_wqe *work)
 {
 	u64 total = 0, end;
 	u32 i, status = FPGADMA_WC_SUCCESS;
@@ -107,9 +107,9 @@ out:
 }
 
 /* Allocate the work of a well-formed WR; NULL if out of memory. */
-static struct fpgadma_work *fpgadma_work_alloc(const struct fpgadma_wr *wr)
+static struct fpgadma_wqe *fpgadma_work_alloc(const struct fpgadma_wr *wr)
 {
-	struct fpgadma_work *work;
+	struct fpgadma_wqe *work;
 
 	work = kzalloc(struct_size(work, pieces, wr->num_sge), GFP_KERNEL);
 	if (!work)
@@ -128,7 +128,7 @@ static struct fpgadma_work *fpgadma_work_alloc(const struct fpgadma_wr *wr)
 #define FPGADMA_POST_ONSTACK	4
 
 /**
- * fpgadma_post() - post a batch of work requests (FPGADMA_IOC_POST).
+ * fpgadma_post_wqes() - post a batch of work requests (FPGADMA_IOC_POST).
  * @ctx:	the calling context.
  * @cmd:	the request; flags and reserved fields already checked.
  *
@@ -140,12 +140,12 @@ static struct fpgadma_work *fpgadma_work_alloc(const struct fpgadma_wr *wr)
  * host-endpoint WR on a device without them; -EFAULT for an
  * unreadable WR or SGE array; -EAGAIN when the ring has no room; -ENOMEM.
  */
-int fpgadma_post(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd)
+int fpgadma_post_wqes(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd)
 {
-	struct fpgadma_work *work_buf[FPGADMA_POST_ONSTACK];
+	struct fpgadma_wqe *work_buf[FPGADMA_POST_ONSTACK];
 	struct fpgadma_sge sge_buf[FPGADMA_POST_ONSTACK];
 	struct fpgadma_wr wr_buf[FPGADMA_POST_ONSTACK];
-	struct fpgadma_work **works = work_buf;
+	struct fpgadma_wqe **works = work_buf;
 	struct fpgadma_sge *sges = sge_buf;
 	struct fpgadma_wr *wrs = wr_buf;
 	u64 t_post = fpgadma_stage_start();

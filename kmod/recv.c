@@ -18,7 +18,7 @@
  * deregistration of its MR, which takes the lkey out under that lock,
  * finds it to flush; takes the context's recv_lock.
  */
-void fpgadma_recv_queue(struct fpgadma_work *work)
+void fpgadma_recv_queue(struct fpgadma_wqe *work)
 {
 	struct fpgadma_ctx *ctx = work->ctx;
 
@@ -42,10 +42,10 @@ void fpgadma_recv_queue(struct fpgadma_work *work)
  * Context: any context, also interrupt; takes the device's eps lock and the context's recv_lock.
  * Return: the oldest RECV of the endpoint, or NULL.
  */
-struct fpgadma_work *fpgadma_recv_take(struct fpgadma_dev *fdev, u32 dest,
+struct fpgadma_wqe *fpgadma_recv_take(struct fpgadma_dev *fdev, u32 dest,
 				       u32 *status)
 {
-	struct fpgadma_work *recv = NULL;
+	struct fpgadma_wqe *recv = NULL;
 	struct fpgadma_ctx *ctx;
 
 	*status = FPGADMA_WC_REM_INV_REQ_ERR;
@@ -54,7 +54,7 @@ struct fpgadma_work *fpgadma_recv_take(struct fpgadma_dev *fdev, u32 dest,
 	if (ctx) {
 		spin_lock(&ctx->recv_lock);
 		recv = list_first_entry_or_null(&ctx->recvq,
-						struct fpgadma_work, node);
+						struct fpgadma_wqe, node);
 		if (recv)
 			list_del(&recv->node);
 		spin_unlock(&ctx->recv_lock);
@@ -72,9 +72,9 @@ EXPORT_SYMBOL_GPL(fpgadma_recv_take);
  *
  * Context: process context; takes @ctx->recv_lock.
  */
-void fpgadma_recv_flush(struct fpgadma_ctx *ctx, struct fpgadma_mr *mr)
+void fpgadma_recv_flush(struct fpgadma_ctx *ctx, struct fpgadma_kmr *mr)
 {
-	struct fpgadma_work *work, *tmp;
+	struct fpgadma_wqe *work, *tmp;
 	LIST_HEAD(flushed);
 	bool hit;
 	u32 i;

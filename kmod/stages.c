@@ -94,7 +94,7 @@ void fpgadma_stage_add(struct fpgadma_dev *fdev, enum fpgadma_stage stage,
  *
  * Context: any context, also interrupt.
  */
-void fpgadma_work_start(struct fpgadma_work *work)
+void fpgadma_work_start(struct fpgadma_wqe *work)
 {
 	u64 now;
 
