@@ -38,21 +38,18 @@
 #include <unistd.h>
 
 #include <fpgadma.h>
+#include "dlist.h"
 #include "ring.h"
-
-struct fpgadma_list {
-	struct fpgadma_list *prev, *next;
-};
 
 struct fpgadma_pd_priv {
 	struct fpgadma_pd pub;		/* first: the caller's pointer */
-	struct fpgadma_list node;	/* in context->pds */
+	struct dl node;	/* in context->pds */
 	unsigned long nr_mrs;		/* live MRs of this PD */
 };
 
 struct fpgadma_mr_priv {
 	struct fpgadma_mr pub;		/* first: the caller's pointer */
-	struct fpgadma_list node;	/* in context->mrs */
+	struct dl node;	/* in context->mrs */
 };
 
 struct fpgadma_context {
@@ -66,32 +63,12 @@ struct fpgadma_context {
 	struct fpgadma_ring ring;
 
 	pthread_mutex_t res_lock;	/* pds, mrs, pd->nr_mrs */
-	struct fpgadma_list pds;
-	struct fpgadma_list mrs;
+	struct dl pds;
+	struct dl mrs;
 };
 
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - offsetof(type, member)))
-
-static void list_init(struct fpgadma_list *head)
-{
-	head->prev = head->next = head;
-}
-
-static void list_add(struct fpgadma_list *head, struct fpgadma_list *node)
-{
-	node->next = head->next;
-	node->prev = head;
-	head->next->prev = node;
-	head->next = node;
-}
-
-static void list_del(struct fpgadma_list *node)
-{
-	node->prev->next = node->next;
-	node->next->prev = node->prev;
-	node->prev = node->next = node;
-}
 
 static struct fpgadma_pd_priv *to_pd_priv(struct fpgadma_pd *pd)
 {
@@ -180,8 +157,8 @@ int fpgadma_open_path(const char *path, struct fpgadma_context **ctxp)
 	if (!ctx)
 		return -ENOMEM;
 	ctx->fork_gen = __atomic_load_n(&fpgadma_fork_gen, __ATOMIC_RELAXED);
-	list_init(&ctx->pds);
-	list_init(&ctx->mrs);
+	dl_init(&ctx->pds);
+	dl_init(&ctx->mrs);
 
 	ctx->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (ctx->fd < 0) {
@@ -243,7 +220,7 @@ int fpgadma_open(int index, struct fpgadma_context **ctxp)
 
 int fpgadma_close(struct fpgadma_context *ctx)
 {
-	struct fpgadma_list *n;
+	struct dl *n;
 	int ret = 0, err;
 
 	if (!ctx)
@@ -257,11 +234,11 @@ int fpgadma_close(struct fpgadma_context *ctx)
 		 * free the memory and drop the fd, touch nothing else.
 		 */
 		while ((n = ctx->mrs.next) != &ctx->mrs) {
-			list_del(n);
+			dl_del(n);
 			free(container_of(n, struct fpgadma_mr_priv, node));
 		}
 		while ((n = ctx->pds.next) != &ctx->pds) {
-			list_del(n);
+			dl_del(n);
 			free(container_of(n, struct fpgadma_pd_priv, node));
 		}
 		close(ctx->fd);
@@ -278,11 +255,11 @@ int fpgadma_close(struct fpgadma_context *ctx)
 		err = fpgadma_ioctl(ctx->fd, FPGADMA_IOC_DEREG_MR, &dereg);
 		if (err && err != -ENODEV && !ret)
 			ret = err;
-		list_del(n);
+		dl_del(n);
 		free(m);
 	}
 	while ((n = ctx->pds.next) != &ctx->pds) {
-		list_del(n);
+		dl_del(n);
 		free(container_of(n, struct fpgadma_pd_priv, node));
 	}
 
@@ -368,7 +345,7 @@ int fpgadma_alloc_pd(struct fpgadma_context *ctx, struct fpgadma_pd **pdp)
 	p->pub.context = ctx;
 
 	pthread_mutex_lock(&ctx->res_lock);
-	list_add(&ctx->pds, &p->node);
+	dl_add_head(&ctx->pds, &p->node);
 	pthread_mutex_unlock(&ctx->res_lock);
 
 	*pdp = &p->pub;
@@ -392,7 +369,7 @@ int fpgadma_dealloc_pd(struct fpgadma_pd *pd)
 		pthread_mutex_unlock(&ctx->res_lock);
 		return -EBUSY;
 	}
-	list_del(&p->node);
+	dl_del(&p->node);
 	pthread_mutex_unlock(&ctx->res_lock);
 
 	free(p);
@@ -451,7 +428,7 @@ static int reg_mr(struct fpgadma_pd *pd, void *addr, size_t length,
 	m->pub.nsegs = reg.nsegs;
 
 	pthread_mutex_lock(&ctx->res_lock);
-	list_add(&ctx->mrs, &m->node);
+	dl_add_head(&ctx->mrs, &m->node);
 	to_pd_priv(pd)->nr_mrs++;
 	pthread_mutex_unlock(&ctx->res_lock);
 
@@ -503,7 +480,7 @@ int fpgadma_dereg_mr(struct fpgadma_mr *mr)
 		return ret;	/* still registered, still tracked */
 
 	pthread_mutex_lock(&ctx->res_lock);
-	list_del(&m->node);
+	dl_del(&m->node);
 	to_pd_priv(mr->pd)->nr_mrs--;
 	pthread_mutex_unlock(&ctx->res_lock);
 
