@@ -381,7 +381,12 @@ static void soft_submit(struct fpgadma_dev *fdev, struct fpgadma_wqe *work)
 	spin_unlock_irqrestore(&soft->lock, flags);
 }
 
-/* The device is going: queued work completes flushed; the runner finishes its WR. */
+/*
+ * The device is going: the WR being run finishes, then the queued ones
+ * complete flushed, so that CQEs stay in posting order.  No poster can run
+ * one inline meanwhile: the core calls this with every call on the device
+ * finished and new ones refused.
+ */
 static void soft_flush(struct fpgadma_dev *fdev)
 {
 	struct fpgadma_soft *soft = container_of(fdev, struct fpgadma_soft, fdev);
@@ -391,6 +396,7 @@ static void soft_flush(struct fpgadma_dev *fdev)
 	spin_lock_irq(&soft->lock);
 	list_splice_init(&soft->queue, &flushed);
 	spin_unlock_irq(&soft->lock);
+	flush_workqueue(soft->wq);
 	list_for_each_entry_safe(work, tmp, &flushed, node) {
 		list_del(&work->node);
 		fpgadma_work_done(work, FPGADMA_WC_FLUSH_ERR, 0);

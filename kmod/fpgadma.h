@@ -171,9 +171,10 @@ static inline void fpgadma_stage_end(struct fpgadma_dev *fdev,
  *		with an error status, which must not touch memory).  Called
  *		by POST in process context with no lock held: it may sleep.
  * @flush:	optional: complete the work submitted and not yet started
- *		with FPGADMA_WC_FLUSH_ERR.  Called once, by
- *		fpgadma_dev_unregister(), after the last submit; work
- *		already started may finish normally.  Process context.
+ *		with FPGADMA_WC_FLUSH_ERR, after the work already started
+ *		has completed, so that completions stay in posting order.
+ *		Called once, by fpgadma_dev_unregister(), after the last
+ *		submit.  Process context, may sleep.
  */
 struct fpgadma_engine_ops {
 	const char *name;

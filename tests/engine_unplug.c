@@ -5,8 +5,9 @@
  * the edu device is unbound from its driver (sysfs unbind), while two
  * contexts are open with MRs registered, work in flight and a RECV posted:
  *  1. the removal succeeds at once (no file holds the engine);
- *  2. every WR posted completes, with success or FPGADMA_WC_FLUSH_ERR (the
- *     work the engine had not started), the RECV with FLUSH_ERR, each once;
+ *  2. every WR posted completes once and in posting order, with success or
+ *     FPGADMA_WC_FLUSH_ERR (the work the engine had not started), the RECV
+ *     with FLUSH_ERR;
  *  3. while the files are still open nothing is pinned any more (VmPin 0,
  *     the system's pin count back where it was);
  *  4. further calls fail with ENODEV (QUERY, REG_MR, POST, a new mmap of
@@ -25,6 +26,13 @@
 #define NWR	16
 
 static struct t_dev a, b;
+
+/* However the test ends, leave the soft engine loaded for the rest of the suite. */
+static void reload_at_exit(void)
+{
+	if (!t_kmod_loaded("fpgadma_soft") && t_kmod_load("fpgadma_soft"))
+		fprintf(stderr, "engine_unplug: reloading fpgadma_soft failed\n");
+}
 
 /* The PCI address of device @d, from its sysfs node. */
 static void pci_name_of(const struct t_dev *d, char *name, size_t len)
@@ -118,7 +126,9 @@ int main(int argc, char **argv)
 	t_snap_take(&start);
 	t_open(&a);
 	soft = a.attr.engine == FPGADMA_ENGINE_SOFT;
-	if (!soft)
+	if (soft)
+		atexit(reload_at_exit);
+	else
 		pci_name_of(&a, pci, sizeof(pci));
 	t_open(&b);
 	/*
