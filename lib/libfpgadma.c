@@ -27,6 +27,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -117,6 +118,24 @@ static int fpgadma_ioctl(int fd, unsigned long req, void *arg)
 /* ---- open, query, close ---- */
 
 /*
+ * Unmap the ring.  munmap() can fail with ENOMEM (6.1's maple tree
+ * allocates to remove a mapping); a mapping left behind would keep the
+ * file, and so the kernel context with its endpoint number and ring, alive
+ * until the process exits.  The shortage is passing: try again a while.
+ */
+static int ring_unmap(void *addr, size_t len)
+{
+	unsigned int tries;
+
+	for (tries = 0; munmap(addr, len); tries++) {
+		if (errno != ENOMEM || tries == 1000)
+			return -errno;
+		sched_yield();
+	}
+	return 0;
+}
+
+/*
  * Reject a ring layout this library cannot consume safely: the offsets come
  * from the kernel, but a wrong one would make fpgadma_poll() read outside
  * the mapping.
@@ -200,7 +219,7 @@ int fpgadma_open_path(const char *path, struct fpgadma_context **ctxp)
 err_cq_lock:
 	pthread_mutex_destroy(&ctx->cq_lock);
 err_unmap:
-	munmap(ctx->ring_map, ctx->ring_len);
+	ring_unmap(ctx->ring_map, ctx->ring_len);
 err_close:
 	close(ctx->fd);
 err_free:
@@ -263,7 +282,9 @@ int fpgadma_close(struct fpgadma_context *ctx)
 		free(container_of(n, struct fpgadma_pd_priv, node));
 	}
 
-	munmap(ctx->ring_map, ctx->ring_len);
+	err = ring_unmap(ctx->ring_map, ctx->ring_len);
+	if (err && !ret)
+		ret = err;
 	if (close(ctx->fd) && !ret && errno != EINTR)
 		ret = -errno;
 	pthread_mutex_destroy(&ctx->res_lock);

@@ -5,19 +5,21 @@
  *
  * With fail-nth (/proc/thread-self/fail-nth, a kernel with fault
  * injection: the debug tier) the walk sets n = 1, 2, ... and runs one
- * whole life: open the device (ring, mmap), register a 3-page unaligned
- * MR, post a write and a read through device memory, post a RECV and SEND
- * a message to itself, deregister, close.  The n-th allocation the kernel
+ * whole life: open the device (ring, mmap), bind an endpoint number
+ * (BIND_EP), register a 3-page unaligned MR, post a write and a read
+ * through device memory, post a RECV and SEND a message to itself at the
+ * bound number, deregister, close.  The n-th allocation the kernel
  * makes for this thread (slab, failslab; pages, fail_page_alloc) fails.
  * Each step that fails must fail with a plain errno and the walk unwinds
  * the steps before it; steps that succeed must move the right data.
  * After every round the pin count, live_mrs, pinned_pages and VmPin are
- * back where they started.  The walk ends at the first n the life no
- * longer reaches.  GFP_KERNEL allocations are made to fail too
- * (ignore-gfp-wait off), silently (verbose 0).  It runs on the debug
- * kernel booted with dma_debug=off (the 'faults' configuration): with
- * DMA-API debugging on, an injected failure of its own GFP_ATOMIC
- * bookkeeping would switch it off for the rest of the boot.
+ * back where they started, and no mapping of the device is left (a ring
+ * whose munmap failed would keep the context alive).  The walk ends at
+ * the first n the life no longer reaches.  GFP_KERNEL allocations are
+ * made to fail too (ignore-gfp-wait off), silently (verbose 0).  It runs
+ * on the debug kernel booted with dma_debug=off (the 'faults'
+ * configuration): with DMA-API debugging on, an injected failure of its
+ * own GFP_ATOMIC bookkeeping would switch it off for the rest of the boot.
  */
 #include "helpers.h"
 
@@ -67,7 +69,7 @@ static void wait_cqes(struct fpgadma_context *ctx, struct fpgadma_cqe *c, int n)
 }
 
 static const char *const step_name[] = {
-	"open", "alloc_pd", "reg_mr", "post write+read", "post recv", "post send",
+	"open", "alloc_pd", "bind_ep", "reg_mr", "post write+read", "post recv", "post send",
 	"dereg_mr", "close",
 };
 #define NSTEPS (sizeof(step_name) / sizeof(step_name[0]))
@@ -93,6 +95,11 @@ static unsigned int one_life(uint8_t *buf, size_t page, int *err)
 	step++;
 	CHECK_OK(fpgadma_query(ctx, &attr));
 	r = fpgadma_alloc_pd(ctx, &pd);
+	if (r)
+		goto fail;
+	step++;
+	/* a number below the dynamic range: free again once the context closes */
+	r = fpgadma_bind_ep(ctx, 4242);
 	if (r)
 		goto fail;
 	step++;
@@ -128,7 +135,7 @@ static unsigned int one_life(uint8_t *buf, size_t page, int *err)
 		ncqe++;
 		step++;
 		sg = t_sge(mr, data, 64);
-		r = fpgadma_post_send(ctx, 4, attr.ep_id, &sg, 1);
+		r = fpgadma_post_send(ctx, 4, 4242, &sg, 1);
 		if (r)
 			goto fail;
 		wait_cqes(ctx, c, 2);
@@ -224,6 +231,9 @@ int main(int argc, char **argv)
 		}
 		injected++;
 		failed_at[step]++;
+		CHECK_MSG(!t_maps_contains("/dev/fpgadma"),
+			  "a mapping of the device outlived a life that failed at %s",
+			  step < NSTEPS ? step_name[step] : "no step");
 		if (step < NSTEPS)
 			CHECK_MSG(err == -ENOMEM || err == -EFAULT || err == -EAGAIN ||
 				  err == -EINTR || err == -EIO,
