@@ -34,6 +34,8 @@ struct fpgadma_mr {
 	uint32_t lkey;
 	uint32_t rkey;
 	uint32_t nsegs;		/* DMA segments after coalescing */
+	uint32_t mon_slot;	/* monitored: its word in the monitor area; else 0 */
+	uint32_t mon_gen;	/* monitored: the word's value while valid */
 };
 
 /* What a device offers: struct fpgadma_query without the ring layout. */
@@ -67,7 +69,8 @@ int fpgadma_query(struct fpgadma_context *ctx, struct fpgadma_device_attr *attr)
  * once per context.  -EADDRINUSE if another context of the device has it.
  */
 int fpgadma_bind_ep(struct fpgadma_context *ctx, uint32_t ep_id);
-/* The file descriptor, for poll()/epoll (POLLIN when a CQE is ready). */
+/* The file descriptor, for poll()/epoll (POLLIN when a CQE is ready, POLLPRI
+ * when a monitor event is); it is non-blocking. */
 int fpgadma_get_fd(const struct fpgadma_context *ctx);
 
 int fpgadma_alloc_pd(struct fpgadma_context *ctx, struct fpgadma_pd **pd);
@@ -90,6 +93,30 @@ int fpgadma_reg_mr(struct fpgadma_pd *pd, void *addr, size_t length,
 int fpgadma_reg_mr_rkey(struct fpgadma_pd *pd, void *addr, size_t length,
 			unsigned int access, uint32_t rkey,
 			struct fpgadma_mr **mr);
+/*
+ * The memory monitor (devices with FPGADMA_CAP_MR_MONITOR; others:
+ * -EOPNOTSUPP).  As fpgadma_reg_mr(), and the kernel watches the range:
+ * once it no longer maps the pages the MR pinned (munmap, mremap,
+ * MADV_DONTNEED, brk shrinking, MAP_FIXED over it, ...) the MR is invalid.
+ * It stays registered, and work on it moves the old pages, until
+ * fpgadma_dereg_mr().  -ENOSPC when the context watches mon_slots-1 MRs.
+ */
+int fpgadma_reg_mr_monitor(struct fpgadma_pd *pd, void *addr, size_t length,
+			   unsigned int access, struct fpgadma_mr **mr);
+/* 1 while a monitored MR is valid, 0 once invalid (one load, no system
+ * call); -EINVAL for an MR registered without monitoring. */
+int fpgadma_mr_valid(const struct fpgadma_mr *mr);
+/* How many MRs of the context became invalid so far (one load): while it
+ * does not change, every valid MR is still valid.  0 without a monitor. */
+uint32_t fpgadma_mon_count(const struct fpgadma_context *ctx);
+/*
+ * Up to max events (which MR, which part, why), oldest first, without
+ * sleeping: the count, 0 if none.  The context's fd polls EPOLLPRI while
+ * events are pending.  An FPGADMA_MON_OVERFLOW event says some were lost.
+ */
+int fpgadma_mon_read(struct fpgadma_context *ctx, struct fpgadma_mon_event *evs,
+		     int max);
+
 /* Waits for work that uses the MR, then unpins it and frees mr. */
 int fpgadma_dereg_mr(struct fpgadma_mr *mr);
 

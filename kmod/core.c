@@ -86,6 +86,7 @@ FPGADMA_STAT_ATTR(bytes_to_host);
 FPGADMA_STAT_ATTR(bytes_to_device);
 FPGADMA_STAT_ATTR(wrs_completed);
 FPGADMA_STAT_ATTR(wr_errors);
+FPGADMA_STAT_ATTR(mon_invalidations);
 
 static ssize_t engine_show(struct device *dev, struct device_attribute *attr,
 			   char *buf)
@@ -103,6 +104,7 @@ static struct attribute *fpgadma_attrs[] = {
 	&dev_attr_bytes_to_device.attr,
 	&dev_attr_wrs_completed.attr,
 	&dev_attr_wr_errors.attr,
+	&dev_attr_mon_invalidations.attr,
 	&dev_attr_engine.attr,
 	NULL,
 };

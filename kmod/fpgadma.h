@@ -13,9 +13,11 @@
 #include <linux/cdev.h>
 #include <linux/completion.h>
 #include <linux/device.h>
+#include <linux/idr.h>
 #include <linux/dma-mapping.h>
 #include <linux/jump_label.h>
 #include <linux/kref.h>
+#include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
 #include <linux/rwsem.h>
@@ -79,6 +81,11 @@ int fpgadma_umem_walk_dma(struct fpgadma_umem *umem, u64 offset, u64 len,
  * @rkey:	key in the device's table.
  * @refs:	one for the key tables, one per work request holding it.
  * @released:	completed when @refs drops to 0; deregistration waits for it.
+ * @notifier:	FPGADMA_REG_MR_MONITOR: watches the range (monitor.c).
+ * @mon_slot:	its word in the monitor area; 0 if not monitored.
+ * @mon_gen:	the word's value while the MR is valid.
+ * @mon_armed:	changes of the range are reported (under ctx->mon_lock).
+ * @mon_invalid: a change was reported (under ctx->mon_lock).
  */
 struct fpgadma_kmr {
 	struct fpgadma_ctx *ctx;
@@ -90,6 +97,11 @@ struct fpgadma_kmr {
 	u32 rkey;
 	refcount_t refs;
 	struct completion released;
+	struct mmu_interval_notifier notifier;
+	u32 mon_slot;
+	u32 mon_gen;
+	bool mon_armed;
+	bool mon_invalid;
 };
 
 /* Device counters, shown read-only in sysfs. */
@@ -100,6 +112,7 @@ struct fpgadma_stats {
 	atomic64_t bytes_to_device;
 	atomic64_t wrs_completed;
 	atomic64_t wr_errors;
+	atomic64_t mon_invalidations;
 };
 
 /*
@@ -289,6 +302,19 @@ void fpgadma_stages_module_exit(void);
  * @recv_lock:	protects @recvq.
  * @recvq:	posted RECVs (struct fpgadma_wqe) in order; each counts in
  *		@inflight until a SEND fills it or it is flushed.
+ * @mon:	the monitor area (vmalloc_user, mapped read-only by the
+ *		process): word 0 counts invalidations, word N is slot N's.
+ * @mon_size:	its bytes.
+ * @mon_slots:	its words.
+ * @mon_ida:	the slots in use (1..@mon_slots-1).
+ * @mon_lock:	protects the words, @mon_evq and the MRs' mon_armed and
+ *		mon_invalid; taken by the notifier callback, so never held
+ *		while allocating, faulting or sleeping.
+ * @mon_evq:	FPGADMA_MON_EVQ events for read().
+ * @mon_ev_head: the oldest.
+ * @mon_ev_count: how many.
+ * @mon_overflow: an event did not fit.
+ * @mon_wait:	read() and poll() sleepers.
  */
 struct fpgadma_ctx {
 	struct fpgadma_dev *fdev;
@@ -313,7 +339,34 @@ struct fpgadma_ctx {
 	struct list_head node;
 	spinlock_t recv_lock;
 	struct list_head recvq;
+	u32 *mon;
+	size_t mon_size;
+	u32 mon_slots;
+	struct ida mon_ida;
+	spinlock_t mon_lock;
+	struct fpgadma_mon_event *mon_evq;
+	u32 mon_ev_head;
+	u32 mon_ev_count;
+	bool mon_overflow;
+	wait_queue_head_t mon_wait;
 };
+
+/* Monitor events a context queues for read() before it counts an overflow. */
+#define FPGADMA_MON_EVQ		256
+
+/* monitor.c */
+int fpgadma_mon_ctx_init(struct fpgadma_ctx *ctx);
+void fpgadma_mon_ctx_free(struct fpgadma_ctx *ctx);
+void fpgadma_mon_query(struct fpgadma_ctx *ctx, struct fpgadma_query *q);
+int fpgadma_mon_mmap(struct fpgadma_ctx *ctx, struct vm_area_struct *vma);
+int fpgadma_mon_start(struct fpgadma_kmr *mr);
+struct fpgadma_umem *fpgadma_mon_pin(struct fpgadma_kmr *mr, bool writable,
+				     unsigned long *seq);
+void fpgadma_mon_arm(struct fpgadma_kmr *mr, unsigned long seq);
+void fpgadma_mon_stop(struct fpgadma_kmr *mr);
+bool fpgadma_mon_pending(struct fpgadma_ctx *ctx);
+ssize_t fpgadma_mon_read(struct fpgadma_ctx *ctx, char __user *buf,
+			 size_t count, bool nonblock);
 
 int fpgadma_mr_reg(struct fpgadma_ctx *ctx, struct fpgadma_reg_mr *cmd);
 struct fpgadma_piece;

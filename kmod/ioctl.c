@@ -45,10 +45,12 @@ static int fpgadma_ioctl_query(struct fpgadma_ctx *ctx, void __user *uarg)
 		.frame_size = fdev->frame_size,
 		.max_mr_size = fpgadma_dev_max_mr(fdev),
 		.ep_id = READ_ONCE(ctx->ep_id),
-		.caps = fdev->ops->caps | FPGADMA_CAP_BIND_EP,
+		.caps = fdev->ops->caps | FPGADMA_CAP_BIND_EP |
+			FPGADMA_CAP_MR_MONITOR,
 	};
 
 	fpgadma_ring_layout(ctx, &q);
+	fpgadma_mon_query(ctx, &q);
 	return copy_to_user(uarg, &q, sizeof(q)) ? -EFAULT : 0;
 }
 
@@ -59,9 +61,9 @@ static int fpgadma_ioctl_reg_mr(struct fpgadma_ctx *ctx, void __user *uarg)
 
 	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
 		return -EFAULT;
-	if (cmd.flags & ~FPGADMA_REG_MR_REQ_RKEY || cmd.reserved0 ||
+	if (cmd.flags & ~(FPGADMA_REG_MR_REQ_RKEY | FPGADMA_REG_MR_MONITOR) ||
+	    cmd.reserved0 || cmd.reserved || cmd.mon_slot || cmd.mon_gen ||
 	    (cmd.flags & FPGADMA_REG_MR_REQ_RKEY && !cmd.rkey) ||
-	    !fpgadma_zeroed(cmd.reserved, sizeof(cmd.reserved)) ||
 	    cmd.access & ~FPGADMA_ACCESS_ALL ||
 	    cmd.length > fpgadma_dev_max_mr(ctx->fdev))
 		return -EINVAL;
@@ -201,18 +203,22 @@ static long fpgadma_ioctl(struct file *file, unsigned int cmd,
 }
 
 /*
- * The ring belongs to the context, not to the device: a mapping made before
- * the device left stays valid (it shows the last CQEs); a new one is
- * refused like every other call.
+ * The ring and the monitor area belong to the context, not to the device:
+ * a mapping made before the device left stays valid (it shows the last
+ * CQEs); a new one is refused like every other call.
  */
 static int fpgadma_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct fpgadma_ctx *ctx = file->private_data;
+	int ret;
 
 	if (current->mm != ctx->mm)
 		return -EACCES;
 	if (READ_ONCE(ctx->fdev->dead))
 		return -ENODEV;
+	ret = fpgadma_mon_mmap(ctx, vma);
+	if (ret <= 0)
+		return ret;
 	if (vma->vm_pgoff ||
 	    vma->vm_end - vma->vm_start > PAGE_ALIGN(ctx->ring_size))
 		return -EINVAL;
@@ -224,6 +230,17 @@ static int fpgadma_mmap(struct file *file, struct vm_area_struct *vma)
 	return remap_vmalloc_range(vma, ctx->ring, 0);
 }
 
+/* The monitor's events (monitor.c); the unplug semaphore is not held. */
+static ssize_t fpgadma_read(struct file *file, char __user *buf, size_t count,
+			    loff_t *ppos)
+{
+	struct fpgadma_ctx *ctx = file->private_data;
+
+	if (current->mm != ctx->mm)
+		return -EACCES;
+	return fpgadma_mon_read(ctx, buf, count, file->f_flags & O_NONBLOCK);
+}
+
 static __poll_t fpgadma_poll(struct file *file, poll_table *wait)
 {
 	struct fpgadma_ctx *ctx = file->private_data;
@@ -231,7 +248,10 @@ static __poll_t fpgadma_poll(struct file *file, poll_table *wait)
 	__poll_t mask;
 
 	poll_wait(file, &ctx->cq_wait, wait);
+	poll_wait(file, &ctx->mon_wait, wait);
 	mask = fpgadma_ctx_cq_ready(ctx) ? EPOLLIN | EPOLLRDNORM : 0;
+	if (fpgadma_mon_pending(ctx))
+		mask |= EPOLLPRI;
 	if (READ_ONCE(ctx->fdev->dead))
 		mask |= EPOLLHUP;
 	return mask;
@@ -256,6 +276,8 @@ void fpgadma_ctx_teardown(struct fpgadma_ctx *ctx)
 	fpgadma_recv_flush(ctx, NULL);
 	fpgadma_ctx_drain(ctx);
 	fpgadma_mr_destroy_all(ctx);
+	/* read() sleepers of a device that has gone learn it (ENODEV). */
+	wake_up_all(&ctx->mon_wait);
 }
 
 static int fpgadma_open(struct inode *inode, struct file *file)
@@ -282,6 +304,9 @@ static int fpgadma_open(struct inode *inode, struct file *file)
 	ret = fpgadma_ctx_init_ring(ctx, fpgadma_cq_entries);
 	if (ret)
 		goto err_free;
+	ret = fpgadma_mon_ctx_init(ctx);
+	if (ret)
+		goto err_ring;
 	ret = fpgadma_ctx_enter(ctx);
 	if (ret)
 		goto err_ring;
@@ -310,6 +335,7 @@ static int fpgadma_open(struct inode *inode, struct file *file)
 	return stream_open(inode, file);
 
 err_ring:
+	fpgadma_mon_ctx_free(ctx);
 	vfree(ctx->ring);
 err_free:
 	kfree(ctx);
@@ -336,6 +362,7 @@ static int fpgadma_release(struct inode *inode, struct file *file)
 		fpgadma_ctx_leave(ctx);
 	}
 	xa_destroy(&ctx->mrs);
+	fpgadma_mon_ctx_free(ctx);
 	vfree(ctx->ring);
 	mmdrop(ctx->mm);
 	mutex_destroy(&ctx->lock);
@@ -351,6 +378,7 @@ const struct file_operations fpgadma_fops = {
 	.unlocked_ioctl = fpgadma_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.mmap = fpgadma_mmap,
+	.read = fpgadma_read,
 	.poll = fpgadma_poll,
 	.llseek = no_llseek,
 };

@@ -48,15 +48,18 @@ static int fpgadma_key_insert(struct xarray *xa, void *entry, u32 *key)
  *		nsegs are filled in on success.
  *
  * Context: process context of the owner, may sleep; takes @ctx->lock.
- * Return: 0, or a negative errno from fpgadma_umem_get() or key allocation;
- * on error nothing is registered, pinned or charged.
+ * Return: 0, or a negative errno from fpgadma_umem_get(), the monitor
+ * (fpgadma_mon_start(): -ENOSPC with every slot taken) or key allocation;
+ * on error nothing is registered, pinned, charged or watched.
  */
 int fpgadma_mr_reg(struct fpgadma_ctx *ctx, struct fpgadma_reg_mr *cmd)
 {
 	struct fpgadma_dev *fdev = ctx->fdev;
 	bool writable = cmd->access & (FPGADMA_ACCESS_LOCAL_WRITE |
 				       FPGADMA_ACCESS_REMOTE_WRITE);
+	bool monitor = cmd->flags & FPGADMA_REG_MR_MONITOR;
 	u64 t_reg = fpgadma_stage_start(), t0;
+	unsigned long seq = 0;
 	struct fpgadma_kmr *mr;
 	int ret;
 
@@ -73,10 +76,19 @@ int fpgadma_mr_reg(struct fpgadma_ctx *ctx, struct fpgadma_reg_mr *cmd)
 	refcount_set(&mr->refs, 1);	/* the tables' */
 	init_completion(&mr->released);
 
-	mr->umem = fpgadma_umem_get(fdev, cmd->addr, cmd->length, writable);
+	if (monitor) {
+		/* Watch first: no change between pinning and watching is missed. */
+		ret = fpgadma_mon_start(mr);
+		if (ret)
+			goto err_free;
+		mr->umem = fpgadma_mon_pin(mr, writable, &seq);
+	} else {
+		mr->umem = fpgadma_umem_get(fdev, cmd->addr, cmd->length,
+					    writable);
+	}
 	if (IS_ERR(mr->umem)) {
 		ret = PTR_ERR(mr->umem);
-		goto err_free;
+		goto err_mon;
 	}
 
 	/*
@@ -99,10 +111,14 @@ int fpgadma_mr_reg(struct fpgadma_ctx *ctx, struct fpgadma_reg_mr *cmd)
 	}
 	if (ret)
 		goto err_lkey;
+	if (monitor)
+		fpgadma_mon_arm(mr, seq);
 	mutex_unlock(&ctx->lock);
 	fpgadma_stage_end(fdev, FPGADMA_STAGE_REG_KEY, t0);
 
 	cmd->lkey = mr->lkey;
+	cmd->mon_slot = mr->mon_slot;
+	cmd->mon_gen = mr->mon_gen;
 	cmd->rkey = mr->rkey;
 	cmd->nsegs = mr->umem->sgt_append.sgt.nents;
 	atomic64_inc(&fdev->stats.live_mrs);
@@ -115,6 +131,8 @@ err_lkey:
 err_unlock:
 	mutex_unlock(&ctx->lock);
 	fpgadma_umem_release(mr->umem);
+err_mon:
+	fpgadma_mon_stop(mr);
 err_free:
 	kfree(mr);
 	return ret;
@@ -236,6 +254,8 @@ static void fpgadma_mr_destroy(struct fpgadma_kmr *mr)
 	fpgadma_stage_end(fdev, FPGADMA_STAGE_DEREG_WAIT, t0);
 	atomic64_sub(mr->umem->npages, &fdev->stats.pinned_pages);
 	atomic64_dec(&fdev->stats.live_mrs);
+	/* Stop watching before the pages go, so no callback sees them go. */
+	fpgadma_mon_stop(mr);
 	fpgadma_umem_release(mr->umem);
 	kfree(mr);
 	fpgadma_stage_end(fdev, FPGADMA_STAGE_DEREG_TOTAL, t_dereg);

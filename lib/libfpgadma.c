@@ -59,6 +59,8 @@ struct fpgadma_context {
 	struct fpgadma_query query;
 	void *ring_map;
 	size_t ring_len;
+	const uint32_t *mon;		/* the monitor area, read-only; or NULL */
+	size_t mon_len;
 
 	pthread_mutex_t cq_lock;	/* consumers of ring */
 	struct fpgadma_ring ring;
@@ -179,7 +181,8 @@ int fpgadma_open_path(const char *path, struct fpgadma_context **ctxp)
 	dl_init(&ctx->pds);
 	dl_init(&ctx->mrs);
 
-	ctx->fd = open(path, O_RDWR | O_CLOEXEC);
+	/* Non-blocking: fpgadma_mon_read() never sleeps; ioctls ignore it. */
+	ctx->fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	if (ctx->fd < 0) {
 		ret = -errno;
 		goto err_free;
@@ -206,6 +209,19 @@ int fpgadma_open_path(const char *path, struct fpgadma_context **ctxp)
 		((char *)ctx->ring_map + ctx->query.ring_cqes_off);
 	ctx->ring.entries = ctx->query.cq_entries;
 
+	if (ctx->query.caps & FPGADMA_CAP_MR_MONITOR) {
+		void *m;
+
+		ctx->mon_len = ctx->query.mon_size;
+		m = mmap(NULL, ctx->mon_len, PROT_READ, MAP_SHARED, ctx->fd,
+			 (off_t)ctx->query.mon_mmap_off);
+		if (m == MAP_FAILED) {
+			ret = -errno;
+			goto err_unmap;
+		}
+		ctx->mon = m;
+	}
+
 	ret = -pthread_mutex_init(&ctx->cq_lock, NULL);
 	if (ret)
 		goto err_unmap;
@@ -219,6 +235,8 @@ int fpgadma_open_path(const char *path, struct fpgadma_context **ctxp)
 err_cq_lock:
 	pthread_mutex_destroy(&ctx->cq_lock);
 err_unmap:
+	if (ctx->mon)
+		ring_unmap((void *)ctx->mon, ctx->mon_len);
 	ring_unmap(ctx->ring_map, ctx->ring_len);
 err_close:
 	close(ctx->fd);
@@ -285,6 +303,11 @@ int fpgadma_close(struct fpgadma_context *ctx)
 	err = ring_unmap(ctx->ring_map, ctx->ring_len);
 	if (err && !ret)
 		ret = err;
+	if (ctx->mon) {
+		err = ring_unmap((void *)ctx->mon, ctx->mon_len);
+		if (err && !ret)
+			ret = err;
+	}
 	if (close(ctx->fd) && !ret && errno != EINTR)
 		ret = -errno;
 	pthread_mutex_destroy(&ctx->res_lock);
@@ -447,6 +470,8 @@ static int reg_mr(struct fpgadma_pd *pd, void *addr, size_t length,
 	m->pub.lkey = reg.lkey;
 	m->pub.rkey = reg.rkey;
 	m->pub.nsegs = reg.nsegs;
+	m->pub.mon_slot = reg.mon_slot;
+	m->pub.mon_gen = reg.mon_gen;
 
 	pthread_mutex_lock(&ctx->res_lock);
 	dl_add_head(&ctx->mrs, &m->node);
@@ -474,6 +499,59 @@ int fpgadma_reg_mr_rkey(struct fpgadma_pd *pd, void *addr, size_t length,
 	}
 	return reg_mr(pd, addr, length, access, FPGADMA_REG_MR_REQ_RKEY, rkey,
 		      mrp);
+}
+
+int fpgadma_reg_mr_monitor(struct fpgadma_pd *pd, void *addr, size_t length,
+			   unsigned int access, struct fpgadma_mr **mrp)
+{
+	if (pd && pd->context &&
+	    !(pd->context->query.caps & FPGADMA_CAP_MR_MONITOR)) {
+		if (mrp)
+			*mrp = NULL;
+		return -EOPNOTSUPP;
+	}
+	return reg_mr(pd, addr, length, access, FPGADMA_REG_MR_MONITOR, 0, mrp);
+}
+
+int fpgadma_mr_valid(const struct fpgadma_mr *mr)
+{
+	const struct fpgadma_context *ctx;
+
+	if (!mr || !mr->context || !mr->mon_slot)
+		return -EINVAL;
+	ctx = mr->context;
+	if (mr->mon_slot >= ctx->query.mon_slots)
+		return -EINVAL;
+	/* Acquire: pairs with the kernel's release of the word. */
+	return __atomic_load_n(&ctx->mon[mr->mon_slot], __ATOMIC_ACQUIRE) ==
+	       mr->mon_gen;
+}
+
+uint32_t fpgadma_mon_count(const struct fpgadma_context *ctx)
+{
+	if (!ctx || !ctx->mon)
+		return 0;
+	return __atomic_load_n(&ctx->mon[0], __ATOMIC_ACQUIRE);
+}
+
+int fpgadma_mon_read(struct fpgadma_context *ctx, struct fpgadma_mon_event *evs,
+		     int max)
+{
+	ssize_t n;
+
+	if (!ctx || !evs || max <= 0)
+		return -EINVAL;
+	if (!ctx->mon)
+		return -EOPNOTSUPP;
+	if (ctx_forked(ctx))
+		return -EACCES;
+	/* The fd is non-blocking: none pending is -EAGAIN, reported as 0. */
+	do {
+		n = read(ctx->fd, evs, (size_t)max * sizeof(*evs));
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	return (int)(n / (ssize_t)sizeof(*evs));
 }
 
 int fpgadma_dereg_mr(struct fpgadma_mr *mr)

@@ -56,6 +56,7 @@ enum fpgadma_access {
 /* Device capabilities (QUERY's caps field). */
 #define FPGADMA_CAP_HOST_EP	(1ULL << 0) /* RDMA_READ/WRITE, SEND/RECV */
 #define FPGADMA_CAP_BIND_EP	(1ULL << 1) /* FPGADMA_IOC_BIND_EP */
+#define FPGADMA_CAP_MR_MONITOR	(1ULL << 2) /* FPGADMA_REG_MR_MONITOR, the monitor area, read() */
 
 /* Endpoint numbers: opening takes one of FPGADMA_EP_ID_DYNAMIC_MIN..MAX. */
 #define FPGADMA_EP_ID_MAX		65535
@@ -91,6 +92,12 @@ enum fpgadma_engine_type {
  *			unique among the device's open contexts; the dynamic
  *			range until BIND_EP names another).
  * @caps:		FPGADMA_CAP_* bits.
+ * @mon_mmap_off:	with FPGADMA_CAP_MR_MONITOR: the mmap offset of the
+ *			monitor area (map it read-only, MAP_SHARED); else 0.
+ * @mon_size:		its bytes (a multiple of @page_size).
+ * @mon_slots:		__u32 words in it: word 0 counts the context's MR
+ *			invalidations, words 1..mon_slots-1 are the monitored
+ *			MRs' (at most mon_slots-1 monitored MRs at a time).
  * @reserved:		zero.
  */
 struct fpgadma_query {
@@ -112,11 +119,28 @@ struct fpgadma_query {
 	__u64 frame_size;
 	__u64 max_mr_size;
 	__u64 caps;
-	__u64 reserved[7];
+	__u64 mon_mmap_off;
+	__u32 mon_size;
+	__u32 mon_slots;
+	__u64 reserved[5];
 };
 
 /* REG_MR flags. */
 #define FPGADMA_REG_MR_REQ_RKEY	(1U << 0) /* rkey is an input: use it or fail with EEXIST */
+/*
+ * Watch the range for the process's address space changing under it
+ * (FPGADMA_CAP_MR_MONITOR).  Once any part of [addr, addr+length) stops
+ * mapping the pages the MR pinned (munmap, mremap, MADV_DONTNEED,
+ * MADV_FREE, brk shrinking, a MAP_FIXED mapping over it, a huge page
+ * under it split, the process exiting), the MR is invalid: its word in the
+ * monitor area changes from mon_gen (one load tells), word 0 counts up, and
+ * an event can be read() from the file (poll: EPOLLPRI).  mprotect, NUMA
+ * balancing, fork and soft-dirty tracking leave it valid.  An invalid MR
+ * stays registered and pinned until DEREG_MR: work posted on it still moves
+ * the old pages, which the process no longer sees at that address.
+ * ENOSPC when mon_slots-1 monitored MRs are registered already.
+ */
+#define FPGADMA_REG_MR_MONITOR	(1U << 1)
 
 /**
  * struct fpgadma_reg_mr - FPGADMA_IOC_REG_MR.
@@ -128,6 +152,9 @@ struct fpgadma_query {
  * @rkey:	out: device-wide key for peers; with FPGADMA_REG_MR_REQ_RKEY
  *		in: the key wanted (non-zero; EEXIST if the device has it).
  * @nsegs:	out: DMA segments in the MR's table (after coalescing).
+ * @mon_slot:	in: zero; out: with FPGADMA_REG_MR_MONITOR, the MR's word
+ *		in the monitor area (1..mon_slots-1), else 0.
+ * @mon_gen:	in: zero; out: the value of that word while the MR is valid.
  * @reserved0:	zero.
  * @reserved:	zero.
  */
@@ -139,8 +166,10 @@ struct fpgadma_reg_mr {
 	__u32 lkey;
 	__u32 rkey;
 	__u32 nsegs;
+	__u32 mon_slot;
+	__u32 mon_gen;
 	__u32 reserved0;
-	__u64 reserved[2];
+	__u64 reserved;
 };
 
 /**
@@ -287,6 +316,46 @@ struct fpgadma_cqe {
 	__u64 byte_len;
 	__u32 vendor_err;
 	__u32 src_ep;
+};
+
+/* Kinds of monitor events (struct fpgadma_mon_event). */
+enum fpgadma_mon_kind {
+	FPGADMA_MON_INVALID	= 1, /* a monitored MR became invalid */
+	FPGADMA_MON_OVERFLOW	= 2, /* events were lost: check every MR's word */
+};
+
+/* What changed the address space under an MR (struct fpgadma_mon_event). */
+enum fpgadma_mon_cause {
+	FPGADMA_MON_CAUSE_UNMAP		= 1, /* munmap, mremap, brk, MAP_FIXED over it */
+	FPGADMA_MON_CAUSE_CLEAR		= 2, /* MADV_DONTNEED/FREE, a huge page split, ... */
+	FPGADMA_MON_CAUSE_EXIT		= 3, /* the address space is going away */
+	FPGADMA_MON_CAUSE_OTHER		= 4, /* migration, device exclusive access */
+};
+
+/**
+ * struct fpgadma_mon_event - what read() on the file returns: whole events,
+ * oldest first, as many as fit (EINVAL if not even one does); with none
+ * pending it sleeps, or fails with EAGAIN under O_NONBLOCK.  The queue
+ * holds a few hundred; past that one FPGADMA_MON_OVERFLOW event stands for
+ * the lost ones (the words in the monitor area are never lost).
+ * @kind:	enum fpgadma_mon_kind.
+ * @cause:	INVALID: enum fpgadma_mon_cause; else 0.
+ * @lkey:	INVALID: the MR's lkey; else 0.
+ * @mon_slot:	INVALID: its word in the monitor area.
+ * @mon_gen:	INVALID: the value the word had while the MR was valid.
+ * @reserved:	zero.
+ * @addr:	INVALID: the first byte of the MR the change covered.
+ * @length:	INVALID: bytes of the MR from @addr the change covered.
+ */
+struct fpgadma_mon_event {
+	__u32 kind;
+	__u32 cause;
+	__u32 lkey;
+	__u32 mon_slot;
+	__u32 mon_gen;
+	__u32 reserved;
+	__u64 addr;
+	__u64 length;
 };
 
 /* Ring flags (at ring_flags_off). */
