@@ -106,8 +106,11 @@ static void fpgadma_mon_invalidate(struct fpgadma_kmr *mr, u32 cause,
 
 	lockdep_assert_held(&ctx->mon_lock);
 	mr->mon_invalid = true;
-	/* Release: whoever sees the new word sees the counter too. */
 	WRITE_ONCE(ctx->mon[0], ctx->mon[0] + 1);
+	/*
+	 * Release, paired with the reader's acquire load of the word: who
+	 * sees the MR invalid sees the counter moved too.
+	 */
 	smp_store_release(&ctx->mon[mr->mon_slot], mr->mon_gen + 1);
 	start = max(start, mr->iova);
 	end = min(end, mr->iova + mr->length);
@@ -319,8 +322,10 @@ void fpgadma_mon_stop(struct fpgadma_kmr *mr)
 		return;
 	mmu_interval_notifier_remove(&mr->notifier);
 	spin_lock(&ctx->mon_lock);
-	if (!mr->mon_invalid)
+	if (!mr->mon_invalid) {
+		/* Release, paired with the reader's acquire load of the word. */
 		smp_store_release(&ctx->mon[mr->mon_slot], mr->mon_gen + 1);
+	}
 	spin_unlock(&ctx->mon_lock);
 	ida_free(&ctx->mon_ida, mr->mon_slot);
 	mr->mon_slot = 0;
