@@ -17,6 +17,15 @@
  * fpga_addr at address fpga.mem_base + offset with key fpga.mem_key, and reads
  * its frame stream with fi_read at address 0 with key fpga.stream_key: each
  * read delivers the next bytes of the stream.
+ *
+ * The same ops give the counters of the domain's registration cache
+ * (fi_fpgadma(7)), for tests and benchmarks; mr_cache_stats came after
+ * query_fpga, so check ops->size before calling it:
+ *
+ *	struct fi_fpgadma_mr_cache_stats st;
+ *
+ *	if (ops->size >= FI_FPGADMA_OPS_DOMAIN_HAS(mr_cache_stats))
+ *		ops->mr_cache_stats(domain, &st);
  */
 #ifndef FI_EXT_FPGADMA_H
 #define FI_EXT_FPGADMA_H
@@ -73,11 +82,43 @@ static inline uint64_t fi_fpgadma_stream_word(uint64_t frame, uint64_t j)
 	return fpgadma_stream_word(frame, j);
 }
 
+/*
+ * Counters of a domain's registration cache, since the domain opened.  A
+ * lookup is a registration the provider needed (a buffer without a desc,
+ * a rendezvous send's buffer, an application's fi_mr_reg that may be
+ * cached); it hits a cached entry or misses.
+ */
+struct fi_fpgadma_mr_cache_stats {
+	uint64_t hits;		/* lookups a cached entry served */
+	uint64_t misses;	/* lookups that registered memory */
+	uint64_t invalidated;	/* entries dropped: their memory changed */
+	uint64_t evicted;	/* unused entries dropped for the limits or
+				 * for memlock */
+	uint64_t uncached;	/* registrations made outside the cache (cache
+				 * off, no monitor slot): one use each */
+	uint64_t entries;	/* entries cached now */
+	uint64_t bytes;		/* bytes they pin */
+	uint64_t max_entries;	/* FI_FPGADMA_MR_CACHE_MAX_COUNT in force */
+	uint64_t max_bytes;	/* FI_FPGADMA_MR_CACHE_MAX_SIZE in force */
+	uint32_t enabled;	/* 1: the cache is on (FI_FPGADMA_MR_CACHE, and
+				 * the device has a memory monitor) */
+	uint32_t reserved0;
+	uint64_t reserved[4];
+};
+
 struct fi_fpgadma_ops_domain {
 	size_t size;	/* sizeof(struct fi_fpgadma_ops_domain) */
 	/* Describe the domain's FPGA endpoint. 0 or a negative FI_E* code. */
 	int (*query_fpga)(struct fid_domain *domain, struct fi_fpgadma_fpga *fpga);
+	/* The registration cache's counters. 0 or a negative FI_E* code. */
+	int (*mr_cache_stats)(struct fid_domain *domain,
+			      struct fi_fpgadma_mr_cache_stats *stats);
 };
+
+/* The size ops must have for its member m to be there. */
+#define FI_FPGADMA_OPS_DOMAIN_HAS(m) \
+	(offsetof(struct fi_fpgadma_ops_domain, m) + \
+	 sizeof(((struct fi_fpgadma_ops_domain *)0)->m))
 
 #ifdef __cplusplus
 }

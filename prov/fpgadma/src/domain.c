@@ -9,12 +9,14 @@
  * fpgadma_dp_init().
  *
  * The FPGA of the device is reached through the provider extension
- * FI_FPGADMA_DOMAIN_OPS_1 (include/rdma/fi_ext_fpgadma.h).
+ * FI_FPGADMA_DOMAIN_OPS_1 (include/rdma/fi_ext_fpgadma.h), which also
+ * gives the counters of the domain's registration cache (mrcache.c).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fpgadma_prov.h"
 
@@ -82,9 +84,22 @@ static int query_fpga(struct fid_domain *domain, struct fi_fpgadma_fpga *fpga)
 	return 0;
 }
 
+static int mr_cache_stats(struct fid_domain *domain,
+			  struct fi_fpgadma_mr_cache_stats *stats)
+{
+	struct fpgadma_domain *d =
+		container_of(domain, struct fpgadma_domain, domain_fid);
+
+	if (!stats)
+		return -FI_EINVAL;
+	fpgadma_mrcache_stats(d->mrcache, stats);
+	return 0;
+}
+
 static struct fi_fpgadma_ops_domain fpgadma_ops_domain = {
 	.size = sizeof(struct fi_fpgadma_ops_domain),
 	.query_fpga = query_fpga,
+	.mr_cache_stats = mr_cache_stats,
 };
 
 static int domain_ops_open(struct fid *fid, const char *name, uint64_t flags,
@@ -109,7 +124,9 @@ static int domain_close(struct fid *fid)
 
 	if (__atomic_load_n(&d->refs, __ATOMIC_ACQUIRE))
 		return -FI_EBUSY;
+	/* the operations give their registrations back, then the cache goes */
 	fpgadma_dp_fini(d);
+	fpgadma_mrcache_close(d->mrcache);
 	ret = fpgadma_dealloc_pd(d->pd);
 	if (ret)
 		FPGADMA_WARN(FI_LOG_DOMAIN, "%s: dealloc_pd: %s\n",
@@ -258,6 +275,33 @@ err_close:
 }
 
 /*
+ * The registration cache, on unless FI_FPGADMA_MR_CACHE=0 or the device
+ * has no memory monitor (without one a cached registration could outlive
+ * the memory it pinned).
+ */
+static int domain_open_mrcache(struct fpgadma_domain *d)
+{
+	bool monitor = d->attr.caps & FPGADMA_CAP_MR_MONITOR;
+	long page = sysconf(_SC_PAGESIZE);
+	struct fpgadma_mrcache_attr a = {
+		.enabled = fpgadma_params.mr_cache && monitor,
+		.max_count = fpgadma_params.mr_cache_max_count,
+		.max_size = fpgadma_params.mr_cache_max_size ?
+			    fpgadma_params.mr_cache_max_size :
+			    fpgadma_mrcache_default_max_size(),
+		.page_size = d->attr.page_size ? d->attr.page_size :
+			     page > 0 ? (uint64_t)page : 4096,
+		.max_mr_size = d->attr.max_mr_size,
+		.name = d->info->domain_attr->name,
+	};
+
+	if (fpgadma_params.mr_cache && !monitor)
+		FPGADMA_INFO(FI_LOG_DOMAIN, "%s: no memory monitor: no registration cache\n",
+			     a.name);
+	return fpgadma_mrcache_open(d->pd, &a, &d->mrcache);
+}
+
+/*
  * A src_addr naming an endpoint number (fi_getinfo with FI_SOURCE and a
  * service) is bound, so that a peer given the same node and service finds
  * the domain's endpoints; an address of another kind (the device's "any",
@@ -338,11 +382,14 @@ int fpgadma_domain_open(struct fid_fabric *fabric, struct fi_info *info,
 	d->domain_fid.ops = &domain_ops;
 	d->domain_fid.mr = &fpgadma_mr_ops;
 
+	ret = domain_open_mrcache(d);
+	if (ret)
+		goto err_device;
 	ret = fpgadma_dp_init(d);
 	if (ret) {
 		FPGADMA_WARN(FI_LOG_DOMAIN, "%s: data plane: %s\n",
 			     info->domain_attr->name, fi_strerror(-ret));
-		goto err_device;
+		goto err_mrcache;
 	}
 	fpgadma_fabric_get(f);
 	FPGADMA_INFO(FI_LOG_DOMAIN, "%s: opened, endpoint %u\n",
@@ -350,6 +397,8 @@ int fpgadma_domain_open(struct fid_fabric *fabric, struct fi_info *info,
 	*dom = &d->domain_fid;
 	return 0;
 
+err_mrcache:
+	fpgadma_mrcache_close(d->mrcache);
 err_device:
 	fpgadma_dealloc_pd(d->pd);
 	fpgadma_close(d->ctx);

@@ -79,6 +79,9 @@ struct fpgadma_params fpgadma_params = {
 	.poll_yield	= 16,
 	.post_batch	= 64,
 	.connect_timeout_ms = 10000,
+	.mr_cache	= 1,
+	.mr_cache_max_count = 1024,
+	.mr_cache_max_size = 0,		/* fpgadma_mrcache_default_max_size() */
 };
 
 static int fpgadma_getinfo(uint32_t version, const char *node,
@@ -116,7 +119,7 @@ static void param_size(const char *name, size_t *val, size_t min)
 
 static void read_params(void)
 {
-	int rnr, yield, ms;
+	int rnr, yield, ms, cache;
 
 	fi_param_define(&fpgadma_prov, "eager_size", FI_PARAM_SIZE_T,
 			"Largest message sent in one piece; longer ones are read by the receiver (default: %zu)",
@@ -143,6 +146,14 @@ static void read_params(void)
 	fi_param_define(&fpgadma_prov, "connect_timeout_ms", FI_PARAM_INT,
 			"Milliseconds for which messages to an endpoint that has never answered are resent while no endpoint has its number, as when a client starts before its server has bound the service; 0: fail at once (default: %d)",
 			fpgadma_params.connect_timeout_ms);
+	fi_param_define(&fpgadma_prov, "mr_cache", FI_PARAM_BOOL,
+			"Keep registrations for reuse (of buffers passed without desc, of rendezvous sends, of fi_mr_reg with FI_MR_PROV_KEY and without FI_MR_ENDPOINT) while the kernel's memory monitor says the memory under them is the same; 0: register and deregister for each use (default: %d)",
+			fpgadma_params.mr_cache);
+	fi_param_define(&fpgadma_prov, "mr_cache_max_count", FI_PARAM_SIZE_T,
+			"Registrations a domain's cache keeps; beyond, the least recently used unused ones are deregistered (default: %zu)",
+			fpgadma_params.mr_cache_max_count);
+	fi_param_define(&fpgadma_prov, "mr_cache_max_size", FI_PARAM_SIZE_T,
+			"Bytes of registrations a domain's cache keeps pinned; beyond, the least recently used unused ones are deregistered; 0: the default (default: half of RLIMIT_MEMLOCK, at most 4 GiB; 4 GiB with CAP_IPC_LOCK)");
 
 	param_size("eager_size", &fpgadma_params.eager_size, 64);
 	param_size("rx_bufs", &fpgadma_params.rx_bufs, 1);
@@ -157,6 +168,10 @@ static void read_params(void)
 		fpgadma_params.connect_timeout_ms = ms;
 	if (fi_param_get_int(&fpgadma_prov, "poll_yield", &yield) == FI_SUCCESS)
 		fpgadma_params.poll_yield = yield < 0 ? -1 : yield;
+	if (fi_param_get_bool(&fpgadma_prov, "mr_cache", &cache) == FI_SUCCESS)
+		fpgadma_params.mr_cache = cache != 0;
+	param_size("mr_cache_max_count", &fpgadma_params.mr_cache_max_count, 0);
+	param_size("mr_cache_max_size", &fpgadma_params.mr_cache_max_size, 0);
 	/* An injected message is sent eagerly from a send buffer. */
 	if (fpgadma_params.inject_size > fpgadma_params.eager_size)
 		fpgadma_params.inject_size = fpgadma_params.eager_size;

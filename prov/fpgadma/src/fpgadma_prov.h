@@ -19,6 +19,8 @@
  *   resolve.c   fi_getinfo's node and service: endpoints of this host
  *   domain.c    domain, fi_open_ops extension, fpgadma_domain_*()
  *   mr.c        fi_mr_*, fpgadma_mr_local*()
+ *   mrcache.c   the domain's registration cache, fpgadma_mrcache_*();
+ *               itree.c (itree.h) the interval tree it finds entries in
  *   av.c        AV, fpgadma_av_*()
  *   eq.c        EQ
  *   cq.c        CQ, fpgadma_cq_*()
@@ -36,6 +38,8 @@
  * Locking: one mutex per domain (domain->lock) serialises the data path
  * and progress for every object of the domain.  A CQ or counter has its
  * own mutex for its entries; the order is domain->lock, then cq/cntr lock.
+ * The registration cache has its own mutex too, taken after domain->lock
+ * (the data path) or alone (fi_mr_reg, fi_close of an MR).
  * Progress is manual (FI_PROGRESS_MANUAL for data): it runs inside
  * fi_cq_read / fi_cq_sread / fi_cntr_read / fi_cntr_wait and inside the
  * data calls.
@@ -185,6 +189,9 @@ struct fpgadma_params {
 	size_t post_batch;	/* FI_FPGADMA_POST_BATCH: WRs posted in one call */
 	int connect_timeout_ms;	/* FI_FPGADMA_CONNECT_TIMEOUT_MS: resends to an
 				 * endpoint number nobody has bound yet */
+	int mr_cache;		/* FI_FPGADMA_MR_CACHE: 0 turns the cache off */
+	size_t mr_cache_max_count; /* FI_FPGADMA_MR_CACHE_MAX_COUNT */
+	size_t mr_cache_max_size; /* FI_FPGADMA_MR_CACHE_MAX_SIZE; 0: the default */
 };
 extern struct fpgadma_params fpgadma_params;
 
@@ -232,6 +239,7 @@ struct fi_info *fpgadma_device_info(uint32_t dev_index);
 /* --- domain.c ----------------------------------------------------------- */
 struct fpgadma_dp;		/* dp.c's state of a domain */
 struct fpgadma_ep;
+struct fpgadma_mrcache;		/* mrcache.c's */
 
 struct fpgadma_domain {
 	struct fid_domain domain_fid;
@@ -246,6 +254,7 @@ struct fpgadma_domain {
 	int refs;			/* objects opened on the domain */
 	struct fpgadma_ep *eps[FPGADMA_MAX_EPS]; /* by ep_idx */
 	struct fpgadma_dp *dp;		/* owned by dp.c */
+	struct fpgadma_mrcache *mrcache; /* registrations kept for reuse */
 };
 
 /*
@@ -343,35 +352,47 @@ int fpgadma_dp_timeout_ms(struct fpgadma_domain *d);
 int fpgadma_dp_slice_ms(struct fpgadma_domain *d);
 
 /* --- mr.c --------------------------------------------------------------- */
+struct fpgadma_mrcache_entry;
+
 struct fpgadma_prov_mr {
 	struct fid_mr mr_fid;
 	struct fpgadma_domain *domain;
-	struct fpgadma_mr *mr;		/* libfpgadma MR (NULL until enabled) */
+	/*
+	 * The libfabric MR's kernel MR (NULL until enabled): its own, or
+	 * with ent that of a registration cache entry, which other MRs and
+	 * operations may share and which may be larger than [addr, addr+len)
+	 * (whole pages).  What the application asked for is addr, len and
+	 * kaccess: only they say what a desc covers.
+	 */
+	struct fpgadma_mr *mr;
+	struct fpgadma_mrcache_entry *ent;	/* held until fi_close, or NULL */
 	void *addr;
 	size_t len;
 	uint64_t access;		/* FI_READ | FI_WRITE | FI_REMOTE_* ... */
+	unsigned int kaccess;		/* access as FPGADMA_ACCESS_* bits */
 	uint64_t flags;
 	uint64_t key;			/* what fi_mr_key returns */
 	struct fpgadma_ep *ep;		/* FI_MR_ENDPOINT: bound endpoint */
 	bool enabled;
 	/*
-	 * The same memory registered again for peers to read, made the
-	 * first time a rendezvous send names this MR in its desc when mr
-	 * lacks FPGADMA_ACCESS_REMOTE_READ (fpgadma_mr_remote_read_key).
-	 * Its rkey goes to that send's receiver only; fi_close drops it.
+	 * The same memory registered again for peers to read, got (from the
+	 * registration cache) the first time a rendezvous send names this MR
+	 * in its desc when the MR lacks FPGADMA_ACCESS_REMOTE_READ
+	 * (fpgadma_mr_remote_read_key).  Its rkey goes to the receivers of
+	 * such sends only; fi_close gives it back to the cache.
 	 */
-	struct fpgadma_mr *rd_mr;
-	bool rd_failed;			/* registering it failed: don't retry */
+	struct fpgadma_mrcache_entry *rd_ent;
+	bool rd_failed;			/* getting it failed: don't retry */
 };
 
 /*
  * An lkey for the device to read (device_writes false) or write [buf,
  * buf+len).  desc is what the application passed (fi_mr_desc of an MR, or
  * NULL).  If desc covers the range, *lkey is its lkey and *tmp is NULL;
- * else the range is registered here (the application did not have to,
- * without FI_MR_LOCAL) and *tmp must go to fpgadma_mr_local_release() once
- * the work is complete.  Returns 0 or a negative FI_E* code.  Called with
- * domain->lock held.
+ * else the range is registered here, through the registration cache (the
+ * application did not have to, without FI_MR_LOCAL), and *tmp must go to
+ * fpgadma_mr_local_release() once the work is complete.  Returns 0 or a
+ * negative FI_E* code.  Called with domain->lock held.
  *
  * fpgadma_mr_local() details: len 0 gives *lkey 0 and registers nothing; a
  * desc that is not an enabled MR of this domain covering the range (with
@@ -380,22 +401,85 @@ struct fpgadma_prov_mr {
  */
 int fpgadma_mr_local(struct fpgadma_domain *d, void *desc, const void *buf,
 		     size_t len, bool device_writes, uint32_t *lkey,
-		     struct fpgadma_mr **tmp);
-void fpgadma_mr_local_release(struct fpgadma_domain *d, struct fpgadma_mr *tmp);
+		     struct fpgadma_mrcache_entry **tmp);
+void fpgadma_mr_local_release(struct fpgadma_domain *d,
+			      struct fpgadma_mrcache_entry *tmp);
 /* Would fpgadma_mr_local() find [buf, buf+len) registered through desc? */
 bool fpgadma_mr_desc_covers(struct fpgadma_domain *d, void *desc,
 			    const void *buf, size_t len, bool device_writes);
 /*
  * An rkey that lets a peer RDMA_READ [buf, buf+len) through desc (an MR
  * of the application): the MR's own if it has remote read rights, else
- * the MR's internal remote-read registration, made on first use and kept
+ * the MR's internal remote-read registration, got on first use and kept
  * until fi_close, so a rendezvous send from registered memory costs no
  * registration.  false if desc is not an enabled MR of d covering the
  * range (or the internal registration failed): the caller registers the
- * range itself.  Called with domain->lock held.
+ * range itself.  Peers read by virtual address (the rendezvous reads
+ * never use FPGADMA_WR_F_REMOTE_OFFSET), so a registration larger than
+ * the MR is right.  Called with domain->lock held.
  */
 bool fpgadma_mr_remote_read_key(struct fpgadma_domain *d, void *desc,
 				const void *buf, size_t len, uint32_t *rkey);
+
+/* --- the registration cache (mrcache.c) ---------------------------------- */
+/*
+ * A domain's registrations kept for reuse: each entry one kernel MR over
+ * whole pages, watched by the kernel's memory monitor so that none is
+ * handed out once the memory under it changed (mrcache.c says how).
+ */
+struct fpgadma_mrcache_attr {
+	bool enabled;		/* false: each get registers, each put deregisters */
+	size_t max_count;	/* unused entries go beyond this many entries */
+	uint64_t max_size;	/* ... or beyond this many bytes */
+	uint64_t page_size;	/* entries cover whole pages (a power of two) */
+	uint64_t max_mr_size;	/* the device's largest MR; 0: no limit */
+	const char *name;	/* for messages; must outlive the cache */
+};
+
+/* A cache for pd's registrations.  0 or a negative FI_E* code. */
+int fpgadma_mrcache_open(struct fpgadma_pd *pd,
+			 const struct fpgadma_mrcache_attr *attr,
+			 struct fpgadma_mrcache **cache);
+/*
+ * Deregister every entry (in use or not: by now nothing may use one) and
+ * free the cache; logs its counters (FI_LOG_LEVEL=info).  NULL: nothing.
+ */
+void fpgadma_mrcache_close(struct fpgadma_mrcache *c);
+/*
+ * A registration covering [buf, buf+len) with at least the FPGADMA_ACCESS_*
+ * rights access and none of forbid: a cached one, or a new one (cached when
+ * it can be).  *e holds it until fpgadma_mrcache_put().  0, or a negative
+ * FI_E* code: the registration's error (-FI_EFAULT for memory not mapped,
+ * -FI_ENOMEM over RLIMIT_MEMLOCK even with every unused entry evicted ...),
+ * -FI_EINVAL for len 0 or rights both asked and forbidden.
+ */
+int fpgadma_mrcache_get(struct fpgadma_mrcache *c, const void *buf, size_t len,
+			unsigned int access, unsigned int forbid,
+			struct fpgadma_mrcache_entry **e);
+/*
+ * For an application's MR with remote rights: a registration of exactly
+ * [buf, buf+len) with exactly the rights access, shared only with other
+ * such gets of the same range and rights (never with the provider's own
+ * gets), deregistered with the last put.  Returns as fpgadma_mrcache_get.
+ */
+int fpgadma_mrcache_get_exact(struct fpgadma_mrcache *c, const void *buf,
+			      size_t len, unsigned int access,
+			      struct fpgadma_mrcache_entry **e);
+/* Give back what a get returned (NULL: nothing). */
+void fpgadma_mrcache_put(struct fpgadma_mrcache *c,
+			 struct fpgadma_mrcache_entry *e);
+/* The kernel MR of an entry: its lkey, rkey, range, rights. */
+struct fpgadma_mr *fpgadma_mrcache_mr(const struct fpgadma_mrcache_entry *e);
+/*
+ * Deregister every unused entry, for a registration of the domain that
+ * failed over RLIMIT_MEMLOCK: how many went (0: trying again is no use).
+ */
+size_t fpgadma_mrcache_reclaim(struct fpgadma_mrcache *c);
+/* The counters (include/rdma/fi_ext_fpgadma.h). */
+void fpgadma_mrcache_stats(struct fpgadma_mrcache *c,
+			   struct fi_fpgadma_mr_cache_stats *s);
+/* FI_FPGADMA_MR_CACHE_MAX_SIZE's default (mrcache.c says why). */
+uint64_t fpgadma_mrcache_default_max_size(void);
 
 /* --- av.c --------------------------------------------------------------- */
 struct fpgadma_av;

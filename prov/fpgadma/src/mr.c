@@ -14,7 +14,34 @@
  * as absent.
  *
  * Buffers the application did not register (no FI_MR_LOCAL, or no desc)
- * are registered for the duration of one operation by fpgadma_mr_local().
+ * are registered for the operations that use them by fpgadma_mr_local(),
+ * through the domain's registration cache (mrcache.c), which keeps the
+ * registration for the next operations on the same pages while the memory
+ * stays the same.
+ *
+ * The application's own MRs go through that cache too, with FI_MR_PROV_KEY
+ * (a requested key is the MR's own: no sharing) and without FI_MR_ENDPOINT
+ * (an MR of an endpoint is registered by fi_mr_enable, for that endpoint,
+ * with a key of its own, as before), in one of two ways (mr_cache_use()):
+ *
+ *   local only     an MR without remote rights may share any cached entry
+ *                  covering its range with its rights and none remote: an
+ *                  entry over whole pages, kept after fi_close for the next
+ *                  registration or operation.  Its key grants peers nothing.
+ *   remote rights  an MR whose key lets peers in shares a kernel MR only
+ *                  with MRs of exactly the same range and rights, and that
+ *                  kernel MR goes with the last of them
+ *                  (fpgadma_mrcache_get_exact): the key grants exactly what
+ *                  was registered, and fi_close of the last MR with it takes
+ *                  it back, as without a cache.
+ *
+ * Either way offsets stay right without FI_MR_VIRT_ADDR: an MR with remote
+ * rights starts at its own address, and local work names memory by
+ * address.  Sharing MRs have the same key (fi_mr_key) and each its own
+ * fid; fi_mr_desc covers what the application registered, with the rights
+ * it asked for (addr, len, kaccess), whatever the kernel MR covers.  An MR
+ * whose memory changes after fi_mr_reg keeps the pages it registered,
+ * cached or not; a new fi_mr_reg of that memory gets the new pages.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -48,23 +75,75 @@ static unsigned int mr_access(uint64_t access)
 	return a;
 }
 
+#define MR_REMOTE_RIGHTS (FPGADMA_ACCESS_REMOTE_READ | FPGADMA_ACCESS_REMOTE_WRITE)
+
+/* How m's kernel MR is had (see the top). */
+enum mr_use {
+	MR_OWN,		/* registered for m alone */
+	MR_CACHED,	/* a cached entry: local only */
+	MR_EXACT,	/* shared with MRs of the same range and rights */
+};
+
+static enum mr_use mr_cache_use(const struct fpgadma_prov_mr *m)
+{
+	uint64_t mode = m->domain->mr_mode;
+
+	if (!(mode & FI_MR_PROV_KEY) || (mode & FI_MR_ENDPOINT))
+		return MR_OWN;
+	return m->kaccess & MR_REMOTE_RIGHTS ? MR_EXACT : MR_CACHED;
+}
+
+/*
+ * m's own kernel MR.  Over RLIMIT_MEMLOCK it tries once more after the
+ * cache gave back its unused entries.  0 or a negative errno.
+ */
+static int mr_reg_own(struct fpgadma_prov_mr *m, uint64_t requested_key)
+{
+	struct fpgadma_domain *d = m->domain;
+	int ret, tries;
+
+	for (tries = 0; ; tries++) {
+		if (d->mr_mode & FI_MR_PROV_KEY)
+			ret = fpgadma_reg_mr(d->pd, m->addr, m->len, m->kaccess,
+					     &m->mr);
+		else
+			ret = fpgadma_reg_mr_rkey(d->pd, m->addr, m->len,
+						  m->kaccess,
+						  (uint32_t)requested_key,
+						  &m->mr);
+		if (ret != -ENOMEM || tries ||
+		    !fpgadma_mrcache_reclaim(d->mrcache))
+			return ret;
+	}
+}
+
 /* The kernel registration, with the key the negotiated mode calls for. */
 static int mr_register(struct fpgadma_prov_mr *m, uint64_t requested_key)
 {
 	struct fpgadma_domain *d = m->domain;
-	unsigned int access = mr_access(m->access);
 	int ret;
 
-	if (d->mr_mode & FI_MR_PROV_KEY)
-		ret = fpgadma_reg_mr(d->pd, m->addr, m->len, access, &m->mr);
-	else
-		ret = fpgadma_reg_mr_rkey(d->pd, m->addr, m->len, access,
-					  (uint32_t)requested_key, &m->mr);
+	switch (mr_cache_use(m)) {
+	case MR_CACHED:
+		ret = fpgadma_mrcache_get(d->mrcache, m->addr, m->len,
+					  m->kaccess, MR_REMOTE_RIGHTS, &m->ent);
+		break;
+	case MR_EXACT:
+		ret = fpgadma_mrcache_get_exact(d->mrcache, m->addr, m->len,
+						m->kaccess, &m->ent);
+		break;
+	default:
+		ret = fpgadma_errno_to_fi(mr_reg_own(m, requested_key));
+		break;
+	}
+	if (!ret && m->ent)
+		m->mr = fpgadma_mrcache_mr(m->ent);
 	if (ret) {
 		m->mr = NULL;
+		m->ent = NULL;
 		FPGADMA_INFO(FI_LOG_MR, "registering %p+%zu: %s\n", m->addr,
-			     m->len, fpgadma_strerror(ret));
-		return fpgadma_errno_to_fi(ret);
+			     m->len, fi_strerror(-ret));
+		return ret;
 	}
 	m->key = m->mr->rkey;
 	m->enabled = true;
@@ -72,9 +151,8 @@ static int mr_register(struct fpgadma_prov_mr *m, uint64_t requested_key)
 	return 0;
 }
 
-/* Deregister one of m's registrations (waits for work using it, unpins). */
-static int mr_dereg(struct fpgadma_prov_mr *m, struct fpgadma_mr **mr,
-		    const char *what)
+/* Deregister m's own kernel MR (waits for work using it, unpins). */
+static int mr_dereg(struct fpgadma_prov_mr *m, struct fpgadma_mr **mr)
 {
 	int ret;
 
@@ -82,8 +160,8 @@ static int mr_dereg(struct fpgadma_prov_mr *m, struct fpgadma_mr **mr,
 		return 0;
 	ret = fpgadma_dereg_mr(*mr);
 	if (ret) {
-		FPGADMA_WARN(FI_LOG_MR, "deregistering %p+%zu%s: %s\n",
-			     m->addr, m->len, what, fpgadma_strerror(ret));
+		FPGADMA_WARN(FI_LOG_MR, "deregistering %p+%zu: %s\n",
+			     m->addr, m->len, fpgadma_strerror(ret));
 		return fpgadma_errno_to_fi(ret);
 	}
 	*mr = NULL;
@@ -96,9 +174,15 @@ static int mr_close(struct fid *fid)
 		container_of(fid, struct fpgadma_prov_mr, mr_fid.fid);
 	int ret;
 
-	ret = mr_dereg(m, &m->rd_mr, " (remote read)");
-	if (!ret)
-		ret = mr_dereg(m, &m->mr, "");
+	/* The cache's entries go back (other users may still have them). */
+	fpgadma_mrcache_put(m->domain->mrcache, m->rd_ent);
+	m->rd_ent = NULL;
+	if (m->ent) {
+		fpgadma_mrcache_put(m->domain->mrcache, m->ent);
+		m->ent = NULL;
+		m->mr = NULL;
+	}
+	ret = mr_dereg(m, &m->mr);
 	if (ret)
 		return ret;
 	fpgadma_domain_put(m->domain);
@@ -233,6 +317,7 @@ static int mr_regattr(struct fid *fid, const struct fi_mr_attr *attr,
 	m->addr = attr->mr_iov[0].iov_base;
 	m->len = attr->mr_iov[0].iov_len;
 	m->access = attr->access;
+	m->kaccess = mr_access(attr->access);
 	m->flags = flags;
 	m->key = attr->requested_key;
 
@@ -294,7 +379,8 @@ static bool desc_covers(struct fpgadma_domain *d, struct fpgadma_prov_mr *m,
 		return false;
 	if (b < start || len > m->len || b - start > m->len - len)
 		return false;
-	return !device_writes || (m->mr->access & FPGADMA_ACCESS_LOCAL_WRITE);
+	/* the rights the application asked for, not the shared MR's */
+	return !device_writes || (m->kaccess & FPGADMA_ACCESS_LOCAL_WRITE);
 }
 
 bool fpgadma_mr_desc_covers(struct fpgadma_domain *d, void *desc,
@@ -311,29 +397,32 @@ bool fpgadma_mr_remote_read_key(struct fpgadma_domain *d, void *desc,
 
 	if (!m || !desc_covers(d, m, buf, len, false))
 		return false;
-	if (m->mr->access & FPGADMA_ACCESS_REMOTE_READ) {
+	/* an MR with remote read rights: its key (its own, or exact) */
+	if (m->kaccess & FPGADMA_ACCESS_REMOTE_READ) {
 		*rkey = m->mr->rkey;
 		return true;
 	}
-	if (!m->rd_mr && !m->rd_failed) {
-		ret = fpgadma_reg_mr(d->pd, m->addr, m->len,
-				     FPGADMA_ACCESS_REMOTE_READ, &m->rd_mr);
+	if (!m->rd_ent && !m->rd_failed) {
+		ret = fpgadma_mrcache_get(d->mrcache, m->addr, m->len,
+					  FPGADMA_ACCESS_REMOTE_READ,
+					  FPGADMA_ACCESS_REMOTE_WRITE,
+					  &m->rd_ent);
 		if (ret) {
 			FPGADMA_INFO(FI_LOG_MR, "%p+%zu for remote reads: %s\n",
-				     m->addr, m->len, fpgadma_strerror(ret));
-			m->rd_mr = NULL;
+				     m->addr, m->len, fi_strerror(-ret));
+			m->rd_ent = NULL;
 			m->rd_failed = true;
 		}
 	}
-	if (!m->rd_mr)
+	if (!m->rd_ent)
 		return false;
-	*rkey = m->rd_mr->rkey;
+	*rkey = fpgadma_mrcache_mr(m->rd_ent)->rkey;
 	return true;
 }
 
 int fpgadma_mr_local(struct fpgadma_domain *d, void *desc, const void *buf,
 		     size_t len, bool device_writes, uint32_t *lkey,
-		     struct fpgadma_mr **tmp)
+		     struct fpgadma_mrcache_entry **tmp)
 {
 	int ret;
 
@@ -349,25 +438,18 @@ int fpgadma_mr_local(struct fpgadma_domain *d, void *desc, const void *buf,
 	if (desc)
 		FPGADMA_DBG(FI_LOG_MR, "desc %p does not cover %p+%zu\n", desc,
 			    buf, len);
-	ret = fpgadma_reg_mr(d->pd, (void *)buf, len,
-			     device_writes ? FPGADMA_ACCESS_LOCAL_WRITE : 0,
-			     tmp);
-	if (ret) {
-		*tmp = NULL;
-		return fpgadma_errno_to_fi(ret);
-	}
-	*lkey = (*tmp)->lkey;
+	/* any cached registration of the pages will do, whatever else it allows */
+	ret = fpgadma_mrcache_get(d->mrcache, buf, len,
+				  device_writes ? FPGADMA_ACCESS_LOCAL_WRITE : 0,
+				  0, tmp);
+	if (ret)
+		return ret;
+	*lkey = fpgadma_mrcache_mr(*tmp)->lkey;
 	return 0;
 }
 
-void fpgadma_mr_local_release(struct fpgadma_domain *d, struct fpgadma_mr *tmp)
+void fpgadma_mr_local_release(struct fpgadma_domain *d,
+			      struct fpgadma_mrcache_entry *tmp)
 {
-	int ret;
-
-	if (!tmp)
-		return;
-	ret = fpgadma_dereg_mr(tmp);
-	if (ret)
-		FPGADMA_WARN(FI_LOG_MR, "%s: temporary MR: %s\n",
-			     d->info->domain_attr->name, fpgadma_strerror(ret));
+	fpgadma_mrcache_put(d->mrcache, tmp);
 }

@@ -49,8 +49,8 @@ static int dest_lookup(struct fpgadma_ep *ep, fi_addr_t dest,
 
 /*
  * The pieces of a rendezvous send, for the receiver to read: through the
- * application's MR when desc covers them, else registered here for the
- * time of the send.
+ * application's MR when desc covers them, else registered here (through
+ * the registration cache) for the time of the send at least.
  */
 static int rts_segments(struct fpgadma_ep *ep, struct fpgadma_op *op,
 			const struct iovec *iov, void **desc, size_t count,
@@ -82,7 +82,6 @@ static int rts_segments(struct fpgadma_ep *ep, struct fpgadma_op *op,
 		}
 		while (off < iov[i].iov_len) {
 			size_t chunk = iov[i].iov_len - off;
-			struct fpgadma_mr *mr;
 			int ret;
 
 			if (chunk > reg_max)
@@ -91,13 +90,13 @@ static int rts_segments(struct fpgadma_ep *ep, struct fpgadma_op *op,
 				return -FI_EINVAL;
 			ret = fpgadma_reg_remote_read(dp, op,
 						      (char *)iov[i].iov_base + off,
-						      chunk, &mr);
+						      chunk, &rkey);
 			if (ret)
 				return ret;
 			memset(&segs[n], 0, sizeof(segs[n]));
 			segs[n].addr = (uint64_t)(uintptr_t)iov[i].iov_base + off;
 			segs[n].len = chunk;
-			segs[n].rkey = mr->rkey;
+			segs[n].rkey = rkey;
 			n++;
 			off += chunk;
 		}

@@ -36,15 +36,9 @@ void fpgadma_op_free(struct fpgadma_dp *dp, struct fpgadma_op *op)
 {
 	unsigned int i;
 
-	for (i = 0; i < op->nmrs; i++) {
-		int ret = fpgadma_dereg_mr(op->mrs[i]);
-
-		if (ret)
-			FPGADMA_WARN(FI_LOG_EP_DATA, "dereg_mr: %s\n",
-				     fpgadma_strerror(ret));
-	}
-	for (i = 0; i < op->ntmps; i++)
-		fpgadma_mr_local_release(dp->d, op->tmps[i]);
+	/* back to the cache: deregistered there if not kept */
+	for (i = 0; i < op->nregs; i++)
+		fpgadma_mrcache_put(dp->d->mrcache, op->regs[i]);
 	if (op->id_listed)
 		dl_del(&op->id_link);
 	if (op->tb && op->tb->op == op)
@@ -54,8 +48,7 @@ void fpgadma_op_free(struct fpgadma_dp *dp, struct fpgadma_op *op)
 	dl_del(&op->ep_link);
 	dl_del(&op->dp_link);
 	free(op->rd_iov);
-	free(op->mrs);
-	free(op->tmps);
+	free(op->regs);
 	free(op->sges);
 	free(op->w.wrs);
 	free(op);
@@ -162,32 +155,39 @@ void fpgadma_op_event(struct fpgadma_dp *dp, struct fpgadma_op *op, int err,
 
 /* --- local buffers and work requests ------------------------------------ */
 
-static int push_mr(struct fpgadma_mr ***arr, unsigned int *n,
-		   struct fpgadma_mr *mr)
+/* op holds e until it is freed; else e goes back at once. */
+static int push_reg(struct fpgadma_dp *dp, struct fpgadma_op *op,
+		    struct fpgadma_mrcache_entry *e)
 {
-	struct fpgadma_mr **a = realloc(*arr, (*n + 1) * sizeof(*a));
+	struct fpgadma_mrcache_entry **a =
+		realloc(op->regs, (op->nregs + 1) * sizeof(*a));
 
-	if (!a)
+	if (!a) {
+		fpgadma_mrcache_put(dp->d->mrcache, e);
 		return -FI_ENOMEM;
-	a[(*n)++] = mr;
-	*arr = a;
+	}
+	a[op->nregs++] = e;
+	op->regs = a;
 	return 0;
 }
 
 int fpgadma_reg_remote_read(struct fpgadma_dp *dp, struct fpgadma_op *op,
-			    void *buf, size_t len, struct fpgadma_mr **mr)
+			    void *buf, size_t len, uint32_t *rkey)
 {
-	int ret = fpgadma_reg_mr(dp->d->pd, buf, len,
-				 FPGADMA_ACCESS_REMOTE_READ, mr);
+	struct fpgadma_mrcache_entry *e;
+	int ret;
 
+	/*
+	 * The receiver reads by address (rdv.c), so an entry over more than
+	 * [buf, +len) serves; never one that lets it write.
+	 */
+	ret = fpgadma_mrcache_get(dp->d->mrcache, buf, len,
+				  FPGADMA_ACCESS_REMOTE_READ,
+				  FPGADMA_ACCESS_REMOTE_WRITE, &e);
 	if (ret)
-		return fpgadma_errno_to_fi(ret);
-	ret = push_mr(&op->mrs, &op->nmrs, *mr);
-	if (ret) {
-		fpgadma_dereg_mr(*mr);
 		return ret;
-	}
-	return 0;
+	*rkey = fpgadma_mrcache_mr(e)->rkey;
+	return push_reg(dp, op, e);
 }
 
 int fpgadma_local_pieces(struct fpgadma_dp *dp, struct fpgadma_op *op,
@@ -206,7 +206,7 @@ int fpgadma_local_pieces(struct fpgadma_dp *dp, struct fpgadma_op *op,
 
 		while (off < len) {
 			size_t chunk = len - off, p = 0;
-			struct fpgadma_mr *tmp = NULL;
+			struct fpgadma_mrcache_entry *tmp = NULL;
 			uint32_t lkey;
 			int ret;
 
@@ -216,11 +216,8 @@ int fpgadma_local_pieces(struct fpgadma_dp *dp, struct fpgadma_op *op,
 					       base + off, chunk, device_writes,
 					       &lkey, &tmp);
 			if (!ret && tmp)
-				ret = push_mr(&op->tmps, &op->ntmps, tmp);
+				ret = push_reg(dp, op, tmp);
 			if (ret) {
-				if (tmp && (!op->ntmps ||
-					    op->tmps[op->ntmps - 1] != tmp))
-					fpgadma_mr_local_release(dp->d, tmp);
 				free(arr);
 				return ret;
 			}

@@ -254,11 +254,12 @@ struct fpgadma_op {
 	size_t olen;
 	int cntr_sel;			/* FPGADMA_CNTR_*: the counter it bumps */
 
-	/* registrations to release when it completes */
-	struct fpgadma_mr **mrs;	/* ours (fpgadma_dereg_mr) */
-	unsigned int nmrs;
-	struct fpgadma_mr **tmps;	/* fpgadma_mr_local's (..._release) */
-	unsigned int ntmps;
+	/*
+	 * registrations it holds until freed (fpgadma_mr_local's and
+	 * fpgadma_reg_remote_read's): references to the cache's entries
+	 */
+	struct fpgadma_mrcache_entry **regs;
+	unsigned int nregs;
 	struct fpgadma_sge *sges;	/* the pieces op->w.wrs point to */
 
 	struct fpgadma_txbuf *tb;	/* the send buffer carrying it, if any */
@@ -311,7 +312,7 @@ void fpgadma_report(struct fpgadma_cq *cq, bool selective, uint64_t op_flags,
 /*
  * The pieces (lkey, addr, len) of a local buffer for the device: each at
  * most FPGADMA_PIECE_MAX bytes, registered through desc or temporarily
- * (the temporary MRs are appended to op->mrs).  At most max_len bytes of
+ * (those registrations are appended to op->regs).  At most max_len bytes of
  * the iov are taken.  Returns the number of pieces in *sges (malloc'd), or
  * a negative FI_E* code.
  */
@@ -337,9 +338,13 @@ int fpgadma_build_wrs(struct fpgadma_dp *dp, struct fpgadma_op *op,
 		      const struct fpgadma_sge *sges, unsigned int nsge,
 		      const struct fpgadma_rseg *rsegs, unsigned int nrseg);
 
-/* Register [buf, +len) for peers to RDMA_READ; appended to op->mrs. */
+/*
+ * [buf, +len) registered for peers to RDMA_READ by address (through the
+ * registration cache; appended to op->regs): its rkey.  0 or a negative
+ * FI_E* code.
+ */
 int fpgadma_reg_remote_read(struct fpgadma_dp *dp, struct fpgadma_op *op,
-			    void *buf, size_t len, struct fpgadma_mr **mr);
+			    void *buf, size_t len, uint32_t *rkey);
 
 /* --- receive matching (match.c) ------------------------------------------- */
 /* A posted receive (fi_recv / fi_trecv families). */
