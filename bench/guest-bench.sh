@@ -9,10 +9,18 @@
 #   env          the guest: kernel, vCPUs, memory, THP mode, the device
 #   rxe          soft-RoCE on loopback: the modules from /modules/bench
 #                (crc32_generic before rdma_rxe), rdma link add rxe_lo
-#   reg          bench/reg_bench: libfpgadma, fi_mr_reg, ibv_reg_mr on rxe
+#   reg          bench/reg_bench: libfpgadma, libfpgadma+mon (the memory
+#                monitor), fi_mr_reg with the provider's cache off (cold) and
+#                its cache hits (FI_FPGADMA_MR_CACHE=1), ibv_reg_mr on rxe;
+#                and the munmap rows: mmap+munmap of 64 KiB no MR covers with
+#                0 and 1000 monitored MRs (all in reg.tsv)
 #   rma-fpga     fabtests/bench_rma -p fpgadma -m fpga: device reads and
 #                writes against memcpy, small-op latency and rate
 #   host-fpgadma, host-shm   bench_rma -m host with -p fpgadma and -p shm
+#   host-nodesc-cache, host-nodesc-nocache, host-nodesc-shm
+#                bench_rma -m host -U (buffers never registered, desc NULL,
+#                64 KiB .. 16 MiB) with -p fpgadma and FI_FPGADMA_MR_CACHE=1,
+#                then =0, and with -p shm (the anchor)
 #   rxe-read     perftest's ib_read_bw and ib_read_lat over rxe_lo, 8 B ..
 #                4 KiB, server and client in this guest
 #   stages       the module's per-stage times (debugfs fpgadma/<dev>/stages,
@@ -146,7 +154,10 @@ if [ "$quick" = 1 ]; then reg_args=-q; else reg_args=; fi
 
 # --- device RMA and host-to-host, fabtests/bench_rma
 if [ "$quick" = 1 ]; then rma_args=-q; else rma_args=; fi
-if ! want rma-fpga && ! want host-fpgadma && ! want host-shm; then
+rma_steps="rma-fpga host-fpgadma host-shm host-nodesc-cache host-nodesc-nocache host-nodesc-shm"
+any_rma=0
+for s in $rma_steps; do ! want "$s" || any_rma=1; done
+if [ "$any_rma" = 0 ]; then
 	:
 elif command -v bench_rma >/dev/null; then
 	# shellcheck disable=SC2086
@@ -155,9 +166,20 @@ elif command -v bench_rma >/dev/null; then
 	! want host-fpgadma || run host-fpgadma host-fpgadma.tsv bench_rma -p fpgadma -m host $rma_args -o "$out/host-fpgadma.tsv"
 	# shellcheck disable=SC2086
 	! want host-shm || run host-shm host-shm.tsv bench_rma -p shm -m host $rma_args -o "$out/host-shm.tsv"
+	# The provider's registration cache, on and off, for buffers the
+	# application never registered (-U), shm's figures beside them.
+	# shellcheck disable=SC2086
+	! want host-nodesc-cache || run host-nodesc-cache host-nodesc-cache.tsv \
+		env FI_FPGADMA_MR_CACHE=1 bench_rma -p fpgadma -m host -U $rma_args -o "$out/host-nodesc-cache.tsv"
+	# shellcheck disable=SC2086
+	! want host-nodesc-nocache || run host-nodesc-nocache host-nodesc-nocache.tsv \
+		env FI_FPGADMA_MR_CACHE=0 bench_rma -p fpgadma -m host -U $rma_args -o "$out/host-nodesc-nocache.tsv"
+	# shellcheck disable=SC2086
+	! want host-nodesc-shm || run host-nodesc-shm host-nodesc-shm.tsv \
+		bench_rma -p shm -m host -U $rma_args -o "$out/host-nodesc-shm.tsv"
 else
-	for s in rma-fpga host-fpgadma host-shm; do
-		skipped "$s" "fabtests/bench_rma was not built"
+	for s in $rma_steps; do
+		! want "$s" || skipped "$s" "fabtests/bench_rma was not built"
 	done
 fi
 

@@ -5,20 +5,28 @@
 #
 # DIR holds what bench/run-bench.sh took out of the VM (each optional):
 #   env.tsv, host.tsv          the guest and this machine (key, value)
-#   reg.tsv                    bench/reg_bench
+#   reg.tsv                    bench/reg_bench: libfpgadma (with and
+#                              without the monitor), fi_mr_reg (cold and
+#                              cache hit), ibv_reg_mr; the munmap rows
 #   rma-fpga.tsv               fabtests/bench_rma -p fpgadma -m fpga
 #   host-fpgadma.tsv, host-shm.tsv   bench_rma -m host, -p fpgadma / -p shm
+#   host-nodesc-cache.tsv, host-nodesc-nocache.tsv, host-nodesc-shm.tsv
+#                              bench_rma -m host -U (no desc): fpgadma with
+#                              FI_FPGADMA_MR_CACHE=1 and =0, and shm
 #   rxe-read.tsv               perftest ib_read_bw / ib_read_lat over rxe
 #   stages.tsv                 the module's per-stage times
 #   skipped.tsv                steps skipped, and why
 # The report has a header (date, machine, QEMU, guest), one section per
 # measurement with its table and the ratios to its anchor measured in the
-# same VM run (libfpgadma/rxe, fi_read/memcpy, fpgadma/shm, THP/4k), the
-# goals of issue 5 each marked met or missed with its figure, and plots
-# drawn with gnuplot (pngcairo, else png): registration time against size
-# (log-log, with rxe), device bandwidth against memcpy, small-operation rate
-# of fpgadma, shm and rxe.  A ratio is a speed ratio: above 1 the first
-# named is faster.  Rerun it on a folder to redraw.
+# same VM run (libfpgadma/rxe, fi_read/memcpy, fpgadma/shm, THP/4k, cache
+# hit/cold, monitor/none, cache on/off), the goals each marked met or
+# missed with its figure, and plots drawn with gnuplot (pngcairo, else png):
+# registration time against size (log-log, with rxe), cache hit against
+# cold, device bandwidth against memcpy, small-operation rate of fpgadma,
+# shm and rxe, bandwidth without desc with the cache on and off.  A ratio
+# is a speed ratio: above 1 the first named is faster, except hit/cold (a
+# time ratio, in %) and the monitor's cost (the extra time, in %).  Rerun
+# it on a folder to redraw.
 set -euo pipefail
 dir=${1:?usage: bench/report.sh DIR}
 [ -d "$dir" ] || { echo "report: $dir is not a directory" >&2; exit 2; }
@@ -81,6 +89,9 @@ function num(x) {
 # ratio(a, b): a / b, or "" when either is missing or b is 0.
 function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "" : (a + 0) / (b + 0) }
 function rnum(r) { return r == "" ? "–" : sprintf("%.2f", r) }
+# pct(r): a ratio in %; cost(r): what a ratio of times adds, in %.
+function pct(r) { return r == "" ? "–" : sprintf(100 * r < 1 ? "%.2f%%" : "%.1f%%", 100 * r) }
+function cost(r) { return r == "" ? "–" : sprintf("%+.1f%%", 100 * (r - 1)) }
 function skipped_why(step) { return (step in SKIP) ? SKIP[step] : "its results are missing" }
 function section(title) { printf "\n## %s\n\n", title }
 # A table: header(h, n) starts it, row(c, n) adds a row, done() prints it,
@@ -121,12 +132,19 @@ function host_table(mode, col, n,   i, s, fr, sr, fw, sw, xr, c, h, nh) {
 # goal(line, state, figure): a line of the goals list.
 function goal(text, state, figure) { GOALS[++NGOALS] = "- **" state "**: " text ": " figure }
 # extremes(...) over ratios: MIN, MINAT, MAX, NR.
-function ext_reset() { MIN = ""; MAX = ""; MINAT = ""; NR_ = 0 }
+function ext_reset() { MIN = ""; MAX = ""; MINAT = ""; MAXAT = ""; NR_ = 0; LOGSUM = 0 }
+# ... and GEO(): their geometric mean.
+function GEO() { return NR_ ? exp(LOGSUM / NR_) : "" }
 function ext_add(r, at) {
-	if (r == "") return
-	NR_++
+	if (r == "" || r <= 0) return
+	NR_++; LOGSUM += log(r)
 	if (MIN == "" || r < MIN) { MIN = r; MINAT = at }
-	if (MAX == "" || r > MAX) MAX = r
+	if (MAX == "" || r > MAX) { MAX = r; MAXAT = at }
+}
+# NOTE_MATCH(re): whether a note of reg.tsv matches re; the first in NOTE_FOUND.
+function NOTE_MATCH(re,   i) {
+	for (i = 1; i <= NNOTE["reg"]; i++) if (NOTE["reg", i] ~ re) { NOTE_FOUND = NOTE["reg", i]; return 1 }
+	return 0
 }
 
 BEGIN {
@@ -138,6 +156,9 @@ BEGIN {
 	have_rma = load("rma-fpga.tsv", "rma", "test,mode,size")
 	have_hf = load("host-fpgadma.tsv", "hf", "test,mode,size")
 	have_hs = load("host-shm.tsv", "hs", "test,mode,size")
+	have_nc = load("host-nodesc-cache.tsv", "nc", "test,mode,size")
+	have_nn = load("host-nodesc-nocache.tsv", "nn", "test,mode,size")
+	have_ns = load("host-nodesc-shm.tsv", "ns", "test,mode,size")
 	have_rxe = load("rxe-read.tsv", "rxe", "test,mode,size")
 	have_st = load("stages.tsv", "st", "workload,stage")
 
@@ -182,7 +203,7 @@ BEGIN {
 					series("reg-" tc[t] "-" api[a] "-" bk[b], s, u[a])
 				}
 				c[8] = rnum(ratio(u[3], u[1])); c[9] = rnum(ratio(u[3], u[2]))
-				row(c, 9)
+				if (u[1] u[2] u[3] != "") row(c, 9)
 			}
 			done()
 		}
@@ -194,9 +215,12 @@ BEGIN {
 			s = S[i]; c[1] = human(s)
 			c[2] = num(val("reg", "libfpgadma|4k|prefaulted|" s, "usec"))
 			c[3] = num(val("reg", "libfpgadma|thp|prefaulted|" s, "usec"))
-			for (a = 1; a <= 3; a++)
+			any = 0
+			for (a = 1; a <= 3; a++) {
 				c[3 + a] = rnum(ratio(val("reg", api[a] "|4k|prefaulted|" s, "usec"), val("reg", api[a] "|thp|prefaulted|" s, "usec")))
-			row(c, 6)
+				if (val("reg", api[a] "|4k|prefaulted|" s, "usec") val("reg", api[a] "|thp|prefaulted|" s, "usec") != "") any = 1
+			}
+			if (any) row(c, 6)
 		}
 		done()
 		# the THP backing reg_bench checked (AnonHugePages of each thp region)
@@ -230,6 +254,124 @@ BEGIN {
 		ext_add(ratio(val("reg", "libfpgadma|4k|prefaulted|" S[i], "usec"), val("reg", "libfpgadma|thp|prefaulted|" S[i], "usec")), S[i])
 	if (!NR_) goal(text, "not measured", have_reg ? "no sizes of 4 MiB and more" : skipped_why("reg"))
 	else goal(text, MIN >= 5 ? "met" : "missed", sprintf("thp/4k %.2f to %.2f over %d sizes, lowest at %s", MIN, MAX, NR_, human(MINAT)))
+
+	# ---- the provider cache: hits against cold registrations
+	section("Registration cache: hit vs cold")
+	hit = "fi_mr_reg cache hit"
+	split("4k thp", bk, " ")
+	nhit = 0
+	for (r = 1; r <= ROWS["reg"]; r++) { split(ROWKEY["reg", r], p, "|"); if (p[1] == hit) nhit++ }
+	if (!have_reg) print "Not measured: " skipped_why("reg") "."
+	else if (!nhit) print "Not measured: reg.tsv has no `" hit "` rows" (NOTE_MATCH("^" hit ": skipped: ") ? " (" NOTE_FOUND ")" : "") "."
+	else {
+		print "bench/reg_bench: fi_mr_reg + fi_close of one prefaulted buffer again and again with the provider'\''s"
+		print "cache on (`FI_FPGADMA_MR_CACHE=1`; a warm-up registration stays open, so every timed fi_mr_reg is a hit)"
+		print "against `fi_mr_reg`, a cold registration with the cache off (`FI_FPGADMA_MR_CACHE=0`), each in a"
+		print "process of its own, taking turns at each size. Time in µs per fi_mr_reg + fi_close; `hit/cold` ="
+		print "hit time / cold time (goal: at most 5%; upstream fabtests count a cache as real at 20%)."
+		print ""
+		split("size|4k cold µs|4k hit µs|4k hit/cold|thp cold µs|thp hit µs|thp hit/cold", h, "|")
+		header(h, 7)
+		n = sizes("reg", S)
+		for (i = 1; i <= n; i++) {
+			s = S[i]; c[1] = human(s); any = 0
+			for (b = 1; b <= 2; b++) {
+				cu = val("reg", "fi_mr_reg|" bk[b] "|prefaulted|" s, "usec")
+				hu = val("reg", hit "|" bk[b] "|prefaulted|" s, "usec")
+				c[3 * b - 1] = num(cu); c[3 * b] = num(hu); c[3 * b + 1] = pct(ratio(hu, cu))
+				series("cache-cold-" bk[b], s, cu); series("cache-hit-" bk[b], s, hu)
+				if (hu != "") any = 1
+			}
+			if (any) row(c, 7)
+		}
+		done()
+		print ""
+		for (i = 1; i <= NNOTE["reg"]; i++)
+			if (NOTE["reg", i] ~ /FI_FPGADMA_MR_CACHE|first-touch not measured|local rights/) print "- " NOTE["reg", i]
+	}
+	text = "a registration cache hit (fi_mr_reg + fi_close of a registered buffer) costs at most 5% of a cold fi_mr_reg at every size from 4 KiB to 256 MiB (prefaulted, 4 KiB pages and THP)"
+	ext_reset()
+	n = sizes("reg", S, 4096, 268435456)
+	for (i = 1; i <= n; i++) for (b = 1; b <= 2; b++)
+		ext_add(ratio(val("reg", hit "|" bk[b] "|prefaulted|" S[i], "usec"), val("reg", "fi_mr_reg|" bk[b] "|prefaulted|" S[i], "usec")), bk[b] " " S[i])
+	if (!NR_) goal(text, "not measured", !have_reg ? skipped_why("reg") : "no `" hit "` and cold fi_mr_reg rows")
+	else if (NOTE_MATCH("^WARNING: " hit ": .*no FI_FPGADMA_MR_CACHE")) goal(text, "not measured", "the provider has no FI_FPGADMA_MR_CACHE parameter: the hit rows are cold registrations")
+	else { split(MAXAT, w, " "); goal(text, MAX <= 0.05 ? "met" : "missed",
+		sprintf("hit/cold %s to %s over %d points, highest: %s at %s", pct(MIN), pct(MAX), NR_, w[1], human(w[2] + 0))) }
+
+	# ---- the memory monitor: registration and munmap
+	section("Monitor cost")
+	nmonrows = 0
+	for (r = 1; r <= ROWS["reg"]; r++) { split(ROWKEY["reg", r], p, "|"); if (p[1] == "libfpgadma+mon" || p[1] == "munmap") nmonrows++ }
+	if (!have_reg) print "Not measured: " skipped_why("reg") "."
+	else if (!nmonrows) print "Not measured: reg.tsv has no libfpgadma+mon or munmap rows" (NOTE_MATCH("^libfpgadma\\+mon: skipped: ") ? " (" NOTE_FOUND ")" : "") "."
+	else {
+		print "bench/reg_bench: `libfpgadma+mon` (fpgadma_reg_mr_monitor: the kernel watches the range) against"
+		print "`libfpgadma` (fpgadma_reg_mr), both cold register + deregister pairs taking turns at each size;"
+		print "`cost` = +mon time / plain time − 1 (goal: under 5%)."
+		printf "\n### Cold registration with and without the monitor\n\n"
+		split("size|4k prefaulted µs|4k prefaulted +mon µs|4k prefaulted cost|4k first-touch cost|thp prefaulted cost|thp first-touch cost", h, "|")
+		header(h, 7)
+		n = sizes("reg", S)
+		for (i = 1; i <= n; i++) {
+			s = S[i]; c[1] = human(s); any = 0
+			pu = val("reg", "libfpgadma|4k|prefaulted|" s, "usec"); mu = val("reg", "libfpgadma+mon|4k|prefaulted|" s, "usec")
+			c[2] = num(pu); c[3] = num(mu); c[4] = cost(ratio(mu, pu))
+			if (mu != "") any = 1
+			split("4k|first-touch thp|prefaulted thp|first-touch", combo, " ")
+			for (k2 = 1; k2 <= 3; k2++) {
+				m2 = val("reg", "libfpgadma+mon|" combo[k2] "|" s, "usec")
+				c[4 + k2] = cost(ratio(m2, val("reg", "libfpgadma|" combo[k2] "|" s, "usec")))
+				if (m2 != "") any = 1
+			}
+			if (any) row(c, 7)
+		}
+		done()
+		for (i = 1; i <= NNOTE["reg"]; i++) if (NOTE["reg", i] ~ /^libfpgadma\+mon: skipped: /) print "\n" NOTE["reg", i] "."
+		printf "\n### munmap of memory no MR covers\n\n"
+		# the munmap rows: touch mon0, mon<N>, mon0-after
+		mon0 = ""; monn = ""; mona = ""; nmon = ""
+		for (r = 1; r <= ROWS["reg"]; r++) {
+			k = ROWKEY["reg", r]; split(k, p, "|")
+			if (p[1] != "munmap") continue
+			if (p[3] == "mon0") mon0 = k
+			else if (p[3] == "mon0-after") mona = k
+			else if (p[3] ~ /^mon[0-9]+$/) { monn = k; nmon = substr(p[3], 4) }
+		}
+		if (mon0 == "") {
+			print "Not measured" (NOTE_MATCH("^munmap: skipped: ") ? ": " substr(NOTE_FOUND, 18) : ": reg.tsv has no munmap rows") "."
+		} else {
+			print "The median time of one mmap + munmap of a fresh, untouched 64 KiB region no MR covers (the cheapest"
+			print "munmap, where a fixed cost shows most), with no monitored MR, with " (nmon == "" ? "N" : nmon) " monitored MRs of a page each on other"
+			print "memory, and with none again after they were deregistered (the process keeps its notifier"
+			print "subscription); none of the MRs may become invalid meanwhile. `against 0` = time / the first row'\''s − 1."
+			print ""
+			split("monitored MRs|µs per mmap+munmap|pairs timed|against 0", h, "|")
+			header(h, 4)
+			base = val("reg", mon0, "usec")
+			split(mon0 "#" monn "#" mona, mk, "#")
+			split("0 (none registered yet)#" nmon "#0 (after the " nmon " were deregistered)", ml, "#")
+			for (m3 = 1; m3 <= 3; m3++) {
+				if (mk[m3] == "") continue
+				c[1] = ml[m3]; c[2] = num(val("reg", mk[m3], "usec")); c[3] = val("reg", mk[m3], "iters")
+				c[4] = m3 == 1 ? "(base)" : cost(ratio(val("reg", mk[m3], "usec"), base))
+				row(c, 4)
+			}
+			done()
+		}
+	}
+	text = "the memory monitor adds under 5% to a cold registration (libfpgadma+mon against libfpgadma, prefaulted, 4 KiB pages and THP: the geometric mean over the sizes, single points being noisier than that under TCG)"
+	ext_reset()
+	n = sizes("reg", S)
+	for (i = 1; i <= n; i++) for (b = 1; b <= 2; b++)
+		ext_add(ratio(val("reg", "libfpgadma+mon|" bk[b] "|prefaulted|" S[i], "usec"), val("reg", "libfpgadma|" bk[b] "|prefaulted|" S[i], "usec")), bk[b] " " S[i])
+	if (!NR_) goal(text, "not measured", !have_reg ? skipped_why("reg") : "no libfpgadma+mon rows")
+	else { split(MAXAT, w, " "); goal(text, GEO() < 1.05 ? "met" : "missed",
+		sprintf("cost %s on average, %s to %s over %d points, highest: %s at %s", cost(GEO()), cost(MIN), cost(MAX), NR_, w[1], human(w[2] + 0))) }
+	text = "an munmap of memory no MR covers costs under 5% more with " (nmon == "" ? "1000" : nmon) " monitored MRs than with none (64 KiB, mmap + munmap)"
+	if (!have_reg || mon0 == "" || monn == "") goal(text, "not measured", !have_reg ? skipped_why("reg") : "no munmap rows")
+	else { r = ratio(val("reg", monn, "usec"), val("reg", mon0, "usec")); goal(text, r < 1.05 ? "met" : "missed",
+		sprintf("%s µs against %s µs: %s", num(val("reg", monn, "usec")), num(val("reg", mon0, "usec")), cost(r))) }
 
 	# ---- device reads and writes
 	section("Device reads and writes against memcpy")
@@ -324,6 +466,54 @@ BEGIN {
 	if (!NR_) goal(text, "not measured", !have_hf ? skipped_why("host-fpgadma") : skipped_why("host-shm"))
 	else { split(MINAT, w, " "); goal(text, MIN >= 1 ? "met" : "missed", sprintf("fpgadma/shm %.2f to %.2f over %d points, lowest: host_%s at %s", MIN, MAX, NR_, w[1], human(w[2] + 0))) }
 
+	# ---- buffers without desc: the provider cache on and off
+	section("Buffers without desc: the registration cache on and off")
+	if (!have_nc && !have_nn && !have_ns)
+		print "Not measured: host-nodesc-cache: " skipped_why("host-nodesc-cache") "; host-nodesc-nocache: " skipped_why("host-nodesc-nocache") "."
+	else {
+		print "The same program (fabtests/bench_rma -m host -U): local buffers the application never registered,"
+		print "desc NULL, the same buffers every iteration, as MPI passes them; the fpgadma provider registers them"
+		print "itself, once into its cache (`FI_FPGADMA_MR_CACHE=1`, cache) or for every operation (`=0`, no cache);"
+		print "shm with -U beside them. All three in the same VM run. `cache/no cache` and `cache/shm` are speed ratios"
+		print "(bandwidth ratio; for pingpong the inverse time ratio)."
+		if (!have_nc) print "\ncache: not measured: " skipped_why("host-nodesc-cache") "."
+		if (!have_nn) print "\nno cache: not measured: " skipped_why("host-nodesc-nocache") "."
+		if (!have_ns) print "\nshm: not measured: " skipped_why("host-nodesc-shm") "."
+		delete S3; delete seen3; n = 0
+		for (k in SIZES) { split(k, p, SUBSEP); if ((p[1] == "nc" || p[1] == "nn" || p[1] == "ns") && !((p[2] + 0) in seen3)) { seen3[p[2] + 0] = 1; S3[++n] = p[2] + 0 } }
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && S3[j - 1] > S3[j]; j--) { t = S3[j]; S3[j] = S3[j - 1]; S3[j - 1] = t }
+		print "\n### Bandwidth (MB/s)\n"
+		split("size|read: cache|read: no cache|cache/no cache|read: shm|cache/shm|write: cache|write: no cache|cache/no cache|write: shm|cache/shm", h, "|")
+		header(h, 11)
+		for (i = 1; i <= n; i++) {
+			s = S3[i]; c[1] = human(s); any = 0
+			split("host_read host_write", tt, " ")
+			for (a = 1; a <= 2; a++) {
+				vc = val("nc", tt[a] "|bw|" s, "MBps"); vn = val("nn", tt[a] "|bw|" s, "MBps"); vs = val("ns", tt[a] "|bw|" s, "MBps")
+				c[5 * a - 3] = num(vc); c[5 * a - 2] = num(vn); c[5 * a - 1] = rnum(ratio(vc, vn))
+				c[5 * a] = num(vs); c[5 * a + 1] = rnum(ratio(vc, vs))
+				series("nodesc-cache-" tt[a], s, vc); series("nodesc-nocache-" tt[a], s, vn); series("nodesc-shm-" tt[a], s, vs)
+				if (vc vn vs != "") any = 1
+			}
+			if (any) row(c, 11)
+		}
+		done()
+		print "\n### Ping-pong latency (µs, half a round trip)\n"
+		split("size|cache|no cache|cache/no cache|shm|cache/shm", h, "|")
+		header(h, 6)
+		for (i = 1; i <= n; i++) {
+			s = S3[i]
+			vc = val("nc", "pingpong|lat|" s, "usec"); vn = val("nn", "pingpong|lat|" s, "usec"); vs = val("ns", "pingpong|lat|" s, "usec")
+			if (vc vn vs == "") continue
+			c[1] = human(s); c[2] = num(vc); c[3] = num(vn); c[4] = rnum(ratio(vn, vc)); c[5] = num(vs); c[6] = rnum(ratio(vs, vc))
+			row(c, 6)
+		}
+		done()
+		print ""
+		for (i = 1; i <= NNOTE["nc"]; i++) if (NOTE["nc", i] ~ /FI_FPGADMA_MR_CACHE|registration cache/) print "- cache run: " NOTE["nc", i]
+		for (i = 1; i <= NNOTE["nn"]; i++) if (NOTE["nn", i] ~ /FI_FPGADMA_MR_CACHE|registration cache/) print "- no-cache run: " NOTE["nn", i]
+	}
+
 	# ---- stages
 	section("Where the time goes (the module'\''s stage counters)")
 	if (!have_st) print "Not measured: " skipped_why("stages") "."
@@ -414,6 +604,9 @@ if [ -n "$terminal" ]; then
 			"reg-$t-ibv_reg_mr-4k:ibv_reg_mr (rxe) 4k" "reg-$t-libfpgadma-thp:libfpgadma thp" \
 			"reg-$t-fi_mr_reg-thp:fi_mr_reg thp" "reg-$t-ibv_reg_mr-thp:ibv_reg_mr (rxe) thp"
 	done
+	plot reg-cache 'fi_mr_reg + fi_close: cache hit against cold, prefaulted' 'bytes' 'µs per pair' xy \
+		cache-cold-4k:'cold (cache off) 4k' cache-hit-4k:'cache hit 4k' \
+		cache-cold-thp:'cold (cache off) thp' cache-hit-thp:'cache hit thp'
 	plot rma-bw 'Device bandwidth against memcpy' 'bytes' 'MB/s' xy \
 		bw-fi_read_mem:fi_read_mem bw-fi_write_mem:fi_write_mem \
 		bw-fi_read_stream:fi_read_stream bw-memcpy:memcpy
@@ -424,6 +617,10 @@ if [ -n "$terminal" ]; then
 	plot host-bw 'Host-to-host bandwidth: fpgadma, shm' 'bytes' 'MB/s' xy \
 		bw-fpgadma-host_read:'fpgadma host_read' bw-shm-host_read:'shm host_read' \
 		bw-fpgadma-host_write:'fpgadma host_write' bw-shm-host_write:'shm host_write'
+	plot host-nodesc-bw 'Bandwidth without desc (-U): fpgadma cache on and off, shm' 'bytes' 'MB/s' xy \
+		nodesc-cache-host_read:'fpgadma cache host_read' nodesc-nocache-host_read:'fpgadma no cache host_read' \
+		nodesc-shm-host_read:'shm host_read' nodesc-cache-host_write:'fpgadma cache host_write' \
+		nodesc-nocache-host_write:'fpgadma no cache host_write' nodesc-shm-host_write:'shm host_write'
 else
 	printf '\nNo plots: gnuplot with a PNG terminal is not installed (gnuplot-nox).\n' >> "$dir/report.md.tmp"
 fi

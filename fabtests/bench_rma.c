@@ -26,6 +26,15 @@
  * need) and the socket, yielding the CPU in between, until the client asks
  * it to fill or check its buffer or to answer pings.
  *
+ * -m host -U: buffers the application never registers, as MPI passes them:
+ * desc NULL for every local buffer (FI_MR_LOCAL not offered), the client
+ * registers nothing and the server only its buffer's remote key; the same
+ * buffers every iteration, so a provider with a registration cache finds
+ * them there after the first operation and one without registers each
+ * time.  Rows: host_read and host_write bw and pingpong lat, 64 KiB ..
+ * 16 MiB (no rate); the notes say FI_FPGADMA_MR_CACHE as the environment
+ * had it, for comparing the fpgadma provider's cache on and off.
+ *
  * Windows are bounded by tx_attr->size.  A point runs for about -t seconds:
  * its iterations grow from 1 until a run lasts half of that, and the whole
  * run is timed, first post to last completion.  Data is checked once per
@@ -72,7 +81,7 @@
 		  FI_MR_ENDPOINT)
 
 static const char *mode = "fpga";
-static bool quick, null_desc;
+static bool quick, null_desc, unregistered;
 static const char *tsv_path;
 static FILE *tsv;
 static double budget_s;		/* -t; 0: the default */
@@ -103,6 +112,9 @@ static int opt(int c, const char *arg)
 		return rate_window ? 0 : -1;
 	case 'N':
 		null_desc = true;
+		return 0;
+	case 'U':
+		unregistered = null_desc = true;
 		return 0;
 	case 'M':
 		max_size = strtoull(arg, NULL, 0);
@@ -424,6 +436,9 @@ static unsigned int bound_window(const struct ft_dom *d, unsigned int w)
 
 static const char *desc_note(const struct ft_dom *d)
 {
+	if (unregistered)
+		return "desc: NULL, local buffers never registered by the application (-U), "
+		       "the same ones each iteration";
 	if (!null_desc)
 		return "desc: registered buffers, desc passed";
 	return ft_need_desc(d) ? "desc: -N ignored (the provider requires FI_MR_LOCAL)" :
@@ -712,19 +727,29 @@ static void host_open(struct host *h, size_t hi)
 		ft_describe(&h->dom);
 	ft_open_ep(&h->dom, &h->ep, h->server ? "server ep" : "client ep");
 	h->len = FT_MIN(hi, h->dom.info->ep_attr->max_msg_size);
+	if (unregistered && ft_need_desc(&h->dom))
+		ft_skip("-U: provider %s requires FI_MR_LOCAL (desc for every buffer)",
+			h->dom.info->fabric_attr->prov_name);
 	h->buf = alloc_buf(2 * (h->len + MAX_SHIFT), &h->buf_base, &h->buf_map);
 	memset(h->buf, UNTOUCHED, 2 * (h->len + MAX_SHIFT));
-	/* Keys of their own when the provider takes requested ones (one key space). */
-	ret = ft_mr_reg(&h->dom, &h->ep, h->buf, 2 * (h->len + MAX_SHIFT),
-			FI_READ | FI_WRITE | FI_SEND | FI_RECV | FI_REMOTE_READ | FI_REMOTE_WRITE,
-			h->server ? 0xbe5001 : 0xbec001, &h->buf_mr);
-	if (!ret && !h->server)
+	/*
+	 * Keys of their own when the provider takes requested ones (one key
+	 * space).  -U: only the server's buffer, the target of the client's
+	 * RMA, is registered, for its remote key.
+	 */
+	ret = 0;
+	if (h->server || !unregistered)
+		ret = ft_mr_reg(&h->dom, &h->ep, h->buf, 2 * (h->len + MAX_SHIFT),
+				FI_READ | FI_WRITE | FI_SEND | FI_RECV | FI_REMOTE_READ |
+				FI_REMOTE_WRITE, h->server ? 0xbe5001 : 0xbec001, &h->buf_mr);
+	if (!ret && !h->server && !unregistered)
 		ret = ft_mr_reg(&h->dom, &h->ep, h->pat, h->len + MAX_SHIFT,
 				FI_READ | FI_WRITE | FI_SEND | FI_RECV | FI_REMOTE_READ,
 				0xbec002, &h->pat_mr);
 	if (ret)
 		ft_fatal("fi_mr_reg: %s", ft_strerr(ret));
-	h->buf_desc = local_desc(&h->dom, h->buf_mr);
+	if (h->buf_mr)
+		h->buf_desc = local_desc(&h->dom, h->buf_mr);
 	if (h->pat_mr)
 		h->pat_desc = local_desc(&h->dom, h->pat_mr);
 	h->bw_w = bound_window(&h->dom, bw_window);
@@ -747,7 +772,7 @@ static bool host_open_hello(struct host *h, size_t hi)
 	memcpy(mine.name, h->ep.name, h->ep.namelen);
 	mine.namelen = h->ep.namelen;
 	mine.addr = ft_rma_base(&h->dom, h->buf);
-	mine.key = fi_mr_key(h->buf_mr);
+	mine.key = h->buf_mr ? fi_mr_key(h->buf_mr) : 0;
 	xwrite(h->sock, &mine, sizeof(mine));
 	if (!h->server && !xread(h->sock, &peer, sizeof(peer)))
 		return false;
@@ -761,7 +786,8 @@ static void host_close(struct host *h)
 {
 	if (h->pat_mr)
 		ft_close_fid(&h->pat_mr->fid, "mr");
-	ft_close_fid(&h->buf_mr->fid, "mr");
+	if (h->buf_mr)
+		ft_close_fid(&h->buf_mr->fid, "mr");
 	ft_close_ep(&h->ep);
 	ft_close_dom(&h->dom);
 	ft_unmap(h->buf_base, h->buf_map);
@@ -964,28 +990,70 @@ static double run_ping(void *arg, uint64_t n)
 	return now_s() - t0;
 }
 
+/*
+ * The counters of the client domain's registration cache (the fpgadma
+ * provider's extension; nothing for another provider), after the table and
+ * as a comment at the end of the TSV: whether the operations without desc
+ * found their buffers in the cache.
+ */
+static void cache_counters(struct host *h)
+{
+#ifdef FI_FPGADMA_OPS_DOMAIN_HAS
+	struct fi_fpgadma_mr_cache_stats st;
+	void *ops = NULL;
+	char line[320];
+
+	if (fi_open_ops(&h->dom.domain->fid, FI_FPGADMA_DOMAIN_OPS_1, 0, &ops, NULL) || !ops ||
+	    ((struct fi_fpgadma_ops_domain *)ops)->size < FI_FPGADMA_OPS_DOMAIN_HAS(mr_cache_stats))
+		return;
+	memset(&st, 0, sizeof(st));
+	if (((struct fi_fpgadma_ops_domain *)ops)->mr_cache_stats(h->dom.domain, &st))
+		return;
+	snprintf(line, sizeof(line), "registration cache of the client's domain: %s; %" PRIu64
+		 " hits, %" PRIu64 " misses, %" PRIu64 " invalidated, %" PRIu64 " evicted, %"
+		 PRIu64 " uncached; limits %" PRIu64 " entries, %" PRIu64 " bytes",
+		 st.enabled ? "on" : "off", st.hits, st.misses, st.invalidated, st.evicted,
+		 st.uncached, st.max_entries, st.max_bytes);
+	printf("  %s\n", line);
+	if (tsv)
+		fprintf(tsv, "# %s\n", line);
+#else
+	(void)h;
+#endif
+}
+
 static void host_bench_client(struct host *h)
 {
 	struct sizes bw, small, ping;
 	struct rma_run rd, wr;
 	struct ping_run pr;
-	char title[256], n1[128], n2[128];
-	const char *notes[] = { n1, n2 };
+	char title[256], n1[128], n2[256], n3[128];
+	const char *notes[] = { n1, n2, n3 };
+	const char *cache = getenv("FI_FPGADMA_MR_CACHE");
 	uint64_t iters;
 	size_t i;
 	double secs;
 
-	make_sizes(&bw, 8, FT_MIN(h->len, (size_t)4 * MiB));
-	make_sizes(&small, 8, FT_MIN(h->len, (size_t)4 * KiB));
-	make_sizes(&ping, 8, FT_MIN(h->len, (size_t)64 * KiB));
-	snprintf(title, sizeof(title), "bench_rma -m host: provider %s, domain %s: RMA and "
-		 "ping-pong between two processes", h->dom.info->fabric_attr->prov_name,
-		 h->dom.info->domain_attr->name);
+	if (unregistered) {
+		/* What a registration per operation costs shows at these sizes. */
+		make_sizes(&bw, 64 * KiB, FT_MIN(h->len, (size_t)16 * MiB));
+		small.n = 0;
+		ping = bw;
+	} else {
+		make_sizes(&bw, 8, FT_MIN(h->len, (size_t)4 * MiB));
+		make_sizes(&small, 8, FT_MIN(h->len, (size_t)4 * KiB));
+		make_sizes(&ping, 8, FT_MIN(h->len, (size_t)64 * KiB));
+	}
+	snprintf(title, sizeof(title), "bench_rma -m host%s: provider %s, domain %s: RMA and "
+		 "ping-pong between two processes", unregistered ? " -U" : "",
+		 h->dom.info->fabric_attr->prov_name, h->dom.info->domain_attr->name);
 	snprintf(n1, sizeof(n1), "windows: bw %u, rate %u in flight (tx_size %zu); %.2f s "
 		 "per point%s", h->bw_w, h->rate_w, h->dom.info->tx_attr->size, budget_s,
 		 quick ? " (quick)" : "");
 	snprintf(n2, sizeof(n2), "%s; pingpong usec: half a round trip", desc_note(&h->dom));
-	table_open(title, notes, FT_ARRAY_SIZE(notes));
+	snprintf(n3, sizeof(n3), "FI_FPGADMA_MR_CACHE=%s in the environment",
+		 cache ? cache : "(unset)");
+	table_open(title, notes, unregistered ? 3 : 2);
 
 	wr = (struct rma_run){
 		.what = "fi_write to the server", .ep = &h->ep, .peer = h->peer, .write = true,
@@ -1025,6 +1093,7 @@ static void host_bench_client(struct host *h)
 		secs = timed(run_ping, &pr, &iters);
 		row("pingpong", "lat", ping.v[i], iters, 2, secs);
 	}
+	cache_counters(h);
 	table_close();
 }
 
@@ -1032,7 +1101,7 @@ static void host_bench(void)
 {
 	struct host h;
 	void *pat_base;
-	size_t hi = 4 * MiB, pat_map;
+	size_t hi = (unregistered ? 16 : 4) * MiB, pat_map;
 	uint8_t *pat;
 	int sv[2], status;
 	pid_t pid;
@@ -1076,8 +1145,8 @@ static void host_bench(void)
 
 int main(int argc, char **argv)
 {
-	ft_parse(argc, argv, "m:qo:t:w:W:NM:",
-		 "[-m fpga|host] [-q] [-o FILE] [-t SECONDS] [-w N] [-W N] [-N] [-M BYTES]\n"
+	ft_parse(argc, argv, "m:qo:t:w:W:NUM:",
+		 "[-m fpga|host] [-q] [-o FILE] [-t SECONDS] [-w N] [-W N] [-N] [-U] [-M BYTES]\n"
 		 "  -m fpga      the FPGA's memory and stream against memcpy (default;\n"
 		 "               provider fpgadma unless -p says otherwise)\n"
 		 "  -m host      RMA and ping-pong between a forked server and the client\n"
@@ -1087,9 +1156,13 @@ int main(int argc, char **argv)
 		 "  -w N         bw window: operations in flight (default 16)\n"
 		 "  -W N         rate window (default 64); both bounded by tx_size\n"
 		 "  -N           NULL desc (FI_MR_LOCAL not offered in the hints)\n"
+		 "  -U           -m host: local buffers never registered, desc NULL, the\n"
+		 "               same buffers each time; 64 KiB .. 16 MiB, no rate rows\n"
 		 "  -M BYTES     largest size", opt);
 	if (!budget_s)
 		budget_s = quick ? 0.01 : 0.3;
+	if (unregistered && strcmp(mode, "host"))
+		ft_fatal("-U is for -m host");
 	if (!strcmp(mode, "fpga"))
 		fpga_bench();
 	else
