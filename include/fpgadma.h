@@ -104,10 +104,12 @@ int fpgadma_reg_mr_rkey(struct fpgadma_pd *pd, void *addr, size_t length,
 int fpgadma_reg_mr_monitor(struct fpgadma_pd *pd, void *addr, size_t length,
 			   unsigned int access, struct fpgadma_mr **mr);
 /* 1 while a monitored MR is valid, 0 once invalid (one load, no system
- * call); -EINVAL for an MR registered without monitoring. */
+ * call); -EINVAL for an MR registered without monitoring, -EACCES in a
+ * fork child. */
 int fpgadma_mr_valid(const struct fpgadma_mr *mr);
 /* How many MRs of the context became invalid so far (one load): while it
- * does not change, every valid MR is still valid.  0 without a monitor. */
+ * does not change, every valid MR is still valid.  0 without a monitor and
+ * in a fork child. */
 uint32_t fpgadma_mon_count(const struct fpgadma_context *ctx);
 /*
  * Up to max events (which MR, which part, why), oldest first, without

@@ -7,6 +7,7 @@
  */
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/overflow.h>
 #include <linux/module.h>
 #include <linux/poll.h>
 #include <linux/sched/mm.h>
@@ -57,10 +58,15 @@ static int fpgadma_ioctl_query(struct fpgadma_ctx *ctx, void __user *uarg)
 static int fpgadma_ioctl_reg_mr(struct fpgadma_ctx *ctx, void __user *uarg)
 {
 	struct fpgadma_reg_mr cmd;
+	u64 end;
 	int ret;
 
 	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
 		return -EFAULT;
+	/* An empty or wrapping range, also once rounded out to whole pages. */
+	if (!cmd.length || check_add_overflow(cmd.addr, cmd.length, &end) ||
+	    end > U64_MAX - PAGE_SIZE + 1)
+		return -EINVAL;
 	if (cmd.flags & ~(FPGADMA_REG_MR_REQ_RKEY | FPGADMA_REG_MR_MONITOR) ||
 	    cmd.reserved0 || cmd.reserved || cmd.mon_slot || cmd.mon_gen ||
 	    (cmd.flags & FPGADMA_REG_MR_REQ_RKEY && !cmd.rkey) ||

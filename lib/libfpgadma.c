@@ -522,6 +522,9 @@ int fpgadma_mr_valid(const struct fpgadma_mr *mr)
 	ctx = mr->context;
 	if (mr->mon_slot >= ctx->query.mon_slots)
 		return -EINVAL;
+	/* A fork child has no mapping of the area (nor the parent's MRs). */
+	if (ctx_forked(ctx))
+		return -EACCES;
 	/* Acquire: pairs with the kernel's release of the word. */
 	return __atomic_load_n(&ctx->mon[mr->mon_slot], __ATOMIC_ACQUIRE) ==
 	       mr->mon_gen;
@@ -529,7 +532,7 @@ int fpgadma_mr_valid(const struct fpgadma_mr *mr)
 
 uint32_t fpgadma_mon_count(const struct fpgadma_context *ctx)
 {
-	if (!ctx || !ctx->mon)
+	if (!ctx || !ctx->mon || ctx_forked(ctx))
 		return 0;
 	return __atomic_load_n(&ctx->mon[0], __ATOMIC_ACQUIRE);
 }

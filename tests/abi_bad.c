@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * abi_bad: the ioctl and mmap ABI rejects what it does not know.
- *  - QUERY answers consistently (ABI version, ring layout inside ring_size,
- *    reserved fields zero, the module parameters);
+ *  - QUERY answers consistently (ABI version, caps, ring layout inside
+ *    ring_size, the monitor area's offset and size, reserved fields zero,
+ *    the module parameters);
  *  - every command with a size one struct smaller, bigger, 0 or the largest
  *    encodable: EINVAL; with the wrong direction: EINVAL; unknown numbers
  *    in our magic: EINVAL; another driver's commands (TCGETS, ...): ENOTTY;
- *  - non-zero flags or reserved fields in REG_MR, DEREG_MR and POST:
- *    EINVAL, and a DEREG_MR refused that way leaves the MR working;
+ *  - non-zero flags or reserved fields in REG_MR, DEREG_MR and POST, and
+ *    REG_MR's mon_slot or mon_gen (outputs) set on input: EINVAL, and a
+ *    DEREG_MR refused that way leaves the MR working;
  *  - unreadable or unwritable argument pointers: EFAULT, and a REG_MR
  *    whose result cannot be written back leaves nothing registered;
  *  - mmap with a non-zero offset, a length beyond the ring, or PROT_EXEC:
@@ -50,7 +52,11 @@ static void check_query(void)
 	CHECK_EQ(q.engine, FPGADMA_ENGINE_SOFT);
 	CHECK_EQ(q.page_size, page);
 	CHECK(q.ep_id != 0);
-	CHECK_EQ(q.caps, FPGADMA_CAP_HOST_EP | FPGADMA_CAP_BIND_EP);
+	CHECK_EQ(q.caps, FPGADMA_CAP_HOST_EP | FPGADMA_CAP_BIND_EP | FPGADMA_CAP_MR_MONITOR);
+	/* the monitor area: at its own page-aligned offset, beyond the ring's */
+	CHECK(q.mon_mmap_off && q.mon_mmap_off % page == 0 && q.mon_mmap_off >= q.ring_size);
+	CHECK(q.mon_size && q.mon_size % page == 0);
+	CHECK_EQ(q.mon_slots, q.mon_size / 4);
 	for (i = 0; i < T_ARRAY_SIZE(q.reserved); i++)
 		CHECK_EQ(q.reserved[i], 0);
 	CHECK(q.cq_entries && !(q.cq_entries & (q.cq_entries - 1)));
@@ -179,13 +185,22 @@ static void reserved_fields(void)
 	CHECK_IOCTL(FPGADMA_IOC_REG_MR, &r, -EINVAL);
 	r = good; r.flags = 0x80000000;
 	CHECK_IOCTL(FPGADMA_IOC_REG_MR, &r, -EINVAL);
+	r = good; r.flags = 1U << 2;	/* the first flag bit without a meaning */
+	CHECK_IOCTL(FPGADMA_IOC_REG_MR, &r, -EINVAL);
 	r = good; r.reserved0 = 1;
 	CHECK_IOCTL(FPGADMA_IOC_REG_MR, &r, -EINVAL);
-	for (i = 0; i < T_ARRAY_SIZE(r.reserved); i++) {
+	r = good; r.reserved0 = 0x80000000;
+	CHECK_IOCTL(FPGADMA_IOC_REG_MR, &r, -EINVAL);
+	for (i = 0; i < 64; i += 31) {
 		r = good;
-		r.reserved[i] = 1ULL << (i * 31);
+		r.reserved = 1ULL << i;
 		CHECK_IOCTL(FPGADMA_IOC_REG_MR, &r, -EINVAL);
 	}
+	/* outputs of a monitored registration, inputs that must be zero */
+	r = good; r.mon_slot = 1;
+	CHECK_IOCTL(FPGADMA_IOC_REG_MR, &r, -EINVAL);
+	r = good; r.mon_gen = 1;
+	CHECK_IOCTL(FPGADMA_IOC_REG_MR, &r, -EINVAL);
 	r = good; r.access = 8;
 	CHECK_IOCTL(FPGADMA_IOC_REG_MR, &r, -EINVAL);
 	/* Output fields are outputs: garbage in them is ignored. */
@@ -193,8 +208,11 @@ static void reserved_fields(void)
 	CHECK_IOCTL(FPGADMA_IOC_REG_MR, &r, 0);
 	CHECK_SNAP(&before, 1, 1, "one REG_MR accepted, the bad ones not");
 	CHECK_EQ(r.nsegs, 1);
-	t_log("REG_MR: flags, reserved0, reserved[], unknown access: EINVAL; lkey/rkey/nsegs "
-	      "on input ignored");
+	CHECK_EQ(r.mon_slot, 0);
+	CHECK_EQ(r.mon_gen, 0);
+	t_log("REG_MR: flags (REQ_RKEY without an rkey, bits 2 and 31), reserved0, reserved, "
+	      "mon_slot, mon_gen, unknown access: EINVAL; lkey/rkey/nsegs on input ignored, "
+	      "mon_slot and mon_gen 0 out for an unmonitored MR");
 
 	dr = (struct fpgadma_dereg_mr){ .lkey = r.lkey, .flags = 1 };
 	CHECK_IOCTL(FPGADMA_IOC_DEREG_MR, &dr, -EINVAL);

@@ -5,17 +5,22 @@
  *
  * With fail-nth (/proc/thread-self/fail-nth, a kernel with fault
  * injection: the debug tier) the walk sets n = 1, 2, ... and runs one
- * whole life: open the device (ring, mmap), bind an endpoint number
- * (BIND_EP), register a 3-page unaligned MR, post a write and a read
- * through device memory, post a RECV and SEND a message to itself at the
- * bound number, deregister, close.  The n-th allocation the kernel
- * makes for this thread (slab, failslab; pages, fail_page_alloc) fails.
- * Each step that fails must fail with a plain errno and the walk unwinds
- * the steps before it; steps that succeed must move the right data.
- * After every round the pin count, live_mrs, pinned_pages and VmPin are
- * back where they started, and no mapping of the device is left (a ring
- * whose munmap failed would keep the context alive).  The walk ends at
- * the first n the life no longer reaches.  GFP_KERNEL allocations are
+ * whole life: open the device (ring, monitor area, mmap), bind an endpoint
+ * number (BIND_EP), register a 3-page unaligned MR, register a monitored
+ * MR (FPGADMA_REG_MR_MONITOR: its slot, its interval notifier, the first
+ * time the mm's notifier state), post a write from the first and a read
+ * into the monitored one through device memory, post a RECV and SEND a
+ * message to itself at the bound number, deregister both, close.  The
+ * n-th allocation the kernel makes for this thread (slab, failslab;
+ * pages, fail_page_alloc) fails.  Each step that fails must fail with a
+ * plain errno and the walk unwinds the steps before it; steps that
+ * succeed must move the right data.  After every round the pin count,
+ * live_mrs, pinned_pages and VmPin are back where they started, and no
+ * mapping of the device is left (a ring or monitor area whose munmap
+ * failed would keep the context alive).  The monitored MR, once
+ * registered, is valid and stays so: no injected failure may make it look
+ * invalidated (count 0, no event).  The walk ends at the first n the life
+ * no longer reaches.  GFP_KERNEL allocations are
  * made to fail too (ignore-gfp-wait off), silently (verbose 0).  It runs
  * on the debug kernel booted with dma_debug=off (the 'faults'
  * configuration): with DMA-API debugging on, an injected failure of its
@@ -69,8 +74,8 @@ static void wait_cqes(struct fpgadma_context *ctx, struct fpgadma_cqe *c, int n)
 }
 
 static const char *const step_name[] = {
-	"open", "alloc_pd", "bind_ep", "reg_mr", "post write+read", "post recv", "post send",
-	"dereg_mr", "close",
+	"open", "alloc_pd", "bind_ep", "reg_mr", "reg_mr_monitor", "post write+read",
+	"post recv", "post send", "dereg_mr", "close",
 };
 #define NSTEPS (sizeof(step_name) / sizeof(step_name[0]))
 
@@ -80,7 +85,8 @@ static unsigned int one_life(uint8_t *buf, size_t page, int *err)
 	struct fpgadma_context *ctx = NULL;
 	struct fpgadma_device_attr attr;
 	struct fpgadma_pd *pd = NULL;
-	struct fpgadma_mr *mr = NULL;
+	struct fpgadma_mr *mr = NULL, *mon = NULL, *dst;
+	struct fpgadma_mon_event ev;
 	struct fpgadma_cqe c[4];
 	struct fpgadma_sge sg;
 	struct fpgadma_wr wr[2];
@@ -107,6 +113,16 @@ static unsigned int one_life(uint8_t *buf, size_t page, int *err)
 	if (r)
 		goto fail;
 	step++;
+	dst = mr;
+	if (attr.caps & FPGADMA_CAP_MR_MONITOR) {
+		/* pages the first registration made writable: nothing to break */
+		r = fpgadma_reg_mr_monitor(pd, back, page, FPGADMA_ACCESS_LOCAL_WRITE, &mon);
+		if (r)
+			goto fail;
+		CHECK_EQ(fpgadma_mr_valid(mon), 1);
+		dst = mon;
+	}
+	step++;
 	t_fill(data, page, 77, 0);
 	memset(back, 0, page);
 	sg = t_sge(mr, data, (uint32_t)page);
@@ -117,7 +133,7 @@ static unsigned int one_life(uint8_t *buf, size_t page, int *err)
 		goto fail;
 	wait_cqes(ctx, c, 1);
 	CHECK_CQE(&c[0], 1, FPGADMA_WR_WRITE_MEM, FPGADMA_WC_SUCCESS, page);
-	sg = t_sge(mr, back, (uint32_t)page);
+	sg = t_sge(dst, back, (uint32_t)page);
 	wr[0].wr_id = 2;
 	wr[0].opcode = FPGADMA_WR_READ_MEM;
 	r = fpgadma_post(ctx, wr, 1);
@@ -147,6 +163,16 @@ static unsigned int one_life(uint8_t *buf, size_t page, int *err)
 	} else {
 		step += 2;
 	}
+	if (mon) {
+		/* nothing happened to its range, injected failures or not */
+		CHECK_EQ(fpgadma_mr_valid(mon), 1);
+		CHECK_EQ(fpgadma_mon_count(ctx), 0);
+		CHECK_EQ(fpgadma_mon_read(ctx, &ev, 1), 0);
+		r = fpgadma_dereg_mr(mon);
+		if (r)
+			goto fail;
+		mon = NULL;
+	}
 	r = fpgadma_dereg_mr(mr);
 	if (r)
 		goto fail;
@@ -163,6 +189,10 @@ fail:
 	*err = r;
 	/* Nothing failed beyond the injected fault: unwind must work. */
 	set_nth(0);
+	if (mon) {
+		CHECK_EQ(fpgadma_mr_valid(mon), 1);
+		CHECK_OK(fpgadma_dereg_mr(mon));
+	}
 	if (mr)
 		CHECK_OK(fpgadma_dereg_mr(mr));	/* flushes a posted RECV */
 	if (ncqe && ctx) {

@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/mman.h>
@@ -797,6 +798,94 @@ bool t_maps_contains(const char *needle)
 		found = strstr(line, needle) != NULL;
 	fclose(f);
 	return found;
+}
+
+void *t_map_nothp(size_t len)
+{
+	void *p = t_map(len);
+
+	/* EINVAL: a kernel without transparent huge pages, which is fine */
+	if (madvise(p, len, MADV_NOHUGEPAGE) && errno != EINVAL)
+		t_fail("madvise(MADV_NOHUGEPAGE): %s", t_errname(errno));
+	return p;
+}
+
+/* ---- the MR monitor ---- */
+
+void t_need_monitor(const struct t_dev *d)
+{
+	if (!(d->attr.caps & FPGADMA_CAP_MR_MONITOR))
+		t_skip("the device has no MR monitor (caps 0x%llx without FPGADMA_CAP_MR_MONITOR)",
+		       (unsigned long long)d->attr.caps);
+}
+
+const char *t_mon_cause_name(uint32_t cause)
+{
+	static __thread char buf[16];
+
+	switch (cause) {
+	case FPGADMA_MON_CAUSE_UNMAP:
+		return "UNMAP";
+	case FPGADMA_MON_CAUSE_CLEAR:
+		return "CLEAR";
+	case FPGADMA_MON_CAUSE_EXIT:
+		return "EXIT";
+	case FPGADMA_MON_CAUSE_OTHER:
+		return "OTHER";
+	}
+	snprintf(buf, sizeof(buf), "%u", cause);
+	return buf;
+}
+
+bool t_mon_pollpri(struct fpgadma_context *ctx, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fpgadma_get_fd(ctx), .events = POLLPRI };
+	int r;
+
+	do {
+		r = poll(&pfd, 1, timeout_ms);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		t_fail("poll(POLLPRI): %s", t_errname(errno));
+	if (pfd.revents & (POLLERR | POLLNVAL))
+		t_fail("poll(POLLPRI): revents 0x%x", pfd.revents);
+	return r > 0 && (pfd.revents & POLLPRI);
+}
+
+void t_mon_expect_quiet_at(const char *file, int line, struct fpgadma_context *ctx,
+			   const char *what)
+{
+	struct fpgadma_mon_event ev;
+	int r;
+
+	if (t_mon_pollpri(ctx, 0))
+		t_fail_at(file, line, "%s: poll reports POLLPRI (a monitor event pending)", what);
+	r = fpgadma_mon_read(ctx, &ev, 1);
+	if (r < 0)
+		t_fail_at(file, line, "%s: fpgadma_mon_read: %s", what, t_errname(r));
+	if (r > 0)
+		t_fail_at(file, line, "%s: an unexpected monitor event: kind %u cause %s lkey 0x%x "
+			  "slot %u gen %u addr 0x%llx length %llu", what, ev.kind,
+			  t_mon_cause_name(ev.cause), ev.lkey, ev.mon_slot, ev.mon_gen,
+			  (unsigned long long)ev.addr, (unsigned long long)ev.length);
+}
+
+struct fpgadma_mr *t_reg_mon_at(const char *file, int line, struct t_dev *d, void *addr,
+				size_t len, unsigned int access)
+{
+	struct fpgadma_mr *mr = NULL;
+	int ret = fpgadma_reg_mr_monitor(d->pd, addr, len, access, &mr);
+
+	if (ret)
+		t_fail_at(file, line, "fpgadma_reg_mr_monitor(%p, %zu, 0x%x): %s (%s)", addr, len,
+			  access, t_errname(ret), fpgadma_strerror(ret));
+	if (!mr || mr->mon_slot == 0)
+		t_fail_at(file, line, "monitored MR without a slot");
+	ret = fpgadma_mr_valid(mr);
+	if (ret != 1)
+		t_fail_at(file, line, "monitored MR over %p+%zu (slot %u gen %u) is not valid after "
+			  "registration: %s", addr, len, mr->mon_slot, mr->mon_gen, t_errname(ret));
+	return mr;
 }
 
 /* ---- data patterns ---- */

@@ -288,6 +288,30 @@ long long t_anon_huge_kb(const void *addr, size_t len);
 /* Whether a line of /proc/self/maps contains needle. */
 bool t_maps_contains(const char *needle);
 
+/*
+ * Anonymous private read-write memory without transparent huge pages
+ * (MADV_NOHUGEPAGE): a change of part of it stays a change of those pages,
+ * never a huge page split (which the MR monitor also reports).
+ */
+void *t_map_nothp(size_t len);
+
+/* ---- the MR monitor ---- */
+
+/* Skip (with the reason) if the device has no MR monitor (FPGADMA_CAP_MR_MONITOR). */
+void t_need_monitor(const struct t_dev *d);
+/* "UNMAP", "CLEAR", "EXIT", "OTHER" or a number (FPGADMA_MON_CAUSE_*). */
+const char *t_mon_cause_name(uint32_t cause);
+/* Whether poll() on the context's fd reports POLLPRI within timeout_ms (0: now). */
+bool t_mon_pollpri(struct fpgadma_context *ctx, int timeout_ms);
+/* No monitor event is pending: no POLLPRI, and fpgadma_mon_read() finds none. */
+void t_mon_expect_quiet_at(const char *file, int line, struct fpgadma_context *ctx,
+			   const char *what);
+#define t_mon_expect_quiet(ctx, what) t_mon_expect_quiet_at(__FILE__, __LINE__, ctx, what)
+/* fpgadma_reg_mr_monitor() must succeed, with a slot and the MR valid. */
+struct fpgadma_mr *t_reg_mon_at(const char *file, int line, struct t_dev *d, void *addr,
+				size_t len, unsigned int access);
+#define t_reg_mon(d, addr, len, access) t_reg_mon_at(__FILE__, __LINE__, d, addr, len, access)
+
 /* ---- data patterns ---- */
 
 uint64_t t_mix64(uint64_t x);

@@ -4,19 +4,27 @@
  *
  * At least 100,000 calls (bounded in time): commands of our magic with
  * random numbers, directions and sizes; the four real commands with random
- * contents, BIND_EP too (flags, reserved fields, access bits, keys live, dead and
- * invented, lengths from 0 to 2^64-1, addresses in a registered arena, in
- * PROT_NONE guards, NULL, kernel and non-canonical); argument pointers that
- * are NULL, kernel addresses, unmapped, read-only or straddle a guard page;
- * POSTs with random opcodes, counts, device addresses and SGE lists; other
- * drivers' commands; mmap/munmap of the ring with random lengths, offsets
- * and protections; the ring's head overwritten with garbage; contexts
- * closed with MRs registered and work in flight.
+ * contents, BIND_EP too (flags, reserved fields, access bits, keys live,
+ * dead and invented, lengths from 0 to 2^64-1, addresses in a registered
+ * arena, in PROT_NONE guards, NULL, kernel and non-canonical); monitored
+ * registrations (FPGADMA_REG_MR_MONITOR), and mon_slot and mon_gen, its
+ * outputs, set on input, which like an unknown flag bit or a reserved field
+ * must get EINVAL; argument pointers that are NULL, kernel addresses,
+ * unmapped, read-only or straddle a guard page; POSTs with random opcodes,
+ * counts, device addresses and SGE lists; other drivers' commands;
+ * mmap/munmap of the ring and of the monitor area with random lengths,
+ * offsets and protections (the monitor area maps read-only up to its size,
+ * never writable or larger); read() of monitor events with random sizes
+ * and buffers (EINVAL below one event, else EAGAIN: the files are
+ * non-blocking and no MR is invalidated); the ring's head overwritten with
+ * garbage; contexts closed with MRs (monitored ones too) registered and
+ * work in flight.
  *
  * During the run: another driver's command always gets ENOTTY, an unknown
  * command of our magic always EINVAL, and no call returns an errno outside
  * {EINVAL, EFAULT, ENOMEM, EAGAIN, EBUSY, EINTR}, save EEXIST for a
- * registration asking for an rkey in use, EADDRINUSE for a BIND_EP of a
+ * registration asking for an rkey in use, ENOSPC for a monitored one with
+ * every monitor slot taken, EADDRINUSE for a BIND_EP of a
  * number in use and EOPNOTSUPP for host-endpoint work on a device without
  * them.  Afterwards, with every
  * file closed: the pin count, live_mrs and pinned_pages are back where they
@@ -41,10 +49,11 @@
 #define NERR		134
 
 enum kind { K_QUERY, K_REG, K_DEREG, K_POST, K_BIND, K_OURS_BAD, K_FOREIGN, K_MMAP, K_RING,
-	    K_REOPEN, K_COUNT };
+	    K_READ, K_REOPEN, K_COUNT };
 static const char *const kind_name[K_COUNT] = {
 	"QUERY", "REG_MR", "DEREG_MR", "POST", "BIND_EP", "our magic, bad cmd",
-	"other drivers' cmds", "mmap", "ring head writes", "close/reopen with work",
+	"other drivers' cmds", "mmap", "ring head writes", "read (monitor events)",
+	"close/reopen with work",
 };
 
 struct fuzzer {
@@ -52,6 +61,7 @@ struct fuzzer {
 	struct t_rng rng;
 	uint64_t calls;
 	uint64_t hist[K_COUNT][NERR + 1];
+	uint64_t mon_regs;		/* monitored registrations that succeeded */
 	uint32_t live[MAX_LIVE];	/* lkeys on the shared fd */
 	unsigned int nlive;
 	int fd_b;			/* a private context, closed and reopened */
@@ -88,7 +98,7 @@ static void record(struct fuzzer *f, enum kind k, long r, int err)
 
 	if (r == -1 && e != EINVAL && e != EFAULT && e != ENOMEM && e != EAGAIN &&
 	    e != EBUSY && e != EINTR && !(k == K_FOREIGN && e == ENOTTY) &&
-	    !(k == K_REG && e == EEXIST) && !(k == K_POST && e == EOPNOTSUPP) &&
+	    !(k == K_REG && (e == EEXIST || e == ENOSPC)) && !(k == K_POST && e == EOPNOTSUPP) &&
 	    !(k == K_BIND && e == EADDRINUSE) &&
 	    !(k == K_MMAP && (e == EPERM || e == EACCES || e == ENODEV)))
 		t_fail("thread %u, %s: unexpected error %s", f->id, kind_name[k], t_errname(e));
@@ -239,7 +249,7 @@ static void fuzz_reg(struct fuzzer *f, int fd)
 	uint32_t *keys = fd == fd_a ? f->live : f->live_b;
 	unsigned int *n = fd == fd_a ? &f->nlive : &f->nlive_b;
 	struct fpgadma_reg_mr *m;
-	bool readable;
+	bool readable, bad = false, monitored = false;
 	long r;
 	int err;
 
@@ -264,19 +274,45 @@ static void fuzz_reg(struct fuzzer *f, int fd)
 		if (dma_api_debug && m->access < 8)
 			m->access &= ~(uint32_t)(FPGADMA_ACCESS_LOCAL_WRITE |
 						 FPGADMA_ACCESS_REMOTE_WRITE);
+		if (chance(f, 30))
+			m->flags = FPGADMA_REG_MR_MONITOR;
 		if (chance(f, 4))
-			m->flags = (uint32_t)t_rand(&f->rng);
+			m->flags = chance(f, 50) ? (uint32_t)t_rand(&f->rng) :
+						   (uint32_t)(1ULL << rnd(f, 32));
 		if (chance(f, 4))
 			m->reserved0 = (uint32_t)t_rand(&f->rng);
 		if (chance(f, 4))
-			m->reserved[rnd(f, 2)] = t_rand(&f->rng);
+			m->reserved = t_rand(&f->rng);
+		/* outputs of a monitored registration, which must be zero on input */
+		if (chance(f, 4))
+			m->mon_slot = chance(f, 50) ? (uint32_t)rnd(f, 64) : (uint32_t)t_rand(&f->rng);
+		if (chance(f, 4))
+			m->mon_gen = chance(f, 50) ? 1 : (uint32_t)t_rand(&f->rng);
 		if (chance(f, 3))
 			m->lkey = (uint32_t)t_rand(&f->rng);
+		bad = (m->flags & ~(uint32_t)(FPGADMA_REG_MR_REQ_RKEY | FPGADMA_REG_MR_MONITOR)) ||
+		      m->reserved0 || m->reserved || m->mon_slot || m->mon_gen;
+		monitored = m->flags & FPGADMA_REG_MR_MONITOR;
 	}
 	r = do_ioctl(fd, FPGADMA_IOC_REG_MR, m, &err);
+	if (readable && bad && !(r == -1 && err == EINVAL))
+		t_fail("thread %u: REG_MR with flags 0x%x, reserved0 0x%x, reserved 0x%llx, mon_slot "
+		       "%u, mon_gen %u: %ld %s, expected EINVAL", f->id, m->flags, m->reserved0,
+		       (unsigned long long)m->reserved, m->mon_slot, m->mon_gen, r, t_errname(err));
+	if (r == -1 && err == ENOSPC && !(readable && monitored))
+		t_fail("thread %u: REG_MR without FPGADMA_REG_MR_MONITOR: ENOSPC", f->id);
 	if (r == 0) {
 		CHECK(readable);	/* success writes the keys back: only into scratch */
-		keys[(*n)++] = m->lkey;
+		if (monitored) {
+			if (m->mon_slot < 1 || m->mon_slot >= q.mon_slots)
+				t_fail("thread %u: monitored MR in slot %u (1..%u)", f->id,
+				       m->mon_slot, q.mon_slots - 1);
+			f->mon_regs++;
+		} else if (m->mon_slot || m->mon_gen) {
+			t_fail("thread %u: unmonitored MR with slot %u generation %u", f->id,
+			       m->mon_slot, m->mon_gen);
+		}
+		keys[(*n)++] = m->lkey;	/* monitored or not, deregistered alike */
 	}
 	record(f, K_REG, r, err);
 }
@@ -477,12 +513,27 @@ static void fuzz_mmap(struct fuzzer *f, int fd)
 	uint64_t r = rnd(f, 100);
 	size_t len = r < 40 ? ring_len : r < 60 ? page : r < 75 ? ring_len + page :
 		     r < 85 ? 0 : (size_t)rnd(f, 64 * T_MiB);
-	off_t off = chance(f, 75) ? 0 : (off_t)(page * (1 + rnd(f, 64)));
+	off_t off = chance(f, 65) ? 0 : (off_t)(page * (1 + rnd(f, 64)));
 	int prot = prots[rnd(f, T_ARRAY_SIZE(prots))];
 	int flags = chance(f, 80) ? MAP_SHARED : MAP_PRIVATE;
-	void *m = mmap(NULL, len, prot, flags, fd, off);
-	int err = errno;
+	bool mon_area = chance(f, 15);
+	void *m;
+	int err;
 
+	/* The monitor area: read-only, at most mon_size. */
+	if (mon_area) {
+		off = (off_t)q.mon_mmap_off;
+		if (chance(f, 40))
+			len = q.mon_size;
+	}
+	m = mmap(NULL, len, prot, flags, fd, off);
+	err = errno;
+	if (mon_area && m != MAP_FAILED && ((prot & (PROT_WRITE | PROT_EXEC)) || len > q.mon_size))
+		t_fail("thread %u: mmap of the monitor area, %zu bytes, prot 0x%x: mapped", f->id,
+		       len, prot);
+	if (mon_area && m == MAP_FAILED && len && len <= q.mon_size && prot == PROT_READ)
+		t_fail("thread %u: read-only mmap of %zu bytes of the monitor area: %s", f->id, len,
+		       t_errname(err));
 	if (m != MAP_FAILED) {
 		if ((prot & PROT_READ) && len >= page)
 			(void)*(volatile uint32_t *)m;
@@ -506,11 +557,45 @@ static void fuzz_ring(struct fuzzer *f)
 	record(f, K_RING, 0, 0);
 }
 
+/*
+ * read(): the monitor's events.  The files are non-blocking and nothing in
+ * the run invalidates an MR (the arena stays mapped), so a read into
+ * scratch gets EINVAL (room for less than one event) or EAGAIN; a bad
+ * buffer EFAULT, or the same errors when they come first.
+ */
+static void fuzz_read(struct fuzzer *f, int fd)
+{
+	const size_t ev = sizeof(struct fpgadma_mon_event);
+	uint64_t r = rnd(f, 100);
+	size_t len = r < 30 ? ev : r < 50 ? (size_t)rnd(f, ev) :
+		     r < 85 ? ev * (1 + (size_t)rnd(f, 8)) + (size_t)rnd(f, ev) :
+		     (size_t)rnd(f, f->scratch_len);
+	bool readable;
+	void *buf = rand_arg(f, len, &readable);
+	ssize_t n;
+	int err;
+
+	if (readable && len > f->scratch_len - 8)
+		len = f->scratch_len - 8;
+	n = read(fd, buf, len);
+	err = errno;
+	if (readable) {
+		if (len < ev && !(n == -1 && err == EINVAL))
+			t_fail("thread %u: read of %zu bytes: %zd %s, expected EINVAL", f->id, len,
+			       n, t_errname(err));
+		if (len >= ev && !(n == -1 && err == EAGAIN) &&
+		    !(n > 0 && (size_t)n <= len && n % (ssize_t)ev == 0))
+			t_fail("thread %u: read of %zu bytes with no MR invalidated: %zd %s", f->id,
+			       len, n, t_errname(err));
+	}
+	record(f, K_READ, n < 0 ? -1 : 0, err);
+}
+
 static void reopen_b(struct fuzzer *f)
 {
 	if (f->fd_b >= 0)
 		close(f->fd_b);	/* with MRs registered and work in flight */
-	f->fd_b = open("/dev/fpgadma0", O_RDWR | O_CLOEXEC);
+	f->fd_b = open("/dev/fpgadma0", O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	CHECK_SYS(f->fd_b);
 	f->nlive_b = 0;
 	record(f, K_REOPEN, 0, 0);
@@ -542,8 +627,10 @@ static void *fuzz_main(void *arg)
 			fuzz_foreign(f, fd);
 		else if (r < 930)
 			fuzz_mmap(f, fd);
-		else if (r < 998)
+		else if (r < 975)
 			fuzz_ring(f);
+		else if (r < 998)
+			fuzz_read(f, fd);
 		else
 			reopen_b(f);
 		if ((f->calls & 1023) == 0 && t_now_ms() - t_start > time_limit_ms)
@@ -660,7 +747,8 @@ int main(int argc, char **argv)
 		.addr = (uintptr_t)arena, .length = 3 * page, .access = FPGADMA_ACCESS_LOCAL_WRITE };
 	CHECK_SYS(mprotect(ro_page, page, PROT_READ));
 
-	fd_a = open("/dev/fpgadma0", O_RDWR | O_CLOEXEC);
+	/* non-blocking, as libfpgadma opens it: read() must never sleep here */
+	fd_a = open("/dev/fpgadma0", O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	CHECK_SYS(fd_a);
 	CHECK_SYS(ioctl(fd_a, FPGADMA_IOC_QUERY, &q));
 	ring_len = (q.ring_size + page - 1) & ~(page - 1);
@@ -703,7 +791,12 @@ int main(int argc, char **argv)
 		CHECK_GT(fz[i].hist[K_QUERY][0], 10);
 		CHECK_GT(fz[i].hist[K_REG][EINVAL] + fz[i].hist[K_REG][EFAULT], 100);
 		CHECK_GT(fz[i].hist[K_POST][EINVAL] + fz[i].hist[K_POST][EFAULT], 100);
+		CHECK_GT(fz[i].mon_regs, 50);
+		CHECK_GT(fz[i].hist[K_READ][EAGAIN], 10);
+		CHECK_GT(fz[i].hist[K_READ][EINVAL], 10);
 	}
+	t_log("monitored registrations that succeeded: %llu and %llu (deregistered like the others)",
+	      (unsigned long long)fz[0].mon_regs, (unsigned long long)fz[1].mon_regs);
 
 	CHECK_SYS(munmap(ring_a, ring_len));
 	CHECK_SYS(close(fd_a));

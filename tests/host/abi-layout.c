@@ -37,7 +37,10 @@ AT(struct fpgadma_query, dev_mem_size, 56);
 AT(struct fpgadma_query, frame_size, 64);
 AT(struct fpgadma_query, max_mr_size, 72);
 AT(struct fpgadma_query, caps, 80);
-AT(struct fpgadma_query, reserved, 88);
+AT(struct fpgadma_query, mon_mmap_off, 88);
+AT(struct fpgadma_query, mon_size, 96);
+AT(struct fpgadma_query, mon_slots, 100);
+AT(struct fpgadma_query, reserved, 104);
 _Static_assert(sizeof(struct fpgadma_query) == 144, "query size");
 
 /* struct fpgadma_reg_mr */
@@ -48,8 +51,10 @@ AT(struct fpgadma_reg_mr, flags, 20);
 AT(struct fpgadma_reg_mr, lkey, 24);
 AT(struct fpgadma_reg_mr, rkey, 28);
 AT(struct fpgadma_reg_mr, nsegs, 32);
-AT(struct fpgadma_reg_mr, reserved0, 36);
-AT(struct fpgadma_reg_mr, reserved, 40);
+AT(struct fpgadma_reg_mr, mon_slot, 36);
+AT(struct fpgadma_reg_mr, mon_gen, 40);
+AT(struct fpgadma_reg_mr, reserved0, 44);
+AT(struct fpgadma_reg_mr, reserved, 48);
 _Static_assert(sizeof(struct fpgadma_reg_mr) == 56, "reg_mr size");
 
 /* struct fpgadma_bind_ep */
@@ -99,6 +104,17 @@ AT(struct fpgadma_cqe, vendor_err, 24);
 AT(struct fpgadma_cqe, src_ep, 28);
 _Static_assert(sizeof(struct fpgadma_cqe) == 32, "cqe size");
 
+/* struct fpgadma_mon_event */
+AT(struct fpgadma_mon_event, kind, 0);
+AT(struct fpgadma_mon_event, cause, 4);
+AT(struct fpgadma_mon_event, lkey, 8);
+AT(struct fpgadma_mon_event, mon_slot, 12);
+AT(struct fpgadma_mon_event, mon_gen, 16);
+AT(struct fpgadma_mon_event, reserved, 20);
+AT(struct fpgadma_mon_event, addr, 24);
+AT(struct fpgadma_mon_event, length, 32);
+_Static_assert(sizeof(struct fpgadma_mon_event) == 40, "mon_event size");
+
 /*
  * Every struct a multiple of 8 bytes, with every 64-bit field at a multiple
  * of 8 (the offsets above), so that 32- and 64-bit user space see the same
@@ -119,11 +135,12 @@ ALIGNED8(struct fpgadma_sge);
 ALIGNED8(struct fpgadma_wr);
 ALIGNED8(struct fpgadma_post);
 ALIGNED8(struct fpgadma_cqe);
+ALIGNED8(struct fpgadma_mon_event);
 
 /* No implicit padding: the fields fill the struct. */
-_Static_assert(14 * 4 + 4 * 8 + FSIZE(struct fpgadma_query, reserved) ==
+_Static_assert(16 * 4 + 5 * 8 + FSIZE(struct fpgadma_query, reserved) ==
 	       sizeof(struct fpgadma_query), "query padding");
-_Static_assert(2 * 8 + 6 * 4 + FSIZE(struct fpgadma_reg_mr, reserved) ==
+_Static_assert(2 * 8 + 8 * 4 + FSIZE(struct fpgadma_reg_mr, reserved) ==
 	       sizeof(struct fpgadma_reg_mr), "reg_mr padding");
 _Static_assert(2 * 4 + FSIZE(struct fpgadma_dereg_mr, reserved) ==
 	       sizeof(struct fpgadma_dereg_mr), "dereg_mr padding");
@@ -135,6 +152,7 @@ _Static_assert(3 * 8 + 6 * 4 + FSIZE(struct fpgadma_wr, reserved) ==
 _Static_assert(8 + 2 * 4 + FSIZE(struct fpgadma_post, reserved) ==
 	       sizeof(struct fpgadma_post), "post padding");
 _Static_assert(2 * 8 + 4 * 4 == sizeof(struct fpgadma_cqe), "cqe padding");
+_Static_assert(2 * 8 + 6 * 4 == sizeof(struct fpgadma_mon_event), "mon_event padding");
 
 /* The ioctl numbers encode the struct size (a different build gets EINVAL). */
 #define IOC(nr, dir, type) \
@@ -195,12 +213,14 @@ int main(void)
 	       F(struct fpgadma_query, page_size), F(struct fpgadma_query, ep_id),
 	       F(struct fpgadma_query, dev_mem_size), F(struct fpgadma_query, frame_size),
 	       F(struct fpgadma_query, max_mr_size), F(struct fpgadma_query, caps),
-	       F(struct fpgadma_query, reserved));
+	       F(struct fpgadma_query, mon_mmap_off), F(struct fpgadma_query, mon_size),
+	       F(struct fpgadma_query, mon_slots), F(struct fpgadma_query, reserved));
 	STRUCT(struct fpgadma_reg_mr,
 	       F(struct fpgadma_reg_mr, addr), F(struct fpgadma_reg_mr, length),
 	       F(struct fpgadma_reg_mr, access), F(struct fpgadma_reg_mr, flags),
 	       F(struct fpgadma_reg_mr, lkey), F(struct fpgadma_reg_mr, rkey),
-	       F(struct fpgadma_reg_mr, nsegs), F(struct fpgadma_reg_mr, reserved0),
+	       F(struct fpgadma_reg_mr, nsegs), F(struct fpgadma_reg_mr, mon_slot),
+	       F(struct fpgadma_reg_mr, mon_gen), F(struct fpgadma_reg_mr, reserved0),
 	       F(struct fpgadma_reg_mr, reserved));
 	STRUCT(struct fpgadma_dereg_mr,
 	       F(struct fpgadma_dereg_mr, lkey), F(struct fpgadma_dereg_mr, flags),
@@ -224,6 +244,11 @@ int main(void)
 	       F(struct fpgadma_cqe, wr_id), F(struct fpgadma_cqe, status),
 	       F(struct fpgadma_cqe, opcode), F(struct fpgadma_cqe, byte_len),
 	       F(struct fpgadma_cqe, vendor_err), F(struct fpgadma_cqe, src_ep));
+	STRUCT(struct fpgadma_mon_event,
+	       F(struct fpgadma_mon_event, kind), F(struct fpgadma_mon_event, cause),
+	       F(struct fpgadma_mon_event, lkey), F(struct fpgadma_mon_event, mon_slot),
+	       F(struct fpgadma_mon_event, mon_gen), F(struct fpgadma_mon_event, reserved),
+	       F(struct fpgadma_mon_event, addr), F(struct fpgadma_mon_event, length));
 
 	printf("ioctls: QUERY %#lx REG_MR %#lx DEREG_MR %#lx POST %#lx BIND_EP %#lx\n",
 	       (unsigned long)FPGADMA_IOC_QUERY, (unsigned long)FPGADMA_IOC_REG_MR,
@@ -235,6 +260,15 @@ int main(void)
 	CHECK_EQ(_IOC_NR(FPGADMA_IOC_POST), 3);
 	CHECK_EQ(_IOC_NR(FPGADMA_IOC_BIND_EP), 4);
 	CHECK_EQ(FPGADMA_CAP_BIND_EP, 2);
+	CHECK_EQ(FPGADMA_CAP_MR_MONITOR, 4);
+	CHECK_EQ(FPGADMA_REG_MR_REQ_RKEY, 1);
+	CHECK_EQ(FPGADMA_REG_MR_MONITOR, 2);
+	CHECK_EQ(FPGADMA_MON_INVALID, 1);
+	CHECK_EQ(FPGADMA_MON_OVERFLOW, 2);
+	CHECK_EQ(FPGADMA_MON_CAUSE_UNMAP, 1);
+	CHECK_EQ(FPGADMA_MON_CAUSE_CLEAR, 2);
+	CHECK_EQ(FPGADMA_MON_CAUSE_EXIT, 3);
+	CHECK_EQ(FPGADMA_MON_CAUSE_OTHER, 4);
 	CHECK_EQ(FPGADMA_EP_ID_DYNAMIC_MIN, 49152);
 	CHECK_EQ(FPGADMA_EP_ID_MAX, 65535);
 

@@ -393,7 +393,7 @@ static int do_reg_mr(struct fake_ctx *c, struct fpgadma_reg_mr *r)
 	struct fake_mr *m = NULL;
 	int i;
 
-	if (r->flags || r->reserved0 || r->reserved[0] || r->reserved[1])
+	if (r->flags || r->reserved0 || r->reserved || r->mon_slot || r->mon_gen)
 		return -EINVAL;
 	if (r->length == 0 || r->addr + r->length < r->addr ||
 	    (r->access & ~(uint32_t)FPGADMA_ACCESS_ALL))
