@@ -329,7 +329,8 @@ static void test_hits(void)
 	CHECK(get(c, 4090, 10, 0, RR | RW) != r);
 	CHECK_EQ(stats(c).hits, 2);
 	CHECK_EQ(stats(c).misses, 4);
-	CHECK_EQ(stats(c).entries, 4);
+	/* the last one merged a's page into its two: a left the tree, in use */
+	CHECK_EQ(stats(c).entries, 3);
 	CHECK_EQ(fk.live, 4);
 	/* puts keep them; the next gets hit */
 	fpgadma_mrcache_put(c, r);
@@ -727,9 +728,43 @@ static void test_random(void)
 	close_cache(c);
 }
 
+/*
+ * A buffer that grows from use to use (an MPI ping-pong's) keeps one entry
+ * over its first page, not one per size: each miss merges the entries of
+ * the same rights it overlaps, and the unused ones are deregistered.
+ */
+static void test_merge(void)
+{
+	struct fpgadma_mrcache *c;
+	struct fpgadma_mrcache_entry *e, *held;
+	unsigned int n;
+
+	fake_reset();
+	c = open_cache(true, 1024, 1ULL << 40);
+	for (n = 1; n <= 8; n++) {
+		e = get(c, 100, n * PAGE, 0, 0);
+		CHECK_EQ((uintptr_t)fpgadma_mrcache_mr(e)->addr, BASE);
+		fpgadma_mrcache_put(c, e);
+		CHECK_EQ(stats(c).entries, 1);
+		CHECK_EQ(fk.live, 1);
+	}
+	/* other rights do not merge; one in use leaves the tree, still live */
+	held = get(c, 0, PAGE, LW, 0);
+	CHECK_EQ(stats(c).entries, 2);
+	e = get(c, 0, 12 * PAGE, LW, 0);
+	CHECK(e != held);
+	CHECK_EQ(stats(c).entries, 2);
+	CHECK_EQ(fk.live, 3);
+	fpgadma_mrcache_put(c, held);
+	CHECK_EQ(fk.live, 2);
+	fpgadma_mrcache_put(c, e);
+	close_cache(c);
+}
+
 int main(void)
 {
 	test_hits();
+	test_merge();
 	test_exact();
 	test_invalidate();
 	test_overflow();

@@ -428,9 +428,92 @@ static int get_uncached(struct fpgadma_mrcache *c, const void *buf, size_t len,
 	return 0;
 }
 
+/* --- merging ------------------------------------------------------------------- */
+
+struct merge {
+	uint64_t start, end;		/* the union so far */
+	unsigned int access;
+	struct fpgadma_mrcache_entry *batch;	/* second pass: to drop */
+};
+
+/* Cached entries a new one may replace: same rights, not exact, valid. */
+static bool mergeable(const struct fpgadma_mrcache_entry *e, unsigned int access)
+{
+	return !e->exact && e->mr->access == access &&
+	       fpgadma_mr_valid(e->mr) == 1;
+}
+
+static int merge_span(struct itree_node *n, void *arg)
+{
+	struct fpgadma_mrcache_entry *e = node_entry(n);
+	struct merge *m = arg;
+
+	if (mergeable(e, m->access)) {
+		if (e->node.start < m->start)
+			m->start = e->node.start;
+		if (e->node.end > m->end)
+			m->end = e->node.end;
+	}
+	return 0;
+}
+
+static int merge_collect(struct itree_node *n, void *arg)
+{
+	struct fpgadma_mrcache_entry *e = node_entry(n);
+	struct merge *m = arg;
+
+	if (mergeable(e, m->access) && e->node.start >= m->start &&
+	    e->node.end <= m->end) {
+		e->next = m->batch;
+		m->batch = e;
+	}
+	return 0;
+}
+
+/*
+ * A miss over cached entries of the same rights registers their
+ * union, which then replaces them (libfabric's cache merges regions too): a
+ * buffer that grows from call to call, as an MPI ping-pong's does, would
+ * otherwise leave one entry per size over its first pages, each a DMA
+ * mapping of the same pages.  [*start, *end) grows to the union, up to
+ * the device's largest MR.
+ */
+static void merge_span_of(struct fpgadma_mrcache *c, unsigned int access,
+			  uint64_t *start, uint64_t *end)
+{
+	struct merge m = { .start = *start, .end = *end, .access = access };
+
+	pthread_mutex_lock(&c->lock);
+	itree_overlapping(&c->tree, m.start, m.end, merge_span, &m);
+	pthread_mutex_unlock(&c->lock);
+	if (!c->max_mr_size || m.end - m.start <= c->max_mr_size) {
+		*start = m.start;
+		*end = m.end;
+	}
+}
+
+/* Drop the entries [start, end) of the same rights replaces (c->lock held). */
+static void merge_drop(struct fpgadma_mrcache *c, unsigned int access,
+		       uint64_t start, uint64_t end,
+		       struct fpgadma_mrcache_entry *keep,
+		       struct fpgadma_mrcache_entry **reap)
+{
+	struct merge m = { .start = start, .end = end, .access = access };
+
+	itree_overlapping(&c->tree, start, end, merge_collect, &m);
+	while (m.batch) {
+		struct fpgadma_mrcache_entry *e = m.batch;
+
+		m.batch = e->next;
+		if (e != keep)
+			entry_drop(c, e, reap);
+	}
+}
+
 /*
  * A miss: register the whole pages around [buf, +len) (exact: just the
- * range) under the monitor and cache them.  A range whose pages would pass
+ * range), merged with the cached entries of the same rights it touches,
+ * under the monitor and cache them.  A range whose pages would pass
  * the device's largest MR, or no monitor slot, gets an uncached
  * registration of just the range.  An entry the monitor invalidated
  * already (the memory changed while it was being registered) serves this
@@ -444,12 +527,23 @@ static int cache_add(struct fpgadma_mrcache *c, const void *buf, size_t len,
 		 start = (uintptr_t)buf & ~mask,
 		 end = ((uintptr_t)buf + len + mask) & ~mask;
 	struct fpgadma_mrcache_entry *e, *reap = NULL;
+	uint64_t mstart = start, mend = end;
 	struct fpgadma_mr *mr;
 	int ret = -EOPNOTSUPP;
 
-	if (end > start && (!c->max_mr_size || end - start <= c->max_mr_size))
-		ret = cache_reg(c, true, (void *)(uintptr_t)start, end - start,
-				access, &mr);
+	if (end > start && (!c->max_mr_size || end - start <= c->max_mr_size)) {
+		if (!exact)
+			merge_span_of(c, access, &mstart, &mend);
+		ret = cache_reg(c, true, (void *)(uintptr_t)mstart,
+				mend - mstart, access, &mr);
+		/* The union may reach pages gone since: the range alone. */
+		if (ret && (mstart != start || mend != end)) {
+			mstart = start;
+			mend = end;
+			ret = cache_reg(c, true, (void *)(uintptr_t)start,
+					end - start, access, &mr);
+		}
+	}
 	if (ret == -EOPNOTSUPP || ret == -ENOSPC)
 		return get_uncached(c, buf, len, access, out);
 	if (ret)
@@ -461,6 +555,8 @@ static int cache_add(struct fpgadma_mrcache *c, const void *buf, size_t len,
 
 	pthread_mutex_lock(&c->lock);
 	if (fpgadma_mr_valid(mr) == 1) {
+		if (!exact)
+			merge_drop(c, access, mstart, mend, NULL, &reap);
 		entry_insert(c, e);
 		evict_over_limits(c, &reap);
 	} else {
