@@ -8,7 +8,8 @@
 #   btl-ofi   ob1 with the ofi BTL (two-sided mode) on PROVIDER; Open MPI
 #             4.1's ofi BTL needs FI_RMA | FI_ATOMIC from the provider
 # PROVIDER defaults to fpgadma; its libfabric log (FI_LOG_LEVEL=info) must
-# show it opened.  The program is next to this script or $MPI_PINGPONG.
+# show it opened, and for fpgadma with FI_FPGADMA_MR_CACHE on (the default)
+# that its registration cache served hits.  The program is next to this script or $MPI_PINGPONG.
 # Exit status 0 pass, 77 skip (no mpirun), 1 fail.  Works on the host too,
 # e.g. 'fabtests/mpi-run.sh mtl-ofi "tcp;ofi_rxm"' from the build directory
 # (with FI_TCP_IFACE=lo).
@@ -67,6 +68,19 @@ mtl-ofi|btl-ofi)
 		echo "FAIL: provider $prov did not log anything: it was not used"
 		grep '^libfabric:' "$log" | grep -iE 'warn|fail|error' | tail -n 10
 		status=1
+	fi
+	# fpgadma's registration cache says at each domain's close what it
+	# did; Open MPI sends from buffers it never registered, so with the
+	# cache on (FI_FPGADMA_MR_CACHE unset or 1) it must have hit.
+	if [ "$prov" = fpgadma ]; then
+		grep -o 'registration cache: .*' "$log" | sed 's/^/  /'
+		hits=$(grep -o 'registration cache: [0-9]* hits' "$log" |
+			awk '{ s += $3 } END { print s + 0 }')
+		echo "registration cache hits in all: $hits"
+		if [ "${FI_FPGADMA_MR_CACHE:-1}" != 0 ] && [ "$hits" -eq 0 ]; then
+			echo "FAIL: the registration cache is on and nothing hit it"
+			status=1
+		fi
 	fi
 	;;
 esac
