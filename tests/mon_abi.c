@@ -332,6 +332,17 @@ static const char *slots_unfit(uint32_t n)
 			 (unsigned long long)((uint64_t)n * page >> 20));
 		return why;
 	}
+	/*
+	 * Each MR costs the kernel about a page and a half: the MR, its umem,
+	 * a page of scatterlist, the notifier, the key tables.  Half of what
+	 * is available, or the guest's OOM killer ends the test (smallmem).
+	 */
+	if ((long long)n * 8 > t_meminfo_kb("MemAvailable") / 2) {
+		snprintf(why, sizeof(why), "%u monitored MRs need about %u MiB of kernel memory, "
+			 "more than half of MemAvailable (%lld MiB)", n, n * 8 / 1024,
+			 t_meminfo_kb("MemAvailable") / 1024);
+		return why;
+	}
 	if (geteuid() != 0 && !getrlimit(RLIMIT_MEMLOCK, &rl) && rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur < (uint64_t)(n + 2) * page) {
 		snprintf(why, sizeof(why), "RLIMIT_MEMLOCK of %llu bytes is below %u pages",
