@@ -449,7 +449,7 @@ static const struct {
 	  "asserts the soft engine's QUERY answers (engine type, module parameters); "
 	  "the ABI checks themselves are the core's and run on the soft device" },
 	{ FPGADMA_ENGINE_EDU, "data_stream",
-	  "the edu device has no frame stream (frame_size 0); edu_wr_errors checks that "
+	  "the edu device has no frame stream (frame_size 0); wr_errors checks that "
 	  "READ_STREAM completes with REM_ACCESS_ERR there" },
 	{ FPGADMA_ENGINE_EDU, "poll_wait",
 	  "posts 20000 WRs, 2000 s of the edu device's 100 ms transfers, and needs 4104 "
@@ -518,6 +518,11 @@ void t_open_edu(struct t_dev *d)
 	t_open_index(d, (unsigned int)idx);
 }
 
+bool t_has_xfer_log(const struct t_dev *d)
+{
+	return d->attr.engine == FPGADMA_ENGINE_EDU;
+}
+
 void t_xfer_log(const struct t_dev *d, struct t_xfer_log *log)
 {
 	char link[256], path[512], line[256];
@@ -525,6 +530,9 @@ void t_xfer_log(const struct t_dev *d, struct t_xfer_log *log)
 	const char *pci;
 	FILE *f;
 
+	if (!t_has_xfer_log(d))
+		t_fail("test bug: the %s engine keeps no transfer log (ask t_has_xfer_log)",
+		       t_engine_name(d->attr.engine));
 	snprintf(path, sizeof(path), "/sys/class/fpgadma/fpgadma%u/device", d->attr.dev_index);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0)
@@ -886,6 +894,50 @@ struct fpgadma_mr *t_reg_mon_at(const char *file, int line, struct t_dev *d, voi
 		t_fail_at(file, line, "monitored MR over %p+%zu (slot %u gen %u) is not valid after "
 			  "registration: %s", addr, len, mr->mon_slot, mr->mon_gen, t_errname(ret));
 	return mr;
+}
+
+/* ---- host endpoints ---- */
+
+void t_need_host_ep(const struct t_dev *d)
+{
+	if (!(d->attr.caps & FPGADMA_CAP_HOST_EP))
+		t_skip("the %s engine has no host endpoints (caps 0x%llx without "
+		       "FPGADMA_CAP_HOST_EP); host_ep_unsupported checks that it refuses them",
+		       t_engine_name(d->attr.engine), (unsigned long long)d->attr.caps);
+}
+
+void t_open_host_ep_pair(struct t_dev *a, struct t_dev *b)
+{
+	t_open(a);
+	t_need_host_ep(a);
+	t_open(b);
+	CHECK(a->attr.ep_id != 0 && b->attr.ep_id != 0);
+	CHECK_NE(a->attr.ep_id, b->attr.ep_id);
+	t_log("two contexts on fpgadma%u, ep_ids %u and %u", a->attr.dev_index, a->attr.ep_id,
+	      b->attr.ep_id);
+}
+
+struct fpgadma_wr t_rdma_wr(struct t_dev *d, uint32_t opcode, uint32_t rkey, uint64_t raddr,
+			    uint32_t flags, const struct fpgadma_sge *sg, unsigned int n)
+{
+	return (struct fpgadma_wr){ .wr_id = d->next_wr_id++, .opcode = opcode, .flags = flags,
+				    .dev_addr = raddr, .rkey = rkey,
+				    .sg_list = (uintptr_t)sg, .num_sge = n };
+}
+
+struct fpgadma_cqe t_post_one_at(const char *file, int line, struct t_dev *d,
+				 const struct fpgadma_wr *wr)
+{
+	struct fpgadma_cqe c;
+	int r = fpgadma_post(d->ctx, wr, 1);
+
+	if (r)
+		t_fail_at(file, line, "fpgadma_post: %s", t_errname(r));
+	t_get_cqes_at(file, line, d->ctx, &c, 1, T_CQE_TIMEOUT_MS);
+	if (c.wr_id != wr->wr_id)
+		t_fail_at(file, line, "CQE wr_id %llu, expected %llu",
+			  (unsigned long long)c.wr_id, (unsigned long long)wr->wr_id);
+	return c;
 }
 
 /* ---- data patterns ---- */

@@ -188,6 +188,21 @@ const char *t_engine_name(uint32_t engine);
 
 /* Open the first edu device, or skip: the edu_* tests use this. */
 void t_open_edu(struct t_dev *d);
+/*
+ * The transfer log: the edu engine keeps its last transfers in debugfs
+ * (fpgadma-edu/<pci>/transfers); the soft engine moves bytes with the CPU
+ * and keeps none.  t_has_xfer_log() says whether the device's engine keeps
+ * one (by its engine, not by whether the file opens: on an edu device a
+ * log that cannot be read is a failure of t_xfer_log(), never a reason to
+ * leave the checks out).  A test that checks transfers on any device asks
+ * t_has_xfer_log() first and prints that it leaves those checks out.
+ */
+bool t_has_xfer_log(const struct t_dev *d);
+/*
+ * The longest transfer of the engine that keeps a log (edu: the device
+ * moves at most 4095 bytes at once); QUERY does not say it.
+ */
+#define T_XFER_MAX	4095
 /* One transfer of the edu engine's log (debugfs fpgadma-edu/<pci>/transfers). */
 struct t_xfer {
 	uint64_t seq;
@@ -203,7 +218,7 @@ struct t_xfer_log {
 	unsigned int n;		/* entries below, oldest first (the last 64 at most) */
 	struct t_xfer x[64];
 };
-/* Read the log of the device d; fails the test if it cannot. */
+/* Read the log of the device d; fails the test if it cannot or d has none. */
 void t_xfer_log(const struct t_dev *d, struct t_xfer_log *log);
 /* Physical address of the byte at p (root: /proc/self/pagemap); 0 if unknown. */
 uint64_t t_phys_addr(const void *p);
@@ -311,6 +326,28 @@ void t_mon_expect_quiet_at(const char *file, int line, struct fpgadma_context *c
 struct fpgadma_mr *t_reg_mon_at(const char *file, int line, struct t_dev *d, void *addr,
 				size_t len, unsigned int access);
 #define t_reg_mon(d, addr, len, access) t_reg_mon_at(__FILE__, __LINE__, d, addr, len, access)
+
+/* ---- host endpoints ---- */
+
+/*
+ * Skip (with the reason) if the device has no host endpoints
+ * (FPGADMA_CAP_HOST_EP; the edu engine): the host_ep_* tests, whose
+ * host_ep_unsupported checks the refusal on such a device.
+ */
+void t_need_host_ep(const struct t_dev *d);
+/*
+ * The two contexts of the host_ep_* tests, on the test device: opened with
+ * a PD each (skipping without host endpoints), with their own non-zero
+ * ep_ids.
+ */
+void t_open_host_ep_pair(struct t_dev *a, struct t_dev *b);
+/* An RDMA_WRITE or RDMA_READ of the pieces to the peer MR of rkey at raddr. */
+struct fpgadma_wr t_rdma_wr(struct t_dev *d, uint32_t opcode, uint32_t rkey, uint64_t raddr,
+			    uint32_t flags, const struct fpgadma_sge *sg, unsigned int n);
+/* Post one WR, wait for its CQE and check its wr_id; returns the CQE. */
+struct fpgadma_cqe t_post_one_at(const char *file, int line, struct t_dev *d,
+				 const struct fpgadma_wr *wr);
+#define t_post_one(d, wr) t_post_one_at(__FILE__, __LINE__, d, wr)
 
 /* ---- data patterns ---- */
 
