@@ -362,6 +362,15 @@ int ft_open_dom(struct fi_info *hints, struct ft_dom *d, const char **why)
 	return 0;
 }
 
+void ft_open_dom_like(const struct ft_dom *src, struct ft_dom *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->info = fi_dupinfo(src->info);
+	if (!d->info)
+		ft_fatal("fi_dupinfo failed");
+	open_dom_info(d);
+}
+
 int ft_pair_open(struct ft_pair *p, struct fi_info *hints, bool one_domain,
 		 size_t min_multi_recv, const char **why)
 {

@@ -119,7 +119,7 @@ bool ft_expect_bytes(const void *buf, size_t len, uint8_t c, const char *what);
 /*
  * Hints for an RDM endpoint with these caps and mr_mode bits, for the
  * provider of -p (if any).  Threading FI_THREAD_DOMAIN (one thread per
- * program); mode FI_CONTEXT | FI_CONTEXT2 (every operation's context is a
+ * program; mr_cache_mt asks FI_THREAD_SAFE instead); mode FI_CONTEXT | FI_CONTEXT2 (every operation's context is a
  * struct ft_op); FI_RX_CQ_DATA is supported (ft_post_rx_for_data).
  */
 struct fi_info *ft_hints(uint64_t caps, uint64_t mr_mode);
@@ -139,6 +139,11 @@ struct ft_dom {
 int ft_open_dom(struct fi_info *hints, struct ft_dom *d, const char **why);
 /* The same, skipping the program when nothing matches. */
 void ft_open_dom_or_skip(struct fi_info *hints, struct ft_dom *d, const char *what);
+/*
+ * A second domain of src's fi_info (its own fabric, domain and AV), as
+ * another process would open it.
+ */
+void ft_open_dom_like(const struct ft_dom *src, struct ft_dom *d);
 void ft_close_dom(struct ft_dom *d);
 /* One line on what was negotiated. */
 void ft_describe(const struct ft_dom *d);

@@ -12,7 +12,7 @@
  * memory changes, NEW content (from a seed of its own) is written, and the
  * operation runs again: the other side must see the NEW content.  A
  * failure says whether what arrived is the OLD content (stale), nothing
- * (the destination untouched) or garbage.
+ * (the destination untouched), a fork child's content, or garbage.
  *
  * Ways of changing the memory under the address:
  *   munmap+MAP_FIXED      munmap, then fresh anonymous memory mapped at the
@@ -36,9 +36,22 @@
  *                         back: the pages past the cut are new
  *   rewrite               no change of the mapping, new content written in
  *                         place (a cache must not keep a copy of the data)
- * and two controls where the content stays the same and must arrive again:
+ *   fork-then-write       fork(): the child writes content of its own into
+ *                         its copy and exits, the parent waits, then writes
+ *                         the new content
+ *   fork+write-in-parent  fork(): the child writes its copy, then the parent
+ *                         writes the new content while the child lives
+ *                         (copy-on-write breaks in the parent); the child
+ *                         checks that its copy kept its own content
+ * and three controls where the content stays the same and must arrive again:
  *   unchanged             nothing happens between the two operations
  *   mprotect              PROT_READ, then PROT_READ | PROT_WRITE again
+ *   fork                  fork(): the child writes content of its own into
+ *                         its copy and exits, the parent waits; the parent's
+ *                         memory is unchanged
+ * After a fork the child's content arriving is said (CHILD).  The child
+ * checks that its copy held the parent's content; killed by a signal (the
+ * memory not inherited: MADV_DONTFORK) it is said after the verdict.
  *
  * Data paths, from ep0 to ep1 (two domains in one process; -s: one):
  *   send         fi_send from the address, desc NULL, into ep1's buffer
@@ -64,10 +77,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <rdma/fi_ext_fpgadma.h>
@@ -200,30 +215,34 @@ static bool holds(const uint8_t *p, size_t len, const struct content *c)
 /*
  * got holds want?  If not, why says how it differs: how many of the wrong
  * bytes are the old content (stale; old may be NULL before the change),
- * how many what the destination held before the operation (before), and
- * how many neither (garbage).  A byte matches one of them by chance 1 time
- * in 256: more than 1/16 of the wrong bytes old is called stale.
+ * how many a fork child's content (child: NULL without a fork), how many
+ * what the destination held before the operation (before), and how many
+ * none of them (garbage).  A byte matches one of them by chance 1 time in
+ * 256: more than 1/16 of the wrong bytes old is called stale.
  */
 static bool judge(const uint8_t *got, size_t len, const struct content *want,
-		  const struct content *old, const struct content *before,
-		  const char *before_means, char *why, size_t whylen)
+		  const struct content *old, const struct content *child,
+		  const struct content *before, const char *before_means, char *why,
+		  size_t whylen)
 {
-	size_t i, wrong = 0, n_old = 0, n_before = 0, garbage = 0, first = len;
+	size_t i, wrong = 0, n_old = 0, n_child = 0, n_before = 0, garbage = 0, first = len;
 
 	if (holds(got, len, want))
 		return true;
 	for (i = 0; i < len; i++) {
-		bool is_old, is_before;
+		bool is_old, is_child, is_before;
 
 		if (got[i] == content_byte(want, i))
 			continue;
 		if (!wrong++)
 			first = i;
 		is_old = old && got[i] == content_byte(old, i);
+		is_child = child && got[i] == content_byte(child, i);
 		is_before = got[i] == content_byte(before, i);
 		n_old += is_old;
+		n_child += is_child;
 		n_before += is_before;
-		garbage += !is_old && !is_before;
+		garbage += !is_old && !is_child && !is_before;
 	}
 	i = (size_t)snprintf(why, whylen, "%zu of %zu bytes wrong, the first at byte %zu "
 			     "(0x%02x, expected 0x%02x): ", wrong, len, first, got[first],
@@ -232,8 +251,14 @@ static bool judge(const uint8_t *got, size_t len, const struct content *want,
 		return false;
 	if (old && n_old == wrong)
 		snprintf(why + i, whylen - i, "every one the OLD content (STALE)");
+	else if (child && n_child == wrong)
+		snprintf(why + i, whylen - i, "every one the fork CHILD's content");
 	else if (n_before == wrong)
 		snprintf(why + i, whylen - i, "%s", before_means);
+	else if (child)
+		snprintf(why + i, whylen - i, "%zu the OLD content%s, %zu the fork CHILD's, "
+			 "%zu unchanged (%s), %zu garbage", n_old, n_old > wrong / 16 ?
+			 " (STALE)" : "", n_child, n_before, before_means, garbage);
 	else if (old)
 		snprintf(why + i, whylen - i, "%zu the OLD content%s, %zu unchanged (%s), "
 			 "%zu garbage", n_old, n_old > wrong / 16 ? " (STALE)" : "", n_before,
@@ -371,6 +396,9 @@ struct region {
 	uint8_t *base;		/* the mapping, the break's piece, or the malloc'd block */
 	size_t maplen;
 	uint8_t *aux;		/* mremap-away: where the old pages went */
+	struct content cur;	/* what the address holds before the change */
+	struct content child;	/* fork: what the child wrote into its copy */
+	bool forked;
 	size_t brk_pad;		/* brk: bytes taken to reach a page boundary */
 	char note[128];		/* said after the verdict, or why not checked */
 };
@@ -679,6 +707,107 @@ static bool realloc_shrink_change(struct region *r, const struct content *c)
 	return true;
 }
 
+/* The fork child's exit status: what it found. */
+enum { CHILD_OK, CHILD_WRONG_COPY = 2, CHILD_PARENT_LEAKED = 3, CHILD_PIPE = 4 };
+
+static uint64_t next_seed(void);
+static unsigned int forks, forks_child_killed;
+
+/* One byte through a pipe (the fork handshake); false if the other side is gone. */
+static bool pipe_byte(int fd, bool wr)
+{
+	char c = 'x';
+	ssize_t n;
+
+	do
+		n = wr ? write(fd, &c, 1) : read(fd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	return n == 1;
+}
+
+/*
+ * fork(): the child checks that its copy holds the parent's content (r->cur),
+ * writes content of its own (r->child) into it and exits.  With parent_new,
+ * the parent writes parent_new while the child lives (after the child has
+ * written its copy, before it exits), and the child checks that its copy
+ * kept its own content.  The parent waits for the child.  A child killed by
+ * a signal is said in r->note (its copy could not be written: the memory was
+ * not inherited); a wrong copy in the child is a failed check.
+ */
+static bool fork_change(struct region *r, const struct content *parent_new)
+{
+	int go[2] = { -1, -1 }, ready[2] = { -1, -1 }, status;
+	pid_t pid;
+
+	r->child = pattern(next_seed());
+	r->forked = true;
+	if (parent_new && (pipe(go) || pipe(ready)))
+		ft_fatal("pipe: %s", strerror(errno));
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		ft_fatal("fork: %s", strerror(errno));
+	if (!pid) {
+		/* Only memory, pipes and _exit here: the parent's threads are not ours. */
+		int ret;
+
+		/* A fault is the kernel's to report (not a handler's libfabric set). */
+		signal(SIGSEGV, SIG_DFL);
+		signal(SIGBUS, SIG_DFL);
+		ret = holds(r->buf, r->len, &r->cur) ? CHILD_OK : CHILD_WRONG_COPY;
+		fill(r->buf, r->len, &r->child);
+		if (parent_new) {
+			close(ready[0]);
+			close(go[1]);
+			if (!pipe_byte(ready[1], true) || !pipe_byte(go[0], false))
+				_exit(CHILD_PIPE);
+			if (ret == CHILD_OK && !holds(r->buf, r->len, &r->child))
+				ret = CHILD_PARENT_LEAKED;
+		}
+		_exit(ret);
+	}
+	if (parent_new) {
+		close(ready[1]);
+		close(go[0]);
+		/* The child gone before it was ready (killed): waitpid says why. */
+		if (pipe_byte(ready[0], false)) {
+			fill(r->buf, r->len, parent_new);
+			if (!pipe_byte(go[1], true))
+				ft_fatal("fork: the child is gone: %s", strerror(errno));
+		}
+		close(ready[0]);
+		close(go[1]);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			ft_fatal("waitpid: %s", strerror(errno));
+	forks++;
+	forks_child_killed += WIFSIGNALED(status);
+	if (WIFSIGNALED(status))
+		snprintf(r->note, sizeof(r->note), " (the fork child could not write its copy: "
+			 "killed by signal %d; the memory was not inherited?)", WTERMSIG(status));
+	else if (WEXITSTATUS(status) == CHILD_WRONG_COPY)
+		ft_error("fork: the child's copy of %zu bytes at %p is not the parent's content",
+			 r->len, (void *)r->buf);
+	else if (WEXITSTATUS(status) == CHILD_PARENT_LEAKED)
+		ft_error("fork: the parent's write of %zu bytes at %p reached the child's copy",
+			 r->len, (void *)r->buf);
+	else if (WEXITSTATUS(status))
+		ft_fatal("fork: the child exited with %d", WEXITSTATUS(status));
+	return true;
+}
+
+static bool fork_keep_change(struct region *r, const struct content *c)
+{
+	(void)c;
+	return fork_change(r, NULL);
+}
+
+static bool fork_write_in_parent_change(struct region *r, const struct content *c)
+{
+	return fork_change(r, c);
+}
+
 static const struct way ways[] = {
 	{ "munmap+MAP_FIXED", false, map_setup, munmap_change, map_teardown },
 	{ "brk", false, brk_setup, brk_change, brk_teardown },
@@ -690,8 +819,12 @@ static const struct way ways[] = {
 	{ "realloc-shrink+grow", false, realloc_shrink_setup, realloc_shrink_change,
 	  malloc_teardown },
 	{ "rewrite", false, map_setup, no_change, map_teardown },
+	{ "fork-then-write", false, map_setup, fork_keep_change, map_teardown },
+	{ "fork+write-in-parent", false, map_setup, fork_write_in_parent_change,
+	  map_teardown },
 	{ "unchanged", true, map_setup, no_change, map_teardown },
 	{ "mprotect", true, map_setup, mprotect_change, map_teardown },
+	{ "fork", true, map_setup, fork_keep_change, map_teardown },
 };
 
 /* ---- one case ---- */
@@ -706,28 +839,30 @@ static uint64_t next_seed(void)
 
 /*
  * One operation of path p on r->buf; the destination is then judged:
- * want, old (NULL before the change), before = what the destination held.
+ * want, old (NULL before the change), the fork child's content (after a
+ * fork), before = what the destination held.
  */
 static bool run_op(enum path p, struct region *r, struct fid_mr *mr,
 		   const struct content *want, const struct content *old,
 		   const struct content *before, char *why, size_t whylen)
 {
+	const struct content *child = r->forked ? &r->child : NULL;
 	const char *what = path_names[p];
 
 	switch (p) {
 	case P_SEND:
 	case P_MR_SEND:
 		op_send(r->buf, r->len, mr ? fi_mr_desc(mr) : NULL, what);
-		return judge(C.rbuf, r->len, want, old, before,
+		return judge(C.rbuf, r->len, want, old, child, before,
 			     "not written: ep1's receive buffer unchanged", why, whylen);
 	case P_WRITE:
 		op_write(r->buf, r->len);
 		wait_target(r->len, want);
-		return judge(C.t, r->len, want, old, before,
+		return judge(C.t, r->len, want, old, child, before,
 			     "not written: ep1's target unchanged", why, whylen);
 	case P_READ:
 		op_read(r->buf, r->len, want);
-		return judge(r->buf, r->len, want, old, before, old ?
+		return judge(r->buf, r->len, want, old, child, before, old ?
 			     "the address still holds what the test wrote there: the data "
 			     "went elsewhere (STALE)" :
 			     "the address still holds what the test wrote there", why, whylen);
@@ -773,6 +908,7 @@ static void run_case(const struct way *w, enum path p, size_t len, size_t off)
 	mr = NULL;
 
 	/* The change, then the new content (controls: the same content). */
+	r.cur = c_old;
 	if (!w->change(&r, p == P_READ ? &c_fill : &c_new)) {
 		ft_log("%s: not checked (%s)", what, r.note);
 		not_checked++;
@@ -869,6 +1005,8 @@ int main(int argc, char **argv)
 	ctx_close();
 	ft_log("free+malloc: malloc gave the same address in %u of %u cases, free unmapped "
 	       "the block in %u", malloc_same, malloc_cases, malloc_unmapped);
+	ft_log("fork: the child wrote its copy in %u of %u forks (%u children killed by a "
+	       "signal)", forks - forks_child_killed, forks, forks_child_killed);
 	return ft_finish("%u cases (%zu ways, %d paths, %zu shapes), %u not checked, %.1f s "
 			 "(%s)", cases, FT_ARRAY_SIZE(ways), P_COUNT, nshapes, not_checked,
 			 (double)(ft_now_us() - t0) / 1e6,
