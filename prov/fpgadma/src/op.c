@@ -114,15 +114,7 @@ void fpgadma_op_complete(struct fpgadma_dp *dp, struct fpgadma_op *op)
 	struct fpgadma_ep *ep = op->ep;
 
 	if (ep) {
-		struct fpgadma_comp c = {
-			.op_context = op->context,
-			.flags = op->cq_flags,
-			.len = op->len,
-			.buf = op->buf,
-			.data = op->data,
-			.tag = op->tag,
-			.src_addr = FI_ADDR_NOTAVAIL,
-		};
+		struct fpgadma_comp c = fpgadma_op_comp(op, FI_ADDR_NOTAVAIL);
 
 		if (op->counts_tx && ep->tx_inflight)
 			ep->tx_inflight--;

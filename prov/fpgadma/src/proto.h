@@ -294,6 +294,23 @@ struct fpgadma_op *fpgadma_op_alloc(struct fpgadma_ep *ep, void *context,
 void fpgadma_op_free(struct fpgadma_dp *dp, struct fpgadma_op *op);
 /* Report op's completion or error to its endpoint, then free it. */
 void fpgadma_op_complete(struct fpgadma_dp *dp, struct fpgadma_op *op);
+
+/* The completion entry an operation's end reports, from @src. */
+static inline struct fpgadma_comp fpgadma_op_comp(const struct fpgadma_op *op,
+						  fi_addr_t src)
+{
+	struct fpgadma_comp c = {
+		.op_context = op->context,
+		.flags = op->cq_flags,
+		.len = op->len,
+		.buf = op->buf,
+		.data = op->data,
+		.tag = op->tag,
+		.src_addr = src,
+	};
+
+	return c;
+}
 /* One of the events a send waits for; err a positive FI_E* code. */
 void fpgadma_op_event(struct fpgadma_dp *dp, struct fpgadma_op *op, int err,
 		      int prov_errno);

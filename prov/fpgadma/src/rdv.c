@@ -94,15 +94,7 @@ void fpgadma_rdv_done(struct fpgadma_dp *dp, struct fpgadma_op *op)
 {
 	struct fpgadma_rx_entry *rx = op->rx;
 	struct fpgadma_ep *ep = op->ep;
-	struct fpgadma_comp c = {
-		.op_context = op->context,
-		.flags = op->cq_flags,
-		.len = op->len,
-		.buf = op->buf,
-		.data = op->data,
-		.tag = op->tag,
-		.src_addr = op->src_addr,
-	};
+	struct fpgadma_comp c = fpgadma_op_comp(op, op->src_addr);
 	int err = op->err, prov = op->prov_errno;
 
 	if (!err && op->w.first_err) {
