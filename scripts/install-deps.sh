@@ -16,6 +16,12 @@ packages=(
 	# build
 	gcc make autoconf automake libtool pkg-config
 	libfabric-dev libfabric-bin
+	# man/fi_fpgadma.7 rendered from its markdown (man/md2man.py); the man
+	# page checks (man --warnings, lexgrog)
+	python3 man-db groff-base
+	# Debian packages and their test (scripts/package-test.sh): build,
+	# DKMS, lintian, a clean chroot; the source copy comes from git
+	dpkg-dev debhelper dh-dkms dkms lintian debootstrap git
 	# kernel module: headers (built against) and image (booted by the tests)
 	linux-image-amd64 linux-headers-amd64 kmod bc flex bison
 	# module checks: sparse, and checkpatch.pl taken from the kernel source

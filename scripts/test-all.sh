@@ -4,6 +4,8 @@
 #   kernel style of kmod/ (make checkpatch), the module's W=1 build without
 #   a single warning (make module-warnings) and sparse (make module-sparse);
 #   the host tests (make check without the VM suite);
+#   the Debian packages built, installed with DKMS in a clean chroot and
+#   purged (scripts/package-test.sh);
 #   the VM suite in every configuration (make vm-check);
 #   the debug-kernel tier: the VM suite on a kernel with KASAN, lockdep,
 #   DMA-API debugging, kmemleak and UBSAN (make vm-check-debug; building
@@ -69,7 +71,7 @@ build() {
 check build build
 if [ "$failed" -gt 0 ]; then
 	echo "test-all: the build failed, nothing else can run"
-	skipped=$((skipped + 6))
+	skipped=$((skipped + 7))
 	summary || exit 1
 fi
 
@@ -90,6 +92,22 @@ if grep -q '^# TOTAL:' "$out"; then
 	if [ "$status" -ne 0 ] && [ "$n" -eq 0 ]; then fail "host tests (make check)"; fi
 elif [ "$status" -ne 0 ]; then
 	fail "host tests (make check)"
+fi
+
+# The Debian packages (scripts/package-test.sh): built, lintian, installed
+# with DKMS in a clean Debian 12 chroot, checked, purged; it ends with its
+# own "package-test: N passed, N failed".
+banner "package test: bash scripts/package-test.sh"
+status=0
+bash scripts/package-test.sh 2>&1 | tee "$out" || status=$?
+line=$(grep -E '^package-test: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1 || true)
+if [ -n "$line" ]; then
+	read -r _ p _ f _ <<<"$line"
+	pass "package test" "$p"
+	[ "$f" -eq 0 ] || fail "package test" "$f"
+	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then fail "package test (exit $status)"; fi
+else
+	fail "package test (no summary: exit $status)"
 fi
 
 # suite NAME TARGET VAR=VALUE: run a make target that ends with its own
