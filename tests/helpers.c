@@ -454,9 +454,6 @@ static const struct {
 	{ FPGADMA_ENGINE_EDU, "poll_wait",
 	  "posts 20000 WRs, 2000 s of the edu device's 100 ms transfers, and needs 4104 "
 	  "bytes of device memory; waiting and polling are the core's, proven on the soft device" },
-	{ FPGADMA_ENGINE_EDU, "reg_thp",
-	  "round-trips up to 32 MiB through device memory, thousands of 100 ms transfers "
-	  "on the edu device; edu_shapes registers THP memory and moves data through it" },
 	{ FPGADMA_ENGINE_EDU, "concurrency",
 	  "nine threads each need a slice of device memory (the edu device has 4095 bytes) "
 	  "and thousands of transfers; the core's locking is the same on every engine" },
@@ -464,9 +461,6 @@ static const struct {
 	  "its parent checks the device with 512 KiB round trips after each of 10 deaths, "
 	  "thousands of 100 ms transfers on the edu device; edu_teardown kills a process "
 	  "while an edu transfer runs" },
-	{ FPGADMA_ENGINE_EDU, "reg_hugetlb",
-	  "round-trips 4 MiB through device memory, thousands of 100 ms transfers on the "
-	  "edu device; edu_shapes registers hugetlb memory and moves data through it" },
 };
 
 static void t_skip_if_not_for(uint32_t engine)
@@ -566,6 +560,53 @@ void t_xfer_log(const struct t_dev *d, struct t_xfer_log *log)
 						     .dma = dma, .len = len, .dev_off = off };
 	}
 	fclose(f);
+}
+
+uint64_t t_xfer_total(const struct t_dev *d)
+{
+	struct t_xfer_log log;
+
+	t_xfer_log(d, &log);
+	return log.total;
+}
+
+bool t_dev_iommu(const struct t_dev *d)
+{
+	struct t_xfer_log log;
+
+	if (!t_has_xfer_log(d))
+		return false;
+	t_xfer_log(d, &log);
+	return log.iommu;
+}
+
+void t_iommu_one_segment_at(const char *file, int line, const struct t_dev *d,
+			    const struct fpgadma_mr *mr, const char *what)
+{
+	static bool said;
+
+	if (!t_dev_iommu(d)) {
+		if (!said)
+			t_log("%s", t_has_xfer_log(d) ?
+			      "no IOMMU (the transfer log says so): the MRs' segments follow "
+			      "physical contiguity, no one-segment check" :
+			      "the engine keeps no transfer log to say whether an IOMMU translates: "
+			      "the one-segment checks behind one are left out");
+		said = true;
+		return;
+	}
+	if (mr->length > d->attr.max_seg_size)
+		t_fail_at(file, line, "test bug: %s: an MR of %zu bytes, longer than max_seg_size %u",
+			  what, mr->length, d->attr.max_seg_size);
+	if (mr->nsegs != 1)
+		t_fail_at(file, line, "%s: behind the IOMMU an MR of %zu bytes has %u DMA segments, "
+			  "expected 1 (one IOVA range)", what, mr->length, mr->nsegs);
+	t_log("%s behind the IOMMU: one DMA segment", what);
+}
+
+unsigned int t_xfer_budget(const struct t_dev *d)
+{
+	return (unsigned int)T_MIN(T_MAX(d->attr.dev_mem_size / 128, 16), 1U << 30);
 }
 
 uint64_t t_phys_addr(const void *p)
@@ -1253,6 +1294,106 @@ void t_round_trip_at(const char *file, int line, struct t_dev *d,
 		t_fail_at(file, line, "round trip of %zu bytes: byte %zu is 0x%02x, expected 0x%02x",
 			  len, i, ((uint8_t *)dst)[i], ((const uint8_t *)src)[i]);
 	}
+}
+
+/*
+ * One WR of a window of t_round_trip_huge_at() over [p, p+n) of mr, to or
+ * from device memory at 0 (n <= T_XFER_MAX), and its transfers in the log:
+ * one where the MR is one DMA segment or the window lies inside one huge
+ * page of an all-huge side, else at most one per page it touches.  Returns
+ * the transfers.
+ */
+static uint64_t t_window_wr(const char *file, int line, struct t_dev *d, bool to_dev,
+			    const struct fpgadma_mr *mr, const uint8_t *p, size_t n, uint64_t hp,
+			    bool huge, const char *what)
+{
+	uintptr_t a = (uintptr_t)p;
+	/* A huge page is in one segment unless max_seg_size cuts the MR's runs. */
+	bool one = mr->nsegs == 1 ||
+		   (huge && mr->length <= d->attr.max_seg_size && a / hp == (a + n - 1) / hp);
+	uint64_t most = one ? 1 : t_pages_spanned(p, n), x0 = t_xfer_total(d), x;
+
+	if (to_dev)
+		t_dev_write_at(file, line, d, mr, p, n, 0);
+	else
+		t_dev_read_at(file, line, d, mr, (uint8_t *)(uintptr_t)p, n, 0);
+	x = t_xfer_total(d) - x0;
+	if (x < 1 || x > most)
+		t_fail_at(file, line, "%s: a %s of %zu bytes at %p (MR of %u segments, %s huge "
+			  "page) took %llu transfers, expected %s%llu", what,
+			  to_dev ? "WRITE_MEM" : "READ_MEM", n, (void *)p, mr->nsegs,
+			  !huge ? "not known to be in a" :
+			  a / hp == (a + n - 1) / hp ? "inside one" : "across a",
+			  (unsigned long long)x, one ? "" : "1 to ", (unsigned long long)most);
+	return x;
+}
+
+uint64_t t_round_trip_huge_at(const char *file, int line, struct t_dev *d, uint64_t hp,
+			      const struct fpgadma_mr *src_mr, const uint8_t *src, bool src_huge,
+			      const struct fpgadma_mr *dst_mr, uint8_t *dst, bool dst_huge,
+			      size_t len, const char *what)
+{
+	size_t w = (size_t)T_MIN(T_MIN(d->attr.dev_mem_size, (uint64_t)T_XFER_MAX), len);
+	unsigned int budget = t_xfer_budget(d), k = budget / 8, nb = 0, m, i;
+	const uintptr_t side[2] = { (uintptr_t)src, (uintptr_t)dst };
+	size_t *bound, *offs, o;
+	uint64_t xfers = 0;
+	char places[160];
+	int at = 0;
+
+	if (!len || (side[0] < side[1] + len && side[1] < side[0] + len))
+		t_fail_at(file, line, "test bug: %s: %zu bytes, source and destination overlapping",
+			  what, len);
+	if (!t_has_xfer_log(d) || 2 * T_DIV_ROUND_UP(len, w) <= budget / 2) {
+		t_round_trip_at(file, line, d, src_mr, src, dst_mr, dst, len);
+		return len;
+	}
+	/* The huge page boundaries of both sides inside (0, len), in order. */
+	bound = calloc(2 * (len / hp) + 4, sizeof(*bound));
+	offs = calloc(k, sizeof(*offs));
+	if (!bound || !offs)
+		t_fail_at(file, line, "out of memory");
+	for (o = 1; o < len; ) {
+		size_t next = len;
+
+		for (i = 0; i < 2; i++) {
+			size_t b = (size_t)(hp - (side[i] + o) % hp) % hp;
+
+			next = T_MIN(next, o + b);
+		}
+		if (next >= len)
+			break;
+		bound[nb++] = next;
+		o = next + 1;
+	}
+	/* The start, the end, and up to k - 2 boundaries spread evenly between. */
+	m = T_MIN(nb, k - 2);
+	offs[0] = 0;
+	for (i = 0; i < m; i++) {
+		size_t b = bound[(2 * (size_t)i + 1) * nb / (2 * (size_t)m)];
+
+		offs[1 + i] = T_MIN(b > w / 2 ? b - w / 2 : 0, len - w);
+	}
+	offs[1 + m] = len - w;
+	for (i = 0; i < m + 2; i++) {
+		xfers += t_window_wr(file, line, d, true, src_mr, src + offs[i], w, hp, src_huge,
+				     what);
+		memset(dst + offs[i], 0, w);
+		xfers += t_window_wr(file, line, d, false, dst_mr, dst + offs[i], w, hp, dst_huge,
+				     what);
+		if (memcmp(src + offs[i], dst + offs[i], w))
+			t_fail_at(file, line, "%s: the window of %zu bytes at +%zu came back different",
+				  what, w, offs[i]);
+		if (at >= 0 && (size_t)at < sizeof(places))
+			at += snprintf(places + at, sizeof(places) - (size_t)at, "%s+%zu",
+				       i ? ", " : "", offs[i]);
+	}
+	t_log("%s: %u windows of %zu bytes through device memory (at %s; %u huge page "
+	      "boundaries in the range): %llu transfers, each WR's as many as expected", what,
+	      m + 2, w, places, nb, (unsigned long long)xfers);
+	free(bound);
+	free(offs);
+	return (uint64_t)w * (m + 2);
 }
 
 /* ---- processes ---- */

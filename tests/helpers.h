@@ -220,6 +220,29 @@ struct t_xfer_log {
 };
 /* Read the log of the device d; fails the test if it cannot or d has none. */
 void t_xfer_log(const struct t_dev *d, struct t_xfer_log *log);
+/* The transfers of d since it was probed (its log's total; d must keep one). */
+uint64_t t_xfer_total(const struct t_dev *d);
+/*
+ * Whether an IOMMU translates the device's bus addresses, as the engine's
+ * transfer log says where the engine keeps one; false on an engine without
+ * one (the soft device, a platform device no IOMMU translates for).
+ */
+bool t_dev_iommu(const struct t_dev *d);
+/*
+ * Behind an IOMMU (t_dev_iommu()) an MR no longer than max_seg_size is one
+ * IOVA range: it must be one DMA segment.  Without an IOMMU, or where the
+ * engine keeps no log to say, nothing is checked; a line says so, once.
+ */
+void t_iommu_one_segment_at(const char *file, int line, const struct t_dev *d,
+			    const struct fpgadma_mr *mr, const char *what);
+#define t_iommu_one_segment(d, mr, what) \
+	t_iommu_one_segment_at(__FILE__, __LINE__, d, mr, what)
+/*
+ * The transfers a test may spend on its data on an engine that keeps a
+ * transfer log (edu: 100 ms each): one per 128 bytes of device memory, at
+ * least 16, as data_mem's batches; 31 on the edu device.
+ */
+unsigned int t_xfer_budget(const struct t_dev *d);
 /* Physical address of the byte at p (root: /proc/self/pagemap); 0 if unknown. */
 uint64_t t_phys_addr(const void *p);
 void t_close(struct t_dev *d);
@@ -432,6 +455,32 @@ void t_round_trip_at(const char *file, int line, struct t_dev *d,
 		     const struct fpgadma_mr *dst_mr, void *dst, size_t len);
 #define t_round_trip(d, src_mr, src, dst_mr, dst, len) \
 	t_round_trip_at(__FILE__, __LINE__, d, src_mr, src, dst_mr, dst, len)
+
+/*
+ * A round trip of len bytes through device memory over huge pages of hp
+ * bytes (reg_thp, reg_hugetlb), sized by the device: src (in src_mr) ->
+ * device -> dst (in dst_mr), then the bytes moved of dst must equal src's.
+ *  - On an engine without a transfer log (soft), and on one with a log when
+ *    it takes at most half of t_xfer_budget() (two transfers for each
+ *    T_XFER_MAX bytes), all of it: t_round_trip().
+ *  - Otherwise windows of min(T_XFER_MAX, device memory) bytes, one WR each
+ *    way: the start, the end and, between, ranges centred on huge page
+ *    boundaries (of either side, spread evenly), t_xfer_budget() / 8 in all
+ *    (3 on the edu device), so that a window's at most 4 transfers keep a
+ *    round trip to half the budget.  Each WR's transfers are counted in the
+ *    log: one where its MR is one DMA segment (behind an IOMMU) or it lies
+ *    inside one huge page of a side that is all huge pages (src_huge,
+ *    dst_huge: physically contiguous, one segment of an MR no longer than
+ *    max_seg_size), else at most one per page it touches.
+ * Prints what it moved; returns the bytes moved (len: all of it).
+ */
+uint64_t t_round_trip_huge_at(const char *file, int line, struct t_dev *d, uint64_t hp,
+			      const struct fpgadma_mr *src_mr, const uint8_t *src, bool src_huge,
+			      const struct fpgadma_mr *dst_mr, uint8_t *dst, bool dst_huge,
+			      size_t len, const char *what);
+#define t_round_trip_huge(d, hp, src_mr, src, src_huge, dst_mr, dst, dst_huge, len, what) \
+	t_round_trip_huge_at(__FILE__, __LINE__, d, hp, src_mr, src, src_huge, dst_mr, dst, \
+			     dst_huge, len, what)
 
 static inline struct fpgadma_sge t_sge(const struct fpgadma_mr *mr, const void *addr,
 				       uint32_t len)
