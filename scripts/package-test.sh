@@ -21,7 +21,10 @@
 #   4. purges the packages: nothing of them may be left (DKMS's tree, the
 #      modules, every file they installed);
 #   5. unpacks the release tarball (make dist) into /usr/src of the chroot:
-#      'dkms install fpgadma/VERSION' must build and install it as it is.
+#      'dkms install fpgadma/VERSION' must build and install it as it is;
+#   6. boots the modules DKMS built in step 3 for Debian's kernel in the
+#      test VM (tests/vm/run-suite.sh, configuration default) with a quick
+#      selection of the VM suite, when this tree is built.
 #
 # One line per check ("ok" or "FAIL"), the time of each phase, and last
 # "package-test: N passed, N failed"; the exit status is nonzero when a
@@ -48,7 +51,7 @@ while [ $# -gt 0 ]; do
 	--keep) keep=yes; shift ;;
 	--no-lintian) lintian=no; shift ;;
 	--debs) debs_dir=$(cd "$2" && pwd); shift 2 ;;
-	-h | --help) sed -n '3,39p' "$0"; exit 0 ;;
+	-h | --help) sed -n '3,42p' "$0"; exit 0 ;;
 	*) echo "package-test: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -311,6 +314,20 @@ for k in $kvers; do
 	done
 done
 
+# The modules DKMS built for the kernel the test VM boots (Debian's, the
+# version of the headers installed here), kept for phase 6.
+hostk=$(head -n 1 <<<"$kvers")
+mkdir -p "$work/dkms-modules"
+for m in fpgadma_core fpgadma_soft fpgadma_edu; do
+	for f in "$root/lib/modules/$hostk/updates/dkms/$m".ko*; do
+		[ -e "$f" ] || continue
+		case $f in
+		*.ko.xz) xz -dc "$f" >"$work/dkms-modules/$m.ko" ;;
+		*.ko) cp "$f" "$work/dkms-modules/$m.ko" ;;
+		esac
+	done
+done
+
 # The udev rule and its group.
 check "udev: /lib/udev/rules.d/60-fpgadma.rules" test -f "$root/lib/udev/rules.d/60-fpgadma.rules"
 check "udev: the system group fpgadma exists" in_root getent group fpgadma
@@ -460,6 +477,32 @@ if [ -n "${src:-}" ]; then
 	phase_done "release tarball (DKMS)"
 else
 	note "tarball: not tested (--debs: no source tree here)"
+fi
+
+# --- 6. the modules DKMS built, in the VM --------------------------------------------------
+# They boot with Debian's kernel in the test VM (the version of the
+# chroot's headers) and pass the quick selection below of
+# the VM suite, with the test programs of this (built) tree.
+quick='abi_bad|reg_errors|reg_sizes|data_mem|data_stream|wr_errors|host_ep_send|ep_bind|mon_invalidate|mon_keep|engine_unplug|ft-rdm_msg|ft-mr_cache'
+if [ ! -f "$work/dkms-modules/fpgadma_core.ko" ]; then
+	bad "vm: no module DKMS built for the VM's kernel $hostk to boot"
+elif [ ! -x tests/abi_bad ] || [ ! -f Makefile ]; then
+	note "vm: the DKMS-built modules not booted: this tree is not built (make)"
+else
+	if FPGADMA_VM_TESTS=$quick bash tests/vm/run-suite.sh --module "$work/dkms-modules/fpgadma_core.ko" \
+		--config default --log-dir "$work/vm-logs" >"$work/vm.log" 2>&1; then
+		rc=0
+	else
+		rc=$?
+	fi
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$work/vm.log" | tail -n 1 || true)
+	if [ "$rc" -eq 0 ] && [ -n "$line" ]; then
+		ok "vm: the modules DKMS built boot in the VM (default) and pass the quick selection: $line"
+	else
+		tail -n 15 "$work/vm.log"
+		bad "vm: the modules DKMS built, in the VM: ${line:-no summary} (exit $rc; see $work/vm-logs)"
+	fi
+	phase_done "DKMS modules in the VM"
 fi
 
 printf 'time  %-28s %4d s\n' "total" $(($(date +%s) - t_start))

@@ -4,8 +4,10 @@
 #   kernel style of kmod/ (make checkpatch), the module's W=1 build without
 #   a single warning (make module-warnings) and sparse (make module-sparse);
 #   the host tests (make check without the VM suite);
+#   make distcheck (the release tarball built out of tree, its host tests);
 #   the Debian packages built, installed with DKMS in a clean chroot and
-#   purged (scripts/package-test.sh);
+#   purged, and the modules DKMS built booted in the VM with a quick
+#   selection of the VM suite (scripts/package-test.sh);
 #   the VM suite in every configuration (make vm-check);
 #   the debug-kernel tier: the VM suite on a kernel with KASAN, lockdep,
 #   DMA-API debugging, kmemleak and UBSAN (make vm-check-debug; building
@@ -71,7 +73,7 @@ build() {
 check build build
 if [ "$failed" -gt 0 ]; then
 	echo "test-all: the build failed, nothing else can run"
-	skipped=$((skipped + 7))
+	skipped=$((skipped + 8))
 	summary || exit 1
 fi
 
@@ -93,6 +95,9 @@ if grep -q '^# TOTAL:' "$out"; then
 elif [ "$status" -ne 0 ]; then
 	fail "host tests (make check)"
 fi
+
+# The release tarball builds out of tree and passes its host tests.
+check distcheck make -j"$jobs" distcheck
 
 # The Debian packages (scripts/package-test.sh): built, lintian, installed
 # with DKMS in a clean Debian 12 chroot, checked, purged; it ends with its
