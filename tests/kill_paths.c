@@ -142,7 +142,12 @@ static void child_wait_and_post(int ready_fd)
 
 	t_open(&cd);
 	mr = t_reg(&cd, buf, len, FPGADMA_ACCESS_LOCAL_WRITE);
-	len_dev = T_MIN(len, cd.attr.dev_mem_size);
+	/*
+	 * WRs of 256 KiB: a full ring of them is 1 GiB of work the engine
+	 * finishes before the killed process's file is released (8 MiB ones,
+	 * 32 GiB, took over the 60 s limit under swiotlb on a busy machine).
+	 */
+	len_dev = T_MIN(T_MIN(len, cd.attr.dev_mem_size), 256 * T_KiB);
 	sg = t_sge(mr, buf, (uint32_t)len_dev);
 	CHECK_EQ(pthread_create(&th, NULL, waiter, &a), 0);
 	for (;;) {
