@@ -21,6 +21,13 @@
 #                bench_rma -m host -U (buffers never registered, desc NULL,
 #                64 KiB .. 16 MiB) with -p fpgadma and FI_FPGADMA_MR_CACHE=1,
 #                then =0, and with -p shm (the anchor)
+#   mpi          Open MPI, 2 ranks: fabtests/mpi_pingpong -b (ping-pong
+#                latency and bandwidth, 1 KiB .. 4 MiB, from buffers the
+#                program never registered) through fabtests/mpi-run.sh --run:
+#                cm + the ofi MTL on fpgadma with FI_FPGADMA_MR_CACHE=1
+#                (mpi-cache), then =0 (mpi-nocache), and ob1 + vader, shared
+#                memory (mpi-vader, the anchor); the provider's registration
+#                cache counters become notes of the first two
 #   rxe-read     perftest's ib_read_bw and ib_read_lat over rxe_lo, 8 B ..
 #                4 KiB, server and client in this guest
 #   stages       the module's per-stage times (debugfs fpgadma/<dev>/stages,
@@ -74,7 +81,9 @@ skipped() {
 # run STEP TSV PROGRAM [ARGS...]: one benchmark program, its output shown,
 # its TSV printed when it ran.  Exit 77 is a skip (its "SKIP:" line the
 # reason), a kill at the time limit a skip saying so, anything else but 0 a
-# failure.
+# failure.  $run_after, when set, is a command run with STEP and TSV after
+# a successful run, before the TSV is printed.
+run_after=
 run() {
 	step=$1 tsv=$2
 	shift 2
@@ -86,7 +95,10 @@ run() {
 	rc=$(cat "$out/.rc")
 	say "$step: exit $rc after $(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.0f", b - a }') s"
 	case $rc in
-	0) emit "$tsv" ;;
+	0)
+		[ -z "$run_after" ] || "$run_after" "$step" "$tsv"
+		emit "$tsv"
+		;;
 	77)
 		why=$(sed -n 's/^SKIP: *//p' "$out/$step.log" | tail -n 1)
 		skipped "$step" "${why:-exit status 77}"
@@ -181,6 +193,55 @@ else
 	for s in $rma_steps; do
 		! want "$s" || skipped "$s" "fabtests/bench_rma was not built"
 	done
+fi
+
+# --- Open MPI from unregistered buffers: the cache on and off, and vader
+# mpi_notes STEP TSV: the fpgadma provider's registration cache counters,
+# which mpi-run.sh --run shows from each rank's libfabric log at
+# MPI_Finalize, as notes at the end of TSV.
+# shellcheck disable=SC2317 # called through $run_after
+mpi_notes() {
+	grep '^pid [0-9]*: .*registration cache: ' "$out/$1.log" | sed 's/^/# /' >> "$out/$2"
+}
+# want_mpi STEP: whether STEP runs (--only=mpi runs the three).
+want_mpi() { want mpi || want "$1"; }
+mpi_steps="mpi-cache mpi-nocache mpi-vader"
+any_mpi=0
+for s in $mpi_steps; do ! want_mpi "$s" || any_mpi=1; done
+mpi_why=
+if [ "$any_mpi" = 0 ]; then
+	mpi_why=-
+elif ! command -v mpirun >/dev/null; then
+	mpi_why="Open MPI (mpirun) is not in the initramfs"
+elif ! command -v mpi_pingpong >/dev/null || ! command -v mpi-run.sh >/dev/null; then
+	mpi_why="fabtests/mpi_pingpong was not built (configure found no mpicc)"
+fi
+if [ "$mpi_why" = - ]; then
+	:
+elif [ -n "$mpi_why" ]; then
+	for s in $mpi_steps; do
+		! want_mpi "$s" || skipped "$s" "$mpi_why"
+	done
+else
+	if [ "$quick" = 1 ]; then mpi_args=-q; else mpi_args=; fi
+	export MPI_PINGPONG
+	MPI_PINGPONG=$(command -v mpi_pingpong)
+	run_after=mpi_notes
+	for s in mpi-cache mpi-nocache; do
+		want_mpi "$s" || continue
+		if [ ! -e "$FI_PROVIDER_PATH/libfpgadma-fi.so" ]; then
+			skipped "$s" "the fpgadma provider was not built"
+			continue
+		fi
+		if [ "$s" = mpi-cache ]; then c=1; else c=0; fi
+		# shellcheck disable=SC2086
+		run "$s" "$s.tsv" env FI_FPGADMA_MR_CACHE=$c \
+			mpi-run.sh --run mtl-ofi fpgadma -- -b $mpi_args -o "$out/$s.tsv"
+	done
+	run_after=
+	# shellcheck disable=SC2086
+	! want_mpi mpi-vader ||
+		run mpi-vader mpi-vader.tsv mpi-run.sh --run vader -- -b $mpi_args -o "$out/mpi-vader.tsv"
 fi
 
 # --- perftest over rxe

@@ -13,6 +13,10 @@
 #   host-nodesc-cache.tsv, host-nodesc-nocache.tsv, host-nodesc-shm.tsv
 #                              bench_rma -m host -U (no desc): fpgadma with
 #                              FI_FPGADMA_MR_CACHE=1 and =0, and shm
+#   mpi-cache.tsv, mpi-nocache.tsv, mpi-vader.tsv
+#                              fabtests/mpi_pingpong -b (Open MPI, 2 ranks,
+#                              unregistered buffers): cm + ofi MTL on fpgadma
+#                              with FI_FPGADMA_MR_CACHE=1 and =0, ob1 + vader
 #   rxe-read.tsv               perftest ib_read_bw / ib_read_lat over rxe
 #   stages.tsv                 the module's per-stage times
 #   skipped.tsv                steps skipped, and why
@@ -23,7 +27,8 @@
 # missed with its figure, and plots drawn with gnuplot (pngcairo, else png):
 # registration time against size (log-log, with rxe), cache hit against
 # cold, device bandwidth against memcpy, small-operation rate of fpgadma,
-# shm and rxe, bandwidth without desc with the cache on and off.  A ratio
+# shm and rxe, bandwidth without desc with the cache on and off, Open MPI's
+# bandwidth and latency with the cache on and off and over vader.  A ratio
 # is a speed ratio: above 1 the first named is faster, except hit/cold (a
 # time ratio, in %) and the monitor's cost (the extra time, in %).  Rerun
 # it on a folder to redraw.
@@ -159,6 +164,9 @@ BEGIN {
 	have_nc = load("host-nodesc-cache.tsv", "nc", "test,mode,size")
 	have_nn = load("host-nodesc-nocache.tsv", "nn", "test,mode,size")
 	have_ns = load("host-nodesc-shm.tsv", "ns", "test,mode,size")
+	have_mc = load("mpi-cache.tsv", "mc", "size")
+	have_mn = load("mpi-nocache.tsv", "mn", "size")
+	have_mv = load("mpi-vader.tsv", "mv", "size")
 	have_rxe = load("rxe-read.tsv", "rxe", "test,mode,size")
 	have_st = load("stages.tsv", "st", "workload,stage")
 
@@ -514,6 +522,53 @@ BEGIN {
 		for (i = 1; i <= NNOTE["nn"]; i++) if (NOTE["nn", i] ~ /FI_FPGADMA_MR_CACHE|registration cache/) print "- no-cache run: " NOTE["nn", i]
 	}
 
+	# ---- Open MPI: the provider cache on and off, vader beside them
+	section("Open MPI from unregistered buffers: the cache on and off, and vader")
+	if (!have_mc && !have_mn && !have_mv)
+		print "Not measured: mpi-cache: " skipped_why("mpi-cache") "; mpi-nocache: " skipped_why("mpi-nocache") "; mpi-vader: " skipped_why("mpi-vader") "."
+	else {
+		print "fabtests/mpi_pingpong -b: two Open MPI ranks in the guest, buffers malloc'\''d once and never registered"
+		print "by the program, as an application'\''s. cm with the ofi MTL on the fpgadma provider, which registers"
+		print "them itself, once into its cache (`FI_FPGADMA_MR_CACHE=1`, cache) or for every message (`=0`, no"
+		print "cache); ob1 with the vader BTL (shared memory, copied through /dev/shm) beside them. All three in"
+		print "the same VM run. Latency: half a ping-pong round trip; bandwidth: windows of 16 MPI_Isend, each"
+		print "answered by a 0-byte message. `cache/no cache` and `cache/vader` are speed ratios (bandwidth ratio;"
+		print "for latency the inverse time ratio)."
+		if (!have_mc) print "\ncache: not measured: " skipped_why("mpi-cache") "."
+		if (!have_mn) print "\nno cache: not measured: " skipped_why("mpi-nocache") "."
+		if (!have_mv) print "\nvader: not measured: " skipped_why("mpi-vader") "."
+		delete S4; delete seen4; n = 0
+		for (k in SIZES) { split(k, p, SUBSEP); if ((p[1] == "mc" || p[1] == "mn" || p[1] == "mv") && !((p[2] + 0) in seen4)) { seen4[p[2] + 0] = 1; S4[++n] = p[2] + 0 } }
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && S4[j - 1] > S4[j]; j--) { t = S4[j]; S4[j] = S4[j - 1]; S4[j - 1] = t }
+		print "\n### Latency (µs, half a round trip)\n"
+		split("size|cache|no cache|cache/no cache|vader|cache/vader", h, "|")
+		header(h, 6)
+		for (i = 1; i <= n; i++) {
+			s = S4[i]
+			vc = val("mc", s, "lat_us"); vn = val("mn", s, "lat_us"); vs = val("mv", s, "lat_us")
+			if (vc vn vs == "") continue
+			c[1] = human(s); c[2] = num(vc); c[3] = num(vn); c[4] = rnum(ratio(vn, vc)); c[5] = num(vs); c[6] = rnum(ratio(vs, vc))
+			series("mpi-cache-lat", s, vc); series("mpi-nocache-lat", s, vn); series("mpi-vader-lat", s, vs)
+			row(c, 6)
+		}
+		done()
+		print "\n### Bandwidth (MB/s)\n"
+		header(h, 6)
+		for (i = 1; i <= n; i++) {
+			s = S4[i]
+			vc = val("mc", s, "bw_MBps"); vn = val("mn", s, "bw_MBps"); vs = val("mv", s, "bw_MBps")
+			if (vc vn vs == "") continue
+			c[1] = human(s); c[2] = num(vc); c[3] = num(vn); c[4] = rnum(ratio(vc, vn)); c[5] = num(vs); c[6] = rnum(ratio(vc, vs))
+			series("mpi-cache-bw", s, vc); series("mpi-nocache-bw", s, vn); series("mpi-vader-bw", s, vs)
+			row(c, 6)
+		}
+		done()
+		print ""
+		split("mc mn mv", rp, " "); split("cache run|no-cache run|vader run", rn, "|")
+		for (a = 1; a <= 3; a++) for (i = 1; i <= NNOTE[rp[a]]; i++)
+			if (NOTE[rp[a], i] ~ /environment:|registration cache: /) print "- " rn[a] ": " NOTE[rp[a], i]
+	}
+
 	# ---- stages
 	section("Where the time goes (the module'\''s stage counters)")
 	if (!have_st) print "Not measured: " skipped_why("stages") "."
@@ -621,6 +676,12 @@ if [ -n "$terminal" ]; then
 		nodesc-cache-host_read:'fpgadma cache host_read' nodesc-nocache-host_read:'fpgadma no cache host_read' \
 		nodesc-shm-host_read:'shm host_read' nodesc-cache-host_write:'fpgadma cache host_write' \
 		nodesc-nocache-host_write:'fpgadma no cache host_write' nodesc-shm-host_write:'shm host_write'
+	plot mpi-bw 'Open MPI bandwidth from unregistered buffers: fpgadma cache on and off, vader' 'bytes' 'MB/s' xy \
+		mpi-cache-bw:'cm + ofi on fpgadma, cache' mpi-nocache-bw:'cm + ofi on fpgadma, no cache' \
+		mpi-vader-bw:'ob1 + vader (shared memory)'
+	plot mpi-lat 'Open MPI ping-pong latency from unregistered buffers: fpgadma cache on and off, vader' 'bytes' 'µs (half a round trip)' xy \
+		mpi-cache-lat:'cm + ofi on fpgadma, cache' mpi-nocache-lat:'cm + ofi on fpgadma, no cache' \
+		mpi-vader-lat:'ob1 + vader (shared memory)'
 else
 	printf '\nNo plots: gnuplot with a PNG terminal is not installed (gnuplot-nox).\n' >> "$dir/report.md.tmp"
 fi

@@ -3,6 +3,7 @@
 # transports, and check that the transport asked for carried it.
 #
 # Usage: fabtests/mpi-run.sh TRANSPORT [PROVIDER]
+#        fabtests/mpi-run.sh --run TRANSPORT [PROVIDER] [-- ARGS...]
 #   vader     ob1 with the shared-memory BTL (the launcher alone is tested)
 #   mtl-ofi   cm with the ofi MTL on libfabric provider PROVIDER
 #   btl-ofi   ob1 with the ofi BTL (two-sided mode) on PROVIDER; Open MPI
@@ -13,8 +14,21 @@
 # Exit status 0 pass, 77 skip (no mpirun), 1 fail.  Works on the host too,
 # e.g. 'fabtests/mpi-run.sh mtl-ofi "tcp;ofi_rxm"' from the build directory
 # (with FI_TCP_IFACE=lo).
-transport=$1
-prov=${2:-fpgadma}
+#
+# --run: mpi_pingpong ARGS with the same transport settings and nothing
+# checked (bench/guest-bench.sh runs 'mpi_pingpong -b' so): no verbose
+# component logs; for fpgadma libfabric's log at level info, of which only
+# the lines of the provider's registration cache (its counters at each
+# domain's close) are shown, as "pid PID: DOMAIN: registration cache: ...".
+# The exit status is mpirun's, 77 when mpirun or the program is missing.
+mode=check
+if [ "${1:-}" = --run ]; then mode=run; shift; fi
+transport=${1:-}
+[ $# -eq 0 ] || shift
+prov=fpgadma
+case ${1-} in --) ;; "") [ $# -eq 0 ] || shift ;; *) prov=$1; shift ;; esac
+[ "${1:-}" != -- ] || shift
+if [ "$mode" = check ] && [ $# -gt 0 ]; then transport=; fi
 here=$(cd "$(dirname "$0")" && pwd)
 prog=${MPI_PINGPONG:-$here/mpi_pingpong}
 command -v mpirun >/dev/null 2>&1 || { echo "SKIP: no mpirun"; exit 77; }
@@ -26,25 +40,45 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_plm=isolated OMPI_MCA_btl_vader_single_copy_mechanism=none
 export OMPI_MCA_rmaps_base_oversubscribe=1
 # Debian's openmpi-mca-params.conf leaves the ofi components out; the
-# environment overrides it.
+# environment overrides it.  The components' own logs only when testing.
 case $transport in
 vader)
 	export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader
 	;;
 mtl-ofi)
 	export OMPI_MCA_pml=cm OMPI_MCA_mtl=ofi OMPI_MCA_mtl_ofi_provider_include="$prov"
-	export OMPI_MCA_mtl_base_verbose=10 FI_LOG_LEVEL=info
+	[ "$mode" = run ] || export OMPI_MCA_mtl_base_verbose=10 FI_LOG_LEVEL=info
 	;;
 btl-ofi)
 	export OMPI_MCA_pml=ob1 OMPI_MCA_btl=ofi,self OMPI_MCA_btl_ofi_provider_include="$prov"
 	export OMPI_MCA_btl_ofi_provider_exclude="" OMPI_MCA_btl_ofi_mode=1
-	export OMPI_MCA_btl_base_verbose=100 OMPI_MCA_osc=^rdma FI_LOG_LEVEL=info
+	export OMPI_MCA_osc=^rdma
+	[ "$mode" = run ] || export OMPI_MCA_btl_base_verbose=100 FI_LOG_LEVEL=info
 	;;
 *)
-	echo "usage: $0 vader|mtl-ofi|btl-ofi [PROVIDER]" >&2
+	echo "usage: $0 [--run] vader|mtl-ofi|btl-ofi [PROVIDER] [-- ARGS (--run)]" >&2
 	exit 1
 	;;
 esac
+
+if [ "$mode" = run ]; then
+	# fpgadma's registration cache counters are info lines of its log
+	case $transport:$prov in
+	vader:*) ;;
+	*:fpgadma) export FI_LOG_LEVEL=info ;;
+	esac
+	rcf=${TMPDIR:-/tmp}/mpi-run.$$.rc
+	{ mpirun -n 2 --oversubscribe "$prog" "$@" 2>&1; echo $? > "$rcf"; } |
+		awk '!/^libfabric:/ { print; fflush(); next }
+			/registration cache: / {
+				split($0, f, ":"); m = $0; sub(/^[^>]*> /, "", m)
+				print "pid " f[2] ": " m; fflush()
+			}'
+	rc=$(cat "$rcf" 2>/dev/null || echo 1)
+	rm -f "$rcf"
+	[ "$rc" -eq 0 ] || echo "mpi-run: mpirun exit status $rc"
+	exit "$rc"
+fi
 
 log=${TMPDIR:-/tmp}/mpi-run.$$.log
 mpirun -n 2 --oversubscribe "$prog" >"$log" 2>&1

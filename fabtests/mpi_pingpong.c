@@ -12,6 +12,18 @@
  * Which transport carries it is Open MPI's choice (OMPI_MCA_pml, _mtl,
  * _btl...): the test says nothing about it, the harness checks that.
  * Exit status 0 when both ranks found everything right, else 1.
+ *
+ * -b: a benchmark instead (bench/guest-bench.sh, step mpi), from buffers the
+ * program never registers (malloc'd once and reused, as an application's):
+ * for each size from 1 KiB to 4 MiB (powers of two), the ping-pong latency
+ * (half a round trip, in us) and a one-way bandwidth (MB/s, 10^6 bytes/s:
+ * windows of 16 MPI_Isend into 16 distinct MPI_Irecv buffers, each window
+ * answered by a 0-byte message).  Each size runs one untimed round trip and
+ * window first (its data checked: a wrong byte fails the run), then iters
+ * timed round trips and iters timed windows.  Rank 0 prints the table,
+ * tab-separated ('#' lines first: what ran); -o FILE writes it as TSV too
+ * ("# title: ..." and notes, then size, lat_us, bw_MBps, iters).  -q: sizes
+ * in powers of four and fewer iterations (a smoke run).
  */
 #include <mpi.h>
 
@@ -19,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX (4 << 20)
 #define WIN (MAX + 8192)
@@ -218,21 +231,225 @@ static void rma(void)
 	free(local);
 }
 
+/* ---- -b: the benchmark ---- */
+
+#define BENCH_MIN 1024
+#define BENCH_WINDOW 16
+
+/*
+ * Iterations of a size: 128 MiB through the bandwidth test from 16 KiB to
+ * 2 MiB, 256 MiB at 4 MiB (4 windows), 500 windows below 16 KiB; -q: about
+ * 16 MiB, 2 to 20 windows.
+ */
+static int bench_iters(size_t len, int quick)
+{
+	size_t n = quick ? (1 << 20) / len : (8 << 20) / len;
+	size_t lo = quick ? 2 : 4, hi = quick ? 20 : 500;
+
+	return (int)(n < lo ? lo : n > hi ? hi : n);
+}
+
+/* ping-pong of len bytes, n round trips; the seconds rank 0 measured */
+static double bench_lat(uint8_t *sbuf, uint8_t *rbuf, size_t len, int n)
+{
+	double t0;
+	int i;
+
+	MPI_Barrier(MPI_COMM_WORLD);
+	t0 = MPI_Wtime();
+	for (i = 0; i < n; i++) {
+		if (rank == 0) {
+			MPI_Send(sbuf, (int)len, MPI_BYTE, 1, 1, MPI_COMM_WORLD);
+			MPI_Recv(rbuf, (int)len, MPI_BYTE, 1, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+		} else {
+			MPI_Recv(rbuf, (int)len, MPI_BYTE, 0, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+			MPI_Send(sbuf, (int)len, MPI_BYTE, 0, 1, MPI_COMM_WORLD);
+		}
+	}
+	return MPI_Wtime() - t0;
+}
+
+/* n windows of BENCH_WINDOW messages of len bytes, rank 0 to rank 1 */
+static double bench_bw(uint8_t *sbuf, uint8_t *rbuf, size_t len, int n)
+{
+	MPI_Request req[BENCH_WINDOW];
+	double t0;
+	int i, j;
+
+	MPI_Barrier(MPI_COMM_WORLD);
+	t0 = MPI_Wtime();
+	for (i = 0; i < n; i++) {
+		if (rank == 0) {
+			for (j = 0; j < BENCH_WINDOW; j++)
+				MPI_Isend(sbuf, (int)len, MPI_BYTE, 1, 2, MPI_COMM_WORLD, &req[j]);
+			MPI_Waitall(BENCH_WINDOW, req, MPI_STATUSES_IGNORE);
+			MPI_Recv(NULL, 0, MPI_BYTE, 1, 3, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+		} else {
+			for (j = 0; j < BENCH_WINDOW; j++)
+				MPI_Irecv(rbuf + (size_t)j * len, (int)len, MPI_BYTE, 0, 2,
+					  MPI_COMM_WORLD, &req[j]);
+			MPI_Waitall(BENCH_WINDOW, req, MPI_STATUSES_IGNORE);
+			MPI_Send(NULL, 0, MPI_BYTE, 0, 3, MPI_COMM_WORLD);
+		}
+	}
+	return MPI_Wtime() - t0;
+}
+
+/* what ran, from the environment Open MPI and the provider read */
+static void bench_notes(char notes[][256], int *nnotes)
+{
+	static const char *const vars[] = {
+		"OMPI_MCA_pml", "OMPI_MCA_mtl", "OMPI_MCA_btl", "OMPI_MCA_mtl_ofi_provider_include",
+		"OMPI_MCA_btl_ofi_provider_include", "FI_FPGADMA_MR_CACHE",
+	};
+	char version[MPI_MAX_LIBRARY_VERSION_STRING], *p = notes[*nnotes];
+	size_t i, used = 0;
+	int len;
+
+	MPI_Get_library_version(version, &len);
+	version[strcspn(version, ",\n")] = '\0';
+	used += (size_t)snprintf(p, 256, "%s; environment:", version);
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]) && used < 256; i++) {
+		const char *v = getenv(vars[i]);
+
+		if (v)
+			used += (size_t)snprintf(p + used, 256 - used, " %s=%s", vars[i], v);
+	}
+	if (!getenv("FI_FPGADMA_MR_CACHE") && used < 256)
+		snprintf(p + used, 256 - used, " (FI_FPGADMA_MR_CACHE not set)");
+	(*nnotes)++;
+	snprintf(notes[(*nnotes)++], 256,
+		 "buffers malloc'd once, never registered by the program; bw: windows of %d "
+		 "MPI_Isend, each answered by 0 bytes; lat_us: half a round trip",
+		 BENCH_WINDOW);
+	snprintf(notes[(*nnotes)++], 256,
+		 "iters: the timed round trips, and the timed windows, of each size "
+		 "(after one untimed of each, its data checked)");
+}
+
+static void bench(int quick, const char *tsv_path)
+{
+	const size_t max = MAX, step = quick ? 4 : 2;
+	uint8_t *sbuf = malloc(max), *rbuf = malloc(max * BENCH_WINDOW);
+	char notes[3][256];
+	int nnotes = 0, i;
+	FILE *tsv = NULL;
+	size_t len;
+
+	if (!sbuf || !rbuf) {
+		printf("FAIL: rank %d: no memory for the buffers\n", rank);
+		MPI_Abort(MPI_COMM_WORLD, 1);
+	}
+	if (rank == 0) {
+		const char *title = "mpi_pingpong -b: Open MPI, 2 ranks: ping-pong latency and "
+				    "bandwidth from unregistered buffers";
+
+		bench_notes(notes, &nnotes);
+		if (tsv_path) {
+			tsv = fopen(tsv_path, "w");
+			if (!tsv) {
+				perror(tsv_path);
+				MPI_Abort(MPI_COMM_WORLD, 1);
+			}
+			fprintf(tsv, "# title: %s\n", title);
+			for (i = 0; i < nnotes; i++)
+				fprintf(tsv, "# %s\n", notes[i]);
+			fprintf(tsv, "size\tlat_us\tbw_MBps\titers\n");
+			fflush(tsv);
+		}
+		printf("# %s\n", title);
+		for (i = 0; i < nnotes; i++)
+			printf("# %s\n", notes[i]);
+		printf("size\tlat_us\tbw_MBps\titers\n");
+	}
+	for (len = BENCH_MIN; len <= max; len *= step) {
+		int iters = bench_iters(len, quick);
+		uint64_t seed = len * 131;
+		double lat, bw;
+		char what[64];
+
+		/* the untimed round trip and window, their data checked */
+		fill(sbuf, len, rank == 0 ? seed : seed + 7);
+		memset(rbuf, GUARD, len);
+		memset(rbuf + (BENCH_WINDOW - 1) * len, GUARD, len);
+		bench_lat(sbuf, rbuf, len, 1);
+		snprintf(what, sizeof(what), "%s of %zu bytes", rank == 0 ? "pong" : "ping", len);
+		check(rbuf, len, rank == 0 ? seed + 7 : seed, what);
+		if (rank == 1)
+			memset(rbuf, GUARD, len);
+		bench_bw(sbuf, rbuf, len, 1);
+		if (rank == 1) {
+			snprintf(what, sizeof(what), "the first message of a window of %zu bytes", len);
+			check(rbuf, len, seed, what);
+			snprintf(what, sizeof(what), "the last message of a window of %zu bytes", len);
+			check(rbuf + (BENCH_WINDOW - 1) * len, len, seed, what);
+		}
+
+		lat = bench_lat(sbuf, rbuf, len, iters) * 1e6 / (2.0 * iters);
+		bw = bench_bw(sbuf, rbuf, len, iters);
+		bw = bw > 0 ? (double)len * BENCH_WINDOW * iters / bw / 1e6 : 0;
+		if (rank == 0) {
+			printf("%zu\t%.2f\t%.1f\t%d\n", len, lat, bw, iters);
+			if (tsv) {
+				fprintf(tsv, "%zu\t%.3f\t%.2f\t%d\n", len, lat, bw, iters);
+				fflush(tsv);
+			}
+		}
+	}
+	if (tsv && fclose(tsv)) {
+		perror(tsv_path);
+		failures++;
+	}
+	free(sbuf);
+	free(rbuf);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long total;
 	unsigned long long bytes;
-	int size;
+	const char *tsv_path = NULL;
+	int size, c, bench_mode = 0, quick = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	MPI_Init(&argc, &argv);
 	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	while ((c = getopt(argc, argv, "bqo:")) != -1) {
+		switch (c) {
+		case 'b':
+			bench_mode = 1;
+			break;
+		case 'q':
+			quick = 1;
+			break;
+		case 'o':
+			tsv_path = optarg;
+			break;
+		default:
+			if (!rank)
+				fprintf(stderr, "usage: mpi_pingpong [-b [-q] [-o FILE]]\n");
+			MPI_Finalize();
+			return 2;
+		}
+	}
 	if (size != 2) {
 		if (!rank)
 			printf("FAIL: mpi_pingpong needs 2 ranks, has %d\n", size);
 		MPI_Finalize();
 		return 1;
+	}
+	if (bench_mode) {
+		bench(quick, tsv_path);
+		MPI_Allreduce(&failures, &total, 1, MPI_UNSIGNED_LONG, MPI_SUM, MPI_COMM_WORLD);
+		if (rank == 0) {
+			if (total)
+				printf("FAIL: mpi_pingpong -b: %lu checks failed\n", total);
+			else
+				printf("PASS: mpi_pingpong -b: %llu bytes checked\n", bytes_verified);
+		}
+		MPI_Finalize();
+		return total ? 1 : 0;
 	}
 	pingpong();
 	rma();

@@ -54,8 +54,10 @@
 # ib_read_bw and ib_read_lat, iproute2's rdma tool, libibverbs' rxe provider
 # and the kernel modules of soft-RoCE (rdma_rxe and what it depends on,
 # crc32_generic first: rxe's checksum) in /modules/bench/ with their
-# load-order; what is not installed on this machine is left out, saying so,
-# and the guest script skips what needs it.
+# load-order; Open MPI (as for the .mpi archive, which the bench job does not
+# append) with fabtests/mpi_pingpong and fabtests/mpi-run.sh in /bench/ when
+# mpi_pingpong was built; what is not installed on this machine is left out,
+# saying so, and the guest script skips what needs it.
 #
 # Test names are paths under tests/ without the prefix, one per line with
 # the configurations that run the test (see tests/vm-tests.list), '#'
@@ -364,6 +366,13 @@ copy_openmpi() {
 	copy_tree "$sysconfdir"
 }
 
+# have_openmpi: whether Open MPI is installed here and fabtests/mpi_pingpong
+# was built (configure found mpicc).
+have_openmpi() {
+	[ -x "$build_dir/fabtests/mpi_pingpong" ] && command -v mpirun >/dev/null &&
+		command -v orted >/dev/null && command -v ompi_info >/dev/null
+}
+
 # add_fabtest LINE: one line of the fabtests list.
 have_prov=no have_mpi=no mpi_copied=no
 add_fabtest() {
@@ -450,8 +459,7 @@ if [ "$tests_list" != /dev/null ] && [ "$no_fabtests" = no ]; then
 		if command -v fi_info >/dev/null; then
 			in_root "$ft_root" "$base_root" -- copy_with_libs "$(command -v fi_info)" /usr/bin/fi_info
 		fi
-		if [ -x "$build_dir/fabtests/mpi_pingpong" ] && command -v mpirun >/dev/null &&
-		   command -v orted >/dev/null && command -v ompi_info >/dev/null; then
+		if have_openmpi; then
 			have_mpi=yes
 		fi
 		while IFS= read -r line || [ -n "$line" ]; do
@@ -497,6 +505,14 @@ add_bench() {
 		install -D -m 0644 /etc/libibverbs.d/rxe.driver "$root/etc/libibverbs.d/rxe.driver"
 	else
 		echo "mkinitramfs: bench: left out libibverbs' rxe provider (ibverbs-providers is not installed)" >&2
+	fi
+	# Open MPI and the program for the mpi step, in this archive of its own.
+	if have_openmpi; then
+		copy_openmpi
+		copy_with_libs "$(resolve_prog fabtests/mpi_pingpong)" /bench/mpi_pingpong
+		install -D -m 0755 "$src_dir/fabtests/mpi-run.sh" "$root/bench/mpi-run.sh"
+	else
+		echo "mkinitramfs: bench: left out Open MPI and mpi_pingpong (not installed here, or configure found no mpicc)" >&2
 	fi
 	if modprobe -S "${krel:-$(uname -r)}" --show-depends rdma_rxe >/dev/null 2>&1; then
 		copy_kmods /modules/bench crc32_generic rdma_rxe
