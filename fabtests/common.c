@@ -818,3 +818,32 @@ bool ft_stream_find(const uint8_t *buf, size_t len, uint64_t frame_size, uint64_
 	}
 	return false;
 }
+
+void ft_check_fpgadma_cache(struct ft_dom *d, const char *which)
+{
+	struct fi_fpgadma_ops_domain *ops = NULL;
+	struct fi_fpgadma_mr_cache_stats st;
+
+	if (strcmp(d->info->fabric_attr->prov_name, "fpgadma"))
+		return;
+	if (fi_open_ops(&d->domain->fid, FI_FPGADMA_DOMAIN_OPS_1, 0, (void **)&ops, NULL) ||
+	    !ops || ops->size < FI_FPGADMA_OPS_DOMAIN_HAS(mr_cache_stats)) {
+		ft_check(0, "fpgadma: no mr_cache_stats in the domain's ops");
+		return;
+	}
+	memset(&st, 0, sizeof(st));
+	ft_check(!ops->mr_cache_stats(d->domain, &st), "mr_cache_stats failed");
+	ft_log("fpgadma registration cache (%s): %s; %" PRIu64 " hits, %" PRIu64
+	       " misses, %" PRIu64 " invalidated, %" PRIu64 " evicted, %" PRIu64
+	       " uncached; %" PRIu64 " entries of %" PRIu64 " bytes left", which,
+	       st.enabled ? "on" : "off", st.hits, st.misses, st.invalidated, st.evicted,
+	       st.uncached, st.entries, st.bytes);
+	if (st.enabled) {
+		ft_check(st.hits > 0, "the cache is on but nothing hit it");
+		ft_check(st.invalidated > 0, "memory changed under cached ranges, none invalidated");
+	} else {
+		ft_check(st.hits == 0 && st.uncached > 0,
+			 "the cache is off: %" PRIu64 " hits, %" PRIu64 " uncached", st.hits,
+			 st.uncached);
+	}
+}

@@ -289,6 +289,14 @@ struct fi_fpgadma_fpga;
 void ft_query_fpga(struct ft_dom *d, struct fi_fpgadma_fpga *fpga);
 
 /*
+ * On an fpgadma domain, its registration cache must have worked as a run
+ * that reused and then changed memory says: with the cache on, hits and
+ * invalidations; with it off, no hit and every registration uncached.  The
+ * counters are logged, naming the domain as which.  Other providers: nothing.
+ */
+void ft_check_fpgadma_cache(struct ft_dom *d, const char *which);
+
+/*
  * The FPGA's frame stream (fi_fpgadma_stream_word): byte pos of a stream of
  * frames of frame_size bytes (a multiple of 8).
  */

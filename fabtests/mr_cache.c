@@ -85,7 +85,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <rdma/fi_ext_fpgadma.h>
 
 #define KiB		1024UL
 #define MiB		(1024UL * 1024UL)
@@ -934,42 +933,6 @@ static void run_case(const struct way *w, enum path p, size_t len, size_t off)
 	w->teardown(&r);
 }
 
-/*
- * On fpgadma, the cache of ep0's domain must have worked as the run says:
- * with the cache on, operations hit it and the ways that change memory
- * invalidated entries (a provider passing with no hit would prove nothing
- * of the cache); with it off, no hit and every registration uncached.
- */
-static void check_fpgadma_cache(void)
-{
-	struct ft_dom *d = ft_pair_dom(&C.p, 0);
-	struct fi_fpgadma_ops_domain *ops = NULL;
-	struct fi_fpgadma_mr_cache_stats st;
-
-	if (strcmp(d->info->fabric_attr->prov_name, "fpgadma"))
-		return;
-	if (fi_open_ops(&d->domain->fid, FI_FPGADMA_DOMAIN_OPS_1, 0, (void **)&ops, NULL) ||
-	    !ops || ops->size < FI_FPGADMA_OPS_DOMAIN_HAS(mr_cache_stats)) {
-		ft_check(0, "fpgadma: no mr_cache_stats in the domain's ops");
-		return;
-	}
-	memset(&st, 0, sizeof(st));
-	ft_check(!ops->mr_cache_stats(d->domain, &st), "mr_cache_stats failed");
-	ft_log("fpgadma registration cache (ep0's domain): %s; %" PRIu64 " hits, %" PRIu64
-	       " misses, %" PRIu64 " invalidated, %" PRIu64 " evicted, %" PRIu64
-	       " uncached; %" PRIu64 " entries of %" PRIu64 " bytes left",
-	       st.enabled ? "on" : "off", st.hits, st.misses, st.invalidated, st.evicted,
-	       st.uncached, st.entries, st.bytes);
-	if (st.enabled) {
-		ft_check(st.hits > 0, "the cache is on but nothing hit it");
-		ft_check(st.invalidated > 0, "memory changed under cached ranges, none invalidated");
-	} else {
-		ft_check(st.hits == 0 && st.uncached > 0,
-			 "the cache is off: %" PRIu64 " hits, %" PRIu64 " uncached", st.hits,
-			 st.uncached);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	size_t shapes[4][2], nshapes = 0, wi, si;
@@ -1001,7 +964,7 @@ int main(int argc, char **argv)
 		for (si = 0; si < nshapes; si++)
 			for (p = 0; p < P_COUNT; p++)
 				run_case(&ways[wi], (enum path)p, shapes[si][0], shapes[si][1]);
-	check_fpgadma_cache();
+	ft_check_fpgadma_cache(ft_pair_dom(&C.p, 0), "ep0's domain");
 	ctx_close();
 	ft_log("free+malloc: malloc gave the same address in %u of %u cases, free unmapped "
 	       "the block in %u", malloc_same, malloc_cases, malloc_unmapped);

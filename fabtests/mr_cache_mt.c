@@ -62,7 +62,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <rdma/fi_ext_fpgadma.h>
 
 #define KiB		1024UL
 #define MiB		(1024UL * 1024UL)
@@ -903,43 +902,6 @@ static void *receiver_main(void *arg)
 	return NULL;
 }
 
-/* ---- fpgadma's cache counters ---- */
-
-/*
- * On fpgadma the senders' domain's cache must have worked as the run says:
- * with the cache on, buffers reused hit it and buffers unmapped invalidated
- * entries; with it off, no hit and registrations made outside it.
- */
-static void check_fpgadma_cache(void)
-{
-	struct fi_fpgadma_ops_domain *ops = NULL;
-	struct fi_fpgadma_mr_cache_stats st;
-
-	if (strcmp(dom[0].info->fabric_attr->prov_name, "fpgadma"))
-		return;
-	if (fi_open_ops(&dom[0].domain->fid, FI_FPGADMA_DOMAIN_OPS_1, 0, (void **)&ops, NULL) ||
-	    !ops || ops->size < FI_FPGADMA_OPS_DOMAIN_HAS(mr_cache_stats)) {
-		ft_check(0, "fpgadma: no mr_cache_stats in the domain's ops");
-		return;
-	}
-	memset(&st, 0, sizeof(st));
-	ft_check(!ops->mr_cache_stats(dom[0].domain, &st), "mr_cache_stats failed");
-	ft_log("fpgadma registration cache (the senders' domain): %s; %" PRIu64 " hits, %" PRIu64
-	       " misses, %" PRIu64 " invalidated, %" PRIu64 " evicted, %" PRIu64
-	       " uncached; %" PRIu64 " entries of %" PRIu64 " bytes left",
-	       st.enabled ? "on" : "off", st.hits, st.misses, st.invalidated, st.evicted,
-	       st.uncached, st.entries, st.bytes);
-	if (st.enabled) {
-		ft_check(st.hits > 0, "the cache is on but nothing hit it");
-		ft_check(st.invalidated > 0, "buffers were unmapped under cached ranges, none "
-			 "invalidated");
-	} else {
-		ft_check(st.hits == 0 && st.uncached > 0,
-			 "the cache is off: %" PRIu64 " hits, %" PRIu64 " uncached", st.hits,
-			 st.uncached);
-	}
-}
-
 /* ---- main ---- */
 
 int main(int argc, char **argv)
@@ -1043,7 +1005,7 @@ int main(int argc, char **argv)
 	if (atomic_load(&stop) && !atomic_load(&failures))
 		ft_error("the run stopped early");
 	if (!atomic_load(&stop)) {
-		check_fpgadma_cache();
+		ft_check_fpgadma_cache(&dom[0], "the senders' domain");
 		close_all();
 		for (i = 0; i < n_senders; i++)
 			for (j = 0; j < RX_DEPTH; j++)
