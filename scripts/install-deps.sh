@@ -36,6 +36,11 @@ packages=(
 	# is in Debian's kernel image) as the registration anchor, perftest's
 	# ib_read_bw/ib_read_lat, the rdma tool (iproute2) to add the rxe link
 	gnuplot-nox libibverbs-dev ibverbs-providers rdma-core perftest iproute2
+	# the upstream conformance run (tests/upstream-fabtests.sh): libfabric's
+	# fabtests from Debian's source package (apt-get source, dpkg-source
+	# unpacking its .tar.xz; the deb-src entry below), or from a git
+	# repository (git archive, autogen.sh), built against libfabric-dev
+	dpkg-dev xz-utils git autoconf automake libtool make gcc libfabric-dev
 )
 # shellcheck disable=SC2206 # word splitting is the point
 [ -n "${FPGADMA_EXTRA_PACKAGES:-}" ] && packages+=(${FPGADMA_EXTRA_PACKAGES})
@@ -68,6 +73,93 @@ apt_install() {
 	log "installing: $*"
 	as_root "${env[@]}" apt-get -q -y --no-install-recommends install "$@"
 }
+
+# A deb-src entry for Debian's main archive, with the URIs, suites and key
+# of its deb entry, so that 'apt-get source libfabric' works (the upstream
+# fabtests, tests/upstream-fabtests.sh): written once, in deb822 form,
+# unless some other entry has those sources already.
+src_list=/etc/apt/sources.list.d/fpgadma-src.sources
+# main_archive: "URIS|SUITES|SIGNED-BY" of the first deb entry of Debian's
+# main archive (not -security, with component main), deb822 or one-line.
+main_archive() {
+	local f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		if [ ! -f "$f" ] || [ "$f" = "$src_list" ]; then continue; fi
+		awk '
+			function flush() {
+				if (types ~ /(^| )deb( |$)/ && comps ~ /(^| )main( |$)/ &&
+				    uris != "" && uris !~ /security/ && suites !~ /-security/) {
+					print uris "|" suites "|" key; found = 1; exit
+				}
+				types = uris = suites = comps = key = ""
+			}
+			/^[ \t]*#/ { next }
+			/^[ \t]*$/ { flush(); next }
+			/^Types:/ { sub(/^Types:[ \t]*/, ""); types = $0 }
+			/^URIs:/ { sub(/^URIs:[ \t]*/, ""); uris = $0 }
+			/^Suites:/ { sub(/^Suites:[ \t]*/, ""); suites = $0 }
+			/^Components:/ { sub(/^Components:[ \t]*/, ""); comps = $0 }
+			/^Signed-By:/ { sub(/^Signed-By:[ \t]*/, ""); key = $0 }
+			END { if (!found) flush() }' "$f"
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		# deb [options] URI SUITE COMPONENT...
+		awk '$1 == "deb" {
+				i = 2
+				if ($i ~ /^\[/) { while (i < NF && $i !~ /\]$/) i++; i++ }
+				uri = $i; suite = $(i + 1)
+				if (uri !~ /security/ && suite !~ /-security/ && / main( |$)/) {
+					s[uri] = s[uri] (s[uri] == "" ? "" : " ") suite
+					if (u == "") u = uri
+				}
+			}
+			END { if (u != "") print u "|" s[u] "|" }' "$f"
+	done
+}
+# has_deb_src URI: some entry other than ours has deb-src for URI.
+has_deb_src() {
+	local f
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+		/etc/apt/sources.list.d/*.sources; do
+		if [ ! -f "$f" ] || [ "$f" = "$src_list" ]; then continue; fi
+		if grep -q "^deb-src.* ${1%/}/\{0,1\} " "$f" 2>/dev/null ||
+		   awk -v uri="${1%/}" '
+			/^[ \t]*$/ { t = u = ""; next }
+			/^Types:/ && / deb-src( |$)/ { t = 1 }
+			/^URIs:/ { for (i = 2; i <= NF; i++) { x = $i; sub(/\/$/, "", x); if (x == uri) u = 1 } }
+			t && u { found = 1; exit }
+			END { exit !found }' "$f"; then
+			return 0
+		fi
+	done
+	return 1
+}
+archive=$(main_archive | head -n 1)
+if [ -z "$archive" ]; then
+	log "no deb entry for Debian's main archive found: no deb-src entry added (apt-get source will fail; set FPGADMA_LIBFABRIC_SRC for the upstream fabtests)"
+else
+	IFS='|' read -r src_uris src_suites src_key <<<"$archive"
+	src_want="# Debian's sources, for 'apt-get source libfabric' (the upstream fabtests):
+# written by fpgadma's scripts/install-deps.sh from the deb entry.
+Types: deb-src
+URIs: $src_uris
+Suites: $src_suites
+Components: main${src_key:+
+Signed-By: $src_key}"
+	if [ -f "$src_list" ] && [ "$(cat "$src_list")" = "$src_want" ]; then
+		:
+	elif has_deb_src "${src_uris%% *}"; then
+		:
+	else
+		log "adding $src_list (deb-src $src_uris $src_suites main)"
+		printf '%s\n' "$src_want" | as_root tee "$src_list.tmp" >/dev/null
+		as_root mv "$src_list.tmp" "$src_list"
+		log "apt-get update"
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get -q update
+		updated=yes
+	fi
+fi
 
 missing=()
 for p in "${packages[@]}"; do

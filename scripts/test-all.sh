@@ -8,7 +8,12 @@
 #   the Debian packages built, installed with DKMS in a clean chroot and
 #   purged, and the modules DKMS built booted in the VM with a quick
 #   selection of the VM suite (scripts/package-test.sh);
-#   the VM suite in every configuration (make vm-check);
+#   the VM suite in every configuration (make vm-check), with the upstream
+#   conformance run (configuration 'upstream': libfabric's own
+#   runfabtests.sh -t quick against fpgadma) when libfabric's fabtests are
+#   built (tests/upstream-fabtests.sh builds them once, from Debian's
+#   source package or FPGADMA_LIBFABRIC_SRC; without a source it is one
+#   counted skip, with the reason);
 #   the debug-kernel tier: the VM suite on a kernel with KASAN, lockdep,
 #   DMA-API debugging, kmemleak and UBSAN (make vm-check-debug; building
 #   that kernel the first time takes about 10 minutes).
@@ -20,7 +25,8 @@
 # Environment: VM_CONFIGS="default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem" (the VM suite's
 # configurations), DEBUG_VM_CONFIGS (the debug-kernel tier's, default
 # "default swiotlb smp2 smp4 faults"; empty skips the tier, counted as one skip), JOBS
-# (parallel make jobs, default: number of CPUs).
+# (parallel make jobs, default: number of CPUs), UPSTREAM_FABTESTS=no (leave
+# the upstream conformance run out, counted as one skip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -132,6 +138,31 @@ suite() {
 	[ "$f" -eq 0 ] || fail "$name" "$f"
 	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then fail "$name (make $target)"; fi
 }
+
+# libfabric's own fabtests, for the VM suite's upstream conformance run:
+# built once into a cache outside the tree; its configuration runs only
+# when they are there, else the reason is one counted skip.
+if [ "${UPSTREAM_FABTESTS:-yes}" = no ]; then
+	banner "upstream fabtests: skipped (UPSTREAM_FABTESTS=no)"
+	skipped=$((skipped + 1))
+else
+	banner "upstream fabtests: bash tests/upstream-fabtests.sh"
+	status=0
+	up_out=$(bash tests/upstream-fabtests.sh) || status=$?
+	if [ "$status" -eq 0 ]; then
+		echo "-------- upstream fabtests: in $(tail -n 1 <<<"$up_out"); the VM suite runs configuration upstream"
+		[[ " $vm_configs " == *" upstream "* ]] || vm_configs+=" upstream"
+	else
+		reason=$(sed -n 's/^SKIP: //p' <<<"$up_out" | tail -n 1)
+		if [ "$status" -eq 77 ]; then
+			echo "-------- upstream fabtests: SKIPPED: ${reason:-no reason given}"
+			skipped=$((skipped + 1))
+		else
+			echo "-------- upstream fabtests: FAILED: ${reason:-exit $status}"
+			fail "upstream fabtests (build)"
+		fi
+	fi
+fi
 
 # The VM suite, then the debug-kernel tier (the suite on the debug kernel).
 suite "VM suite" vm-check VM_CONFIGS="$vm_configs"

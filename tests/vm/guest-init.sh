@@ -39,7 +39,10 @@
 # scans after rmmod find nothing), dma-api (DMA-API debugging counted no
 # error and is still on) and lockdep (still on: it reported nothing).
 # A test passes with exit status 0 and is skipped with 77: the skip reason is
-# its last output line starting with "SKIP:", else its last line.  Each check
+# its last output line starting with "SKIP:", else its last line.  A test
+# that runs cases of its own (ft-runfabtests) may report each with a line
+# "FPGADMA-CASE ok|not ok NAME" or "FPGADMA-CASE skip NAME # REASON": a
+# TAP line "TEST: NAME" of its own, counted, before the test's.  Each check
 # starts with a line "# --- NAME"; test output follows with '# ' before each
 # line, then the kernel log lines the check caused, with 'kmsg: ' before
 # them (the console itself shows only messages more urgent than warnings),
@@ -217,20 +220,62 @@ fi
 # run_prog PREFIX PROGRAM [ARGS...]: run with the time limit in a fresh
 # directory, each output line passed through after PREFIX;
 # sets rc and the files /tmp/.fpgadma-last and /tmp/.fpgadma-skip.
+# A program that runs cases of its own (ft-runfabtests) reports each with a
+# line "FPGADMA-CASE ok NAME", "FPGADMA-CASE not ok NAME" or
+# "FPGADMA-CASE skip NAME # REASON": it becomes a TAP line
+# "<check>: NAME" there and then, counted like any other ($case_check is
+# the check's name).
+case_check=
 run_prog() {
 	prefix=$1
 	shift
 	work=/tmp/work.$n
 	mkdir -p "$work"
-	rm -f /tmp/.fpgadma-rc /tmp/.fpgadma-last /tmp/.fpgadma-skip
+	rm -f /tmp/.fpgadma-rc /tmp/.fpgadma-last /tmp/.fpgadma-skip /tmp/.fpgadma-cases
 	( cd "$work" && timeout -s KILL "$timeout" "$@" </dev/null 2>&1
 	  echo $? > /tmp/.fpgadma-rc ) |
+	{
+	cn=0	# the pipeline's end runs in a subshell: the cases go by file
 	while IFS= read -r line || [ -n "$line" ]; do
+		case $line in
+		"FPGADMA-CASE ok "*|"FPGADMA-CASE not ok "*|"FPGADMA-CASE skip "*)
+			cn=$((cn + 1))
+			c=${line#FPGADMA-CASE }
+			case $c in
+			"ok "*)
+				echo "ok $((n + cn)) - ${case_check:-$1}: ${c#ok }"
+				echo pass >> /tmp/.fpgadma-cases
+				;;
+			"not ok "*)
+				echo "not ok $((n + cn)) - ${case_check:-$1}: ${c#not ok }"
+				echo fail >> /tmp/.fpgadma-cases
+				;;
+			*)
+				c=${c#skip }
+				echo "ok $((n + cn)) - ${case_check:-$1}: ${c%% # *} # SKIP ${c#* # }"
+				echo skip >> /tmp/.fpgadma-cases
+				;;
+			esac
+			continue
+			;;
+		esac
 		printf '%s%s\n' "$prefix" "$line"
 		printf '%s\n' "$line" > /tmp/.fpgadma-last
 		case $line in SKIP:*) printf '%s\n' "${line#SKIP:}" > /tmp/.fpgadma-skip ;; esac
 	done
+	}
 	rc=$(cat /tmp/.fpgadma-rc 2>/dev/null || echo 255)
+	if [ -f /tmp/.fpgadma-cases ]; then
+		while read -r r; do
+			n=$((n + 1))
+			case $r in
+			pass) pass=$((pass + 1)) ;;
+			fail) fail=$((fail + 1)) ;;
+			skip) skip=$((skip + 1)) ;;
+			esac
+		done < /tmp/.fpgadma-cases
+		rm -f /tmp/.fpgadma-cases
+	fi
 	cd /
 	rm -rf "$work"
 }
@@ -249,6 +294,7 @@ run_test() {
 		return
 	fi
 	t0=$(uptime_s)
+	case_check=$name
 	run_prog '# ' "/tests/$name"
 	t1=$(uptime_s)
 	# Everything about a test comes before its TAP line.

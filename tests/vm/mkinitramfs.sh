@@ -19,6 +19,12 @@
 #                      fabtests/vm-fabtests.list, when the build has them)
 #   --no-fabtests      include no fabtests
 #   --no-bench         build no side archive for the bench job
+#   --upstream-fabtests PREFIX  upstream's fabtests installed in PREFIX
+#                      (default: the cache of tests/upstream-fabtests.sh,
+#                      when it has them)
+#   --build-upstream-fabtests  build them into that cache when it lacks
+#                      them (tests/upstream-fabtests.sh)
+#   --no-upstream-fabtests  leave them out
 #   --output FILE      default: <build dir>/tests/vm/initramfs.cpio.gz
 #
 # Contents: busybox (static) with its applet links; /init (guest-init.sh);
@@ -46,6 +52,18 @@
 # line "NAME CONFIG,...|- base|fabtests|mpi" per test (ft-NAME for a
 # fabtest): the configurations its list names ('-': none named, the list's
 # default) and the side archive it needs.
+#
+# libfabric's own fabtests (upstream's, the installed libfabric's version,
+# built by tests/upstream-fabtests.sh into a cache outside the tree), when
+# a line of the fabtests list runs guest-runfabtests.sh (ft-runfabtests,
+# configuration 'upstream'): a side archive <output>.upstream, appended
+# after .fabtests for the configurations that run it, with the programs and
+# runfabtests.sh in /usr/libexec/fpgadma-upstream-fabtests/bin, what
+# runfabtests.sh needs beyond busybox (coreutils' timeout, util-linux's
+# getopt and procps' ps in .../tools, bash, python3 with the part of its
+# library that 'import errno' needs) and tests/vm/guest-runfabtests.sh in
+# /usr/libexec/fpgadma-fabtests.  Without them the test skips, saying why
+# (the reason tests/upstream-fabtests.sh gives).
 #
 # The bench job (when bench/reg_bench was built, and not --no-tests or
 # --no-bench): a side archive <output>.bench, appended after .fabtests for
@@ -78,6 +96,8 @@ no_bench=no
 output=
 kmods=()
 extras=()
+up_mode=auto
+up_prefix=
 
 die() { printf 'mkinitramfs: %s\n' "$*" >&2; exit 1; }
 
@@ -93,6 +113,9 @@ while [ $# -gt 0 ]; do
 	--fabtests-list) fabtests_list=$2; shift 2 ;;
 	--no-fabtests) no_fabtests=yes; shift ;;
 	--no-bench) no_bench=yes; shift ;;
+	--upstream-fabtests) up_prefix=$(cd "$2" && pwd); shift 2 ;;
+	--build-upstream-fabtests) up_mode=build; shift ;;
+	--no-upstream-fabtests) up_mode=no; shift ;;
 	--output) output=$2; shift 2 ;;
 	-h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	*) die "unknown argument: $1 (see --help)" ;;
@@ -300,7 +323,8 @@ prov_dir=/usr/lib/fpgadma/libfabric
 base_root=$root
 ft_root=$out_dir/initramfs-fabtests
 mpi_root=$out_dir/initramfs-mpi
-rm -rf "$ft_root" "$mpi_root" "$output.fabtests" "$output.mpi"
+up_root=$out_dir/initramfs-upstream
+rm -rf "$ft_root" "$mpi_root" "$up_root" "$output.fabtests" "$output.mpi" "$output.upstream"
 : > "$output.configs.tmp"
 # where each test runs ('-': the list's default, general), and what it needs
 for i in ${names[@]+"${!names[@]}"}; do
@@ -373,10 +397,85 @@ have_openmpi() {
 		command -v orted >/dev/null && command -v ompi_info >/dev/null
 }
 
+# Upstream's fabtests (ft-runfabtests): where they are (up_prefix) or why
+# not (up_why), looked up once.
+up_dir=/usr/libexec/fpgadma-upstream-fabtests
+up_state='' up_why=''
+find_upstream() {
+	local out rc=0
+	[ -z "$up_state" ] || return 0
+	up_state=no
+	if [ -n "$up_prefix" ]; then
+		up_state=yes
+	elif [ "$up_mode" = no ]; then
+		up_why="upstream fabtests left out (mkinitramfs.sh --no-upstream-fabtests)"
+	elif [ "$up_mode" = build ]; then
+		out=$(bash "$src_dir/tests/upstream-fabtests.sh") || rc=$?
+	else
+		out=$(bash "$src_dir/tests/upstream-fabtests.sh" --cached 2>/dev/null) || rc=$?
+	fi
+	if [ -n "$out" ] && [ "$rc" -eq 0 ]; then
+		up_prefix=$(tail -n 1 <<<"$out")
+		up_state=yes
+	elif [ -n "$out" ]; then
+		up_why=$(sed -n 's/^SKIP: //p' <<<"$out" | tail -n 1)
+		[ -n "$up_why" ] || up_why="tests/upstream-fabtests.sh failed (exit $rc)"
+	fi
+	if [ "$up_state" = yes ] && [ ! -x "$up_prefix/bin/runfabtests.sh" ]; then
+		die "upstream fabtests: $up_prefix/bin/runfabtests.sh not found"
+	fi
+	return 0
+}
+
+# copy_upstream: upstream's programs and runfabtests.sh, what that script
+# needs beyond busybox, and the guest's runner.
+copy_upstream() {
+	local f t py stdlib src_line
+	for f in "$up_prefix"/bin/*; do
+		[ -f "$f" ] || continue
+		if is_elf "$f"; then
+			copy_with_libs "$f" "$up_dir/bin/${f##*/}"
+		elif [ "${f##*/}" = runfabtests.sh ]; then
+			install -D -m 0755 "$f" "$root$up_dir/bin/runfabtests.sh"
+		fi
+	done
+	# Busybox's timeout exits 143, not 124, and its ps has no -p: the real
+	# ones, first in the runner's PATH (not over busybox's links).
+	for t in /usr/bin/timeout /usr/bin/getopt /usr/bin/ps /usr/bin/bash; do
+		[ -x "$t" ] || die "upstream fabtests: $t not found (coreutils, util-linux, procps, bash)"
+	done
+	for t in timeout getopt ps; do
+		copy_with_libs "/usr/bin/$t" "$up_dir/tools/$t"
+	done
+	copy_with_libs /usr/bin/bash /usr/bin/bash
+	# python3 for runfabtests.sh's "import errno; print(errno.ENODATA)":
+	# errno is built in; startup needs the encodings package's utf-8, and
+	# os.py and lib-dynload/ are the landmarks by which it finds its prefix.
+	py=$(readlink -f /usr/bin/python3 2>/dev/null || true)
+	if [ -z "$py" ] || [ ! -x "$py" ]; then
+		die "upstream fabtests: /usr/bin/python3 not found (python3)"
+	fi
+	copy_with_libs "$py" "$py"
+	ln -sf "${py##*/}" "$root/usr/bin/python3"
+	stdlib=/usr/lib/${py##*/}
+	for f in os.py encodings/__init__.py encodings/aliases.py encodings/utf_8.py; do
+		[ -f "$stdlib/$f" ] || die "upstream fabtests: $stdlib/$f not found"
+		install -D -m 0644 "$stdlib/$f" "$root$stdlib/$f"
+	done
+	mkdir -p "$root$stdlib/lib-dynload"
+	install -D -m 0755 "$src_dir/tests/vm/guest-runfabtests.sh" "$root$ft_dir/guest-runfabtests.sh"
+	# Which source they came from, without the host's paths.
+	src_line=$(cat "$up_prefix/../source" 2>/dev/null || echo "unknown source")
+	if [[ $src_line == FPGADMA_LIBFABRIC_SRC=* ]]; then
+		src_line="FPGADMA_LIBFABRIC_SRC ${src_line#* }"
+	fi
+	printf '%s\n' "$src_line" > "$root$up_dir/source"
+}
+
 # add_fabtest LINE: one line of the fabtests list.
-have_prov=no have_mpi=no mpi_copied=no
+have_prov=no have_mpi=no mpi_copied=no up_copied=no
 add_fabtest() {
-	local name cfgs='' prog need_prov=no need_mpi=no why='' src w a
+	local name cfgs='' prog need_prov=no need_mpi=no need_up=no why='' src w a
 	local -a envs=() args=()
 	set -f
 	# shellcheck disable=SC2086 # the line is words
@@ -394,13 +493,23 @@ add_fabtest() {
 		case $a in *fpgadma*) need_prov=yes ;; esac
 	done
 	[ "$prog" != mpi-run.sh ] || need_mpi=yes
+	if [ "$prog" = guest-runfabtests.sh ]; then need_up=yes need_prov=yes; fi
 	if [ "$need_prov" = yes ] && [ "$have_prov" = no ]; then
 		why="the fpgadma provider (prov/fpgadma/.libs/libfpgadma-fi.so) was not built"
 	elif [ "$need_mpi" = yes ] && [ "$have_mpi" = no ]; then
 		why="Open MPI is not there to test (mpirun, or fabtests/mpi_pingpong: configure found no mpicc)"
+	elif [ "$need_up" = yes ]; then
+		find_upstream
+		[ "$up_state" = yes ] || why=$up_why
 	fi
 	if [ -z "$why" ]; then
-		if [ "$need_mpi" = yes ]; then
+		if [ "$need_up" = yes ]; then
+			if [ "$up_copied" = no ]; then
+				in_root "$up_root" "$base_root" "$ft_root" -- copy_upstream
+				up_copied=yes
+			fi
+			src=$up_root
+		elif [ "$need_mpi" = yes ]; then
 			if [ "$mpi_copied" = no ]; then
 				in_root "$mpi_root" "$base_root" "$ft_root" -- copy_openmpi
 				in_root "$mpi_root" "$base_root" "$ft_root" -- copy_with_libs \
@@ -443,6 +552,7 @@ add_fabtest() {
 	names+=("ft-$name")
 	printf '%s\n' "ft-$name" >> "$root/tests/vm-tests.list"
 	if [ "$need_mpi" = yes ] && [ -z "$why" ]; then a=mpi; else a=fabtests; fi
+	if [ "$need_up" = yes ] && [ -z "$why" ]; then a=upstream; fi
 	printf '%s %s %s\n' "ft-$name" "${cfgs:--}" "$a" >> "$output.configs.tmp"
 }
 
@@ -571,14 +681,14 @@ install -m 0755 "$src_dir/tests/vm/guest-init.sh" "$root/init"
 mknod -m 0600 "$root/dev/console" c 5 1 2>/dev/null || true
 
 pack "$root" "$output"
-for side in fabtests mpi bench; do
+for side in fabtests mpi upstream bench; do
 	d=$out_dir/initramfs-$side
 	[ ! -d "$d" ] || pack "$d" "$output.$side"
 done
 printf '%s\n' ${names[@]+"${names[@]}"} > "$output.tests"
 mv "$output.configs.tmp" "$output.configs"
 sides=
-for side in fabtests mpi bench; do
+for side in fabtests mpi upstream bench; do
 	[ ! -f "$output.$side" ] || sides+=", .$side $(du -h "$output.$side" | cut -f1)"
 done
 printf 'mkinitramfs: %s (%s tests, %s%s)\n' "${output#"$build_dir"/}" "${#names[@]}" \

@@ -41,12 +41,18 @@
 #   edu-highmem 1 GiB, 1 vCPU, the edu device without IOMMU, memory beyond
 #              its reach, a soft device beside it: only edu_reach and
 #              ft-prov_info (fi_info with both engines) run
+#   upstream   6 GiB, 2 vCPUs, the soft FPGA: libfabric's own
+#              runfabtests.sh -t quick against fpgadma (ft-runfabtests,
+#              each of its cases a check), with the .upstream side archive
+#              (upstream's fabtests: tests/upstream-fabtests.sh builds them
+#              once); a test's time limit 3600 s, the boot's 4200 s (not in
+#              the default list)
 # Each test runs in the configurations its list line names
 # (tests/vm-tests.list, fabtests/vm-fabtests.list; <initramfs>.configs), by
 # default the general ones: default, swiotlb, smp2, smallmem, edu and iommu,
 # where the tests target the edu device or skip saying why.  A
 # configuration that runs fabtests boots the initramfs with the side
-# archives they need appended (<initramfs>.fabtests, .mpi).
+# archives they need appended (<initramfs>.fabtests, .mpi, .upstream).
 #
 # Environment:
 #   KERNEL_IMAGE               kernel to boot (default: KERNEL_IMAGE of the
@@ -64,7 +70,7 @@
 #   FPGADMA_VM_DEMO_ARGS       arguments of fpgadma_demo, '|' separated
 #   FPGADMA_VM_BENCH_ARGS      arguments of bench/guest-bench.sh, '|' separated
 #   FPGADMA_VM_TEST_TIMEOUT    time limit of one test in the guest (300 s)
-#   FPGADMA_VM_TIMEOUT         time limit of one boot (900 s)
+#   FPGADMA_VM_TIMEOUT         time limit of one boot (900 s; upstream 4200 s)
 #
 # Each boot's console goes to <build dir>/tests/vm/logs/<config>.log.  A
 # configuration fails when a check reports 'not ok', when the guest never
@@ -88,18 +94,19 @@ allow_no_module=no
 
 die() { printf 'run-suite: %s\n' "$*" >&2; exit 2; }
 
-all_configs="default swiotlb smp2 smp4 smallmem pressure faults edu iommu edu-highmem bench"
+all_configs="default swiotlb smp2 smp4 smallmem pressure faults edu iommu edu-highmem bench upstream"
 default_configs="default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem"
 
 # config_setup NAME: sets mem, smp, cfg_append, cfg_qemu, cfg_accel (how QEMU
 # emulates), cfg_params (module parameters, '|' separated), cfg_engine (the
 # engine the tests target: soft or edu), cfg_scale (factor for the guest's
-# time limits).  Which tests a configuration runs, the test lists say
-# (tests/vm-tests.list, fabtests/vm-fabtests.list).
+# time limits), cfg_boot_timeout (the boot's time limit unless
+# FPGADMA_VM_TIMEOUT).  Which tests a configuration runs, the test lists
+# say (tests/vm-tests.list, fabtests/vm-fabtests.list).
 config_setup() {
 	cfg_name=$1
 	mem=1G smp=1 cfg_append='' cfg_qemu=() cfg_params='' cfg_engine=soft
-	cfg_scale=1
+	cfg_scale=1 cfg_boot_timeout=900
 	# shellcheck disable=SC2054 # commas belong to QEMU's option syntax
 	cfg_accel=(-accel tcg,thread=multi)
 	case $1 in
@@ -111,6 +118,14 @@ config_setup() {
 		# The benchmarks: room for 256 MiB registrations three ways,
 		# a server and a client on two vCPUs.
 		mem=3G smp=2
+		;;
+	upstream)
+		# runfabtests.sh -t quick: some 90 cases one after the other,
+		# server and client on two vCPUs, each case up to its own 120 s
+		# limit (fpgadma.timeout: the whole run is one test).
+		mem=6G smp=2
+		cfg_append="fpgadma.timeout=3600"
+		cfg_boot_timeout=4200
 		;;
 	smp4)
 		# 4 vCPUs (on however many host cores): the concurrency tests;
@@ -244,23 +259,25 @@ if [ -f "$initramfs.configs" ]; then
 fi
 
 # initrd_for NAME...: the initramfs that has what tests NAME... need: the
-# base one, or it with side archives appended (built once, next to it).
+# base one, or it with side archives appended (built once, next to it):
+# .fabtests, then .mpi and .upstream when a test needs them.
 initrd_for() {
-	local t need=base f
+	local t need_ft=no need_mpi=no need_up=no f
 	for t in "$@"; do
 		case ${test_needs[$t]:-} in
-		mpi) need=mpi ;;
-		fabtests) [ "$need" = mpi ] || need=fabtests ;;
+		mpi) need_ft=yes need_mpi=yes ;;
+		upstream) need_ft=yes need_up=yes ;;
+		fabtests) need_ft=yes ;;
 		esac
 	done
-	case $need in
-	base) echo "$initramfs"; return ;;
-	fabtests) f=$initramfs.with-fabtests ;;
-	mpi) f=$initramfs.with-mpi ;;
-	esac
+	if [ "$need_ft" = no ]; then echo "$initramfs"; return; fi
+	f=$initramfs.with-fabtests
+	[ "$need_mpi" = no ] || f=$initramfs.with-mpi
+	[ "$need_up" = no ] || f+=-upstream
 	if [ ! -f "$f" ] || [ "$f" -ot "$initramfs" ]; then
 		cat "$initramfs" "$initramfs.fabtests" > "$f.tmp"
-		[ "$need" != mpi ] || cat "$initramfs.mpi" >> "$f.tmp"
+		[ "$need_mpi" = no ] || cat "$initramfs.mpi" >> "$f.tmp"
+		[ "$need_up" = no ] || cat "$initramfs.upstream" >> "$f.tmp"
 		mv "$f.tmp" "$f"
 	fi
 	echo "$f"
@@ -349,7 +366,7 @@ run_config() {
 	[ -z "$extra_append" ] || append+=" $extra_append"
 
 	# shellcheck disable=SC2054 # commas belong to QEMU's option syntax
-	local -a cmd=(timeout -k 10 "${FPGADMA_VM_TIMEOUT:-900}" "$qemu"
+	local -a cmd=(timeout -k 10 "${FPGADMA_VM_TIMEOUT:-$cfg_boot_timeout}" "$qemu"
 		"${cfg_accel[@]}" -cpu qemu64 -m "$mem" -smp "$smp"
 		-nographic -no-reboot -nic none -vga none
 		"${cfg_qemu[@]}"
@@ -388,7 +405,7 @@ judge() {
 		[ "$missing" -ge 1 ] || missing=1
 		local why=crashed
 		if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
-			why="hit the time limit (${FPGADMA_VM_TIMEOUT:-900} s)"
+			why="hit the time limit (${FPGADMA_VM_TIMEOUT:-$cfg_boot_timeout} s)"
 		elif [ "$qrc" -ne 0 ]; then
 			why="stopped (QEMU exit status $qrc)"
 		fi
