@@ -25,6 +25,8 @@ struct fpgadma_cntr {
 	uint64_t value;
 	uint64_t err;
 	uint64_t last_read;		/* what fi_cntr_read returned last */
+	uint64_t poll_value, poll_err;	/* as of the last fi_poll that returned
+					 * it, fi_cntr_set or fi_cntr_add */
 	unsigned int idle;		/* fi_cntr_reads in a row without a change */
 	struct fpgadma_wait wait;
 	int refs;			/* endpoints bound */
@@ -60,6 +62,18 @@ static void cntr_change(struct fpgadma_cntr *cntr, uint64_t *field,
 {
 	pthread_mutex_lock(&cntr->lock);
 	*field = (keep ? *field : 0) + delta;
+	fpgadma_wait_set(&cntr->wait);
+	pthread_mutex_unlock(&cntr->lock);
+}
+
+/* The application's change: also the new baseline of fi_poll (fi_poll(3)). */
+static void cntr_app_change(struct fpgadma_cntr *cntr, uint64_t *field,
+			    bool keep, uint64_t delta)
+{
+	pthread_mutex_lock(&cntr->lock);
+	*field = (keep ? *field : 0) + delta;
+	cntr->poll_value = cntr->value;
+	cntr->poll_err = cntr->err;
 	fpgadma_wait_set(&cntr->wait);
 	pthread_mutex_unlock(&cntr->lock);
 }
@@ -118,7 +132,7 @@ static int cntr_add(struct fid_cntr *cntr_fid, uint64_t value)
 	struct fpgadma_cntr *cntr =
 		container_of(cntr_fid, struct fpgadma_cntr, cntr_fid);
 
-	cntr_change(cntr, &cntr->value, true, value);
+	cntr_app_change(cntr, &cntr->value, true, value);
 	return 0;
 }
 
@@ -127,7 +141,7 @@ static int cntr_set(struct fid_cntr *cntr_fid, uint64_t value)
 	struct fpgadma_cntr *cntr =
 		container_of(cntr_fid, struct fpgadma_cntr, cntr_fid);
 
-	cntr_change(cntr, &cntr->value, false, value);
+	cntr_app_change(cntr, &cntr->value, false, value);
 	return 0;
 }
 
@@ -136,7 +150,7 @@ static int cntr_adderr(struct fid_cntr *cntr_fid, uint64_t value)
 	struct fpgadma_cntr *cntr =
 		container_of(cntr_fid, struct fpgadma_cntr, cntr_fid);
 
-	cntr_change(cntr, &cntr->err, true, value);
+	cntr_app_change(cntr, &cntr->err, true, value);
 	return 0;
 }
 
@@ -145,7 +159,7 @@ static int cntr_seterr(struct fid_cntr *cntr_fid, uint64_t value)
 	struct fpgadma_cntr *cntr =
 		container_of(cntr_fid, struct fpgadma_cntr, cntr_fid);
 
-	cntr_change(cntr, &cntr->err, false, value);
+	cntr_app_change(cntr, &cntr->err, false, value);
 	return 0;
 }
 
@@ -188,6 +202,18 @@ static int cntr_no_wait(struct fid_cntr *cntr_fid, uint64_t threshold,
 {
 	(void)cntr_fid; (void)threshold; (void)timeout;
 	return -FI_ENOSYS;	/* FI_WAIT_NONE */
+}
+
+bool fpgadma_cntr_poll_changed(struct fpgadma_cntr *cntr)
+{
+	bool changed;
+
+	pthread_mutex_lock(&cntr->lock);
+	changed = cntr->value != cntr->poll_value || cntr->err != cntr->poll_err;
+	cntr->poll_value = cntr->value;
+	cntr->poll_err = cntr->err;
+	pthread_mutex_unlock(&cntr->lock);
+	return changed;
 }
 
 int fpgadma_cntr_trywait(struct fpgadma_cntr *cntr)

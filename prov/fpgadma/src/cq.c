@@ -362,6 +362,16 @@ static const char *cq_strerror(struct fid_cq *cq, int prov_errno,
 	return str;
 }
 
+bool fpgadma_cq_ready(struct fpgadma_cq *cq)
+{
+	bool ready;
+
+	pthread_mutex_lock(&cq->lock);
+	ready = cq->count || cq->signaled;
+	pthread_mutex_unlock(&cq->lock);
+	return ready;
+}
+
 int fpgadma_cq_trywait(struct fpgadma_cq *cq)
 {
 	int ret;

@@ -146,14 +146,6 @@ static int domain_no_scalable_ep(struct fid_domain *domain, struct fi_info *info
 	return -FI_ENOSYS;
 }
 
-static int domain_no_poll_open(struct fid_domain *domain,
-			       struct fi_poll_attr *attr,
-			       struct fid_poll **pollset)
-{
-	(void)domain; (void)attr; (void)pollset;
-	return -FI_ENOSYS;
-}
-
 static int domain_no_stx_ctx(struct fid_domain *domain, struct fi_tx_attr *attr,
 			     struct fid_stx **stx, void *context)
 {
@@ -210,7 +202,7 @@ static struct fi_ops_domain domain_ops = {
 	.endpoint = fpgadma_ep_open,
 	.scalable_ep = domain_no_scalable_ep,
 	.cntr_open = fpgadma_cntr_open,
-	.poll_open = domain_no_poll_open,
+	.poll_open = fpgadma_poll_open,
 	.stx_ctx = domain_no_stx_ctx,
 	.srx_ctx = domain_no_srx_ctx,
 	.query_atomic = domain_no_query_atomic,

@@ -25,6 +25,7 @@
  *   eq.c        EQ
  *   cq.c        CQ, fpgadma_cq_*()
  *   cntr.c      counters, fpgadma_cntr_*()
+ *   poll.c      poll sets (fi_poll) of a domain's CQs and counters
  *   stubs.c     the one place for -FI_ENOSYS entries of ops tables
  *   util.c      errno translation, the wait objects of EQs, CQs, counters
  *   ep.c        endpoint: bind, enable, getname, options, cancel
@@ -316,6 +317,9 @@ int fpgadma_cq_open(struct fid_domain *domain, struct fi_cq_attr *attr,
 		    struct fid_cq **cq, void *context);
 int fpgadma_cntr_open(struct fid_domain *domain, struct fi_cntr_attr *attr,
 		      struct fid_cntr **cntr, void *context);
+/* poll.c: fi_poll_open (poll sets of the domain's CQs and counters). */
+int fpgadma_poll_open(struct fid_domain *domain, struct fi_poll_attr *attr,
+		      struct fid_poll **pollset);
 extern struct fi_ops_mr fpgadma_mr_ops;
 /* domain ops: fi_endpoint(). */
 int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
@@ -515,12 +519,20 @@ void fpgadma_cq_write(struct fpgadma_cq *cq, const struct fpgadma_comp *c);
 void fpgadma_cq_write_err(struct fpgadma_cq *cq, const struct fpgadma_comp *c,
 			  int err, int prov_errno, size_t olen);
 struct fpgadma_domain *fpgadma_cq_domain(struct fpgadma_cq *cq);
+/* Does the CQ hold completions, error completions or an fi_cq_signal? */
+bool fpgadma_cq_ready(struct fpgadma_cq *cq);
 
 /* --- cntr.c ------------------------------------------------------------- */
 struct fpgadma_cntr;
 void fpgadma_cntr_inc(struct fpgadma_cntr *cntr);
 void fpgadma_cntr_inc_err(struct fpgadma_cntr *cntr);
 struct fpgadma_domain *fpgadma_cntr_domain(struct fpgadma_cntr *cntr);
+/*
+ * fi_poll's question: has the value or the error count changed since the
+ * last call, fi_cntr_set or fi_cntr_add (fi_poll(3))?  The answer is
+ * also the new baseline.  No progress is run.
+ */
+bool fpgadma_cntr_poll_changed(struct fpgadma_cntr *cntr);
 
 /* --- eq.c --------------------------------------------------------------- */
 struct fpgadma_eq;
