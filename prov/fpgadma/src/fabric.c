@@ -327,7 +327,7 @@ static void set_caps(struct fi_info *fi, uint64_t caps)
 {
 	fi->caps = caps;
 	fi->tx_attr->caps = caps & TX_CAPS;
-	fi->rx_attr->caps = caps & RX_CAPS;
+	fi->rx_attr->caps = caps & (RX_CAPS | FI_RMA_EVENT);
 	fi->domain_attr->caps = (fi->domain_attr->caps & DOMAIN_CAPS) |
 				(caps & DOMAIN_CAPS);
 }
@@ -343,15 +343,22 @@ static void set_caps(struct fi_info *fi, uint64_t caps)
 
 static int fit_caps(struct fi_info *fi, const struct fi_info *h)
 {
-	uint64_t caps;
+	uint64_t caps, offered = fi->caps;
 
+	/*
+	 * FI_RMA_EVENT costs a message per RMA (rma.c): offered to endpoints
+	 * that take remote RMA, given only to applications that ask.
+	 */
+	if (fi->caps & FI_REMOTE_WRITE)
+		offered |= FI_RMA_EVENT;
 	if (!h->caps)
 		return 0;
-	if (h->caps & ~fi->caps)
+	if (h->caps & ~offered)
 		NOMATCH(fi, "capabilities not offered: %s\n",
-			fi_tostr(&(uint64_t){ h->caps & ~fi->caps },
+			fi_tostr(&(uint64_t){ h->caps & ~offered },
 				 FI_TYPE_CAPS));
-	caps = (h->caps & ~SECONDARY_CAPS) | (fi->caps & SECONDARY_CAPS);
+	caps = (h->caps & ~SECONDARY_CAPS) | (fi->caps & SECONDARY_CAPS) |
+	       (h->caps & FI_RMA_EVENT);
 	/* FI_MSG alone means both directions (fi_getinfo(3)); so for RMA. */
 	if ((caps & (FI_MSG | FI_TAGGED)) && !(caps & MSG_DIR_CAPS))
 		caps |= fi->caps & MSG_DIR_CAPS;

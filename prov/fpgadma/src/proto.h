@@ -266,7 +266,9 @@ struct fpgadma_op {
 
 	/* RMA */
 	struct fpgadma_txbuf *wd;	/* a send buffer it owns (inject data) */
-	bool wd_send;			/* send WRITEDATA from wd after the write */
+	bool wd_send;			/* send WRITEDATA from wd after the RMA */
+	bool wd_cq_data;		/* ... with remote CQ data (fi_writedata);
+					 * without: an FI_RMA_EVENT notice */
 	struct iovec *rd_iov;		/* a small read into wd: copy it here */
 	size_t rd_count;
 	uint32_t dest_ep;

@@ -234,7 +234,9 @@ void fpgadma_rma_done(struct fpgadma_dp *dp, struct fpgadma_op *op)
 
 		memset(h, 0, sizeof(*h));
 		h->type = FPGADMA_MSG_WRITEDATA;
-		h->flags = FPGADMA_HDR_CQ_DATA;
+		h->flags = op->wd_cq_data ? FPGADMA_HDR_CQ_DATA : 0;
+		if (op->cq_flags & FI_READ)
+			h->flags |= FPGADMA_HDR_RMA_READ;
 		h->dst_idx = op->dest_idx;
 		h->src_idx = op->ep ? (uint16_t)op->ep->ep_idx : 0;
 		h->data = op->data;
@@ -261,6 +263,16 @@ void fpgadma_writedata_arrived(struct fpgadma_dp *dp, uint32_t src_ep,
 
 	if (!ep)
 		return;
+	if (!(hdr->flags & FPGADMA_HDR_CQ_DATA)) {
+		/* an FI_RMA_EVENT notice: the remote counters only */
+		if (hdr->flags & FPGADMA_HDR_RMA_READ) {
+			if (ep->rread_cntr)
+				fpgadma_cntr_inc(ep->rread_cntr);
+		} else if (ep->rwrite_cntr) {
+			fpgadma_cntr_inc(ep->rwrite_cntr);
+		}
+		return;
+	}
 	c.src_addr = fpgadma_ep_src_addr(ep, src_ep, hdr->src_idx);
 	/* remote CQ data always makes a completion (fi_cq(3)) */
 	if (ep->rx_cq)

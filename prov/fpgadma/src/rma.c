@@ -12,6 +12,15 @@
  *
  * fi_writedata: the RDMA_WRITE, then once it has completed a WRITEDATA
  * message that makes the target write a FI_REMOTE_CQ_DATA completion.
+ *
+ * FI_RMA_EVENT: the kernel moves RMA data without the target's CPU, so
+ * the target's counters of remote reads and writes (fi_ep_bind with
+ * FI_REMOTE_READ / FI_REMOTE_WRITE) learn of an RMA from the initiator:
+ * an endpoint opened with FI_RMA_EVENT follows each completed RMA to a
+ * host endpoint with a WRITEDATA message (FPGADMA_HDR_RMA_READ for a
+ * read, no FPGADMA_HDR_CQ_DATA), and its own completion waits for that
+ * message's delivery.  Initiators without the capability cost nothing
+ * extra and are not counted (fi_fpgadma(7)).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +90,7 @@ static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 	uint32_t opcode, wrflags = 0;
 	bool inject = r->inject_call || (r->flags & FI_INJECT);
 	bool writedata = !r->is_read && (r->flags & FI_REMOTE_CQ_DATA);
-	bool stream = false, bounce = false, fpga;
+	bool stream = false, bounce = false, fpga, rma_event;
 	size_t len;
 	ssize_t ret;
 	int n;
@@ -111,6 +120,7 @@ static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 	fpga = fpgadma_addr_is_fpga(&a);
 	if (fpga && writedata)
 		goto out;	/* the FPGA has no completion queue */
+	rma_event = !fpga && (ep->caps & FI_RMA_EVENT);
 	if (!fpga && a.ep_idx >= FPGADMA_MAX_EPS)
 		goto out;
 
@@ -153,7 +163,7 @@ static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 			op->rd_count = r->count;
 		}
 	}
-	if ((inject || writedata) && !op->wd) {
+	if ((inject || writedata || rma_event) && !op->wd) {
 		op->wd = fpgadma_txbuf_get(dp, false);
 		if (!op->wd) {
 			fpgadma_dp_progress_locked(dp);
@@ -166,7 +176,8 @@ static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 			goto out;
 		}
 	}
-	op->wd_send = writedata;
+	op->wd_send = writedata || rma_event;
+	op->wd_cq_data = writedata;
 
 	rseg.addr = r->raddr;
 	rseg.len = len;

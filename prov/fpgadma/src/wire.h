@@ -50,6 +50,7 @@ enum fpgadma_msg_type {
 #define FPGADMA_HDR_TAGGED	(1U << 0)	/* a tagged message */
 #define FPGADMA_HDR_CQ_DATA	(1U << 1)	/* data is remote CQ data */
 #define FPGADMA_HDR_WANT_ACK	(1U << 2)	/* EAGER: answer with ACK */
+#define FPGADMA_HDR_RMA_READ	(1U << 3)	/* WRITEDATA: the RMA was a read */
 
 struct fpgadma_hdr {
 	uint8_t  type;		/* enum fpgadma_msg_type */
