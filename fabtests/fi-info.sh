@@ -1,12 +1,13 @@
 #!/bin/sh
 # fi-info: libfabric's own fi_info lists the fpgadma provider as a user
-# sees it: one domain per /dev/fpgadmaN (fi_info -p fpgadma) and the
-# FI_FPGADMA_* runtime parameters (fi_info -e).  Run in the VM, where the
+# sees it: one FI_EP_RDM domain per /dev/fpgadmaN (fi_info -p fpgadma -t
+# FI_EP_RDM; devices with host endpoints also have FI_EP_MSG and
+# FI_EP_DGRAM infos) and the FI_FPGADMA_* runtime parameters (fi_info -e).  Run in the VM, where the
 # module is loaded; FI_PROVIDER_PATH names the provider's directory.
 command -v fi_info >/dev/null || { echo "SKIP: no fi_info (libfabric-bin) in this system"; exit 77; }
 ndev=$(ls -d /sys/class/fpgadma/fpgadma* 2>/dev/null | wc -l)
 [ "$ndev" -gt 0 ] || { echo "FAIL: no fpgadma device"; exit 1; }
-out=$(fi_info -p fpgadma 2>&1) || { echo "$out"; echo "FAIL: fi_info -p fpgadma failed"; exit 1; }
+out=$(fi_info -p fpgadma -t FI_EP_RDM 2>&1) || { echo "$out"; echo "FAIL: fi_info -p fpgadma -t FI_EP_RDM failed"; exit 1; }
 echo "$out"
 fail=0
 for d in /sys/class/fpgadma/fpgadma*; do

@@ -94,13 +94,23 @@ static void list_all(void)
 			 fi->fabric_attr->prov_name);
 		ft_check(!strcmp(fi->fabric_attr->name, "fpgadma"), "fabric %s",
 			 fi->fabric_attr->name);
-		ft_check(fi->ep_attr->type == FI_EP_RDM, "ep type %d", fi->ep_attr->type);
+		/* RDM for every device, then MSG and DGRAM for host endpoints */
+		ft_check(fi->ep_attr->type == FI_EP_RDM ||
+			 fi->ep_attr->type == FI_EP_MSG ||
+			 fi->ep_attr->type == FI_EP_DGRAM, "ep type %d", fi->ep_attr->type);
 		ft_check(fi->fabric_attr->api_version == FI_VERSION(1, 17) ||
 			 FI_VERSION_GE(fi->fabric_attr->api_version, FI_VERSION(1, 17)),
 			 "api version %u.%u", FI_MAJOR(fi->fabric_attr->api_version),
 			 FI_MINOR(fi->fabric_attr->api_version));
 		if (n < 0 || !devs[n].present) {
 			ft_error("domain %s names no device in sysfs", fi->domain_attr->name);
+			continue;
+		}
+		if (fi->ep_attr->type != FI_EP_RDM) {
+			ft_check(host_ep(n) && (fi->caps & FI_MSG),
+				 "%s: %s info of a device without host endpoints",
+				 fi->domain_attr->name,
+				 fi_tostr(&fi->ep_attr->type, FI_TYPE_EP_TYPE));
 			continue;
 		}
 		devs[n].seen++;

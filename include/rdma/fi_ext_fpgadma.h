@@ -26,6 +26,10 @@
  *
  *	if (ops->size >= FI_FPGADMA_OPS_DOMAIN_HAS(mr_cache_stats))
  *		ops->mr_cache_stats(domain, &st);
+ *
+ * and the counters of an endpoint of the domain (ep_stats, later still):
+ * so far the messages an FI_EP_DGRAM endpoint dropped because no receive
+ * was posted for them.
  */
 #ifndef FI_EXT_FPGADMA_H
 #define FI_EXT_FPGADMA_H
@@ -106,6 +110,13 @@ struct fi_fpgadma_mr_cache_stats {
 	uint64_t reserved[4];
 };
 
+/* Counters of an endpoint, since it opened. */
+struct fi_fpgadma_ep_stats {
+	uint64_t dgram_dropped;	/* FI_EP_DGRAM: messages that found no
+				 * posted receive and were dropped */
+	uint64_t reserved[7];
+};
+
 struct fi_fpgadma_ops_domain {
 	size_t size;	/* sizeof(struct fi_fpgadma_ops_domain) */
 	/* Describe the domain's FPGA endpoint. 0 or a negative FI_E* code. */
@@ -113,6 +124,9 @@ struct fi_fpgadma_ops_domain {
 	/* The registration cache's counters. 0 or a negative FI_E* code. */
 	int (*mr_cache_stats)(struct fid_domain *domain,
 			      struct fi_fpgadma_mr_cache_stats *stats);
+	/* An endpoint's counters (ep of this domain). 0 or -FI_EINVAL. */
+	int (*ep_stats)(struct fid_domain *domain, struct fid_ep *ep,
+			struct fi_fpgadma_ep_stats *stats);
 };
 
 /* The size ops must have for its member m to be there. */

@@ -96,10 +96,36 @@ static int mr_cache_stats(struct fid_domain *domain,
 	return 0;
 }
 
+/* ep must be an endpoint of the domain: looked up in d->eps[]. */
+static int ep_stats(struct fid_domain *domain, struct fid_ep *ep_fid,
+		    struct fi_fpgadma_ep_stats *stats)
+{
+	struct fpgadma_domain *d =
+		container_of(domain, struct fpgadma_domain, domain_fid);
+	size_t i;
+	int ret = -FI_EINVAL;
+
+	if (!ep_fid || !stats || !d->dp)
+		return -FI_EINVAL;
+	memset(stats, 0, sizeof(*stats));
+	pthread_mutex_lock(&d->lock);
+	for (i = 0; i < FPGADMA_MAX_EPS; i++) {
+		if (d->eps[i] && (struct fid_ep *)d->eps[i] == ep_fid) {
+			/* struct fpgadma_ep begins with its fid_ep */
+			stats->dgram_dropped = fpgadma_ep_dgram_dropped(d->eps[i]);
+			ret = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
 static struct fi_fpgadma_ops_domain fpgadma_ops_domain = {
 	.size = sizeof(struct fi_fpgadma_ops_domain),
 	.query_fpga = query_fpga,
 	.mr_cache_stats = mr_cache_stats,
+	.ep_stats = ep_stats,
 };
 
 static int domain_ops_open(struct fid *fid, const char *name, uint64_t flags,

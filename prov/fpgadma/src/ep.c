@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * fpgadma provider: endpoints (FI_EP_RDM).
+ * fpgadma provider: endpoints (FI_EP_RDM, FI_EP_MSG, FI_EP_DGRAM).
  *
  * An endpoint is a name (ep_idx) inside its domain's kernel endpoint, plus
  * the queues of receives and unexpected messages that match.c pairs.
  * Its address is (device, ep_id of the domain, ep_idx), in the domain's
  * address format (fpgadma_prov.h).
+ *
+ * The three types share all of it.  FI_EP_RDM and FI_EP_DGRAM address
+ * peers through an AV; an FI_EP_DGRAM endpoint drops a message that finds
+ * no receive posted instead of keeping it as unexpected (match.c), has
+ * messages of at most the eager size and neither tagged messages nor RMA.
+ * An FI_EP_MSG endpoint has no AV (binding one is -FI_EINVAL): it talks to
+ * the one peer its connection names (cm.c), and binding it to an EQ puts
+ * its domain on the EQ's progress list, for the connection events.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +44,34 @@ fi_addr_t fpgadma_ep_src_addr(struct fpgadma_ep *ep, uint32_t src_ep,
 	return fpgadma_av_reverse(ep->av, &a);
 }
 
+uint64_t fpgadma_ep_dgram_dropped(const struct fpgadma_ep *ep)
+{
+	return ep->dgram_dropped;
+}
+
 int fpgadma_ep_check_tx(struct fpgadma_ep *ep)
 {
-	return ep->enabled ? 0 : -FI_EOPBADSTATE;
+	if (!ep->enabled)
+		return -FI_EOPBADSTATE;
+	if (ep->type == FI_EP_MSG && ep->cm_state != FPGADMA_CM_CONNECTED)
+		return -FI_EOPBADSTATE;
+	return 0;
+}
+
+int fpgadma_ep_dest(struct fpgadma_ep *ep, fi_addr_t dest,
+		    struct fpgadma_addr *a)
+{
+	if (ep->type == FI_EP_MSG) {
+		if (ep->cm_state != FPGADMA_CM_CONNECTED)
+			return -FI_EINVAL;
+		*a = ep->peer;
+		a->magic = FPGADMA_ADDR_MAGIC;
+		a->dev_index = ep->domain->attr.dev_index;
+		return 0;
+	}
+	if (!ep->av || fpgadma_av_lookup_addr(ep->av, dest, a))
+		return -FI_EINVAL;
+	return 0;
 }
 
 /* --- bind ---------------------------------------------------------------- */
@@ -103,6 +136,39 @@ static int bind_cntr(struct fpgadma_ep *ep, struct fid *bfid, uint64_t flags)
 	return 0;
 }
 
+/*
+ * An FI_EP_MSG endpoint's EQ: its domain goes on the EQ's progress list
+ * (which must be done without domain->lock held).
+ */
+static int bind_msg_eq(struct fpgadma_ep *ep, struct fid *bfid,
+		       uint64_t flags)
+{
+	struct fpgadma_eq *eq = fpgadma_eq_from_fid(bfid);
+	int ret;
+
+	if (!eq || flags)
+		return -FI_EINVAL;
+	fpgadma_dp_lock(ep->dp);
+	ret = ep->enabled ? -FI_EOPBADSTATE : ep->eq ? -FI_EINVAL : 0;
+	if (!ret) {
+		fpgadma_eq_get(eq);
+		ep->eq = eq;
+	}
+	fpgadma_dp_unlock(ep->dp);
+	if (ret)
+		return ret;
+	ret = fpgadma_eq_progress_add(eq, ep->domain);
+	if (ret) {
+		fpgadma_dp_lock(ep->dp);
+		ep->eq = NULL;
+		fpgadma_dp_unlock(ep->dp);
+		fpgadma_eq_put(eq);
+		return ret;
+	}
+	ep->eq_progress = true;
+	return 0;
+}
+
 static int ep_bind(struct fid *fid, struct fid *bfid, uint64_t flags)
 {
 	struct fpgadma_ep *ep = ep_of_fid(fid);
@@ -110,6 +176,8 @@ static int ep_bind(struct fid *fid, struct fid *bfid, uint64_t flags)
 
 	if (!bfid)
 		return -FI_EINVAL;
+	if (bfid->fclass == FI_CLASS_EQ && ep->type == FI_EP_MSG)
+		return bind_msg_eq(ep, bfid, flags);
 	fpgadma_dp_lock(ep->dp);
 	if (ep->enabled) {
 		ret = -FI_EOPBADSTATE;
@@ -119,7 +187,8 @@ static int ep_bind(struct fid *fid, struct fid *bfid, uint64_t flags)
 	case FI_CLASS_AV: {
 		struct fpgadma_av *av = fpgadma_av_from_fid(bfid);
 
-		if (!av || flags || ep->av ||
+		/* an FI_EP_MSG endpoint's peer is its connection's */
+		if (!av || flags || ep->av || ep->type == FI_EP_MSG ||
 		    fpgadma_av_domain(av) != ep->domain)
 			break;
 		fpgadma_av_get(av);
@@ -174,7 +243,7 @@ static int ep_enable(struct fpgadma_ep *ep)
 	fpgadma_dp_lock(ep->dp);
 	if (ep->enabled)
 		goto out;
-	if (!ep->av) {
+	if (!ep->av && ep->type != FI_EP_MSG) {
 		ret = -FI_ENOAV;
 		goto out;
 	}
@@ -241,8 +310,19 @@ static int ep_close(struct fid *fid)
 	struct fpgadma_domain *d = ep->domain;
 
 	fpgadma_dp_lock(ep->dp);
+	if (ep->type == FI_EP_MSG)
+		fpgadma_cm_ep_close(ep);	/* SHUTDOWN to the peer */
 	fpgadma_dp_ep_remove(ep->dp, ep);
 	fpgadma_dp_unlock(ep->dp);
+	if (ep->type == FI_EP_MSG)
+		fpgadma_progress(d);		/* send it now */
+	if (ep->type == FI_EP_DGRAM)
+		FPGADMA_INFO(FI_LOG_EP_DATA,
+			     "%s: endpoint %u.%u: %llu messages dropped (no receive posted)\n",
+			     d->info->domain_attr->name, d->attr.ep_id,
+			     ep->ep_idx, (unsigned long long)ep->dgram_dropped);
+	if (ep->eq_progress)
+		fpgadma_eq_progress_del(ep->eq, d);
 
 	if (ep->av)
 		fpgadma_av_put(ep->av);
@@ -304,12 +384,16 @@ static int ep_getopt(fid_t fid, int level, int optname, void *optval,
 		return -FI_ENOPROTOOPT;
 	switch (optname) {
 	case FI_OPT_MIN_MULTI_RECV:
+	case FI_OPT_CM_DATA_SIZE:
+		if (optname == FI_OPT_CM_DATA_SIZE && ep->type != FI_EP_MSG)
+			return -FI_ENOPROTOOPT;
 		if (!optval || !optlen || *optlen < sizeof(size_t)) {
 			if (optlen)
 				*optlen = sizeof(size_t);
 			return -FI_ETOOSMALL;
 		}
-		*(size_t *)optval = ep->min_multi_recv;
+		*(size_t *)optval = optname == FI_OPT_CM_DATA_SIZE ?
+				    fpgadma_cm_data_size() : ep->min_multi_recv;
 		*optlen = sizeof(size_t);
 		return 0;
 	default:
@@ -456,6 +540,9 @@ static void ep_cm_init(void)
 {
 	ep_cm_ops = fpgadma_no_cm_ops;
 	ep_cm_ops.getname = ep_getname;
+	/* the rest of FI_EP_MSG's are cm.c's */
+	fpgadma_cm_ops_init();
+	fpgadma_msg_cm_ops.getname = ep_getname;
 }
 
 /* --- open --------------------------------------------------------------- */
@@ -493,13 +580,21 @@ int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
 	struct fpgadma_domain *d =
 		container_of(domain, struct fpgadma_domain, domain_fid);
 	struct fpgadma_ep *ep;
+	enum fi_ep_type type;
 	int ret;
 
 	if (!info || !ep_fid || !d->dp)
 		return -FI_EINVAL;
-	if (info->ep_attr && info->ep_attr->type != FI_EP_RDM &&
-	    info->ep_attr->type != FI_EP_UNSPEC)
+	type = info->ep_attr ? info->ep_attr->type : FI_EP_UNSPEC;
+	if (type == FI_EP_UNSPEC)
+		type = d->info->ep_attr ? d->info->ep_attr->type : FI_EP_RDM;
+	if (type == FI_EP_UNSPEC)
+		type = FI_EP_RDM;
+	if (type != FI_EP_RDM && type != FI_EP_MSG && type != FI_EP_DGRAM)
 		return -FI_EINVAL;
+	/* messages and connections need host endpoints */
+	if (type != FI_EP_RDM && !d->dp->host_ep)
+		return -FI_EOPNOTSUPP;
 	/*
 	 * Addresses are in the domain's format; an info that asks for another
 	 * one cannot be honoured (FI_SOCKADDR and FI_SOCKADDR_IN are the same
@@ -545,6 +640,16 @@ int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
 	ep->max_msg_size = info->ep_attr && info->ep_attr->max_msg_size ?
 			   info->ep_attr->max_msg_size : FPGADMA_MAX_MSG_SIZE;
 	ep->inject_size = fpgadma_params.inject_size;
+	ep->type = type;
+	/* DGRAM: one eager message, no rendezvous (fi_fpgadma(7)) */
+	if (type == FI_EP_DGRAM && ep->max_msg_size > fpgadma_params.eager_size)
+		ep->max_msg_size = fpgadma_params.eager_size;
+	if (type == FI_EP_DGRAM)
+		ep->caps &= ~(uint64_t)(FI_TAGGED | FI_RMA | FI_READ | FI_WRITE |
+					FI_REMOTE_READ | FI_REMOTE_WRITE |
+					FI_DIRECTED_RECV);
+	if (type == FI_EP_MSG)
+		ep->caps &= ~(uint64_t)(FI_DIRECTED_RECV | FI_SOURCE);
 	ep->min_multi_recv = FPGADMA_MIN_MULTI_RECV_DEFAULT;
 	dl_init(&ep->rx_msg);
 	dl_init(&ep->rx_tag);
@@ -557,15 +662,28 @@ int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
 	ep->ep_fid.fid.context = context;
 	ep->ep_fid.fid.ops = &ep_fi_ops;
 	ep->ep_fid.ops = &ep_ops;
-	ep->ep_fid.cm = &ep_cm_ops;
+	ep->ep_fid.cm = type == FI_EP_MSG ? &fpgadma_msg_cm_ops : &ep_cm_ops;
 	ep->ep_fid.msg = &fpgadma_msg_ops;
 	ep->ep_fid.tagged = &fpgadma_tagged_ops;
 	ep->ep_fid.rma = &fpgadma_rma_ops;
 	ep->ep_fid.atomic = &fpgadma_no_atomic_ops;
 	ep->ep_fid.collective = &fpgadma_no_collective_ops;
 
+	/* FI_EP_MSG from an FI_CONNREQ: the request is the endpoint's now */
+	if (type == FI_EP_MSG && info->handle &&
+	    info->handle->fclass == FI_CLASS_CONNREQ) {
+		ret = fpgadma_cm_take_connreq(ep, info->handle);
+		if (ret) {
+			fi_freeinfo(ep->info);
+			free(ep);
+			return ret;
+		}
+	}
+
 	fpgadma_dp_lock(d->dp);
 	ret = fpgadma_dp_ep_add(d->dp, ep, wanted_idx(d, info));
+	if (ret && ep->connreq)
+		fpgadma_cm_ep_close(ep);	/* refused: no endpoint */
 	fpgadma_dp_unlock(d->dp);
 	if (ret) {
 		fi_freeinfo(ep->info);

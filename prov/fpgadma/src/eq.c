@@ -2,18 +2,27 @@
 /*
  * Event queues.
  *
- * RDM endpoints have no connection events, so an EQ carries what the
- * application writes with fi_eq_write and the AV's FI_AV_COMPLETE and error
- * events.  Entries keep their order; an error entry at the head makes
- * fi_eq_read fail with -FI_EAVAIL until fi_eq_readerr takes it (fi_eq(3)).
- * The queue grows as needed: its size attribute is a hint.
+ * An EQ carries what the application writes with fi_eq_write, the AV's
+ * FI_AV_COMPLETE and error events, and the connection events of FI_EP_MSG
+ * endpoints and passive endpoints (cm.c): FI_CONNREQ, FI_CONNECTED,
+ * FI_SHUTDOWN, and FI_ECONNREFUSED error events whose err_data is the
+ * reject's CM data.  Entries keep their order; an error entry at the head
+ * makes fi_eq_read fail with -FI_EAVAIL until fi_eq_readerr takes it
+ * (fi_eq(3)).  The queue grows as needed: its size attribute is a hint.
  *
- * The wait fd (FI_WAIT_FD) is readable exactly while the queue is not
- * empty, so FI_PEEK leaves it readable and fi_trywait needs no progress.
+ * Connection messages arrive through the data plane of the domains
+ * involved, whose progress is manual: so fi_eq_read, fi_eq_sread and
+ * fi_trywait run the progress of every domain on the EQ's progress list
+ * (the domains of the FI_EP_MSG endpoints bound to it and the own domain
+ * of each passive endpoint bound to it), and the wait fd (FI_WAIT_FD)
+ * holds, besides the EQ's signal (readable exactly while the queue is not
+ * empty), the context fds of those domains: readable while kernel
+ * completions wait for progress.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "fpgadma_prov.h"
 
@@ -22,8 +31,15 @@ struct eq_entry {
 	uint32_t event;
 	bool is_err;
 	struct fi_eq_err_entry err;	/* is_err */
-	size_t len;			/* bytes of data */
+	struct fi_info *info;		/* FI_CONNREQ's, freed with an unread entry */
+	size_t len;			/* bytes of data (is_err: err_data) */
 	uint8_t data[];
+};
+
+/* A domain whose progress reading the EQ runs. */
+struct eq_source {
+	struct fpgadma_domain *d;
+	unsigned int count;		/* bindings through it */
 };
 
 struct fpgadma_eq {
@@ -33,6 +49,12 @@ struct fpgadma_eq {
 	struct eq_entry *head, **tail;
 	struct fpgadma_wait wait;
 	int refs;			/* AVs bound */
+	/* the progress list: its own lock, taken before any domain's */
+	pthread_mutex_t plock;
+	struct eq_source *srcs;
+	size_t nsrcs, srcs_cap;
+	/* err_data of the last error entry read without a buffer of its own */
+	void *err_data;
 };
 
 static struct fi_ops eq_fi_ops;
@@ -118,10 +140,150 @@ int fpgadma_eq_write_error(struct fpgadma_eq *eq, fid_t fid, void *context,
 	return 0;
 }
 
+int fpgadma_eq_write_error_data(struct fpgadma_eq *eq, fid_t fid,
+				void *context, int err, int prov_errno,
+				const void *err_data, size_t err_data_size)
+{
+	struct eq_entry *e = calloc(1, sizeof(*e) + err_data_size);
+
+	if (!e) {
+		FPGADMA_WARN(FI_LOG_EQ, "error event lost: no memory\n");
+		return -FI_ENOMEM;
+	}
+	e->is_err = true;
+	e->err.fid = fid;
+	e->err.context = context;
+	e->err.err = err;
+	e->err.prov_errno = prov_errno;
+	e->len = err_data_size;
+	if (err_data_size)
+		memcpy(e->data, err_data, err_data_size);
+	pthread_mutex_lock(&eq->lock);
+	eq_push(eq, e);
+	pthread_mutex_unlock(&eq->lock);
+	return 0;
+}
+
+int fpgadma_eq_write_cm(struct fpgadma_eq *eq, uint32_t event, fid_t fid,
+			struct fi_info *info, const void *data, size_t len)
+{
+	struct fi_eq_cm_entry *cm;
+	struct eq_entry *e;
+
+	e = calloc(1, sizeof(*e) + sizeof(*cm) + len);
+	if (!e) {
+		FPGADMA_WARN(FI_LOG_EQ, "connection event %u lost: no memory\n",
+			     event);
+		return -FI_ENOMEM;
+	}
+	e->event = event;
+	e->info = info;
+	e->len = sizeof(*cm) + len;
+	cm = (struct fi_eq_cm_entry *)e->data;
+	cm->fid = fid;
+	cm->info = info;
+	if (len)
+		memcpy(cm->data, data, len);
+	pthread_mutex_lock(&eq->lock);
+	eq_push(eq, e);
+	pthread_mutex_unlock(&eq->lock);
+	return 0;
+}
+
+/* --- the progress list --------------------------------------------------- */
+
+int fpgadma_eq_progress_add(struct fpgadma_eq *eq, struct fpgadma_domain *d)
+{
+	size_t i;
+	int ret = 0;
+
+	pthread_mutex_lock(&eq->plock);
+	for (i = 0; i < eq->nsrcs; i++) {
+		if (eq->srcs[i].d == d) {
+			eq->srcs[i].count++;
+			goto out;
+		}
+	}
+	if (eq->nsrcs == eq->srcs_cap) {
+		size_t cap = eq->srcs_cap ? 2 * eq->srcs_cap : 4;
+		struct eq_source *n = realloc(eq->srcs, cap * sizeof(*n));
+
+		if (!n) {
+			ret = -FI_ENOMEM;
+			goto out;
+		}
+		eq->srcs = n;
+		eq->srcs_cap = cap;
+	}
+	if (eq->wait.epfd >= 0) {
+		struct epoll_event ev = {
+			.events = EPOLLIN,
+			.data.fd = fpgadma_get_fd(d->ctx),
+		};
+
+		if (epoll_ctl(eq->wait.epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) &&
+		    errno != EEXIST) {
+			ret = fpgadma_errno_to_fi(-errno);
+			goto out;
+		}
+	}
+	eq->srcs[eq->nsrcs].d = d;
+	eq->srcs[eq->nsrcs].count = 1;
+	eq->nsrcs++;
+	fpgadma_domain_get(d);
+out:
+	pthread_mutex_unlock(&eq->plock);
+	return ret;
+}
+
+void fpgadma_eq_progress_del(struct fpgadma_eq *eq, struct fpgadma_domain *d)
+{
+	size_t i;
+
+	pthread_mutex_lock(&eq->plock);
+	for (i = 0; i < eq->nsrcs; i++) {
+		if (eq->srcs[i].d != d)
+			continue;
+		if (--eq->srcs[i].count)
+			break;
+		if (eq->wait.epfd >= 0)
+			epoll_ctl(eq->wait.epfd, EPOLL_CTL_DEL,
+				  fpgadma_get_fd(d->ctx), NULL);
+		eq->srcs[i] = eq->srcs[--eq->nsrcs];
+		fpgadma_domain_put(d);
+		break;
+	}
+	pthread_mutex_unlock(&eq->plock);
+}
+
+/*
+ * Run the progress of the domains on the list: their connection messages
+ * become events.  No lock held.  Returns the shortest sleep any of them
+ * allows (fpgadma_dp_slice_ms: 0 for no limit).
+ */
+static int eq_progress(struct fpgadma_eq *eq)
+{
+	int slice = 0;
+	size_t i;
+
+	pthread_mutex_lock(&eq->plock);
+	for (i = 0; i < eq->nsrcs; i++) {
+		int ms;
+
+		fpgadma_progress(eq->srcs[i].d);
+		ms = fpgadma_dp_slice_ms(eq->srcs[i].d);
+		if (ms && (!slice || ms < slice))
+			slice = ms;
+	}
+	pthread_mutex_unlock(&eq->plock);
+	return slice;
+}
+
 int fpgadma_eq_trywait(struct fpgadma_eq *eq)
 {
 	int ret;
 
+	eq_progress(eq);
 	pthread_mutex_lock(&eq->lock);
 	ret = eq->head ? -FI_EAGAIN : 0;
 	pthread_mutex_unlock(&eq->lock);
@@ -137,22 +299,38 @@ static ssize_t eq_read(struct fid_eq *eq_fid, uint32_t *event, void *buf,
 	struct eq_entry *e;
 	ssize_t ret;
 
+	size_t n;
+
+	eq_progress(eq);
 	pthread_mutex_lock(&eq->lock);
 	e = eq->head;
+	n = e ? e->len : 0;
+	/*
+	 * fi_eq_cm_entry: "connection data placed here, up to space
+	 * provided": a connection event is cut to the buffer, if the entry
+	 * itself fits.
+	 */
+	if (e && !e->is_err && (e->event == FI_CONNREQ ||
+				e->event == FI_CONNECTED ||
+				e->event == FI_SHUTDOWN) &&
+	    len >= sizeof(struct fi_eq_cm_entry) && len < n)
+		n = len;
 	if (!e) {
 		ret = -FI_EAGAIN;
 	} else if (e->is_err) {
 		ret = -FI_EAVAIL;
-	} else if (len < e->len) {
+	} else if (len < n || (n && !buf)) {
 		ret = -FI_ETOOSMALL;
 	} else {
 		if (event)
 			*event = e->event;
-		if (e->len)
-			memcpy(buf, e->data, e->len);
-		ret = (ssize_t)e->len;
-		if (!(flags & FI_PEEK))
+		if (n)
+			memcpy(buf, e->data, n);
+		ret = (ssize_t)n;
+		if (!(flags & FI_PEEK)) {
+			e->info = NULL;	/* the application's now */
 			eq_pop(eq);
+		}
 	}
 	pthread_mutex_unlock(&eq->lock);
 	return ret;
@@ -160,8 +338,10 @@ static ssize_t eq_read(struct fid_eq *eq_fid, uint32_t *event, void *buf,
 
 /*
  * The error entry grew err_data_size in 1.5: older applications have the
- * shorter struct, and err_data is then the provider's to point (at nothing
- * here: the provider has no error data beyond prov_errno).
+ * shorter struct, and err_data is then the provider's to point.  Error
+ * data (a reject's CM data) goes into the application's err_data when it
+ * gives a buffer (err_data_size > 0, as much as fits); else err_data
+ * points at the provider's copy, valid until the next fi_eq_readerr.
  */
 static ssize_t eq_readerr(struct fid_eq *eq_fid, struct fi_eq_err_entry *buf,
 			  uint64_t flags)
@@ -179,11 +359,28 @@ static ssize_t eq_readerr(struct fid_eq *eq_fid, struct fi_eq_err_entry *buf,
 		return -FI_EAGAIN;
 	}
 	err = e->err;
-	if (old_api || !buf->err_data_size)
-		err.err_data = NULL;
-	else
-		err.err_data = buf->err_data;
+	err.err_data = NULL;
 	err.err_data_size = 0;
+	if (!old_api && buf->err_data_size && buf->err_data) {
+		err.err_data = buf->err_data;
+		err.err_data_size = e->len < buf->err_data_size ? e->len :
+				    buf->err_data_size;
+		memcpy(err.err_data, e->data, err.err_data_size);
+	} else if (!old_api && e->len && !(flags & FI_PEEK)) {
+		void *copy = malloc(e->len);
+
+		if (copy) {
+			memcpy(copy, e->data, e->len);
+			free(eq->err_data);
+			eq->err_data = copy;
+			err.err_data = copy;
+			err.err_data_size = e->len;
+		}
+	} else if (!old_api && e->len) {
+		/* FI_PEEK: the entry's own bytes stay until it is read */
+		err.err_data = e->data;
+		err.err_data_size = e->len;
+	}
 	memcpy(buf, &err, old_api ? offsetof(struct fi_eq_err_entry, err_data_size) :
 	       sizeof(err));
 	if (!(flags & FI_PEEK))
@@ -206,7 +403,7 @@ static ssize_t eq_sread(struct fid_eq *eq_fid, uint32_t *event, void *buf,
 	struct fpgadma_eq *eq = container_of(eq_fid, struct fpgadma_eq, eq_fid);
 	uint64_t deadline = fpgadma_deadline(timeout);
 	ssize_t ret;
-	int left;
+	int left, slice;
 
 	if (eq->wait.wait_obj == FI_WAIT_NONE)
 		return -FI_EINVAL;	/* fi_eq(3): no blocking without a wait object */
@@ -214,7 +411,9 @@ static ssize_t eq_sread(struct fid_eq *eq_fid, uint32_t *event, void *buf,
 		ret = eq_read(eq_fid, event, buf, len, flags);
 		if (ret != -FI_EAGAIN)
 			return ret;
-		left = fpgadma_time_left(deadline, 0);
+		/* a resend due to a connection peer has no fd to wake us */
+		slice = eq_progress(eq);
+		left = fpgadma_time_left(deadline, slice);
 		if (!left)
 			return -FI_EAGAIN;
 		ret = fpgadma_wait_sleep(&eq->wait, left);
@@ -256,9 +455,14 @@ static int eq_close(struct fid *fid)
 		struct eq_entry *e = eq->head;
 
 		eq->head = e->next;
+		fi_freeinfo(e->info);	/* an FI_CONNREQ nobody read */
 		free(e);
 	}
+	/* every binding that put a domain on the list holds a reference */
+	free(eq->srcs);
+	free(eq->err_data);
 	fpgadma_wait_fini(&eq->wait);
+	pthread_mutex_destroy(&eq->plock);
 	pthread_mutex_destroy(&eq->lock);
 	fpgadma_fabric_put(eq->fabric);
 	free(eq);
@@ -302,6 +506,11 @@ int fpgadma_eq_open(struct fid_fabric *fabric, struct fi_eq_attr *attr,
 	ret = -pthread_mutex_init(&eq->lock, NULL);
 	if (ret)
 		goto err_free;
+	ret = -pthread_mutex_init(&eq->plock, NULL);
+	if (ret) {
+		pthread_mutex_destroy(&eq->lock);
+		goto err_free;
+	}
 	ret = fpgadma_wait_init(&eq->wait, attr->wait_obj, -1);
 	if (ret)
 		goto err_mutex;
@@ -316,6 +525,7 @@ int fpgadma_eq_open(struct fid_fabric *fabric, struct fi_eq_attr *attr,
 	return 0;
 
 err_mutex:
+	pthread_mutex_destroy(&eq->plock);
 	pthread_mutex_destroy(&eq->lock);
 err_free:
 	free(eq);

@@ -322,6 +322,48 @@ static struct fi_info *info_for_device(const struct fpgadma_device_attr *attr)
 	return fi;
 }
 
+/*
+ * The same device's info for another endpoint type (a device with host
+ * endpoints).
+ *
+ * FI_EP_MSG: the RDM capabilities but FI_DIRECTED_RECV and FI_SOURCE
+ * (one peer: there is nobody to choose, nothing to name), the same data
+ * path and limits; no AV.  CM data: fpgadma_cm_data_size() bytes
+ * (FI_OPT_CM_DATA_SIZE).
+ *
+ * FI_EP_DGRAM: untagged messages only (FI_MSG, FI_SOURCE), each at most
+ * the eager size (FI_FPGADMA_EAGER_SIZE) in one SEND, no rendezvous and
+ * no RMA; a message that finds no posted receive is dropped (match.c), so
+ * nothing is buffered.  Delivery underneath stays reliable and ordered
+ * (the wire protocol is the same): only the drop makes it a datagram.
+ */
+static void info_set_type(struct fi_info *fi, enum fi_ep_type type)
+{
+	uint64_t caps;
+
+	fi->ep_attr->type = type;
+	if (type == FI_EP_MSG) {
+		caps = fi->caps & ~(uint64_t)(FI_DIRECTED_RECV | FI_SOURCE);
+	} else {
+		caps = FI_MSG | FI_SEND | FI_RECV | FI_SOURCE |
+		       (fi->caps & DOMAIN_CAPS);
+		fi->ep_attr->max_msg_size = fpgadma_params.eager_size;
+		fi->ep_attr->max_order_raw_size = 0;
+		fi->ep_attr->max_order_war_size = 0;
+		fi->ep_attr->max_order_waw_size = 0;
+		fi->ep_attr->mem_tag_format = 0;
+		fi->tx_attr->rma_iov_limit = 0;
+		fi->tx_attr->msg_order &= FI_ORDER_SAS;
+		fi->rx_attr->msg_order &= FI_ORDER_SAS;
+		fi->rx_attr->total_buffered_recv = 0;
+		if (fi->tx_attr->inject_size > fpgadma_params.eager_size)
+			fi->tx_attr->inject_size = fpgadma_params.eager_size;
+	}
+	fi->caps = caps;
+	fi->tx_attr->caps = caps & TX_CAPS;
+	fi->rx_attr->caps = caps & RX_CAPS;
+}
+
 /* Keep the capability groups of tx_attr, rx_attr and domain_attr in step. */
 static void set_caps(struct fi_info *fi, uint64_t caps)
 {
@@ -688,15 +730,32 @@ static int info_set_named(struct fi_info *fi, const struct fpgadma_addr *named,
 	return fi->dest_addr ? 0 : -FI_ENOMEM;
 }
 
+/*
+ * libfabric's OFI_CORE_PROV_ONLY (include/ofi.h, which is not installed):
+ * the flag its utility providers (ofi_rxm, ofi_rxd) pass, through the
+ * core's fi_getinfo and unchanged to ours, when they look for a core
+ * provider's FI_EP_MSG or FI_EP_DGRAM endpoints to build FI_EP_RDM
+ * endpoints on.  The provider's own FI_EP_RDM is the better one (one
+ * protocol, not two stacked), and layered infos listed before ours
+ * would be what FI_PROVIDER=fpgadma applications get first: so such a
+ * call gets the FI_EP_RDM infos only, and "fpgadma;ofi_rxm" matches
+ * nothing.
+ */
+#define FPGADMA_OFI_CORE_PROV_ONLY	(1ULL << 59)
+
 static int fpgadma_getinfo(uint32_t version, const char *node,
 			   const char *service, uint64_t flags,
 			   const struct fi_info *hints, struct fi_info **info)
 {
+	static const enum fi_ep_type types[] = {
+		FI_EP_RDM, FI_EP_MSG, FI_EP_DGRAM,
+	};
 	struct fi_info *head = NULL, **tail = &head, *fi;
-	struct fpgadma_device_attr attr;
+	struct fpgadma_device_attr attrs[FPGADMA_MAX_DEVICES];
+	bool present[FPGADMA_MAX_DEVICES];
 	struct fpgadma_addr named;
 	bool have_named = false;
-	uint32_t i, found = 0;
+	uint32_t i, t, found = 0;
 	int ret;
 
 	*info = NULL;
@@ -713,30 +772,48 @@ static int fpgadma_getinfo(uint32_t version, const char *node,
 	}
 
 	for (i = 0; i < FPGADMA_MAX_DEVICES; i++) {
-		if (probe_device(i, &attr))
-			continue;
-		found++;
-		if (have_named && named.dev_index != FPGADMA_ADDR_ANY &&
-		    named.dev_index != i)
-			continue;
-		fi = info_for_device(&attr);
-		if (!fi) {
-			ret = -FI_ENOMEM;
-			goto err;
-		}
-		ret = info_fit_hints(fi, version, node, service, flags, hints);
-		if (!ret && have_named)
-			ret = info_set_named(fi, &named, i, flags);
-		if (!ret)
-			ret = info_encode_addrs(fi);
-		if (ret) {
-			fi_freeinfo(fi);
-			if (ret == -FI_ENOMEM)
+		present[i] = !probe_device(i, &attrs[i]);
+		if (present[i])
+			found++;
+	}
+	/*
+	 * Every device's FI_EP_RDM info first (what callers that ask for no
+	 * type have always had first), then FI_EP_MSG, then FI_EP_DGRAM for
+	 * the devices with host endpoints.
+	 */
+	for (t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		for (i = 0; i < FPGADMA_MAX_DEVICES; i++) {
+			if (!present[i])
+				continue;
+			if (have_named && named.dev_index != FPGADMA_ADDR_ANY &&
+			    named.dev_index != i)
+				continue;
+			if (types[t] != FI_EP_RDM &&
+			    (!(attrs[i].caps & FPGADMA_CAP_HOST_EP) ||
+			     (flags & FPGADMA_OFI_CORE_PROV_ONLY)))
+				continue;
+			fi = info_for_device(&attrs[i]);
+			if (fi && types[t] != FI_EP_RDM)
+				info_set_type(fi, types[t]);
+			if (!fi) {
+				ret = -FI_ENOMEM;
 				goto err;
-			continue;
+			}
+			ret = info_fit_hints(fi, version, node, service, flags,
+					     hints);
+			if (!ret && have_named)
+				ret = info_set_named(fi, &named, i, flags);
+			if (!ret)
+				ret = info_encode_addrs(fi);
+			if (ret) {
+				fi_freeinfo(fi);
+				if (ret == -FI_ENOMEM)
+					goto err;
+				continue;
+			}
+			*tail = fi;
+			tail = &fi->next;
 		}
-		*tail = fi;
-		tail = &fi->next;
 	}
 	if (!found)
 		FPGADMA_INFO(FI_LOG_CORE, "no /dev/fpgadma device opened\n");
@@ -771,12 +848,6 @@ static int fabric_wait_open(struct fid_fabric *fabric, struct fi_wait_attr *attr
 	return -FI_ENOSYS;	/* no wait sets: FI_WAIT_FD per object instead */
 }
 
-static int fabric_passive_ep(struct fid_fabric *fabric, struct fi_info *info,
-			     struct fid_pep **pep, void *context)
-{
-	(void)fabric; (void)info; (void)pep; (void)context;
-	return -FI_ENOSYS;	/* RDM only: no passive endpoints */
-}
 
 /*
  * fi_trywait(3): 0 if the application may block on the wait fds of all
@@ -828,7 +899,7 @@ static struct fi_ops fabric_fi_ops = {
 static struct fi_ops_fabric fabric_ops = {
 	.size = sizeof(struct fi_ops_fabric),
 	.domain = fpgadma_domain_open,
-	.passive_ep = fabric_passive_ep,
+	.passive_ep = fpgadma_pep_open,
 	.eq_open = fpgadma_eq_open,
 	.wait_open = fabric_wait_open,
 	.trywait = fabric_trywait,

@@ -9,8 +9,11 @@
  *   domain      one per device (/dev/fpgadmaN), name "fpgadmaN"; a domain
  *               opens one libfpgadma context: one kernel endpoint (ep_id),
  *               one completion ring, one key space for its MRs
- *   endpoint    FI_EP_RDM; several endpoints of a domain share its kernel
- *               context and are told apart by ep_idx in their address
+ *   endpoint    FI_EP_RDM, FI_EP_MSG or FI_EP_DGRAM; several endpoints of
+ *               a domain share its kernel context and are told apart by
+ *               ep_idx in their address
+ *   passive ep  FI_EP_MSG's listener: a domain of its own, bound to the
+ *               service, that takes connection requests (cm.c)
  *   the FPGA    an endpoint of its own (ep_id 0 in its address): RMA to it
  *               becomes READ_MEM / WRITE_MEM / READ_STREAM work requests
  *
@@ -29,6 +32,8 @@
  *   stubs.c     the one place for -FI_ENOSYS entries of ops tables
  *   util.c      errno translation, the wait objects of EQs, CQs, counters
  *   ep.c        endpoint: bind, enable, getname, options, cancel
+ *   cm.c        FI_EP_MSG: passive endpoints, connect, accept, reject,
+ *               shutdown, the CM messages
  *   dp.c        the data plane of a domain: its state, endpoint indices;
  *               postq.c, bufpool.c, peer.c, op.c, match.c, rdv.c and
  *               progress.c its parts by concept (proto.h), wire.h the
@@ -256,6 +261,7 @@ struct fpgadma_domain {
 	struct fpgadma_ep *eps[FPGADMA_MAX_EPS]; /* by ep_idx */
 	struct fpgadma_dp *dp;		/* owned by dp.c */
 	struct fpgadma_mrcache *mrcache; /* registrations kept for reuse */
+	struct fpgadma_pep *pep;	/* a passive endpoint's own domain: it */
 };
 
 /*
@@ -308,6 +314,10 @@ static inline void fpgadma_fabric_put(struct fpgadma_fabric *f)
 /* fi_domain (domain.c) and fi_eq_open (eq.c), for the fabric's ops. */
 int fpgadma_domain_open(struct fid_fabric *fabric, struct fi_info *info,
 			struct fid_domain **dom, void *context);
+/* fi_passive_ep (cm.c). */
+struct fpgadma_pep;
+int fpgadma_pep_open(struct fid_fabric *fabric, struct fi_info *info,
+		     struct fid_pep **pep, void *context);
 int fpgadma_eq_open(struct fid_fabric *fabric, struct fi_eq_attr *attr,
 		    struct fid_eq **eq, void *context);
 /* The domain's ops (av.c, cq.c, cntr.c, mr.c). */
@@ -324,6 +334,8 @@ extern struct fi_ops_mr fpgadma_mr_ops;
 /* domain ops: fi_endpoint(). */
 int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
 		    struct fid_ep **ep, void *context);
+/* An FI_EP_DGRAM endpoint's dropped messages (domain->lock held). */
+uint64_t fpgadma_ep_dgram_dropped(const struct fpgadma_ep *ep);
 
 /* --- the data plane (dp.c, progress.c; proto.h has the rest) ------------- */
 /*
@@ -541,6 +553,27 @@ int fpgadma_eq_write_event(struct fpgadma_eq *eq, uint32_t event,
 			   const void *buf, size_t len, uint64_t flags);
 int fpgadma_eq_write_error(struct fpgadma_eq *eq, fid_t fid, void *context,
 			   uint64_t data, int err, int prov_errno);
+/* The same with err_data (copied; fi_eq_readerr hands it out). */
+int fpgadma_eq_write_error_data(struct fpgadma_eq *eq, fid_t fid,
+				void *context, int err, int prov_errno,
+				const void *err_data, size_t err_data_size);
+/*
+ * A connection event (FI_CONNREQ, FI_CONNECTED, FI_SHUTDOWN): a struct
+ * fi_eq_cm_entry of fid and info followed by len bytes of CM data.  The
+ * info (FI_CONNREQ) belongs to the event; the EQ frees it if it closes
+ * before the application has read it.
+ */
+int fpgadma_eq_write_cm(struct fpgadma_eq *eq, uint32_t event, fid_t fid,
+			struct fi_info *info, const void *data, size_t len);
+/*
+ * Reading the EQ runs the progress of d (its connection messages come
+ * in there): an FI_EP_MSG endpoint bound to the EQ, a passive endpoint's
+ * own domain.  Counted: as many _del as _add; the list holds a reference
+ * on d.  Reading the EQ takes the list's lock, then d->lock: so call
+ * these with no domain lock held.
+ */
+int fpgadma_eq_progress_add(struct fpgadma_eq *eq, struct fpgadma_domain *d);
+void fpgadma_eq_progress_del(struct fpgadma_eq *eq, struct fpgadma_domain *d);
 
 /* --- fi_ep_bind: the objects behind fids (av.c, cq.c, cntr.c, eq.c) ------ */
 /*

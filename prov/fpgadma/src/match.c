@@ -10,6 +10,12 @@
  * An EAGER message is copied into the receive here; an RTS starts a
  * rendezvous read (rdv.c).  A FI_MULTI_RECV buffer takes messages until
  * less than its min_free is left.
+ *
+ * FI_EP_DGRAM: a message that finds no posted receive is dropped, not
+ * kept (as a datagram socket without room would), and counted in the
+ * endpoint's dgram_dropped (logged at fi_close, FI_LOG_LEVEL=info, and
+ * read through the fi_open_ops extension); its sender learns nothing
+ * unless it asked for FI_DELIVERY_COMPLETE (an ACK with FI_ENOMSG).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +223,20 @@ void fpgadma_msg_arrived(struct fpgadma_dp *dp, uint32_t src_ep,
 			deliver(dp, ep, rx, hdr, src_ep, src_addr, pay, paylen);
 			return;
 		}
+	}
+	if (ep->type == FI_EP_DGRAM) {
+		ep->dgram_dropped++;
+		FPGADMA_DBG(FI_LOG_EP_DATA, "endpoint %u: no receive posted: datagram dropped\n",
+			    ep->ep_idx);
+		if (hdr->type == FPGADMA_MSG_RTS)
+			fpgadma_send_reply(dp, FPGADMA_MSG_FIN, src_ep,
+					   hdr->src_idx, hdr->dst_idx,
+					   hdr->msg_id, FI_ENOMSG);
+		else if (hdr->flags & FPGADMA_HDR_WANT_ACK)
+			fpgadma_send_reply(dp, FPGADMA_MSG_ACK, src_ep,
+					   hdr->src_idx, hdr->dst_idx,
+					   hdr->msg_id, FI_ENOMSG);
+		return;
 	}
 	u = malloc(sizeof(*u) + paylen);
 	if (!u) {

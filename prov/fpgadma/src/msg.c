@@ -36,7 +36,7 @@ static void gather(void *dst, const struct iovec *iov, size_t count)
 static int dest_lookup(struct fpgadma_ep *ep, fi_addr_t dest,
 		       struct fpgadma_addr *a)
 {
-	if (!ep->av || fpgadma_av_lookup_addr(ep->av, dest, a))
+	if (fpgadma_ep_dest(ep, dest, a))
 		return -FI_EINVAL;
 	if (a->magic != FPGADMA_ADDR_MAGIC ||
 	    a->dev_index != ep->domain->attr.dev_index ||
@@ -121,6 +121,8 @@ static ssize_t send_common(struct fpgadma_ep *ep, const struct iovec *iov,
 
 	if (count && !iov)
 		return -FI_EINVAL;
+	if (tagged && ep->type == FI_EP_DGRAM)
+		return -FI_EOPNOTSUPP;	/* DGRAM: untagged messages only */
 	len = iov_total(iov, count);
 	fpgadma_dp_lock(dp);
 	ret = fpgadma_ep_check_tx(ep);
@@ -329,6 +331,8 @@ static ssize_t recv_common(struct fpgadma_ep *ep, const struct iovec *iov,
 
 	if (count && !iov)
 		return -FI_EINVAL;
+	if (tagged && ep->type == FI_EP_DGRAM)
+		return -FI_EOPNOTSUPP;	/* DGRAM: untagged messages only */
 	if (tagged)
 		flags &= ~FI_MULTI_RECV;
 	else

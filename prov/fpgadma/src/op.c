@@ -113,6 +113,13 @@ void fpgadma_op_complete(struct fpgadma_dp *dp, struct fpgadma_op *op)
 {
 	struct fpgadma_ep *ep = op->ep;
 
+	if (op->cm) {
+		/* a CM message (cm.c): no completion, a failure is an event */
+		if (ep && op->err)
+			fpgadma_cm_send_failed(ep, op->err);
+		fpgadma_op_free(dp, op);
+		return;
+	}
 	if (ep) {
 		struct fpgadma_comp c = fpgadma_op_comp(op, FI_ADDR_NOTAVAIL);
 

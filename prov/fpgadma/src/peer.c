@@ -181,7 +181,8 @@ static long msg_check(const struct fpgadma_hdr *hdr, size_t byte_len)
 	if (byte_len < sizeof(*hdr) || hdr->version != FPGADMA_HDR_VERSION)
 		return -1;
 	paylen = byte_len - sizeof(*hdr);
-	if (hdr->type == FPGADMA_MSG_EAGER && hdr->len != paylen)
+	if ((hdr->type == FPGADMA_MSG_EAGER || hdr->type == FPGADMA_MSG_CM) &&
+	    hdr->len != paylen)
 		return -1;
 	if (hdr->type == FPGADMA_MSG_RTS) {
 		const struct fpgadma_rts_seg *s = (const void *)(hdr + 1);

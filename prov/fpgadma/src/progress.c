@@ -53,6 +53,9 @@ void fpgadma_msg_process(struct fpgadma_dp *dp, uint32_t src_ep,
 	case FPGADMA_MSG_WRITEDATA:
 		fpgadma_writedata_arrived(dp, src_ep, hdr);
 		break;
+	case FPGADMA_MSG_CM:
+		fpgadma_cm_arrived(dp, src_ep, hdr, pay, paylen);
+		break;
 	default:
 		FPGADMA_WARN(FI_LOG_EP_DATA, "unknown message type %u\n",
 			     hdr->type);

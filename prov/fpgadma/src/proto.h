@@ -14,6 +14,7 @@
  *   rdv.c       rendezvous reads and the control messages FIN, ACK, WRITEDATA
  *   progress.c  draining the kernel ring, dispatching completions, timers
  *   ep.c        endpoints; msg.c and rma.c the application's data calls
+ *   cm.c        FI_EP_MSG connections: the FPGADMA_MSG_CM messages
  */
 #ifndef FPGADMA_PROTO_H
 #define FPGADMA_PROTO_H
@@ -85,6 +86,26 @@ struct fpgadma_ep {
 	struct dl unexp_msg, unexp_tag;	/* messages no receive has matched */
 	struct dl claimed;		/* messages FI_PEEK|FI_CLAIM took */
 	struct dl ops;			/* operations that report to this endpoint */
+
+	enum fi_ep_type type;		/* FI_EP_RDM, FI_EP_MSG or FI_EP_DGRAM */
+	uint64_t dgram_dropped;		/* DGRAM: messages no receive was posted for */
+
+	/* FI_EP_MSG: the connection (cm.c) */
+	int cm_state;			/* enum fpgadma_cm_state */
+	struct fpgadma_addr peer;	/* the other end, once known */
+	uint64_t conn_id;		/* the connection's id (wire.h) */
+	struct fpgadma_connreq *connreq; /* fi_endpoint's info->handle, until
+					  * fi_accept */
+	bool eq_progress;		/* its domain is on ep->eq's progress list */
+};
+
+/* An FI_EP_MSG endpoint's connection (cm.c). */
+enum fpgadma_cm_state {
+	FPGADMA_CM_IDLE = 0,		/* neither fi_connect nor fi_accept yet */
+	FPGADMA_CM_CONNECTING,		/* CONNREQ sent, waiting for an answer */
+	FPGADMA_CM_ACCEPTING,		/* ACCEPT sent, waiting for ESTABLISHED */
+	FPGADMA_CM_CONNECTED,
+	FPGADMA_CM_DISCONNECTED,	/* refused, shut down (either side) */
 };
 
 static inline struct fpgadma_ep *fpgadma_ep_of(struct fid_ep *ep_fid)
@@ -95,8 +116,44 @@ static inline struct fpgadma_ep *fpgadma_ep_of(struct fid_ep *ep_fid)
 /* The address of a peer for completions (FI_ADDR_NOTAVAIL if unknown). */
 fi_addr_t fpgadma_ep_src_addr(struct fpgadma_ep *ep, uint32_t src_ep,
 			      uint16_t src_idx);
-/* -FI_EOPBADSTATE unless the endpoint can send. */
+/*
+ * -FI_EOPBADSTATE unless the endpoint can send (enabled; an FI_EP_MSG
+ * endpoint also connected).
+ */
 int fpgadma_ep_check_tx(struct fpgadma_ep *ep);
+/*
+ * The peer a send or RMA goes to: dest in the endpoint's AV, or an
+ * FI_EP_MSG endpoint's connected peer whatever dest says.  -FI_EINVAL if
+ * there is none.  Lock held.
+ */
+int fpgadma_ep_dest(struct fpgadma_ep *ep, fi_addr_t dest,
+		    struct fpgadma_addr *a);
+
+/* --- connection management (cm.c) ------------------------------------------ */
+struct fpgadma_connreq;
+/* A FPGADMA_MSG_CM in its turn (progress, lock held). */
+void fpgadma_cm_arrived(struct fpgadma_dp *dp, uint32_t src_ep,
+			const struct fpgadma_hdr *hdr, const void *pay,
+			size_t paylen);
+/* The fi_ops_cm of FI_EP_MSG endpoints, once fpgadma_cm_ops_init() ran. */
+extern struct fi_ops_cm fpgadma_msg_cm_ops;
+void fpgadma_cm_ops_init(void);
+/*
+ * fi_endpoint of an FI_EP_MSG endpoint with info->handle: take the
+ * connection request (0), or -FI_EINVAL if handle is none of ours or
+ * already taken.  No lock held.
+ */
+int fpgadma_cm_take_connreq(struct fpgadma_ep *ep, struct fid *handle);
+/*
+ * fi_close of an FI_EP_MSG endpoint, before it leaves its domain: tell
+ * the peer (SHUTDOWN, or REJECT for a request never accepted), free the
+ * request.  Lock held.
+ */
+void fpgadma_cm_ep_close(struct fpgadma_ep *ep);
+/* An operation carrying a CM message failed to reach its peer. */
+void fpgadma_cm_send_failed(struct fpgadma_ep *ep, int err);
+/* cm_data_size of FI_EP_MSG endpoints: 256 bytes, at most the eager size. */
+size_t fpgadma_cm_data_size(void);
 
 /* msg.c / rma.c ops tables */
 extern struct fi_ops_msg fpgadma_msg_ops;
@@ -253,6 +310,8 @@ struct fpgadma_op {
 	int err, prov_errno;		/* first error (positive FI_E*) */
 	size_t olen;
 	int cntr_sel;			/* FPGADMA_CNTR_*: the counter it bumps */
+	bool cm;			/* carries a CM message: no completion;
+					 * a failure is an EQ error event */
 
 	/*
 	 * registrations it holds until freed (fpgadma_mr_local's and
@@ -436,6 +495,13 @@ void fpgadma_rx_entry_free(struct fpgadma_ep *ep, struct fpgadma_rx_entry *rx);
 void fpgadma_send_reply(struct fpgadma_dp *dp, uint8_t type, uint32_t dest_ep,
 			uint16_t dest_idx, uint16_t src_idx, uint64_t msg_id,
 			uint32_t status);
+/*
+ * Any control message without payload (hdr complete but for gen/seq):
+ * now, or when a send buffer is free (cm.c's REJECT, ESTABLISHED,
+ * SHUTDOWN).
+ */
+void fpgadma_send_ctrl(struct fpgadma_dp *dp, uint32_t dest_ep,
+		       const struct fpgadma_hdr *hdr);
 /* Send the control messages that wait for a send buffer. */
 void fpgadma_ctrlq_flush(struct fpgadma_dp *dp);
 /* Drop the control messages still waiting (domain teardown). */

@@ -80,6 +80,12 @@ void fpgadma_send_reply(struct fpgadma_dp *dp, uint8_t type, uint32_t dest_ep,
 	send_ctrl(dp, dest_ep, &h);
 }
 
+void fpgadma_send_ctrl(struct fpgadma_dp *dp, uint32_t dest_ep,
+		       const struct fpgadma_hdr *hdr)
+{
+	send_ctrl(dp, dest_ep, hdr);
+}
+
 void fpgadma_ctrlq_free(struct fpgadma_dp *dp)
 {
 	struct dl *pos, *tmp;

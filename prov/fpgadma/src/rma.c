@@ -97,6 +97,8 @@ static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 
 	if (r->count && !r->iov)
 		return -FI_EINVAL;
+	if (ep->type == FI_EP_DGRAM)
+		return -FI_EOPNOTSUPP;	/* DGRAM: messages only */
 	len = iov_total(r->iov, r->count);
 	fpgadma_dp_lock(dp);
 	ret = fpgadma_ep_check_tx(ep);
@@ -113,7 +115,7 @@ static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 		inject = false;
 	if (inject && len > ep->inject_size)
 		goto out;
-	if (!ep->av || fpgadma_av_lookup_addr(ep->av, r->addr, &a) ||
+	if (fpgadma_ep_dest(ep, r->addr, &a) ||
 	    a.magic != FPGADMA_ADDR_MAGIC ||
 	    a.dev_index != ep->domain->attr.dev_index)
 		goto out;

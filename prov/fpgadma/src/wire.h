@@ -41,7 +41,33 @@ enum fpgadma_msg_type {
 	FPGADMA_MSG_RTS		= 3,	/* a large message; segments follow */
 	FPGADMA_MSG_FIN		= 4,	/* receiver has read an RTS's data */
 	FPGADMA_MSG_ACK		= 5,	/* receiver has an eager message (FI_DELIVERY_COMPLETE) */
-	FPGADMA_MSG_WRITEDATA	= 6,	/* an RMA write with CQ data has landed */
+	FPGADMA_MSG_WRITEDATA	= 6,	/* an RMA write with CQ data has landed,
+					 * or (without FPGADMA_HDR_CQ_DATA) an
+					 * RMA from an FI_RMA_EVENT endpoint */
+	FPGADMA_MSG_CM		= 7,	/* connection management (FI_EP_MSG):
+					 * hdr.cm says which (cm.c) */
+};
+
+/*
+ * fpgadma_hdr.cm of an FPGADMA_MSG_CM.  msg_id carries the connection's
+ * id (the connecting endpoint chose it), src_idx / dst_idx the endpoints;
+ * len bytes of CM data follow the header (CONNREQ, ACCEPT, REJECT).
+ *
+ *   CONNREQ      connecting endpoint -> passive endpoint (the service)
+ *   ACCEPT       accepting endpoint -> connecting endpoint
+ *   REJECT       -> connecting endpoint: fi_reject, or the service has
+ *                no listener; -> accepting endpoint: the ACCEPT found no
+ *                connecting endpoint waiting for it
+ *   ESTABLISHED  connecting endpoint -> accepting endpoint once ACCEPT is
+ *                in: the accepting side's FI_CONNECTED
+ *   SHUTDOWN     either side -> the other: the peer's FI_SHUTDOWN
+ */
+enum fpgadma_cm_op {
+	FPGADMA_CM_CONNREQ	= 1,
+	FPGADMA_CM_ACCEPT	= 2,
+	FPGADMA_CM_REJECT	= 3,
+	FPGADMA_CM_ESTABLISHED	= 4,
+	FPGADMA_CM_SHUTDOWN	= 5,
 };
 
 #define FPGADMA_HDR_VERSION	1
@@ -62,12 +88,13 @@ struct fpgadma_hdr {
 	uint32_t seq;		/* per (source, destination) domain pair */
 	uint64_t tag;
 	uint64_t data;		/* remote CQ data */
-	uint64_t len;		/* EAGER: payload; RTS: message; WRITEDATA: bytes written */
-	uint64_t msg_id;	/* RTS, EAGER with WANT_ACK: echoed in FIN / ACK */
+	uint64_t len;		/* EAGER, CM: payload; RTS: message; WRITEDATA: bytes written */
+	uint64_t msg_id;	/* RTS, EAGER with WANT_ACK: echoed in FIN / ACK;
+				 * CM: the connection's id */
 	uint32_t status;	/* FIN, ACK: 0 or a positive FI_E* code */
 	uint32_t nseg;		/* RTS: struct fpgadma_rts_seg that follow */
 	uint32_t low;		/* lowest seq to this destination not yet delivered */
-	uint32_t reserved;
+	uint32_t cm;		/* CM: enum fpgadma_cm_op; else 0 */
 };
 
 /* Where an RTS's data is: a range the receiver RDMA_READs by rkey. */
