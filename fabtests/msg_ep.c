@@ -18,7 +18,8 @@
  *     size) both ways, every byte checked; the client writes into and
  *     reads back from an MR of the server (fi_write / fi_read on the
  *     connected peer, no AV), the server checks what landed.
- *  4. The client calls fi_shutdown: the server's FI_SHUTDOWN event.
+ *  4. The client calls fi_shutdown: the server's FI_SHUTDOWN event (and,
+ *     on fpgadma, the client's own).
  * DGRAM (service S+1; fpgadma only: libfabric leaves it to the provider
  * whether a datagram that finds no receive is dropped, and sockets, for
  * one, keeps it):
@@ -417,6 +418,10 @@ static void client_msg(void)
 		ret = fi_send(c.ep, c.buf, SMALL, desc(&c), 0, &ctx);
 		ft_check(ret == -FI_EOPBADSTATE, "a send after fi_shutdown: %zd (%s)", ret,
 			 fi_strerror((int)-ret));
+		/* its own FI_SHUTDOWN, as tcp and verbs write (fi_cm_data waits for it) */
+		ev = wait_event(&c, entry, cm_entry_len(), &err, "client: its FI_SHUTDOWN");
+		ft_check(ev == FI_SHUTDOWN && entry->fid == &c.ep->fid,
+			 "client: event %d after fi_shutdown, expected FI_SHUTDOWN", ev);
 	}
 	close_all(&c);
 	free(entry);

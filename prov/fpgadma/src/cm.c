@@ -13,8 +13,16 @@
  *   fi_connect  -- CONNREQ -->  FI_CONNREQ event
  *                               (info->handle: the request)
  *                                                        fi_endpoint(info)
- *               <------------------- ACCEPT ------------ fi_accept
- *   FI_CONNECTED -- ESTABLISHED -----------------------> FI_CONNECTED
+ *               <------------------- ACCEPT ------------ fi_accept,
+ *                                                        FI_CONNECTED
+ *   FI_CONNECTED -- ESTABLISHED ----------------------->  (nothing more)
+ *
+ * The accepting side reports FI_CONNECTED once its ACCEPT is sent, as
+ * libfabric's tcp provider does: waiting for ESTABLISHED let a client's
+ * next CONNREQ (fabtests' fi_multi_ep connects its endpoints one after
+ * the other) reach the server's EQ before that FI_CONNECTED.  It may send
+ * at once: its data follows the ACCEPT on the same ordered stream.  An
+ * ACCEPT nobody waits for comes back as REJECT: FI_SHUTDOWN then.
  *
  * fi_reject answers REJECT from the passive endpoint instead: the
  * client's FI_ECONNREFUSED error event, with the reject's CM data as
@@ -22,8 +30,11 @@
  * way (no data); one sent before the server has bound the service is
  * resent for FI_FPGADMA_CONNECT_TIMEOUT_MS, as any message (peer.c), and
  * then fails with FI_ECONNREFUSED too.  fi_shutdown, and fi_close of a
- * connected endpoint, send SHUTDOWN: the peer's FI_SHUTDOWN event.  No
- * event is written for the endpoint that shuts down.  Sends and RMA need
+ * connected endpoint, send SHUTDOWN: the peer's FI_SHUTDOWN event.
+ * fi_shutdown writes FI_SHUTDOWN for its own endpoint too, as libfabric's
+ * tcp and verbs providers do and fabtests' fi_cm_data expects; a SHUTDOWN
+ * arriving after that (both sides shut down) adds no second one.
+ * Sends and RMA need
  * the connection (-FI_EOPBADSTATE before FI_CONNECTED and after a
  * shutdown either way); receives may be posted at any time.  Messages
  * that were on their way before SHUTDOWN are still delivered (the stream
@@ -198,6 +209,14 @@ static void ep_error(struct fpgadma_ep *ep, int err, const void *data,
 
 void fpgadma_cm_send_failed(struct fpgadma_ep *ep, int err)
 {
+	if (ep->accepted && ep->cm_state == FPGADMA_CM_CONNECTED) {
+		/* the ACCEPT found no peer: the connection is gone */
+		FPGADMA_INFO(FI_LOG_EP_CTRL, "endpoint %u: peer %u unreachable: %s\n",
+			     ep->ep_idx, ep->peer.ep_id, fi_strerror(err));
+		ep->cm_state = FPGADMA_CM_DISCONNECTED;
+		ep_event(ep, FI_SHUTDOWN, NULL, 0);
+		return;
+	}
 	if (ep->cm_state != FPGADMA_CM_CONNECTING &&
 	    ep->cm_state != FPGADMA_CM_ACCEPTING)
 		return;
@@ -373,6 +392,13 @@ void fpgadma_cm_arrived(struct fpgadma_dp *dp, uint32_t src_ep,
 		ep_event(ep, FI_CONNECTED, pay, paylen);
 		return;
 	case FPGADMA_CM_REJECT:
+		if (mine && ep->accepted && ep->cm_state == FPGADMA_CM_CONNECTED &&
+		    src_ep == ep->peer.ep_id && hdr->src_idx == ep->peer.ep_idx) {
+			/* our ACCEPT found nobody: the connection is gone */
+			ep->cm_state = FPGADMA_CM_DISCONNECTED;
+			ep_event(ep, FI_SHUTDOWN, NULL, 0);
+			return;
+		}
 		if (!mine || (ep->cm_state != FPGADMA_CM_CONNECTING &&
 			      ep->cm_state != FPGADMA_CM_ACCEPTING))
 			return;
@@ -388,8 +414,9 @@ void fpgadma_cm_arrived(struct fpgadma_dp *dp, uint32_t src_ep,
 		return;
 	case FPGADMA_CM_SHUTDOWN:
 		if (!mine || src_ep != ep->peer.ep_id ||
-		    hdr->src_idx != ep->peer.ep_idx)
-			return;
+		    hdr->src_idx != ep->peer.ep_idx ||
+		    ep->cm_state == FPGADMA_CM_DISCONNECTED)
+			return;	/* not ours, or we shut down first */
 		ep->cm_state = FPGADMA_CM_DISCONNECTED;
 		ep_event(ep, FI_SHUTDOWN, NULL, 0);
 		return;
@@ -556,10 +583,14 @@ static int msg_accept(struct fid_ep *ep_fid, const void *param,
 	ret = cm_send(dp, ep, FPGADMA_CM_ACCEPT, ep->peer.ep_id,
 		      (uint16_t)ep->peer.ep_idx, (uint16_t)ep->ep_idx,
 		      ep->conn_id, param, paramlen);
-	if (ret)
+	if (ret) {
 		ep->cm_state = FPGADMA_CM_IDLE;	/* nothing sent: try again */
-	else
+	} else {
 		ep_drop_connreq(ep);
+		ep->accepted = true;
+		ep->cm_state = FPGADMA_CM_CONNECTED;
+		ep_event(ep, FI_CONNECTED, NULL, 0);
+	}
 out:
 	fpgadma_dp_unlock(dp);
 	return ret;
@@ -580,6 +611,7 @@ static int msg_shutdown(struct fid_ep *ep_fid, uint64_t flags)
 			     (uint16_t)ep->peer.ep_idx, (uint16_t)ep->ep_idx,
 			     ep->conn_id);
 		ep->cm_state = FPGADMA_CM_DISCONNECTED;
+		ep_event(ep, FI_SHUTDOWN, NULL, 0);
 	} else {
 		ret = -FI_ENOTCONN;
 	}

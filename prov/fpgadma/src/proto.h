@@ -92,6 +92,7 @@ struct fpgadma_ep {
 
 	/* FI_EP_MSG: the connection (cm.c) */
 	int cm_state;			/* enum fpgadma_cm_state */
+	bool accepted;			/* connected by fi_accept (server side) */
 	struct fpgadma_addr peer;	/* the other end, once known */
 	uint64_t conn_id;		/* the connection's id (wire.h) */
 	struct fpgadma_connreq *connreq; /* fi_endpoint's info->handle, until
@@ -103,7 +104,7 @@ struct fpgadma_ep {
 enum fpgadma_cm_state {
 	FPGADMA_CM_IDLE = 0,		/* neither fi_connect nor fi_accept yet */
 	FPGADMA_CM_CONNECTING,		/* CONNREQ sent, waiting for an answer */
-	FPGADMA_CM_ACCEPTING,		/* ACCEPT sent, waiting for ESTABLISHED */
+	FPGADMA_CM_ACCEPTING,		/* ACCEPT being sent (fi_accept) */
 	FPGADMA_CM_CONNECTED,
 	FPGADMA_CM_DISCONNECTED,	/* refused, shut down (either side) */
 };

@@ -59,7 +59,7 @@ enum fpgadma_msg_type {
  *                no listener; -> accepting endpoint: the ACCEPT found no
  *                connecting endpoint waiting for it
  *   ESTABLISHED  connecting endpoint -> accepting endpoint once ACCEPT is
- *                in: the accepting side's FI_CONNECTED
+ *                in (the accepting side reported FI_CONNECTED already)
  *   SHUTDOWN     either side -> the other: the peer's FI_SHUTDOWN
  */
 enum fpgadma_cm_op {
