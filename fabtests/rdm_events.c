@@ -8,7 +8,9 @@
  *   rma-event  the target's counters bound with FI_REMOTE_WRITE and
  *              FI_REMOTE_READ count exactly the initiator's fi_write and
  *              fi_read (and fi_writedata), each RMA's data in place; its
- *              receive counter counts its messages only
+ *              receive counter counts its messages only; a counter bound
+ *              to the target MR (fi_mr_bind, FI_REMOTE_WRITE) counts the
+ *              writes to that MR
  *   poll       a poll set of the target's CQ and counters: fi_poll
  *              returns the context of the CQ while it holds completions
  *              and of a counter once per change, nothing when nothing
@@ -168,7 +170,8 @@ static void world_close(struct world *w)
 {
 	if (w->lmr)
 		ft_close_fid(&w->lmr->fid, "local mr");
-	ft_close_fid(&w->tmr->fid, "target mr");
+	if (w->tmr)
+		ft_close_fid(&w->tmr->fid, "target mr");
 	target_close(&w->t);
 	ft_close_ep(&w->init);
 	ft_close_dom(&w->d1);
@@ -230,9 +233,10 @@ static void test_rma_event(void)
 	const char *why = NULL;
 	struct ft_op rop = { .what = "fi_recv" }, sop = { .what = "fi_send" };
 	struct fi_cq_tagged_entry e;
+	struct fid_cntr *mrcntr = NULL;
 	uint64_t t0;
 	ssize_t n = 0;
-	int i;
+	int i, ret;
 
 	if (world_open(&w, FI_RMA | FI_MSG | FI_RMA_EVENT, &why)) {
 		ft_log("SKIP group rma-event: %s for FI_RMA_EVENT", why);
@@ -240,6 +244,20 @@ static void test_rma_event(void)
 		return;
 	}
 	ft_check(w.d1.info->caps & FI_RMA_EVENT, "FI_RMA_EVENT asked, not given");
+	{
+		struct fi_cntr_attr ca = { .events = FI_CNTR_EVENTS_COMP };
+
+		FT_CALL(fi_cntr_open(w.d1.domain, &ca, &mrcntr, NULL));
+		ret = fi_mr_bind(w.tmr, &mrcntr->fid, FI_REMOTE_WRITE);
+		if (ret == 0 && (w.d1.info->domain_attr->mr_mode & FI_MR_RMA_EVENT))
+			ret = fi_mr_enable(w.tmr);
+		if (ret) {
+			ft_log("counter bound to an MR: fi_mr_bind: %s (not checked)",
+			       ft_strerr(ret));
+			ft_close_fid(&mrcntr->fid, "MR counter");
+			mrcntr = NULL;
+		}
+	}
 	for (i = 0; i < NWRITE; i++) {
 		do_write(&w, (size_t)i * 300, 100 + (uint64_t)i, false);
 		cntr_reaches(w.t.rwrite, (uint64_t)i + 1, "remote write counter");
@@ -264,6 +282,10 @@ static void test_rma_event(void)
 	ft_check(fi_cntr_readerr(w.t.rwrite) == 0 && fi_cntr_readerr(w.t.rread) == 0,
 		 "remote counters have errors");
 	ft_check(fi_cntr_read(w.t.recv) == 0, "RMA counted as receives");
+	if (mrcntr)
+		ft_check(fi_cntr_read(mrcntr) == NWRITE + 1,
+			 "the MR's counter: %" PRIu64 ", expected %d writes",
+			 fi_cntr_read(mrcntr), NWRITE + 1);
 
 	/* a message counts on the receive counter only */
 	POST(fi_recv(w.t.ep, w.tbuf, 64, NULL, FI_ADDR_UNSPEC, &rop));
@@ -276,6 +298,10 @@ static void test_rma_event(void)
 	while (fi_cq_read(w.t.cq, &e, 1) == -FI_EAGAIN &&
 	       ft_now_us() - t0 < ft_opts.timeout_ms * 1000ULL)
 		;
+	ft_close_fid(&w.tmr->fid, "target mr");	/* before its counter */
+	w.tmr = NULL;
+	if (mrcntr)
+		ft_close_fid(&mrcntr->fid, "MR counter");
 	world_close(&w);
 	groups_run++;
 	ft_log("rma-event: %d writes, 1 writedata, %d reads counted at the target",

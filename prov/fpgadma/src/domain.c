@@ -161,6 +161,7 @@ static int domain_close(struct fid *fid)
 	fpgadma_fabric_put(d->fabric);
 	fi_freeinfo(d->info);
 	pthread_mutex_destroy(&d->lock);
+	free(d->cntr_mrs);	/* empty: every MR is closed (refs) */
 	free(d);
 	return 0;
 }

@@ -261,6 +261,9 @@ struct fpgadma_domain {
 	struct fpgadma_ep *eps[FPGADMA_MAX_EPS]; /* by ep_idx */
 	struct fpgadma_dp *dp;		/* owned by dp.c */
 	struct fpgadma_mrcache *mrcache; /* registrations kept for reuse */
+	/* MRs with counters bound (fi_mr_bind, FI_RMA_EVENT), under lock */
+	struct fpgadma_prov_mr **cntr_mrs;
+	size_t n_cntr_mrs, cap_cntr_mrs;
 	struct fpgadma_pep *pep;	/* a passive endpoint's own domain: it */
 };
 
@@ -399,7 +402,16 @@ struct fpgadma_prov_mr {
 	 */
 	struct fpgadma_mrcache_entry *rd_ent;
 	bool rd_failed;			/* getting it failed: don't retry */
+	/* counters bound with FI_REMOTE_WRITE / FI_REMOTE_READ (FI_RMA_EVENT) */
+	struct fpgadma_cntr *rwrite_cntr, *rread_cntr;
 };
+
+/*
+ * An RMA by a peer has hit the MR with rkey (an FI_RMA_EVENT notice or a
+ * WRITEDATA): bump the counters bound to that MR, if any.  Called with
+ * domain->lock held.
+ */
+void fpgadma_mr_rma_event(struct fpgadma_domain *d, uint32_t rkey, bool read);
 
 /*
  * An lkey for the device to read (device_writes false) or write [buf,

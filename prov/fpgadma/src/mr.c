@@ -168,12 +168,102 @@ static int mr_dereg(struct fpgadma_prov_mr *m, struct fpgadma_mr **mr)
 	return 0;
 }
 
+/* --- counters bound to MRs (FI_RMA_EVENT) ---------------------------------- */
+
+/* Is m on d->cntr_mrs?  Its index, or -1.  d->lock held. */
+static long cntr_mr_index(struct fpgadma_domain *d, struct fpgadma_prov_mr *m)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_cntr_mrs; i++)
+		if (d->cntr_mrs[i] == m)
+			return (long)i;
+	return -1;
+}
+
+static int mr_bind_cntr(struct fpgadma_prov_mr *m, struct fid *bfid,
+			uint64_t flags)
+{
+	struct fpgadma_cntr *c = fpgadma_cntr_from_fid(bfid);
+	struct fpgadma_domain *d = m->domain;
+	int ret = 0;
+
+	if (!c || fpgadma_cntr_domain(c) != d)
+		return -FI_EINVAL;
+	if (!flags || (flags & ~(uint64_t)(FI_REMOTE_WRITE | FI_REMOTE_READ)))
+		return -FI_EBADFLAGS;
+	pthread_mutex_lock(&d->lock);
+	if (((flags & FI_REMOTE_WRITE) && m->rwrite_cntr) ||
+	    ((flags & FI_REMOTE_READ) && m->rread_cntr)) {
+		ret = -FI_EALREADY;	/* one counter a direction */
+		goto out;
+	}
+	if (cntr_mr_index(d, m) < 0) {
+		if (d->n_cntr_mrs == d->cap_cntr_mrs) {
+			size_t cap = d->cap_cntr_mrs ? 2 * d->cap_cntr_mrs : 16;
+			struct fpgadma_prov_mr **a =
+				realloc(d->cntr_mrs, cap * sizeof(*a));
+
+			if (!a) {
+				ret = -FI_ENOMEM;
+				goto out;
+			}
+			d->cntr_mrs = a;
+			d->cap_cntr_mrs = cap;
+		}
+		d->cntr_mrs[d->n_cntr_mrs++] = m;
+	}
+	if (flags & FI_REMOTE_WRITE) {
+		fpgadma_cntr_get(c);
+		m->rwrite_cntr = c;
+	}
+	if (flags & FI_REMOTE_READ) {
+		fpgadma_cntr_get(c);
+		m->rread_cntr = c;
+	}
+out:
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+static void mr_unbind_cntrs(struct fpgadma_prov_mr *m)
+{
+	struct fpgadma_domain *d = m->domain;
+	long i;
+
+	pthread_mutex_lock(&d->lock);
+	i = cntr_mr_index(d, m);
+	if (i >= 0)
+		d->cntr_mrs[i] = d->cntr_mrs[--d->n_cntr_mrs];
+	pthread_mutex_unlock(&d->lock);
+	if (m->rwrite_cntr)
+		fpgadma_cntr_put(m->rwrite_cntr);
+	if (m->rread_cntr)
+		fpgadma_cntr_put(m->rread_cntr);
+	m->rwrite_cntr = m->rread_cntr = NULL;
+}
+
+void fpgadma_mr_rma_event(struct fpgadma_domain *d, uint32_t rkey, bool read)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_cntr_mrs; i++) {
+		struct fpgadma_prov_mr *m = d->cntr_mrs[i];
+		struct fpgadma_cntr *c = read ? m->rread_cntr : m->rwrite_cntr;
+
+		if (m->mr && m->key == rkey && c)
+			fpgadma_cntr_inc(c);
+	}
+}
+
 static int mr_close(struct fid *fid)
 {
 	struct fpgadma_prov_mr *m =
 		container_of(fid, struct fpgadma_prov_mr, mr_fid.fid);
 	int ret;
 
+	/* no more counting: progress looks MRs up under domain->lock */
+	mr_unbind_cntrs(m);
 	/* The cache's entries go back (other users may still have them). */
 	fpgadma_mrcache_put(m->domain->mrcache, m->rd_ent);
 	m->rd_ent = NULL;
@@ -208,9 +298,8 @@ static int mr_bind(struct fid *fid, struct fid *bfid, uint64_t flags)
 	struct fpgadma_prov_mr *m =
 		container_of(fid, struct fpgadma_prov_mr, mr_fid.fid);
 
-	(void)flags;	/* fi_mr(3): 0 for an endpoint */
 	switch (bfid->fclass) {
-	case FI_CLASS_EP:
+	case FI_CLASS_EP:	/* fi_mr(3): flags 0 for an endpoint */
 		if (m->enabled) {
 			FPGADMA_WARN(FI_LOG_MR, "bind after fi_mr_enable\n");
 			return -FI_EOPBADSTATE;
@@ -223,7 +312,7 @@ static int mr_bind(struct fid *fid, struct fid *bfid, uint64_t flags)
 		m->ep = (struct fpgadma_ep *)bfid;
 		return 0;
 	case FI_CLASS_CNTR:
-		return -FI_ENOSYS;	/* no FI_RMA_EVENT */
+		return mr_bind_cntr(m, bfid, flags);
 	default:
 		return -FI_EINVAL;
 	}

@@ -333,6 +333,7 @@ struct fpgadma_op {
 	size_t rd_count;
 	uint32_t dest_ep;
 	uint16_t dest_idx;
+	uint32_t rkey;			/* the target MR's (host targets) */
 
 	/* RDV (rendezvous receive) */
 	struct fpgadma_rx_entry *rx;	/* the receive it fills */

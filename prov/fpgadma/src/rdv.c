@@ -243,6 +243,7 @@ void fpgadma_rma_done(struct fpgadma_dp *dp, struct fpgadma_op *op)
 		h->flags = op->wd_cq_data ? FPGADMA_HDR_CQ_DATA : 0;
 		if (op->cq_flags & FI_READ)
 			h->flags |= FPGADMA_HDR_RMA_READ;
+		h->tag = op->rkey;	/* the target MR: its counters */
 		h->dst_idx = op->dest_idx;
 		h->src_idx = op->ep ? (uint16_t)op->ep->ep_idx : 0;
 		h->data = op->data;
@@ -267,6 +268,9 @@ void fpgadma_writedata_arrived(struct fpgadma_dp *dp, uint32_t src_ep,
 		.data = hdr->data,
 	};
 
+	/* counters bound to the MR the RMA hit (fi_mr_bind) */
+	fpgadma_mr_rma_event(dp->d, (uint32_t)hdr->tag,
+			     hdr->flags & FPGADMA_HDR_RMA_READ);
 	if (!ep)
 		return;
 	if (!(hdr->flags & FPGADMA_HDR_CQ_DATA)) {

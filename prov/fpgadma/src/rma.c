@@ -206,6 +206,7 @@ static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 		opcode = r->is_read ? FPGADMA_WR_RDMA_READ :
 				      FPGADMA_WR_RDMA_WRITE;
 		rseg.rkey = (uint32_t)r->key;
+		op->rkey = rseg.rkey;	/* for the FI_RMA_EVENT notice */
 		if (!(ep->domain->mr_mode & FI_MR_VIRT_ADDR))
 			wrflags = FPGADMA_WR_F_REMOTE_OFFSET;
 	}

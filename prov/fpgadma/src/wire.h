@@ -86,7 +86,7 @@ struct fpgadma_hdr {
 	uint16_t src_idx;	/* sending endpoint in the source domain */
 	uint32_t gen;		/* sending domain's generation */
 	uint32_t seq;		/* per (source, destination) domain pair */
-	uint64_t tag;
+	uint64_t tag;		/* WRITEDATA: the rkey of the MR written */
 	uint64_t data;		/* remote CQ data */
 	uint64_t len;		/* EAGER, CM: payload; RTS: message; WRITEDATA: bytes written */
 	uint64_t msg_id;	/* RTS, EAGER with WANT_ACK: echoed in FIN / ACK;
