@@ -293,6 +293,17 @@ static const struct {
 	  "which fi_poll(3) says is a new baseline (not checked)" },
 	{ "udp;ofi_rxd", "trunc", "a message longer than its receive completes without "
 	  "FI_ETRUNC (not tried)" },
+	{ "sockets", "shared-av-ro-insert", "fi_av_insert on an AV opened with FI_READ "
+	  "(read-only, fi_av(3)) looks the addresses up instead of failing: it returns "
+	  "how many it found (not checked)" },
+	{ "tcp;ofi_rxm", "wait-close-busy", "fi_close of a wait set with members "
+	  "succeeds instead of -FI_EBUSY, leaving them with a freed set (not tried)" },
+	{ "sockets", "wait-close-busy", "fi_close of a wait set with members "
+	  "succeeds instead of -FI_EBUSY, leaving them with a freed set (not tried)" },
+	{ "sockets", "wait-getwaitobj", "fi_control(FI_GETWAITOBJ) of a wait set "
+	  "fails with -FI_EINVAL (not checked)" },
+	{ "sockets", "cq-wait-set-null", "fi_cq_open with FI_WAIT_SET and no wait set "
+	  "crashes (SIGSEGV in libfabric) instead of -FI_EINVAL (not tried)" },
 };
 
 bool ft_known_issue(const struct ft_dom *d, const char *id)

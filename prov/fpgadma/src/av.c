@@ -19,14 +19,23 @@
  * Insertion completes inside the call.  An AV opened with FI_EVENT reports
  * it on its EQ anyway, as fi_av(3) asks: one error event per bad address
  * (data = its index in the call), then FI_AV_COMPLETE with the count.
+ *
+ * Named AVs (attr->name, FI_SHARED_AV) keep their table in POSIX shared
+ * memory instead, so that the processes of a node share one table and
+ * its fi_addr values; "named AVs" below says how.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fpgadma_prov.h"
 
@@ -212,15 +221,18 @@ int fpgadma_addr_parse(const char *str, struct fpgadma_addr *a)
 	return 0;
 }
 
+struct av_shm;
+
 struct fpgadma_av {
 	struct fid_av av_fid;
 	struct fpgadma_domain *domain;
 	enum fi_av_type type;
 	uint64_t flags;			/* FI_EVENT ... of fi_av_open */
-	pthread_mutex_t lock;		/* the table */
+	pthread_mutex_t lock;		/* the table (a named AV's: its writers) */
 	struct fpgadma_addr *table;	/* magic 0: removed */
 	size_t count;			/* entries used, removed ones too */
 	size_t cap;
+	struct av_shm *shm;		/* a named AV's table; NULL: the above */
 	struct fpgadma_eq *eq;		/* fi_av_bind */
 	int refs;			/* endpoints bound */
 };
@@ -247,6 +259,328 @@ void fpgadma_av_put(struct fpgadma_av *av)
 struct fpgadma_domain *fpgadma_av_domain(struct fpgadma_av *av)
 {
 	return av->domain;
+}
+
+/* --- named AVs --------------------------------------------------------------- */
+/*
+ * A named AV's table is a POSIX shared memory object, so every process of
+ * the node that opens the same name (any domain of the same device) sees
+ * the same entries under the same fi_addr values.
+ *
+ * Name: "/fpgadma-av-<uid>-<name>", attr->name with '%' written "%25" and
+ * '/' written "%2F" (so no two names meet), at most NAME_MAX bytes in all
+ * (else -FI_EINVAL); the uid keeps the AVs of users apart.  The object is
+ * created 0600: the processes sharing an AV run as one user.
+ *
+ * Layout: a header, then map[cap] (fi_addr_t, what attr->map_addr points
+ * to: map[i] is i once entry i is in), then slot[cap].  cap is fixed by
+ * whoever creates the object: attr->count, at least AV_SHM_MIN_CAP (the
+ * object is sparse: unused entries cost no memory), at most AV_SHM_MAX_CAP;
+ * an insertion beyond it fails with FI_ENOSPC.  Indices are never reused.
+ *
+ * Readers take no lock: a slot's address is written before its state
+ * turns SLOT_USED (a release store), and never changes after; fi_av_remove
+ * only turns the state to SLOT_REMOVED.  count (the slots handed out) is
+ * published the same way.  So a lookup in any process sees every entry
+ * inserted before it, whenever that process opened the AV.
+ *
+ * Writers, and opening and closing, are serialised by an open file
+ * description lock (F_OFD_SETLKW) on byte AV_LOCK_META of the object.
+ * Every opener holds a read lock on byte AV_LOCK_LIVE while it has the AV
+ * open; the kernel drops it when the process ends, however it ends.  So
+ * "am I the only one?" is "can I take a write lock on AV_LOCK_LIVE?":
+ *
+ *   - fi_av_open without FI_READ creates the object if need be; if it is
+ *     alone on it (new, or left over by processes that died without
+ *     fi_close) it (re)initialises it, empty.  Else it opens the table as
+ *     it is (its cap, its type: attr->count and attr->type are ignored).
+ *   - fi_av_open with FI_READ needs a live object: -FI_ENOENT when there
+ *     is none (or only a leftover).  Its table is mapped read-only;
+ *     fi_av_insert and fi_av_remove fail with -FI_EPERM.
+ *   - fi_close: the last process to close the AV (reader or writer)
+ *     unlinks the name, as fi_av(3) says: the AV goes when every process
+ *     has closed it.
+ *
+ * Every opener opens the object read-write (for the locks), a reader
+ * maps it read-only.  Without file locks (a kernel without
+ * CONFIG_FILE_LOCKING) fi_av_open of a name fails with -FI_ENOSYS.  The table holds the device's addresses; a domain of
+ * another device gets -FI_EINVAL.
+ */
+#define AV_SHM_PREFIX	"/fpgadma-av-"
+#define AV_SHM_MAGIC	0x56415046U	/* "FPAV" little-endian */
+#define AV_SHM_VERSION	1U
+#define AV_SHM_MIN_CAP	65536U
+#define AV_SHM_MAX_CAP	(1U << 24)
+#define AV_LOCK_META	0
+#define AV_LOCK_LIVE	1
+/* How long a reader waits for a creator between its shm_open and lock. */
+#define AV_SHM_OPEN_TRIES 1000		/* of 1 ms */
+
+enum { SLOT_FREE, SLOT_USED, SLOT_REMOVED };
+
+struct av_shm_slot {
+	uint32_t state;			/* SLOT_*: atomic, written last */
+	uint32_t pad;
+	struct fpgadma_addr addr;	/* fixed once SLOT_USED */
+};
+
+struct av_shm_hdr {
+	uint32_t magic;			/* AV_SHM_MAGIC */
+	uint32_t version;		/* AV_SHM_VERSION */
+	uint32_t type;			/* the creator's enum fi_av_type */
+	uint32_t dev_index;		/* the device whose addresses it holds */
+	uint64_t cap;			/* entries of map[] and slot[] */
+	uint64_t count;			/* slots handed out: atomic */
+	uint8_t pad[32];
+};
+_Static_assert(sizeof(struct av_shm_hdr) == 64, "a named AV's header is 64 bytes");
+
+struct av_shm {
+	int fd;
+	bool rdonly;			/* FI_READ */
+	struct av_shm_hdr *hdr;		/* the mapping */
+	size_t len;
+	fi_addr_t *map;			/* attr->map_addr */
+	struct av_shm_slot *slot;
+	char name[NAME_MAX + 2];	/* of the object, with its '/' */
+};
+
+static size_t shm_len(uint64_t cap)
+{
+	return sizeof(struct av_shm_hdr) +
+	       cap * (sizeof(fi_addr_t) + sizeof(struct av_shm_slot));
+}
+
+static int shm_objname(const char *name, char *out, size_t len)
+{
+	size_t n;
+	int ret;
+
+	if (!*name)
+		return -FI_EINVAL;
+	ret = snprintf(out, len, AV_SHM_PREFIX "%u-", (unsigned int)getuid());
+	if (ret < 0 || (size_t)ret >= len)
+		return -FI_EINVAL;
+	n = (size_t)ret;
+	for (; *name; name++) {
+		const char *esc = *name == '/' ? "%2F" : *name == '%' ? "%25" : NULL;
+		size_t add = esc ? 3 : 1;
+
+		if (n + add > NAME_MAX + 1)	/* the '/' is not part of it */
+			return -FI_EINVAL;
+		if (esc)
+			memcpy(out + n, esc, 3);
+		else
+			out[n] = *name;
+		n += add;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* An OFD lock of type (F_RDLCK, F_WRLCK, F_UNLCK) on one byte; 0 or -errno. */
+static int ofd_lock(int fd, short type, off_t byte, bool wait)
+{
+	struct flock fl = {
+		.l_type = type,
+		.l_whence = SEEK_SET,
+		.l_start = byte,
+		.l_len = 1,
+	};
+	int ret;
+
+	do {
+		ret = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
+	} while (ret && errno == EINTR);
+	return ret ? -errno : 0;
+}
+
+/* The header of an object someone else initialised: is it a named AV? */
+static int shm_check(const struct av_shm_hdr *h, off_t size, const char *name)
+{
+	if ((size_t)size < sizeof(*h) || h->magic != AV_SHM_MAGIC ||
+	    h->version != AV_SHM_VERSION || !h->cap || h->cap > AV_SHM_MAX_CAP ||
+	    (size_t)size < shm_len(h->cap)) {
+		FPGADMA_WARN(FI_LOG_AV, "%s: not an fpgadma named AV\n", name);
+		return -FI_EINVAL;
+	}
+	return 0;
+}
+
+static void shm_free(struct av_shm *s)
+{
+	if (s->hdr)
+		munmap(s->hdr, s->len);
+	if (s->fd >= 0)
+		close(s->fd);		/* drops its locks */
+	free(s);
+}
+
+/* Alone on a new or left-over object: make it an empty table. */
+static int shm_init(struct av_shm *s, const struct fpgadma_av *av,
+		    size_t count)
+{
+	uint64_t cap = count < AV_SHM_MIN_CAP ? AV_SHM_MIN_CAP :
+		       count > AV_SHM_MAX_CAP ? AV_SHM_MAX_CAP : count;
+	void *p;
+
+	s->len = shm_len(cap);
+	/* Truncating to 0 first zeroes whatever was left in it. */
+	if (ftruncate(s->fd, 0) || ftruncate(s->fd, (off_t)s->len))
+		return -errno;
+	p = mmap(NULL, s->len, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	s->hdr = p;
+	s->hdr->version = AV_SHM_VERSION;
+	s->hdr->type = av->type;
+	s->hdr->dev_index = av->domain->attr.dev_index;
+	s->hdr->cap = cap;
+	__atomic_store_n(&s->hdr->magic, AV_SHM_MAGIC, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Map an object others have open (we hold AV_LOCK_META). */
+static int shm_map(struct av_shm *s, off_t size)
+{
+	struct av_shm_hdr h;
+	void *p;
+	int ret;
+
+	if ((size_t)size < sizeof(h) || pread(s->fd, &h, sizeof(h), 0) != sizeof(h))
+		memset(&h, 0, sizeof(h));
+	ret = shm_check(&h, size, s->name);
+	if (ret)
+		return ret;
+	s->len = shm_len(h.cap);
+	p = mmap(NULL, s->len, PROT_READ | (s->rdonly ? 0 : PROT_WRITE),
+		 MAP_SHARED, s->fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	s->hdr = p;
+	return 0;
+}
+
+/*
+ * One try at opening the object: 0, -FI_EAGAIN to try again (it went or
+ * is being created), or an error.  Holds AV_LOCK_META while it looks.
+ */
+static int shm_try_open(struct av_shm *s, const struct fpgadma_av *av,
+			size_t count)
+{
+	bool alone, created = false;
+	struct stat st;
+	int ret;
+
+	if (!s->rdonly) {
+		s->fd = shm_open(s->name, O_RDWR | O_CREAT | O_EXCL, 0600);
+		created = s->fd >= 0;
+		if (s->fd < 0 && errno != EEXIST)
+			return -errno;
+	}
+	if (s->fd < 0)
+		s->fd = shm_open(s->name, O_RDWR, 0);
+	if (s->fd < 0 && errno == ENOENT)	/* a writer: it just went */
+		return s->rdonly ? -FI_ENOENT : -FI_EAGAIN;
+	if (s->fd < 0)
+		return -errno;
+	ret = ofd_lock(s->fd, F_WRLCK, AV_LOCK_META, true);
+	if (ret == -EINVAL || ret == -EACCES) {
+		/* What a kernel without CONFIG_FILE_LOCKING says to any lock. */
+		FPGADMA_WARN(FI_LOG_AV, "%s: no file locks (%s): named AVs need "
+			     "the kernel's POSIX file locking\n", s->name,
+			     strerror(-ret));
+		if (created)
+			shm_unlink(s->name);
+		return -FI_ENOSYS;
+	}
+	if (ret)
+		return ret;
+	if (fstat(s->fd, &st))
+		return -errno;
+	if (!st.st_nlink)
+		return -FI_EAGAIN;	/* its last process unlinked it */
+	alone = !ofd_lock(s->fd, F_WRLCK, AV_LOCK_LIVE, false);
+	if (alone && s->rdonly)
+		/* being created (size 0), or a leftover: no AV to read */
+		return st.st_size ? -FI_ENOENT : -FI_EAGAIN;
+	if (alone)
+		ret = shm_init(s, av, count);
+	else
+		ret = shm_map(s, st.st_size);
+	if (ret)
+		return ret;
+	/* From a write lock (alone) or none: others may read-lock it too. */
+	ret = ofd_lock(s->fd, F_RDLCK, AV_LOCK_LIVE, false);
+	if (ret)
+		return ret;
+	return ofd_lock(s->fd, F_UNLCK, AV_LOCK_META, false);
+}
+
+static int shm_open_av(struct fpgadma_av *av, struct fi_av_attr *attr)
+{
+	struct av_shm *s;
+	unsigned int tries;
+	int ret;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -FI_ENOMEM;
+	s->fd = -1;
+	s->rdonly = attr->flags & FI_READ;
+	ret = shm_objname(attr->name, s->name, sizeof(s->name));
+	if (ret) {
+		FPGADMA_WARN(FI_LOG_AV, "AV name \"%s\": empty or too long\n",
+			     attr->name);
+		free(s);
+		return ret;
+	}
+	for (tries = 0;; tries++) {
+		ret = shm_try_open(s, av, attr->count);
+		if (ret != -FI_EAGAIN || tries == AV_SHM_OPEN_TRIES)
+			break;
+		if (s->hdr)
+			munmap(s->hdr, s->len);
+		s->hdr = NULL;
+		if (s->fd >= 0)
+			close(s->fd);
+		s->fd = -1;
+		usleep(1000);
+	}
+	if (ret == -FI_EAGAIN)
+		ret = -FI_ENOENT;
+	if (!ret && s->hdr->dev_index != av->domain->attr.dev_index) {
+		FPGADMA_WARN(FI_LOG_AV, "%s holds addresses of device %u, not %u\n",
+			     s->name, s->hdr->dev_index,
+			     av->domain->attr.dev_index);
+		ret = -FI_EINVAL;
+	}
+	if (ret) {
+		FPGADMA_INFO(FI_LOG_AV, "AV %s: %s\n", s->name, fi_strerror(-ret));
+		shm_free(s);
+		return ret;
+	}
+	s->map = (fi_addr_t *)(s->hdr + 1);
+	s->slot = (struct av_shm_slot *)(s->map + s->hdr->cap);
+	av->type = s->hdr->type;
+	av->shm = s;
+	attr->map_addr = s->map;
+	FPGADMA_INFO(FI_LOG_AV, "AV %s: %s, %llu entries\n", s->name,
+		     s->rdonly ? "read-only" : "read-write",
+		     (unsigned long long)s->hdr->cap);
+	return 0;
+}
+
+/* fi_close: the last process to close the AV unlinks its name. */
+static void shm_close_av(struct av_shm *s)
+{
+	struct stat st;
+
+	if (!ofd_lock(s->fd, F_WRLCK, AV_LOCK_META, true) &&
+	    !ofd_lock(s->fd, F_WRLCK, AV_LOCK_LIVE, false) &&
+	    !fstat(s->fd, &st) && st.st_nlink)
+		shm_unlink(s->name);
+	shm_free(s);
 }
 
 /* --- the table ------------------------------------------------------------- */
@@ -291,11 +625,31 @@ static int table_reserve(struct fpgadma_av *av, size_t n)
 	return 0;
 }
 
+/* A named AV's entry i, read without a lock (see "named AVs"). */
+static bool shm_get(const struct av_shm *s, uint64_t i, struct fpgadma_addr *out)
+{
+	if (i >= s->hdr->cap ||
+	    __atomic_load_n(&s->slot[i].state, __ATOMIC_ACQUIRE) != SLOT_USED)
+		return false;
+	*out = s->slot[i].addr;
+	return true;
+}
+
+/* Entries handed out so far (removed ones too). */
+static uint64_t entries(const struct fpgadma_av *av)
+{
+	if (av->shm)
+		return __atomic_load_n(&av->shm->hdr->count, __ATOMIC_ACQUIRE);
+	return av->count;
+}
+
 int fpgadma_av_lookup_addr(struct fpgadma_av *av, fi_addr_t fi_addr,
 			   struct fpgadma_addr *out)
 {
 	int ret = -FI_EINVAL;
 
+	if (av->shm)
+		return shm_get(av->shm, fi_addr, out) ? 0 : -FI_EINVAL;
 	pthread_mutex_lock(&av->lock);
 	if (fi_addr < av->count && entry_used(&av->table[fi_addr])) {
 		*out = av->table[fi_addr];
@@ -313,20 +667,99 @@ int fpgadma_av_lookup_addr(struct fpgadma_av *av, fi_addr_t fi_addr,
 fi_addr_t fpgadma_av_reverse(struct fpgadma_av *av, const struct fpgadma_addr *a)
 {
 	fi_addr_t found = FI_ADDR_NOTAVAIL;
-	size_t i;
+	struct fpgadma_addr shared;
+	uint64_t i, n;
 
-	pthread_mutex_lock(&av->lock);
-	for (i = 0; i < av->count; i++) {
-		const struct fpgadma_addr *e = &av->table[i];
+	/* A named AV is read without a lock (see "named AVs"). */
+	if (!av->shm)
+		pthread_mutex_lock(&av->lock);
+	n = entries(av);
+	for (i = 0; i < n; i++) {
+		const struct fpgadma_addr *e;
 
+		if (av->shm) {
+			if (!shm_get(av->shm, i, &shared))
+				continue;
+			e = &shared;
+		} else {
+			e = &av->table[i];
+		}
 		if (entry_used(e) && e->ep_id == a->ep_id &&
 		    e->ep_idx == a->ep_idx && e->dev_index == a->dev_index) {
 			found = i;
 			break;
 		}
 	}
-	pthread_mutex_unlock(&av->lock);
+	if (!av->shm)
+		pthread_mutex_unlock(&av->lock);
 	return found;
+}
+
+/*
+ * The writers' lock (av->lock, and a named AV's AV_LOCK_META) with room
+ * for n more entries (a named AV has its fixed cap: table_add says).
+ */
+static int table_lock(struct fpgadma_av *av, size_t n)
+{
+	int ret;
+
+	if (av->shm && av->shm->rdonly)
+		return -FI_EPERM;
+	pthread_mutex_lock(&av->lock);
+	ret = av->shm ? ofd_lock(av->shm->fd, F_WRLCK, AV_LOCK_META, true) :
+			table_reserve(av, n);
+	if (ret)
+		pthread_mutex_unlock(&av->lock);
+	return ret;
+}
+
+static void table_unlock(struct fpgadma_av *av)
+{
+	if (av->shm)
+		(void)ofd_lock(av->shm->fd, F_UNLCK, AV_LOCK_META, false);
+	pthread_mutex_unlock(&av->lock);
+}
+
+/* Append a checked address (table_lock held): its fi_addr in *out. */
+static int table_add(struct fpgadma_av *av, const struct fpgadma_addr *a,
+		     fi_addr_t *out)
+{
+	struct av_shm *s = av->shm;
+	uint64_t i;
+
+	if (!s) {
+		av->table[av->count] = *a;
+		*out = av->count++;
+		return 0;
+	}
+	i = s->hdr->count;
+	if (i >= s->hdr->cap)
+		return -FI_ENOSPC;
+	s->slot[i].addr = *a;
+	s->map[i] = i;
+	__atomic_store_n(&s->slot[i].state, SLOT_USED, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->hdr->count, i + 1, __ATOMIC_RELEASE);
+	*out = i;
+	return 0;
+}
+
+/* Is fi_addr an entry in use (table_lock held)? */
+static bool table_has(struct fpgadma_av *av, fi_addr_t fi_addr)
+{
+	struct fpgadma_addr a;
+
+	if (av->shm)
+		return shm_get(av->shm, fi_addr, &a);
+	return fi_addr < av->count && entry_used(&av->table[fi_addr]);
+}
+
+static void table_remove(struct fpgadma_av *av, fi_addr_t fi_addr)
+{
+	if (av->shm)
+		__atomic_store_n(&av->shm->slot[fi_addr].state, SLOT_REMOVED,
+				 __ATOMIC_RELEASE);
+	else
+		memset(&av->table[fi_addr], 0, sizeof(av->table[0]));
 }
 
 /* --- fi_av_insert ------------------------------------------------------------ */
@@ -366,18 +799,18 @@ static int av_insert(struct fid_av *av_fid, const void *addr, size_t count,
 	if (count && !addr)
 		return -FI_EINVAL;
 
-	pthread_mutex_lock(&av->lock);
-	ret = table_reserve(av, count);
-	if (ret) {
-		pthread_mutex_unlock(&av->lock);
+	ret = table_lock(av, count);
+	if (ret)
 		return ret;
-	}
 	for (i = 0; i < count; i++) {
 		struct fpgadma_addr a;
+		fi_addr_t fa;
 
 		ret = fpgadma_addr_decode(format, in + i * stride, &a);
 		if (!ret)
 			ret = addr_check(av, &a);
+		if (!ret)
+			ret = table_add(av, &a, &fa);
 		if (sync_err)
 			sync_err[i] = -ret;
 		if (ret) {
@@ -388,13 +821,11 @@ static int av_insert(struct fid_av *av_fid, const void *addr, size_t count,
 						       context, i, -ret, 0);
 			continue;
 		}
-		av->table[av->count] = a;
 		if (fi_addr)
-			fi_addr[i] = av->count;
-		av->count++;
+			fi_addr[i] = fa;
 		inserted++;
 	}
-	pthread_mutex_unlock(&av->lock);
+	table_unlock(av);
 	return insert_report(av, inserted, context);
 }
 
@@ -425,18 +856,22 @@ static int av_remove(struct fid_av *av_fid, fi_addr_t *fi_addr, size_t count,
 
 	if (flags)
 		return -FI_EBADFLAGS;
-	pthread_mutex_lock(&av->lock);
+	if (count && !fi_addr)
+		return -FI_EINVAL;
+	ret = table_lock(av, 0);
+	if (ret)
+		return ret;
 	/* All or nothing: check every fi_addr first. */
 	for (i = 0; i < count; i++) {
-		if (fi_addr[i] >= av->count || !entry_used(&av->table[fi_addr[i]])) {
+		if (!table_has(av, fi_addr[i])) {
 			ret = -FI_EINVAL;
 			goto out;
 		}
 	}
 	for (i = 0; i < count; i++)
-		memset(&av->table[fi_addr[i]], 0, sizeof(av->table[0]));
+		table_remove(av, fi_addr[i]);
 out:
-	pthread_mutex_unlock(&av->lock);
+	table_unlock(av);
 	return ret;
 }
 
@@ -511,6 +946,8 @@ static int av_close(struct fid *fid)
 		return -FI_EBUSY;
 	if (av->eq)
 		fpgadma_eq_put(av->eq);
+	if (av->shm)
+		shm_close_av(av->shm);
 	fpgadma_domain_put(av->domain);
 	pthread_mutex_destroy(&av->lock);
 	free(av->table);
@@ -552,10 +989,12 @@ int fpgadma_av_open(struct fid_domain *domain, struct fi_av_attr *attr,
 	if (attr->type != FI_AV_UNSPEC && attr->type != FI_AV_MAP &&
 	    attr->type != FI_AV_TABLE)
 		return -FI_EINVAL;
-	if (attr->name || attr->rx_ctx_bits)
-		return -FI_ENOSYS;	/* no shared AVs, no scalable endpoints */
-	if (attr->flags & ~(FI_EVENT | FI_SYMMETRIC))
+	if (attr->rx_ctx_bits)
+		return -FI_ENOSYS;	/* no scalable endpoints */
+	if (attr->flags & ~(FI_EVENT | FI_SYMMETRIC | FI_READ))
 		return -FI_EBADFLAGS;
+	if ((attr->flags & FI_READ) && !attr->name)
+		return -FI_EINVAL;	/* read-only: of a named AV (fi_av(3)) */
 
 	av = calloc(1, sizeof(*av));
 	if (!av)
@@ -572,6 +1011,14 @@ int fpgadma_av_open(struct fid_domain *domain, struct fi_av_attr *attr,
 	av->av_fid.fid.context = context;
 	av->av_fid.fid.ops = &av_fi_ops;
 	av->av_fid.ops = &av_ops;
+	if (attr->name) {
+		ret = shm_open_av(av, attr);
+		if (ret) {
+			pthread_mutex_destroy(&av->lock);
+			free(av);
+			return ret;
+		}
+	}
 	fpgadma_domain_get(d);
 	*av_fid = &av->av_fid;
 	return 0;

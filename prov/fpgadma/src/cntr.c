@@ -10,7 +10,10 @@
  * signal, set on every change, and the fd of the domain's context.  A
  * counter has no "empty" state, so the signal is edge-like: fi_trywait and
  * fi_cntr_wait clear it before they look at the values, and a change after
- * that sets it again, which is what wakes a sleeper.
+ * that sets it again, which is what wakes a sleeper.  A counter in a wait
+ * set (FI_WAIT_SET) has the same epoll fd, in the set's (wait.c); fi_wait
+ * takes the signal the same way, after progress (a change since the last
+ * look wakes it once).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -216,6 +219,19 @@ bool fpgadma_cntr_poll_changed(struct fpgadma_cntr *cntr)
 	return changed;
 }
 
+bool fpgadma_cntr_wait_check(struct fpgadma_cntr *cntr, int *slice_ms)
+{
+	bool changed;
+
+	fpgadma_progress(cntr->domain);
+	pthread_mutex_lock(&cntr->lock);
+	changed = cntr->wait.sig.set;
+	fpgadma_wait_clear(&cntr->wait);
+	pthread_mutex_unlock(&cntr->lock);
+	*slice_ms = fpgadma_dp_slice_ms(cntr->domain);
+	return changed;
+}
+
 int fpgadma_cntr_trywait(struct fpgadma_cntr *cntr)
 {
 	uint64_t value, err;
@@ -297,6 +313,7 @@ int fpgadma_cntr_open(struct fid_domain *domain, struct fi_cntr_attr *attr,
 		.events = FI_CNTR_EVENTS_COMP,
 		.wait_obj = FI_WAIT_UNSPEC,
 	};
+	struct fpgadma_waitset *ws;
 	struct fpgadma_cntr *cntr;
 	int ret;
 
@@ -306,6 +323,10 @@ int fpgadma_cntr_open(struct fid_domain *domain, struct fi_cntr_attr *attr,
 		return -FI_ENOSYS;
 	if (attr->flags)
 		return -FI_EBADFLAGS;
+	ret = fpgadma_waitset_lookup(attr->wait_obj, attr->wait_set, d->fabric,
+				     &ws);
+	if (ret)
+		return ret;
 
 	cntr = calloc(1, sizeof(*cntr));
 	if (!cntr)
@@ -323,10 +344,17 @@ int fpgadma_cntr_open(struct fid_domain *domain, struct fi_cntr_attr *attr,
 	cntr->cntr_fid.fid.ops = &cntr_fi_ops;
 	cntr->cntr_fid.ops = cntr->wait.wait_obj == FI_WAIT_NONE ?
 			     &cntr_nowait_ops : &cntr_ops;
+	if (ws) {
+		ret = fpgadma_waitset_add(ws, &cntr->wait, &cntr->cntr_fid.fid);
+		if (ret)
+			goto err_wait;
+	}
 	fpgadma_domain_get(d);
 	*cntr_fid = &cntr->cntr_fid;
 	return 0;
 
+err_wait:
+	fpgadma_wait_fini(&cntr->wait);
 err_mutex:
 	pthread_mutex_destroy(&cntr->lock);
 err_free:

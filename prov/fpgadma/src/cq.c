@@ -14,7 +14,9 @@
  * an eventfd readable while the queue has entries or fi_cq_signal was
  * called, and the fd of the domain's context, readable while the kernel has
  * completions that progress has not taken yet.  So the fd FI_GETWAIT
- * returns is readable whenever a read may find something.
+ * returns is readable whenever a read may find something.  FI_WAIT_SET:
+ * the CQ has the same epoll fd, in its wait set's (wait.c), and
+ * fi_cq_sread still sleeps on its own.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -372,6 +374,20 @@ bool fpgadma_cq_ready(struct fpgadma_cq *cq)
 	return ready;
 }
 
+bool fpgadma_cq_wait_check(struct fpgadma_cq *cq, int *slice_ms)
+{
+	bool ready;
+
+	fpgadma_progress(cq->domain);
+	pthread_mutex_lock(&cq->lock);
+	ready = cq->count || cq->signaled;
+	cq->signaled = false;
+	cq_update_signal(cq);
+	pthread_mutex_unlock(&cq->lock);
+	*slice_ms = fpgadma_dp_slice_ms(cq->domain);
+	return ready;
+}
+
 int fpgadma_cq_trywait(struct fpgadma_cq *cq)
 {
 	int ret;
@@ -446,6 +462,7 @@ int fpgadma_cq_open(struct fid_domain *domain, struct fi_cq_attr *attr,
 {
 	struct fpgadma_domain *d =
 		container_of(domain, struct fpgadma_domain, domain_fid);
+	struct fpgadma_waitset *ws;
 	struct fpgadma_cq *cq;
 	int ret;
 
@@ -458,6 +475,10 @@ int fpgadma_cq_open(struct fid_domain *domain, struct fi_cq_attr *attr,
 		return -FI_EINVAL;
 	if (attr->flags & ~(uint64_t)FI_AFFINITY)
 		return -FI_EBADFLAGS;
+	ret = fpgadma_waitset_lookup(attr->wait_obj, attr->wait_set, d->fabric,
+				     &ws);
+	if (ret)
+		return ret;
 
 	cq = calloc(1, sizeof(*cq));
 	if (!cq)
@@ -477,10 +498,17 @@ int fpgadma_cq_open(struct fid_domain *domain, struct fi_cq_attr *attr,
 	cq->cq_fid.fid.ops = &cq_fi_ops;
 	cq->cq_fid.ops = cq->wait.wait_obj == FI_WAIT_NONE ? &cq_nowait_ops :
 			 &cq_ops;
+	if (ws) {
+		ret = fpgadma_waitset_add(ws, &cq->wait, &cq->cq_fid.fid);
+		if (ret)
+			goto err_wait;
+	}
 	fpgadma_domain_get(d);
 	*cq_fid = &cq->cq_fid;
 	return 0;
 
+err_wait:
+	fpgadma_wait_fini(&cq->wait);
 err_mutex:
 	pthread_mutex_destroy(&cq->lock);
 err_free:

@@ -17,7 +17,9 @@
  * of each passive endpoint bound to it), and the wait fd (FI_WAIT_FD)
  * holds, besides the EQ's signal (readable exactly while the queue is not
  * empty), the context fds of those domains: readable while kernel
- * completions wait for progress.
+ * completions wait for progress.  An EQ in a wait set (FI_WAIT_SET) has
+ * the same epoll fd, in the set's (wait.c), so the set's fd follows the
+ * progress list too.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -279,6 +281,17 @@ static int eq_progress(struct fpgadma_eq *eq)
 	return slice;
 }
 
+bool fpgadma_eq_wait_check(struct fpgadma_eq *eq, int *slice_ms)
+{
+	bool ready;
+
+	*slice_ms = eq_progress(eq);
+	pthread_mutex_lock(&eq->lock);
+	ready = eq->head != NULL;
+	pthread_mutex_unlock(&eq->lock);
+	return ready;
+}
+
 int fpgadma_eq_trywait(struct fpgadma_eq *eq)
 {
 	int ret;
@@ -451,6 +464,9 @@ static int eq_close(struct fid *fid)
 
 	if (__atomic_load_n(&eq->refs, __ATOMIC_ACQUIRE))
 		return -FI_EBUSY;
+	/* out of its wait set first: an fi_wait there looks at the queue and list */
+	if (eq->wait.set)
+		fpgadma_waitset_del(eq->wait.set, &eq->wait);
 	while (eq->head) {
 		struct eq_entry *e = eq->head;
 
@@ -493,6 +509,7 @@ int fpgadma_eq_open(struct fid_fabric *fabric, struct fi_eq_attr *attr,
 {
 	struct fpgadma_fabric *f =
 		container_of(fabric, struct fpgadma_fabric, fabric_fid);
+	struct fpgadma_waitset *ws;
 	struct fpgadma_eq *eq;
 	int ret;
 
@@ -500,6 +517,9 @@ int fpgadma_eq_open(struct fid_fabric *fabric, struct fi_eq_attr *attr,
 		return -FI_EINVAL;
 	if (attr->flags & ~(uint64_t)FI_WRITE)
 		return -FI_EBADFLAGS;
+	ret = fpgadma_waitset_lookup(attr->wait_obj, attr->wait_set, f, &ws);
+	if (ret)
+		return ret;
 	eq = calloc(1, sizeof(*eq));
 	if (!eq)
 		return -FI_ENOMEM;
@@ -520,10 +540,17 @@ int fpgadma_eq_open(struct fid_fabric *fabric, struct fi_eq_attr *attr,
 	eq->eq_fid.fid.context = context;
 	eq->eq_fid.fid.ops = &eq_fi_ops;
 	eq->eq_fid.ops = &eq_ops;
+	if (ws) {
+		ret = fpgadma_waitset_add(ws, &eq->wait, &eq->eq_fid.fid);
+		if (ret)
+			goto err_wait;
+	}
 	fpgadma_fabric_get(f);
 	*eq_fid = &eq->eq_fid;
 	return 0;
 
+err_wait:
+	fpgadma_wait_fini(&eq->wait);
 err_mutex:
 	pthread_mutex_destroy(&eq->plock);
 	pthread_mutex_destroy(&eq->lock);

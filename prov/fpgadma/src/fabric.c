@@ -28,10 +28,12 @@
 #define RX_CAPS		(FI_MSG | FI_TAGGED | FI_RMA | FI_RECV | \
 			 FI_REMOTE_READ | FI_REMOTE_WRITE | FI_DIRECTED_RECV | \
 			 FI_MULTI_RECV | FI_SOURCE)
-#define DOMAIN_CAPS	(FI_LOCAL_COMM | FI_REMOTE_COMM)
+/* FI_SHARED_AV: named AVs, shared by the processes of the node (av.c). */
+#define DOMAIN_CAPS	(FI_LOCAL_COMM | FI_REMOTE_COMM | FI_SHARED_AV)
 #define HOST_EP_CAPS	(TX_CAPS | RX_CAPS | DOMAIN_CAPS)
 /* A device without host endpoints: RMA from this process to its FPGA. */
-#define FPGA_ONLY_CAPS	(FI_RMA | FI_READ | FI_WRITE | FI_LOCAL_COMM)
+#define FPGA_ONLY_CAPS	(FI_RMA | FI_READ | FI_WRITE | FI_LOCAL_COMM | \
+			 FI_SHARED_AV)
 
 /*
  * Secondary capabilities are returned whether asked or not (they cost
@@ -842,17 +844,10 @@ static int fabric_close(struct fid *fid)
 	return 0;
 }
 
-static int fabric_wait_open(struct fid_fabric *fabric, struct fi_wait_attr *attr,
-			    struct fid_wait **waitset)
-{
-	(void)fabric; (void)attr; (void)waitset;
-	return -FI_ENOSYS;	/* no wait sets: FI_WAIT_FD per object instead */
-}
-
-
 /*
  * fi_trywait(3): 0 if the application may block on the wait fds of all
- * the fids, -FI_EAGAIN if one of them has something to read already.
+ * the fids, -FI_EAGAIN if one of them has something to read already.  A
+ * wait set stands for its members (fi_poll(3)).
  */
 static int fabric_trywait(struct fid_fabric *fabric, struct fid **fids,
 			  int count)
@@ -864,8 +859,15 @@ static int fabric_trywait(struct fid_fabric *fabric, struct fid **fids,
 		struct fpgadma_cq *cq;
 		struct fpgadma_cntr *cntr;
 		struct fpgadma_eq *eq;
+		struct fpgadma_waitset *ws;
 
-		if ((cq = fpgadma_cq_from_fid(fids[i])))
+		if (!fids || !fids[i])
+			return -FI_EINVAL;
+		if (fids[i]->fclass == FI_CLASS_WAIT &&
+		    (ws = fpgadma_waitset_from_fid(container_of(fids[i],
+						struct fid_wait, fid))))
+			ret = fpgadma_waitset_trywait(ws);
+		else if ((cq = fpgadma_cq_from_fid(fids[i])))
 			ret = fpgadma_cq_trywait(cq);
 		else if ((cntr = fpgadma_cntr_from_fid(fids[i])))
 			ret = fpgadma_cntr_trywait(cntr);
@@ -902,7 +904,7 @@ static struct fi_ops_fabric fabric_ops = {
 	.domain = fpgadma_domain_open,
 	.passive_ep = fpgadma_pep_open,
 	.eq_open = fpgadma_eq_open,
-	.wait_open = fabric_wait_open,
+	.wait_open = fpgadma_waitset_open,
 	.trywait = fabric_trywait,
 	.domain2 = fabric_domain2,
 };

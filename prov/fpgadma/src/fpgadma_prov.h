@@ -31,6 +31,7 @@
  *   poll.c      poll sets (fi_poll) of a domain's CQs and counters
  *   stubs.c     the one place for -FI_ENOSYS entries of ops tables
  *   util.c      errno translation, the wait objects of EQs, CQs, counters
+ *   wait.c      wait sets (fi_wait_open, fi_wait) of CQs, counters, EQs
  *   ep.c        endpoint: bind, enable, getname, options, cancel
  *   cm.c        FI_EP_MSG: passive endpoints, connect, accept, reject,
  *               shutdown, the CM messages
@@ -46,9 +47,11 @@
  * own mutex for its entries; the order is domain->lock, then cq/cntr lock.
  * The registration cache has its own mutex too, taken after domain->lock
  * (the data path) or alone (fi_mr_reg, fi_close of an MR).
+ * A wait set has its own mutex for its member list, taken before any of
+ * those (wait.c).
  * Progress is manual (FI_PROGRESS_MANUAL for data): it runs inside
- * fi_cq_read / fi_cq_sread / fi_cntr_read / fi_cntr_wait and inside the
- * data calls.
+ * fi_cq_read / fi_cq_sread / fi_cntr_read / fi_cntr_wait / fi_wait and
+ * inside the data calls.
  */
 #ifndef FPGADMA_PROV_H
 #define FPGADMA_PROV_H
@@ -545,6 +548,12 @@ void fpgadma_cq_write_err(struct fpgadma_cq *cq, const struct fpgadma_comp *c,
 struct fpgadma_domain *fpgadma_cq_domain(struct fpgadma_cq *cq);
 /* Does the CQ hold completions, error completions or an fi_cq_signal? */
 bool fpgadma_cq_ready(struct fpgadma_cq *cq);
+/*
+ * fi_wait's look at a member CQ (wait.c): run progress, then the same
+ * question as fpgadma_cq_ready, taking a pending fi_cq_signal.  *slice_ms
+ * as fpgadma_dp_slice_ms for the CQ's domain.  No lock held.
+ */
+bool fpgadma_cq_wait_check(struct fpgadma_cq *cq, int *slice_ms);
 
 /* --- cntr.c ------------------------------------------------------------- */
 struct fpgadma_cntr;
@@ -557,6 +566,12 @@ struct fpgadma_domain *fpgadma_cntr_domain(struct fpgadma_cntr *cntr);
  * also the new baseline.  No progress is run.
  */
 bool fpgadma_cntr_poll_changed(struct fpgadma_cntr *cntr);
+/*
+ * fi_wait's look at a member counter (wait.c): run progress, then has it
+ * changed since the last fi_wait, fi_trywait or fi_cntr_wait looked (its
+ * wait signal, which this clears)?  *slice_ms as fpgadma_dp_slice_ms.
+ */
+bool fpgadma_cntr_wait_check(struct fpgadma_cntr *cntr, int *slice_ms);
 
 /* --- eq.c --------------------------------------------------------------- */
 struct fpgadma_eq;
@@ -586,6 +601,12 @@ int fpgadma_eq_write_cm(struct fpgadma_eq *eq, uint32_t event, fid_t fid,
  */
 int fpgadma_eq_progress_add(struct fpgadma_eq *eq, struct fpgadma_domain *d);
 void fpgadma_eq_progress_del(struct fpgadma_eq *eq, struct fpgadma_domain *d);
+/*
+ * fi_wait's look at a member EQ (wait.c): run the progress of its list,
+ * then does it hold events?  *slice_ms the shortest fpgadma_dp_slice_ms
+ * of the list's domains (0: no limit).  No domain lock held.
+ */
+bool fpgadma_eq_wait_check(struct fpgadma_eq *eq, int *slice_ms);
 
 /* --- fi_ep_bind: the objects behind fids (av.c, cq.c, cntr.c, eq.c) ------ */
 /*
@@ -625,13 +646,22 @@ struct fpgadma_signal {
  * What fi_control(FI_GETWAIT) returns and sread sleeps on: an epoll fd
  * holding the object's signal and, for CQs and counters, the fd of the
  * domain's libfpgadma context (readable while kernel completions wait).
+ * FI_WAIT_SET: the same epoll fd, itself in the wait set's (wait.c);
+ * FI_GETWAIT and FI_GETWAITOBJ then answer for the set.
  */
+struct fpgadma_waitset;
 struct fpgadma_wait {
-	enum fi_wait_obj wait_obj;	/* FI_WAIT_NONE, _FD or _YIELD */
-	int epfd;			/* -1 unless FI_WAIT_FD */
+	enum fi_wait_obj wait_obj;	/* FI_WAIT_NONE, _FD, _YIELD or _SET */
+	int epfd;			/* -1 unless FI_WAIT_FD or FI_WAIT_SET */
 	struct fpgadma_signal sig;
+	struct fpgadma_waitset *set;	/* FI_WAIT_SET: the set joined, or NULL */
 };
 
+/*
+ * FI_WAIT_SET makes the same wait object as FI_WAIT_FD; the owner joins
+ * the set with fpgadma_waitset_add() once its fid is complete.
+ * fpgadma_wait_fini() leaves the set.
+ */
 int fpgadma_wait_init(struct fpgadma_wait *w, enum fi_wait_obj wait_obj,
 		      int extra_fd);
 void fpgadma_wait_fini(struct fpgadma_wait *w);
@@ -661,5 +691,32 @@ int fpgadma_time_left(uint64_t deadline, int slice_ms);
 int fpgadma_cq_trywait(struct fpgadma_cq *cq);
 int fpgadma_cntr_trywait(struct fpgadma_cntr *cntr);
 int fpgadma_eq_trywait(struct fpgadma_eq *eq);
+
+/* --- wait.c: wait sets --------------------------------------------------- */
+/* fi_wait_open (the fabric's ops). */
+int fpgadma_waitset_open(struct fid_fabric *fabric, struct fi_wait_attr *attr,
+			 struct fid_wait **waitset);
+/* The set behind a fid_wait, or NULL if it is not a wait set of ours. */
+struct fpgadma_waitset *fpgadma_waitset_from_fid(struct fid_wait *wait_fid);
+/*
+ * For an open with attr->wait_obj and attr->wait_set: *ws the set to join
+ * (NULL unless wait_obj is FI_WAIT_SET), or -FI_EINVAL if wait_set is not
+ * a wait set of this provider opened on fabric f.
+ */
+int fpgadma_waitset_lookup(enum fi_wait_obj wait_obj, struct fid_wait *wait_set,
+			   struct fpgadma_fabric *f, struct fpgadma_waitset **ws);
+/*
+ * member (a CQ, counter or EQ of ours, its fid complete) with its wait
+ * object w (made with FI_WAIT_SET) joins ws.  0 or a negative FI_E* code.
+ * Called with no lock held; fpgadma_waitset_del() (from
+ * fpgadma_wait_fini()) undoes it.
+ */
+int fpgadma_waitset_add(struct fpgadma_waitset *ws, struct fpgadma_wait *w,
+			struct fid *member);
+void fpgadma_waitset_del(struct fpgadma_waitset *ws, struct fpgadma_wait *w);
+/* fi_control of the set (and of its members): FI_GETWAIT, FI_GETWAITOBJ. */
+int fpgadma_waitset_control(struct fpgadma_waitset *ws, int command, void *arg);
+/* fi_trywait of a set: -FI_EAGAIN if a member has something, else 0. */
+int fpgadma_waitset_trywait(struct fpgadma_waitset *ws);
 
 #endif /* FPGADMA_PROV_H */

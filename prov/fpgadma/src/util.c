@@ -133,9 +133,10 @@ static int epoll_add(int epfd, int fd)
 }
 
 /*
- * wait_obj FI_WAIT_UNSPEC becomes FI_WAIT_FD.  extra_fd (>= 0) joins the
- * signal in the epoll set: the domain's context fd for CQs and counters.
- * Returns 0 or a negative FI_E* code.
+ * wait_obj FI_WAIT_UNSPEC becomes FI_WAIT_FD; FI_WAIT_SET is the same epoll
+ * set, which the owner then puts in its wait set (wait.c).  extra_fd (>= 0)
+ * joins the signal in the epoll set: the domain's context fd for CQs and
+ * counters.  Returns 0 or a negative FI_E* code.
  */
 int fpgadma_wait_init(struct fpgadma_wait *w, enum fi_wait_obj wait_obj,
 		      int extra_fd)
@@ -145,6 +146,7 @@ int fpgadma_wait_init(struct fpgadma_wait *w, enum fi_wait_obj wait_obj,
 	w->epfd = -1;
 	w->sig.fd = -1;
 	w->sig.set = false;
+	w->set = NULL;
 	switch (wait_obj) {
 	case FI_WAIT_NONE:
 	case FI_WAIT_YIELD:
@@ -154,7 +156,10 @@ int fpgadma_wait_init(struct fpgadma_wait *w, enum fi_wait_obj wait_obj,
 	case FI_WAIT_FD:
 		w->wait_obj = FI_WAIT_FD;
 		break;
-	default:	/* wait sets, mutex/cond, pollfd: not offered */
+	case FI_WAIT_SET:
+		w->wait_obj = FI_WAIT_SET;
+		break;
+	default:	/* mutex/cond, pollfd: not offered */
 		return -FI_ENOSYS;
 	}
 
@@ -187,6 +192,8 @@ err_sig:
 
 void fpgadma_wait_fini(struct fpgadma_wait *w)
 {
+	if (w->set)
+		fpgadma_waitset_del(w->set, w);
 	if (w->epfd >= 0)
 		close(w->epfd);
 	if (w->sig.fd >= 0)
@@ -228,12 +235,16 @@ int fpgadma_wait_sleep(struct fpgadma_wait *w, int timeout_ms)
 
 /*
  * fi_control of a CQ, counter or EQ: FI_GETWAIT (the epoll fd, into an
- * int) and FI_GETWAITOBJ; nothing else.
+ * int) and FI_GETWAITOBJ; nothing else.  A member of a wait set answers
+ * with the set's fd and FI_WAIT_FD, as fi_poll(3) has the wait set's fd
+ * be what an application blocks on.
  */
 int fpgadma_wait_control(struct fpgadma_wait *w, int command, void *arg)
 {
 	if (command != FI_GETWAIT && command != FI_GETWAITOBJ)
 		return -FI_ENOSYS;
+	if (w->set)
+		return fpgadma_waitset_control(w->set, command, arg);
 	if (!arg)
 		return -FI_EINVAL;
 	if (command == FI_GETWAITOBJ) {
