@@ -134,6 +134,26 @@ int fpgadma_addr_encode(uint32_t addr_format, const struct fpgadma_addr *a,
 	return (int)sizeof(sin);
 }
 
+int fpgadma_addr_out(uint32_t addr_format, const struct fpgadma_addr *a,
+		     void *addr, size_t *addrlen)
+{
+	uint8_t buf[FI_FPGADMA_ADDRLEN];
+	size_t room;
+	int n;
+
+	if (!addrlen)
+		return -FI_EINVAL;
+	n = fpgadma_addr_encode(addr_format, a, buf);
+	if (n < 0)
+		return n;
+	room = *addrlen;
+	*addrlen = (size_t)n;
+	if (room < (size_t)n || !addr)
+		return -FI_ETOOSMALL;
+	memcpy(addr, buf, (size_t)n);
+	return 0;
+}
+
 void fpgadma_addr_str(uint32_t addr_format, const void *buf, char *str,
 		      size_t len)
 {

@@ -639,16 +639,8 @@ static int msg_getpeer(struct fid_ep *ep_fid, void *addr, size_t *addrlen)
 	fpgadma_dp_unlock(ep->dp);
 	if (!known)
 		return -FI_ENOTCONN;
-	n = fpgadma_addr_encode(fpgadma_domain_addr_format(ep->domain), &a,
-				buf);
-	if (n < 0)
-		return n;
-	len = *addrlen;
-	*addrlen = (size_t)n;
-	if (len < (size_t)n || !addr)
-		return -FI_ETOOSMALL;
-	memcpy(addr, buf, (size_t)n);
-	return 0;
+	return fpgadma_addr_out(fpgadma_domain_addr_format(ep->domain), &a,
+				addr, addrlen);
 }
 
 /* The shared -FI_ENOSYS stubs but for these; getname is ep.c's. */
@@ -838,21 +830,8 @@ static int pep_getname(fid_t fid, void *addr, size_t *addrlen)
 		.ep_id = pep->d->attr.ep_id,
 		.ep_idx = pep->idx,
 	};
-	uint8_t buf[FI_FPGADMA_ADDRLEN];
-	size_t len;
-	int n;
 
-	if (!addrlen)
-		return -FI_EINVAL;
-	n = fpgadma_addr_encode(pep->info->addr_format, &a, buf);
-	if (n < 0)
-		return n;
-	len = *addrlen;
-	*addrlen = (size_t)n;
-	if (len < (size_t)n || !addr)
-		return -FI_ETOOSMALL;
-	memcpy(addr, buf, (size_t)n);
-	return 0;
+	return fpgadma_addr_out(pep->info->addr_format, &a, addr, addrlen);
 }
 
 static int pep_getopt(fid_t fid, int level, int optname, void *optval,

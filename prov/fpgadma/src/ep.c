@@ -355,22 +355,9 @@ static int ep_getname(fid_t fid, void *addr, size_t *addrlen)
 		.ep_id = ep->domain->attr.ep_id,
 		.ep_idx = ep->ep_idx,
 	};
-	uint8_t buf[FI_FPGADMA_ADDRLEN];
-	size_t len;
-	int n;
 
-	if (!addrlen)
-		return -FI_EINVAL;
-	n = fpgadma_addr_encode(fpgadma_domain_addr_format(ep->domain), &a,
-				buf);
-	if (n < 0)
-		return n;
-	len = *addrlen;
-	*addrlen = (size_t)n;
-	if (len < (size_t)n || !addr)
-		return -FI_ETOOSMALL;
-	memcpy(addr, buf, (size_t)n);
-	return 0;
+	return fpgadma_addr_out(fpgadma_domain_addr_format(ep->domain), &a,
+				addr, addrlen);
 }
 
 /* --- options ---------------------------------------------------------------- */

@@ -121,10 +121,12 @@ int fpgadma_eq_write_event(struct fpgadma_eq *eq, uint32_t event,
 	return (int)len;
 }
 
-int fpgadma_eq_write_error(struct fpgadma_eq *eq, fid_t fid, void *context,
-			   uint64_t data, int err, int prov_errno)
+/* An error event with err_data_size bytes of err_data, queued. */
+static int eq_push_error(struct fpgadma_eq *eq, fid_t fid, void *context,
+			 uint64_t data, int err, int prov_errno,
+			 const void *err_data, size_t err_data_size)
 {
-	struct eq_entry *e = calloc(1, sizeof(*e));
+	struct eq_entry *e = calloc(1, sizeof(*e) + err_data_size);
 
 	if (!e) {
 		FPGADMA_WARN(FI_LOG_EQ, "error event lost: no memory\n");
@@ -136,27 +138,6 @@ int fpgadma_eq_write_error(struct fpgadma_eq *eq, fid_t fid, void *context,
 	e->err.data = data;
 	e->err.err = err;
 	e->err.prov_errno = prov_errno;
-	pthread_mutex_lock(&eq->lock);
-	eq_push(eq, e);
-	pthread_mutex_unlock(&eq->lock);
-	return 0;
-}
-
-int fpgadma_eq_write_error_data(struct fpgadma_eq *eq, fid_t fid,
-				void *context, int err, int prov_errno,
-				const void *err_data, size_t err_data_size)
-{
-	struct eq_entry *e = calloc(1, sizeof(*e) + err_data_size);
-
-	if (!e) {
-		FPGADMA_WARN(FI_LOG_EQ, "error event lost: no memory\n");
-		return -FI_ENOMEM;
-	}
-	e->is_err = true;
-	e->err.fid = fid;
-	e->err.context = context;
-	e->err.err = err;
-	e->err.prov_errno = prov_errno;
 	e->len = err_data_size;
 	if (err_data_size)
 		memcpy(e->data, err_data, err_data_size);
@@ -164,6 +145,20 @@ int fpgadma_eq_write_error_data(struct fpgadma_eq *eq, fid_t fid,
 	eq_push(eq, e);
 	pthread_mutex_unlock(&eq->lock);
 	return 0;
+}
+
+int fpgadma_eq_write_error(struct fpgadma_eq *eq, fid_t fid, void *context,
+			   uint64_t data, int err, int prov_errno)
+{
+	return eq_push_error(eq, fid, context, data, err, prov_errno, NULL, 0);
+}
+
+int fpgadma_eq_write_error_data(struct fpgadma_eq *eq, fid_t fid,
+				void *context, int err, int prov_errno,
+				const void *err_data, size_t err_data_size)
+{
+	return eq_push_error(eq, fid, context, 0, err, prov_errno, err_data,
+			     err_data_size);
 }
 
 int fpgadma_eq_write_cm(struct fpgadma_eq *eq, uint32_t event, fid_t fid,

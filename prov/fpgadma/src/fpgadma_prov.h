@@ -167,6 +167,13 @@ int fpgadma_addr_decode(uint32_t addr_format, const void *buf,
  */
 int fpgadma_addr_encode(uint32_t addr_format, const struct fpgadma_addr *a,
 			void *buf);
+/*
+ * fi_getname's and fi_getpeer's answer: a in addr_format into addr, which
+ * has *addrlen bytes; *addrlen becomes the address's length.  0,
+ * -FI_ETOOSMALL (addr too small or NULL), or fpgadma_addr_encode's error.
+ */
+int fpgadma_addr_out(uint32_t addr_format, const struct fpgadma_addr *a,
+		     void *addr, size_t *addrlen);
 /* A string for the address buf of that format, as fi_av_straddr prints it. */
 void fpgadma_addr_str(uint32_t addr_format, const void *buf, char *str,
 		      size_t len);
