@@ -245,6 +245,16 @@ static void test_rma_event(void)
 	}
 	ft_check(w.d1.info->caps & FI_RMA_EVENT, "FI_RMA_EVENT asked, not given");
 	{
+		/* fi_mr(3): FI_RMA_EVENT may be passed to any registration */
+		struct fid_mr *m2 = NULL;
+
+		ret = fi_mr_reg(w.d1.domain, w.tbuf + 2048, 64, FI_REMOTE_WRITE, 0,
+				ft_next_key(), FI_RMA_EVENT, &m2, NULL);
+		ft_check(ret == 0, "fi_mr_reg with the FI_RMA_EVENT flag: %s", ft_strerr(ret));
+		if (!ret)
+			ft_close_fid(&m2->fid, "FI_RMA_EVENT mr");
+	}
+	{
 		struct fi_cntr_attr ca = { .events = FI_CNTR_EVENTS_COMP };
 
 		FT_CALL(fi_cntr_open(w.d1.domain, &ca, &mrcntr, NULL));

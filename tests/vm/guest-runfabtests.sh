@@ -56,11 +56,14 @@ awk -v prov="$prov" '
 		else if (r ~ /^Fail/) { print "FPGADMA-CASE not ok " name; nfail++ }
 		else if (r == "Notrun" || r == "Excluded") {
 			why = "runfabtests " r
-			if (detail != "") why = why ": " detail
+			# a side that failed (runfabtests counts a case notrun
+			# when the other side exits with FI_ENODATA/FI_ENOSYS)
+			if (failline != "") why = why ", but a side failed: " failline
+			else if (detail != "") why = why ": " detail
 			print "FPGADMA-CASE skip " name " # " why; nskip++
 		} else { print "FPGADMA-CASE not ok " name " (result \"" r "\")"; nfail++; odd++ }
 		fflush()
-		name = result = detail = ""
+		name = result = detail = failline = ""
 	}
 	# a case ends where the next begins, or at the summary
 	/^- name: / || /^# / { flush() }
@@ -75,6 +78,12 @@ awk -v prov="$prov" '
 		next
 	}
 	name != "" && /^  result: / { result = trim(substr($0, 11)); next }
+	# an error a side reported (fabtests print "[error] ...")
+	name != "" && /^    / && /\[error\]/ && failline == "" {
+		failline = trim($0); gsub(/#/, "", failline)
+		if (length(failline) > 160) failline = substr(failline, 1, 160) "..."
+		next
+	}
 	# why a case did not run: the last error line its programs printed
 	name != "" && /^    / && /ret=-?[0-9]|No data available|Function not implemented|not supported|[Nn]o such/ {
 		detail = trim($0); gsub(/#/, "", detail)

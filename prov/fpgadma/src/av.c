@@ -633,6 +633,9 @@ static int table_reserve(struct fpgadma_av *av, size_t n)
 	struct fpgadma_addr *t;
 	size_t cap = av->cap ? av->cap : 16;
 
+	/* a count no table can hold: no wrap-around below */
+	if (n > SIZE_MAX / sizeof(*t) / 2 - av->count)
+		return -FI_ENOMEM;
 	if (av->count + n <= av->cap)
 		return 0;
 	while (cap < av->count + n)
@@ -753,6 +756,16 @@ static int table_add(struct fpgadma_av *av, const struct fpgadma_addr *a,
 		return 0;
 	}
 	i = s->hdr->count;
+	/*
+	 * A writer that died between publishing its slot and the count left
+	 * a slot in use past the count: readers may hold its fi_addr, so it
+	 * is never written again.
+	 */
+	while (i < s->hdr->cap &&
+	       __atomic_load_n(&s->slot[i].state, __ATOMIC_ACQUIRE) != SLOT_FREE)
+		i++;
+	if (i != s->hdr->count)
+		__atomic_store_n(&s->hdr->count, i, __ATOMIC_RELEASE);
 	if (i >= s->hdr->cap)
 		return -FI_ENOSPC;
 	s->slot[i].addr = *a;

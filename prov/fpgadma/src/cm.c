@@ -624,11 +624,8 @@ static int msg_shutdown(struct fid_ep *ep_fid, uint64_t flags)
 static int msg_getpeer(struct fid_ep *ep_fid, void *addr, size_t *addrlen)
 {
 	struct fpgadma_ep *ep = msg_ep(ep_fid);
-	uint8_t buf[FI_FPGADMA_ADDRLEN];
 	struct fpgadma_addr a;
-	size_t len;
 	bool known;
-	int n;
 
 	if (!ep || !addrlen)
 		return -FI_EINVAL;

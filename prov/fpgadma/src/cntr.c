@@ -234,13 +234,19 @@ bool fpgadma_cntr_wait_check(struct fpgadma_cntr *cntr, int *slice_ms)
 
 int fpgadma_cntr_trywait(struct fpgadma_cntr *cntr)
 {
-	uint64_t value, err;
 	bool changed;
 
-	cntr_snapshot(cntr, true, &value, &err);
-	fpgadma_progress(cntr->domain);
+	/*
+	 * A change since the last look (another thread's progress may have
+	 * made it) is news too: the signal's state before clearing it counts.
+	 */
 	pthread_mutex_lock(&cntr->lock);
 	changed = cntr->wait.sig.set;
+	fpgadma_wait_clear(&cntr->wait);
+	pthread_mutex_unlock(&cntr->lock);
+	fpgadma_progress(cntr->domain);
+	pthread_mutex_lock(&cntr->lock);
+	changed = changed || cntr->wait.sig.set;
 	pthread_mutex_unlock(&cntr->lock);
 	/* A resend waiting for its time has no fd to wake a sleeper. */
 	if (!changed && fpgadma_dp_timeout_ms(cntr->domain) >= 0)

@@ -656,9 +656,14 @@ int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
 	ep->ep_fid.atomic = &fpgadma_no_atomic_ops;
 	ep->ep_fid.collective = &fpgadma_no_collective_ops;
 
-	/* FI_EP_MSG from an FI_CONNREQ: the request is the endpoint's now */
-	if (type == FI_EP_MSG && info->handle &&
-	    info->handle->fclass == FI_CLASS_CONNREQ) {
+	/*
+	 * FI_EP_MSG from an FI_CONNREQ: the request is the endpoint's now.
+	 * The handle is looked up among the live requests before anything
+	 * is read through it (an info kept after fi_reject or the passive
+	 * endpoint's close names a freed one); any other handle (a passive
+	 * endpoint's address to take over) is FI_EINVAL.
+	 */
+	if (type == FI_EP_MSG && info->handle) {
 		ret = fpgadma_cm_take_connreq(ep, info->handle);
 		if (ret) {
 			fi_freeinfo(ep->info);

@@ -22,6 +22,7 @@
  * progress list too.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -106,8 +107,8 @@ int fpgadma_eq_write_event(struct fpgadma_eq *eq, uint32_t event,
 	struct eq_entry *e;
 
 	(void)flags;
-	if (len && !buf)
-		return -FI_EINVAL;
+	if ((len && !buf) || len > INT_MAX)
+		return -FI_EINVAL;	/* the return value is an int */
 	e = calloc(1, sizeof(*e) + len);
 	if (!e)
 		return -FI_ENOMEM;
@@ -289,12 +290,18 @@ bool fpgadma_eq_wait_check(struct fpgadma_eq *eq, int *slice_ms)
 
 int fpgadma_eq_trywait(struct fpgadma_eq *eq)
 {
-	int ret;
+	int slice, ret;
 
-	eq_progress(eq);
+	slice = eq_progress(eq);
 	pthread_mutex_lock(&eq->lock);
 	ret = eq->head ? -FI_EAGAIN : 0;
 	pthread_mutex_unlock(&eq->lock);
+	/*
+	 * A resend waiting for its time (a CONNREQ before the server bound
+	 * the service) has no fd to wake a sleeper: as fpgadma_cq_trywait.
+	 */
+	if (!ret && slice)
+		ret = -FI_EAGAIN;
 	return ret;
 }
 

@@ -51,8 +51,12 @@
 
 #define MR_ACCESS_ALL	(FI_SEND | FI_RECV | FI_READ | FI_WRITE | \
 			 FI_REMOTE_READ | FI_REMOTE_WRITE)
-/* Flags of fi_mr_reg that promise something this provider does not do. */
-#define MR_FLAGS_UNSUPPORTED (FI_RMA_EVENT | FI_RMA_PMEM | FI_HMEM_DEVICE_ONLY)
+/*
+ * Flags of fi_mr_reg that promise something this provider does not do.
+ * FI_RMA_EVENT (counters will be bound to the MR) is accepted: fi_mr_bind
+ * of a counter works on an enabled MR (no FI_MR_RMA_EVENT mode).
+ */
+#define MR_FLAGS_UNSUPPORTED (FI_RMA_PMEM | FI_HMEM_DEVICE_ONLY)
 
 /*
  * libfabric access bits to the kernel's.  The device writes the memory when
