@@ -15,11 +15,11 @@
  *                                                        fi_endpoint(info)
  *               <------------------- ACCEPT ------------ fi_accept,
  *                                                        FI_CONNECTED
- *   FI_CONNECTED -- ESTABLISHED ----------------------->  (nothing more)
+ *   FI_CONNECTED
  *
  * The accepting side reports FI_CONNECTED once its ACCEPT is sent, as
- * libfabric's tcp provider does: waiting for ESTABLISHED let a client's
- * next CONNREQ (fabtests' fi_multi_ep connects its endpoints one after
+ * libfabric's tcp provider does: waiting for an answer to the ACCEPT (an
+ * ESTABLISHED message, retired) let a client's next CONNREQ (fabtests' fi_multi_ep connects its endpoints one after
  * the other) reach the server's EQ before that FI_CONNECTED.  It may send
  * at once: its data follows the ACCEPT on the same ordered stream.  An
  * ACCEPT nobody waits for comes back as REJECT: FI_SHUTDOWN then.
@@ -50,7 +50,7 @@
  *
  * Connection ids: the connecting endpoint draws one (its domain's message
  * ids); every CM message carries it, and an endpoint ignores an ACCEPT,
- * REJECT, ESTABLISHED or SHUTDOWN that is not for its current connection
+ * REJECT or SHUTDOWN that is not for its current connection
  * (an ACCEPT that finds nobody waiting is answered with REJECT, which the
  * accepting endpoint reports as FI_ECONNREFUSED).
  *
@@ -121,7 +121,7 @@ static struct fpgadma_connreq *req_find(struct fid *fid)
 
 /*
  * A CM message without data that nobody waits for (REJECT without data,
- * ESTABLISHED, SHUTDOWN): now, or when a send buffer is free (rdv.c's
+ * SHUTDOWN): now, or when a send buffer is free (rdv.c's
  * control queue).  Lock held.
  */
 static void cm_send_ctrl(struct fpgadma_dp *dp, uint32_t cm, uint32_t dest_ep,
@@ -387,8 +387,6 @@ void fpgadma_cm_arrived(struct fpgadma_dp *dp, uint32_t src_ep,
 		ep->peer.ep_id = src_ep;
 		ep->peer.ep_idx = hdr->src_idx;
 		ep->cm_state = FPGADMA_CM_CONNECTED;
-		cm_send_ctrl(dp, FPGADMA_CM_ESTABLISHED, src_ep, hdr->src_idx,
-			     (uint16_t)ep->ep_idx, ep->conn_id);
 		ep_event(ep, FI_CONNECTED, pay, paylen);
 		return;
 	case FPGADMA_CM_REJECT:
@@ -404,13 +402,6 @@ void fpgadma_cm_arrived(struct fpgadma_dp *dp, uint32_t src_ep,
 			return;
 		ep->cm_state = FPGADMA_CM_DISCONNECTED;
 		ep_error(ep, FI_ECONNREFUSED, pay, paylen);
-		return;
-	case FPGADMA_CM_ESTABLISHED:
-		if (!mine || ep->cm_state != FPGADMA_CM_ACCEPTING ||
-		    src_ep != ep->peer.ep_id || hdr->src_idx != ep->peer.ep_idx)
-			return;
-		ep->cm_state = FPGADMA_CM_CONNECTED;
-		ep_event(ep, FI_CONNECTED, NULL, 0);
 		return;
 	case FPGADMA_CM_SHUTDOWN:
 		if (!mine || src_ep != ep->peer.ep_id ||

@@ -499,8 +499,7 @@ void fpgadma_send_reply(struct fpgadma_dp *dp, uint8_t type, uint32_t dest_ep,
 			uint32_t status);
 /*
  * Any control message without payload (hdr complete but for gen/seq):
- * now, or when a send buffer is free (cm.c's REJECT, ESTABLISHED,
- * SHUTDOWN).
+ * now, or when a send buffer is free (cm.c's REJECT and SHUTDOWN).
  */
 void fpgadma_send_ctrl(struct fpgadma_dp *dp, uint32_t dest_ep,
 		       const struct fpgadma_hdr *hdr);

@@ -58,15 +58,14 @@ enum fpgadma_msg_type {
  *   REJECT       -> connecting endpoint: fi_reject, or the service has
  *                no listener; -> accepting endpoint: the ACCEPT found no
  *                connecting endpoint waiting for it
- *   ESTABLISHED  connecting endpoint -> accepting endpoint once ACCEPT is
- *                in (the accepting side reported FI_CONNECTED already)
+ *   (4)          retired (ESTABLISHED: the accepting side now reports
+ *                FI_CONNECTED at fi_accept); not sent, not taken
  *   SHUTDOWN     either side -> the other: the peer's FI_SHUTDOWN
  */
 enum fpgadma_cm_op {
 	FPGADMA_CM_CONNREQ	= 1,
 	FPGADMA_CM_ACCEPT	= 2,
 	FPGADMA_CM_REJECT	= 3,
-	FPGADMA_CM_ESTABLISHED	= 4,
 	FPGADMA_CM_SHUTDOWN	= 5,
 };
 
