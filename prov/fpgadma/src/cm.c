@@ -86,6 +86,14 @@ struct fpgadma_pep {
 	uint32_t idx;			/* the ep_idx it answers CONNREQs for */
 	struct fpgadma_eq *eq;
 	bool listening;
+	/*
+	 * Its name (fi_getname): the domain's endpoint number and idx, or
+	 * fi_setname's.  Once an endpoint has taken the address over (an
+	 * fi_domain with the passive endpoint as info->handle), dom and d
+	 * are NULL and only the name is left.
+	 */
+	struct fpgadma_addr name;
+	struct dl link;			/* on peps */
 };
 
 struct fpgadma_connreq {
@@ -101,6 +109,7 @@ struct fpgadma_connreq {
 
 static pthread_mutex_t cm_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct dl reqs = { &reqs, &reqs };
+static struct dl peps = { &peps, &peps };	/* live passive endpoints */
 
 /* Is r a live request?  cm_lock held. */
 static struct fpgadma_connreq *req_find(struct fid *fid)
@@ -427,6 +436,8 @@ int fpgadma_cm_take_connreq(struct fpgadma_ep *ep, struct fid *handle)
 	pthread_mutex_lock(&cm_lock);
 	r = req_find(handle);
 	if (r && r->pep && r->dev_index == ep->domain->attr.dev_index) {
+		ep->cm_local = r->pep->name;
+		ep->has_cm_local = true;
 		r->pep = NULL;
 		r->ep = ep;
 		ep->connreq = r;
@@ -537,6 +548,8 @@ static int msg_connect(struct fid_ep *ep_fid, const void *addr,
 	}
 	ep->conn_id = ++dp->next_msg_id;
 	ep->peer = a;
+	ep->cm_remote = a;
+	ep->has_cm_remote = true;
 	/* before sending: a send that fails at once reports in this state */
 	ep->cm_state = FPGADMA_CM_CONNECTING;
 	ret = cm_send(dp, ep, FPGADMA_CM_CONNREQ, a.ep_id, (uint16_t)a.ep_idx,
@@ -603,9 +616,10 @@ static int msg_shutdown(struct fid_ep *ep_fid, uint64_t flags)
 			     ep->conn_id);
 		ep->cm_state = FPGADMA_CM_DISCONNECTED;
 		ep_event(ep, FI_SHUTDOWN, NULL, 0);
-	} else {
-		ret = -FI_ENOTCONN;
+	} else if (ep->cm_state != FPGADMA_CM_DISCONNECTED) {
+		ret = -FI_ENOTCONN;	/* never connected */
 	}
+	/* shut down already (either side): nothing more to do, as shutdown(2) */
 	fpgadma_dp_unlock(ep->dp);
 	/* move the SHUTDOWN on even if the application reads no CQ */
 	fpgadma_progress(ep->domain);
@@ -623,7 +637,7 @@ static int msg_getpeer(struct fid_ep *ep_fid, void *addr, size_t *addrlen)
 	fpgadma_dp_lock(ep->dp);
 	known = ep->cm_state == FPGADMA_CM_CONNECTED ||
 		ep->cm_state == FPGADMA_CM_ACCEPTING;
-	a = ep->peer;
+	a = ep->has_cm_remote ? ep->cm_remote : ep->peer;
 	fpgadma_dp_unlock(ep->dp);
 	if (!known)
 		return -FI_ENOTCONN;
@@ -637,6 +651,7 @@ static struct fi_ops_cm pep_cm_ops;
 static pthread_once_t cm_ops_once = PTHREAD_ONCE_INIT;
 
 static int pep_getname(fid_t fid, void *addr, size_t *addrlen);
+static int pep_setname(fid_t fid, void *addr, size_t addrlen);
 static int pep_listen(struct fid_pep *pep_fid);
 static int pep_reject(struct fid_pep *pep_fid, fid_t handle, const void *param,
 		      size_t paramlen);
@@ -650,6 +665,7 @@ static void cm_ops_init(void)
 	fpgadma_msg_cm_ops.getpeer = msg_getpeer;
 	pep_cm_ops = fpgadma_no_cm_ops;
 	pep_cm_ops.getname = pep_getname;
+	pep_cm_ops.setname = pep_setname;
 	pep_cm_ops.listen = pep_listen;
 	pep_cm_ops.reject = pep_reject;
 }
@@ -676,6 +692,8 @@ static int pep_bind(struct fid *fid, struct fid *bfid, uint64_t flags)
 		return -FI_EINVAL;
 	if (pep->eq)
 		return -FI_EINVAL;	/* one EQ */
+	if (!pep->d)
+		return -FI_EOPBADSTATE;	/* its address was taken over */
 	ret = fpgadma_eq_progress_add(eq, pep->d);
 	if (ret)
 		return ret;
@@ -734,20 +752,24 @@ static void pep_drain(struct fpgadma_pep *pep)
 	} while (busy && fpgadma_now_ns() < end);
 }
 
-static int pep_close(struct fid *fid)
+/*
+ * Give the passive endpoint's domain up: refuse what it holds, let that
+ * go out, leave the EQ's progress, close it (its endpoint number is free
+ * then).  The passive endpoint keeps its name.
+ */
+static void pep_domain_release(struct fpgadma_pep *pep)
 {
-	struct fpgadma_pep *pep = pep_of(fid);
 	int ret;
 
+	if (!pep->d)
+		return;
 	fpgadma_dp_lock(pep->d->dp);
 	pep->listening = false;
 	fpgadma_dp_unlock(pep->d->dp);
 	pep_refuse_all(pep);
 	pep_drain(pep);
-	if (pep->eq) {
+	if (pep->eq)
 		fpgadma_eq_progress_del(pep->eq, pep->d);
-		fpgadma_eq_put(pep->eq);
-	}
 	fpgadma_dp_lock(pep->d->dp);
 	pep->d->pep = NULL;
 	fpgadma_dp_unlock(pep->d->dp);
@@ -755,6 +777,20 @@ static int pep_close(struct fid *fid)
 	if (ret)
 		FPGADMA_WARN(FI_LOG_EP_CTRL, "passive endpoint's domain: %s\n",
 			     fi_strerror(-ret));
+	pep->dom = NULL;
+	pep->d = NULL;
+}
+
+static int pep_close(struct fid *fid)
+{
+	struct fpgadma_pep *pep = pep_of(fid);
+
+	pthread_mutex_lock(&cm_lock);
+	dl_del(&pep->link);
+	pthread_mutex_unlock(&cm_lock);
+	pep_domain_release(pep);
+	if (pep->eq)
+		fpgadma_eq_put(pep->eq);
 	fi_freeinfo(pep->info);
 	free(pep);
 	return 0;
@@ -765,6 +801,8 @@ static int pep_listen(struct fid_pep *pep_fid)
 	struct fpgadma_pep *pep = pep_of(&pep_fid->fid);
 	int ret = 0;
 
+	if (!pep->d)
+		return -FI_EOPBADSTATE;	/* its address was taken over */
 	fpgadma_dp_lock(pep->d->dp);
 	if (!pep->eq)
 		ret = -FI_ENOEQ;
@@ -812,14 +850,127 @@ static int pep_reject(struct fid_pep *pep_fid, fid_t handle, const void *param,
 static int pep_getname(fid_t fid, void *addr, size_t *addrlen)
 {
 	struct fpgadma_pep *pep = pep_of(fid);
-	struct fpgadma_addr a = {
-		.magic = FPGADMA_ADDR_MAGIC,
-		.dev_index = pep->d->attr.dev_index,
-		.ep_id = pep->d->attr.ep_id,
-		.ep_idx = pep->idx,
-	};
 
-	return fpgadma_addr_out(pep->info->addr_format, &a, addr, addrlen);
+	return fpgadma_addr_out(pep->info->addr_format, &pep->name, addr,
+				addrlen);
+}
+
+/*
+ * Open a domain for the passive endpoint, bound to the service src names
+ * (fpgadma_domain_open binds an ep_id of 1..65535).
+ */
+static int pep_domain_open(struct fpgadma_pep *pep,
+			   const struct fpgadma_addr *src,
+			   struct fid_domain **dom)
+{
+	uint8_t buf[FI_FPGADMA_ADDRLEN];
+	struct fi_info *info;
+	int len, ret;
+
+	len = fpgadma_addr_encode(pep->info->addr_format, src, buf);
+	if (len < 0)
+		return len;
+	info = fi_dupinfo(pep->info);
+	if (!info)
+		return -FI_ENOMEM;
+	free(info->src_addr);
+	info->src_addr = malloc((size_t)len);
+	if (!info->src_addr) {
+		fi_freeinfo(info);
+		return -FI_ENOMEM;
+	}
+	memcpy(info->src_addr, buf, (size_t)len);
+	info->src_addrlen = (size_t)len;
+	ret = fpgadma_domain_open(&pep->fabric->fabric_fid, info, dom, NULL);
+	fi_freeinfo(info);
+	return ret;
+}
+
+/*
+ * fi_setname: the address the passive endpoint listens on, as bind(2)
+ * before listen(2).  One of this device's addresses in the endpoint's
+ * format: its index is the endpoint index CONNREQs must name, its port
+ * (ep_id) the service; port 0 keeps the endpoint number the passive
+ * endpoint has.  A new number opens the passive endpoint's domain again,
+ * bound to it (FI_EADDRINUSE if another domain has it: the old one stays
+ * then).  Not after fi_listen, nor once an endpoint took the address over.
+ */
+static int pep_setname(fid_t fid, void *addr, size_t addrlen)
+{
+	struct fpgadma_pep *pep = pep_of(fid);
+	struct fpgadma_domain *d;
+	struct fid_domain *dom;
+	struct fpgadma_addr a;
+	int ret;
+
+	if (!addr || addrlen != fpgadma_addrlen(pep->info->addr_format) ||
+	    fpgadma_addr_decode(pep->info->addr_format, addr, &a))
+		return -FI_EINVAL;
+	if (!pep->d || pep->listening)
+		return -FI_EOPBADSTATE;
+	if (a.dev_index != pep->d->attr.dev_index)
+		return -FI_EADDRNOTAVAIL;
+	if (a.ep_id == FPGADMA_ADDR_ANY) {	/* 127.D.0.0 port 0: as it is */
+		a.ep_id = 0;
+		a.ep_idx = pep->idx;
+	}
+	if (a.ep_idx >= FPGADMA_MAX_EPS || a.ep_id > FPGADMA_EP_ID_MAX)
+		return -FI_EINVAL;
+	if (a.ep_id && a.ep_id != pep->d->attr.ep_id) {
+		ret = pep_domain_open(pep, &a, &dom);
+		if (ret)
+			return ret;
+		d = container_of(dom, struct fpgadma_domain, domain_fid);
+		if (pep->eq) {
+			ret = fpgadma_eq_progress_add(pep->eq, d);
+			if (ret) {
+				fi_close(&dom->fid);
+				return ret;
+			}
+		}
+		pep_domain_release(pep);
+		pep->dom = dom;
+		pep->d = d;
+		fpgadma_dp_lock(d->dp);
+		d->pep = pep;
+		fpgadma_dp_unlock(d->dp);
+	}
+	pep->idx = a.ep_idx;
+	pep->name.ep_id = pep->d->attr.ep_id;
+	pep->name.ep_idx = pep->idx;
+	FPGADMA_INFO(FI_LOG_EP_CTRL, "passive endpoint named %u.%u\n",
+		     pep->name.ep_id, pep->idx);
+	return 0;
+}
+
+int fpgadma_pep_hand_over(struct fid *handle, uint32_t dev_index,
+			  struct fpgadma_addr *name)
+{
+	struct fpgadma_pep *pep = NULL;
+	struct dl *pos;
+
+	pthread_mutex_lock(&cm_lock);
+	for (pos = peps.next; pos != &peps; pos = pos->next) {
+		struct fpgadma_pep *p =
+			container_of(pos, struct fpgadma_pep, link);
+
+		if (&p->pep_fid.fid == handle) {
+			pep = p;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&cm_lock);
+	if (!pep)
+		return 0;
+	if (!pep->d || pep->listening)
+		return -FI_EOPBADSTATE;
+	if (pep->name.dev_index != dev_index)
+		return -FI_EINVAL;
+	*name = pep->name;
+	pep_domain_release(pep);
+	FPGADMA_INFO(FI_LOG_EP_CTRL, "passive endpoint's %u.%u handed over\n",
+		     name->ep_id, name->ep_idx);
+	return 1;
 }
 
 static int pep_getopt(fid_t fid, int level, int optname, void *optval,
@@ -941,6 +1092,13 @@ int fpgadma_pep_open(struct fid_fabric *fabric, struct fi_info *info,
 	fpgadma_dp_lock(pep->d->dp);
 	pep->d->pep = pep;
 	fpgadma_dp_unlock(pep->d->dp);
+	pep->name.magic = FPGADMA_ADDR_MAGIC;
+	pep->name.dev_index = pep->d->attr.dev_index;
+	pep->name.ep_id = pep->d->attr.ep_id;
+	pep->name.ep_idx = pep->idx;
+	pthread_mutex_lock(&cm_lock);
+	dl_add_tail(&peps, &pep->link);
+	pthread_mutex_unlock(&cm_lock);
 
 	pep->pep_fid.fid.fclass = FI_CLASS_PEP;
 	pep->pep_fid.fid.context = context;

@@ -331,11 +331,24 @@ static int domain_bind(struct fpgadma_domain *d, const struct fi_info *info)
 	struct fpgadma_addr src;
 	int ret;
 
-	if (!info->src_addr ||
+	/*
+	 * A passive endpoint as the handle (fabtests' fi_msg_sockets): its
+	 * address, endpoint number and index, becomes this domain's, as an
+	 * active socket takes over a bound one's.
+	 */
+	ret = info->handle ? fpgadma_pep_hand_over(info->handle,
+						   d->attr.dev_index, &src) : 0;
+	if (ret < 0)
+		return ret;
+	if (ret > 0) {
+		d->pep_handle = info->handle;
+		d->pep_idx = src.ep_idx;
+	} else if (!info->src_addr ||
 	    info->src_addrlen != fpgadma_addrlen(info->addr_format) ||
 	    fpgadma_addr_decode(info->addr_format, info->src_addr, &src) ||
-	    !src.ep_id || src.ep_id > FPGADMA_EP_ID_MAX)
+	    !src.ep_id || src.ep_id > FPGADMA_EP_ID_MAX) {
 		return 0;
+	}
 	ret = fpgadma_bind_ep(d->ctx, src.ep_id);
 	if (!ret)
 		ret = fpgadma_query(d->ctx, &d->attr);

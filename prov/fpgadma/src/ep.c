@@ -356,6 +356,8 @@ static int ep_getname(fid_t fid, void *addr, size_t *addrlen)
 		.ep_idx = ep->ep_idx,
 	};
 
+	if (ep->has_cm_local)	/* accepted: its passive endpoint's (cm.c) */
+		a = ep->cm_local;
 	return fpgadma_addr_out(fpgadma_domain_addr_format(ep->domain), &a,
 				addr, addrlen);
 }
@@ -554,6 +556,8 @@ static uint32_t wanted_idx(const struct fpgadma_domain *d,
 	uint32_t format = fpgadma_domain_addr_format(d);
 	struct fpgadma_addr src;
 
+	if (d->pep_handle && info->handle == d->pep_handle)
+		return d->pep_idx;
 	if (!info->src_addr || info->src_addrlen != fpgadma_addrlen(format) ||
 	    fpgadma_addr_decode(format, info->src_addr, &src) ||
 	    src.dev_index != d->attr.dev_index || src.ep_id != d->attr.ep_id)
@@ -663,7 +667,8 @@ int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
 	 * endpoint's close names a freed one); any other handle (a passive
 	 * endpoint's address to take over) is FI_EINVAL.
 	 */
-	if (type == FI_EP_MSG && info->handle) {
+	if (type == FI_EP_MSG && info->handle &&
+	    info->handle != d->pep_handle) {
 		ret = fpgadma_cm_take_connreq(ep, info->handle);
 		if (ret) {
 			fi_freeinfo(ep->info);
@@ -674,6 +679,8 @@ int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
 
 	fpgadma_dp_lock(d->dp);
 	ret = fpgadma_dp_ep_add(d->dp, ep, wanted_idx(d, info));
+	if (!ret && d->pep_handle && info->handle == d->pep_handle)
+		d->pep_handle = NULL;	/* the first one only */
 	if (ret && ep->connreq)
 		fpgadma_cm_ep_close(ep);	/* refused: no endpoint */
 	fpgadma_dp_unlock(d->dp);

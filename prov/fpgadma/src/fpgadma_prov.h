@@ -275,6 +275,13 @@ struct fpgadma_domain {
 	struct fpgadma_prov_mr **cntr_mrs;
 	size_t n_cntr_mrs, cap_cntr_mrs;
 	struct fpgadma_pep *pep;	/* a passive endpoint's own domain: it */
+	/*
+	 * Opened with a passive endpoint as info->handle: the domain has its
+	 * endpoint number, and the first FI_EP_MSG endpoint opened with that
+	 * handle takes its index (fi_endpoint(3)'s address takeover).
+	 */
+	struct fid *pep_handle;
+	uint32_t pep_idx;
 };
 
 /*
@@ -331,6 +338,15 @@ int fpgadma_domain_open(struct fid_fabric *fabric, struct fi_info *info,
 struct fpgadma_pep;
 int fpgadma_pep_open(struct fid_fabric *fabric, struct fi_info *info,
 		     struct fid_pep **pep, void *context);
+/*
+ * fi_domain with info->handle: 1 if handle is a live passive endpoint of
+ * device dev_index, which then gives its address up (its domain closes,
+ * freeing the endpoint number) and *name is that address; 0 if handle is
+ * no passive endpoint; -FI_EOPBADSTATE if it listens or gave its address
+ * up already, -FI_EINVAL if it is of another device.  No lock held.
+ */
+int fpgadma_pep_hand_over(struct fid *handle, uint32_t dev_index,
+			  struct fpgadma_addr *name);
 int fpgadma_eq_open(struct fid_fabric *fabric, struct fi_eq_attr *attr,
 		    struct fid_eq **eq, void *context);
 /* The domain's ops (av.c, cq.c, cntr.c, mr.c). */

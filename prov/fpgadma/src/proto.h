@@ -94,6 +94,15 @@ struct fpgadma_ep {
 	int cm_state;			/* enum fpgadma_cm_state */
 	bool accepted;			/* connected by fi_accept (server side) */
 	struct fpgadma_addr peer;	/* the other end, once known */
+	/*
+	 * The connection's addresses as the application names them, for
+	 * fi_getname and fi_getpeer, when they are not the data plane's:
+	 * an accepted endpoint's own is its passive endpoint's (as an
+	 * accepted socket has its listener's), and a connecting endpoint's
+	 * peer is the address it connected to.
+	 */
+	struct fpgadma_addr cm_local, cm_remote;
+	bool has_cm_local, has_cm_remote;
 	uint64_t conn_id;		/* the connection's id (wire.h) */
 	struct fpgadma_connreq *connreq; /* fi_endpoint's info->handle, until
 					  * fi_accept */
