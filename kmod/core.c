@@ -5,7 +5,8 @@
  * fpgadma_dev_register(); nothing here knows which engine runs, and no
  * symbol of an engine is used (the engine API: man/fpgadma-engine.9).  The
  * device counters in sysfs.  The rest of the core, by object: ioctl.c (the
- * entry points), umem.c, mr.c, post.c, recv.c, cq.c, stages.c.
+ * entry points), umem.c, mr.c, post.c, recv.c, cq.c, stages.c, monitor.c,
+ * stream.c.
  *
  * A device may leave while files are open on it (the engine module is
  * removed, its PCI device unbound), as ib_core's devices do: every entry
@@ -13,9 +14,10 @@
  * ENODEV once the device is dead; fpgadma_dev_unregister() takes it for
  * writing, so it waits for calls in progress, then disassociates each open
  * context: queued work is flushed, work in flight completes, RECVs complete
- * with FPGADMA_WC_FLUSH_ERR and every MR is unmapped and unpinned before the
- * engine gives its device up.  The context itself, its ring (still mapped)
- * and the device's memory live until the last file is closed.
+ * with FPGADMA_WC_FLUSH_ERR, paced streams stop and every MR is unmapped
+ * and unpinned before the engine gives its device up.  The context itself,
+ * its ring and stream area (still mapped) and the device's memory live
+ * until the last file is closed.
  */
 #include <linux/fs.h>
 #include <linux/idr.h>
@@ -169,8 +171,9 @@ EXPORT_SYMBOL_GPL(fpgadma_dev_put);
  * fpgadma_dev_register() - make a device visible as /dev/fpgadmaN.
  * @fdev:	from fpgadma_dev_alloc(), filled in by the engine: dma_dev,
  *		ops, engine, dev_mem_size, frame_size, max_seg_size (a
- *		multiple of PAGE_SIZE), and max_mr_size and dma_out_of_reach
- *		where they apply.
+ *		multiple of PAGE_SIZE), and max_mr_size, dma_out_of_reach and
+ *		(with FPGADMA_CAP_STREAM) the stream_* defaults where they
+ *		apply.
  *
  * From the moment this returns, the core may call @fdev->ops->submit() until
  * fpgadma_dev_unregister() returns.
@@ -236,10 +239,11 @@ EXPORT_SYMBOL_GPL(fpgadma_dev_register);
  *
  * No new file can open the device, and calls on files already open fail
  * with ENODEV from now on.  Waits for calls in progress; then flushes the
- * engine's queued work (ops->flush, if the engine has it), waits for its
- * work in flight, completes posted RECVs with FPGADMA_WC_FLUSH_ERR and
- * releases every MR of every open context (unmapped for the engine's
- * device, unpinned, uncharged).  When it returns the core will not call
+ * engine's queued work (ops->flush, if the engine has it), completes
+ * posted RECVs with FPGADMA_WC_FLUSH_ERR, stops every paced stream
+ * (ops->stream_stop), waits for the work in flight and releases every MR
+ * of every open context (unmapped for the engine's device, unpinned,
+ * uncharged).  When it returns the core will not call
  * the engine or touch its DMA device again; the engine may then stop its
  * hardware and drop its reference with fpgadma_dev_put().  The engine must
  * keep completing work until this returns.
@@ -289,7 +293,8 @@ static int __init fpgadma_init(void)
 	if (!fpgadma_max_sge || fpgadma_max_sge > 1024 ||
 	    !fpgadma_max_post || fpgadma_max_post > 65536 ||
 	    fpgadma_cq_entries < 64 || fpgadma_cq_entries > (1U << 20) ||
-	    !is_power_of_2(fpgadma_cq_entries) || !fpgadma_max_mr_size) {
+	    !is_power_of_2(fpgadma_cq_entries) || !fpgadma_max_mr_size ||
+	    fpgadma_max_streams > FPGADMA_MAX_STREAMS) {
 		pr_err("fpgadma: invalid module parameter\n");
 		return -EINVAL;
 	}

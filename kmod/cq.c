@@ -100,6 +100,27 @@ void fpgadma_ctx_drain(struct fpgadma_ctx *ctx)
 	spin_unlock_irq(&ctx->cq_lock);
 }
 
+/*
+ * Write @cqe into a reserved slot and publish it, or flag an overflow when
+ * the process's head says the ring is full (it lied: the slot was
+ * reserved); wake pollers.  The caller holds @ctx->cq_lock.
+ */
+static void fpgadma_cq_write(struct fpgadma_ctx *ctx,
+			     const struct fpgadma_cqe *cqe)
+{
+	lockdep_assert_held(&ctx->cq_lock);
+	ctx->outstanding--;
+	if (fpgadma_cq_used(ctx) >= ctx->cq_entries) {
+		WRITE_ONCE(*ctx->flags, READ_ONCE(*ctx->flags) | FPGADMA_RING_OVERFLOW);
+	} else {
+		ctx->cqes[ctx->cq_tail & (ctx->cq_entries - 1)] = *cqe;
+		WRITE_ONCE(ctx->cq_tail, ctx->cq_tail + 1);
+		/* Pairs with the process's load-acquire of the tail: CQE first. */
+		smp_store_release(ctx->tail, ctx->cq_tail);
+	}
+	wake_up_interruptible(&ctx->cq_wait);
+}
+
 /**
  * fpgadma_work_done() - complete a work request; called by engines.
  * @work:	the work, owned by the engine until now; freed here.
@@ -117,7 +138,7 @@ void fpgadma_work_done(struct fpgadma_wqe *work, u32 status, u64 bytes)
 	struct fpgadma_dev *fdev = ctx->fdev;
 	struct fpgadma_stats *stats = &fdev->stats;
 	u64 t0 = fpgadma_stage_start();
-	struct fpgadma_cqe *cqe;
+	struct fpgadma_cqe cqe;
 	unsigned long irqflags;
 	u32 i;
 
@@ -142,25 +163,17 @@ void fpgadma_work_done(struct fpgadma_wqe *work, u32 status, u64 bytes)
 	if (work->remote.mr)
 		fpgadma_mr_put(work->remote.mr);
 
+	cqe.wr_id = work->wr_id;
+	cqe.status = status;
+	cqe.opcode = work->opcode;
+	cqe.byte_len = bytes;
+	cqe.vendor_err = 0;
+	cqe.src_ep = status == FPGADMA_WC_SUCCESS ? work->src_ep : 0;
+
 	spin_lock_irqsave(&ctx->cq_lock, irqflags);
-	ctx->outstanding--;
-	if (fpgadma_cq_used(ctx) >= ctx->cq_entries) {
-		WRITE_ONCE(*ctx->flags, READ_ONCE(*ctx->flags) | FPGADMA_RING_OVERFLOW);
-	} else {
-		cqe = &ctx->cqes[ctx->cq_tail & (ctx->cq_entries - 1)];
-		cqe->wr_id = work->wr_id;
-		cqe->status = status;
-		cqe->opcode = work->opcode;
-		cqe->byte_len = bytes;
-		cqe->vendor_err = 0;
-		cqe->src_ep = status == FPGADMA_WC_SUCCESS ? work->src_ep : 0;
-		WRITE_ONCE(ctx->cq_tail, ctx->cq_tail + 1);
-		/* Pairs with the process's load-acquire of the tail: CQE first. */
-		smp_store_release(ctx->tail, ctx->cq_tail);
-	}
+	fpgadma_cq_write(ctx, &cqe);
 	ctx->inflight--;
 	wake_up_all(&ctx->idle_wait);
-	wake_up_interruptible(&ctx->cq_wait);
 	spin_unlock_irqrestore(&ctx->cq_lock, irqflags);
 	/* The context may be gone now; the device is not. */
 	kfree(work);
@@ -191,4 +204,60 @@ int fpgadma_cq_reserve(struct fpgadma_ctx *ctx, u32 n)
 	}
 	spin_unlock_irq(&ctx->cq_lock);
 	return ret;
+}
+
+/**
+ * fpgadma_cq_hold() - reserve one ring slot for a CQE that is no work's.
+ * @ctx:	the context.
+ *
+ * For a paced stream's CQEs: unlike fpgadma_cq_reserve() the slot does not
+ * count as work in flight.  Give it back with fpgadma_cq_unhold() or use
+ * it with fpgadma_cq_post_held().
+ *
+ * Context: any context; takes @ctx->cq_lock (irqsave).
+ * Return: true if reserved, false if the ring has no free slot.
+ */
+bool fpgadma_cq_hold(struct fpgadma_ctx *ctx)
+{
+	unsigned long flags;
+	bool held;
+
+	spin_lock_irqsave(&ctx->cq_lock, flags);
+	held = (u64)ctx->outstanding + fpgadma_cq_used(ctx) < ctx->cq_entries;
+	if (held)
+		ctx->outstanding++;
+	spin_unlock_irqrestore(&ctx->cq_lock, flags);
+	return held;
+}
+
+/**
+ * fpgadma_cq_unhold() - give back a slot from fpgadma_cq_hold() unused.
+ * @ctx:	the context.
+ *
+ * Context: any context; takes @ctx->cq_lock (irqsave).
+ */
+void fpgadma_cq_unhold(struct fpgadma_ctx *ctx)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ctx->cq_lock, flags);
+	ctx->outstanding--;
+	spin_unlock_irqrestore(&ctx->cq_lock, flags);
+}
+
+/**
+ * fpgadma_cq_post_held() - write a CQE into a slot from fpgadma_cq_hold().
+ * @ctx:	the context.
+ * @cqe:	the entry.
+ *
+ * Context: any context; takes @ctx->cq_lock (irqsave).
+ */
+void fpgadma_cq_post_held(struct fpgadma_ctx *ctx,
+			  const struct fpgadma_cqe *cqe)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ctx->cq_lock, flags);
+	fpgadma_cq_write(ctx, cqe);
+	spin_unlock_irqrestore(&ctx->cq_lock, flags);
 }

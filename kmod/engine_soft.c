@@ -3,9 +3,10 @@
  * fpgadma soft engine (fpgadma_soft.ko): a model of an FPGA board in the
  * kernel, an engine module of fpgadma_core.ko.
  *
- * The model has on-board memory and a frame stream.  It behaves as a bus
- * master: it reaches host memory only through the DMA addresses of an MR's
- * mapped table, and it syncs each range around the transfer that touches it.
+ * The model has on-board memory, a frame stream and paced streams.  It
+ * behaves as a bus master: it reaches host memory only through the DMA
+ * addresses of an MR's mapped table, and it syncs each range around the
+ * transfer that touches it.
  * So under swiotlb=force it reads and writes the bounce buffers, and a
  * missing sync shows up as wrong data in the process, as it would with a
  * real board.  The model's platform device uses direct DMA (no IOMMU), where
@@ -13,6 +14,7 @@
  */
 #include <linux/dma-direct.h>
 #include <linux/highmem.h>
+#include <linux/hrtimer.h>
 #include <linux/math64.h>
 #include <linux/module.h>
 #include <linux/platform_device.h>
@@ -43,6 +45,23 @@ static unsigned int max_seg_size = 1U << 31;
 module_param(max_seg_size, uint, 0444);
 MODULE_PARM_DESC(max_seg_size, "Largest DMA segment of an MR, rounded down to pages and to what the DMA layer can map (default 2 GiB)");
 
+/* Limits of a paced stream on the model. */
+#define SOFT_STREAM_MAX_FRAME	(16U << 20)
+#define SOFT_STREAM_MAX_FIFO	65536U
+#define SOFT_STREAM_MAX_PERIOD	(3600ULL * NSEC_PER_SEC)
+
+static unsigned int stream_frame_size = 4096;
+module_param(stream_frame_size, uint, 0444);
+MODULE_PARM_DESC(stream_frame_size, "Default bytes per frame of a paced stream (48..16 MiB, default 4096)");
+
+static unsigned long long stream_period_ns = 1000000;
+module_param(stream_period_ns, ullong, 0444);
+MODULE_PARM_DESC(stream_period_ns, "Default frame period of a paced stream in ns (1..3600 s, default 1 ms)");
+
+static unsigned int stream_fifo_frames = 64;
+module_param(stream_fifo_frames, uint, 0444);
+MODULE_PARM_DESC(stream_fifo_frames, "Default FIFO depth of a paced stream in frames (1..65536, default 64)");
+
 /**
  * struct fpgadma_soft - one soft FPGA.
  * @fdev:	the core's view.
@@ -56,6 +75,7 @@ MODULE_PARM_DESC(max_seg_size, "Largest DMA segment of an MR, rounded down to pa
  * @run:	the worker that drains @queue.
  * @wq:		its ordered workqueue.
  * @staging:	the FIFO host-to-host transfers pass through (runner only).
+ * @stream_wq:	where paced streams deliver their frames.
  * @registered:	@fdev is registered with the core.
  */
 struct fpgadma_soft {
@@ -69,6 +89,7 @@ struct fpgadma_soft {
 	struct work_struct run;
 	struct workqueue_struct *wq;
 	u8 *staging;
+	struct workqueue_struct *stream_wq;
 	bool registered;
 };
 
@@ -76,11 +97,17 @@ struct fpgadma_soft {
 
 static struct fpgadma_soft *soft_devs[8];
 
+/* soft_xfer's opcode for a paced stream's frame: no WR's. */
+#define SOFT_XFER_FRAME		0x100
+
 /* What one transfer is doing while it walks the DMA chunks of its pieces. */
 struct soft_xfer {
 	struct fpgadma_soft *soft;
 	u32 opcode;
 	u8 *dev_ptr;		/* on-board memory cursor (READ_MEM, WRITE_MEM) */
+	const u8 *hdr;		/* SOFT_XFER_FRAME: the frame's header, */
+	u64 seq;		/* its number */
+	u32 pos;		/* and the next byte's offset in it */
 };
 
 /*
@@ -118,6 +145,35 @@ static void soft_stream_fill(struct fpgadma_soft *soft, u8 *dst, u32 len)
 	}
 }
 
+/*
+ * Fill @dst with the next @len bytes of a paced stream's frame: the header,
+ * then the words fpgadma_stream_word(seq, j), j counted from the frame's
+ * first byte; the frame's end may cut the last word.
+ */
+static void soft_frame_fill(struct soft_xfer *x, u8 *dst, u32 len)
+{
+	while (len) {
+		u32 pos = x->pos, skip = pos & 7, n;
+		__le64 le;
+
+		if (pos < FPGADMA_FRAME_HDR_SIZE) {
+			n = min_t(u32, len, FPGADMA_FRAME_HDR_SIZE - pos);
+			memcpy(dst, x->hdr + pos, n);
+		} else if (!skip && len >= 8) {
+			n = 8;
+			put_unaligned_le64(fpgadma_stream_word(x->seq, pos / 8),
+					   dst);
+		} else {
+			n = min(len, 8 - skip);
+			le = cpu_to_le64(fpgadma_stream_word(x->seq, pos / 8));
+			memcpy(dst, (u8 *)&le + skip, n);
+		}
+		dst += n;
+		len -= n;
+		x->pos += n;
+	}
+}
+
 /* Move @len bytes between @va, host memory, and the model. */
 static void soft_copy_va(struct soft_xfer *x, u8 *va, u32 len)
 {
@@ -133,6 +189,9 @@ static void soft_copy_va(struct soft_xfer *x, u8 *va, u32 len)
 	case FPGADMA_WR_READ_STREAM:
 		soft_stream_fill(x->soft, va, len);
 		x->soft->stream_pos += len;
+		break;
+	case SOFT_XFER_FRAME:
+		soft_frame_fill(x, va, len);
 		break;
 	}
 }
@@ -403,12 +462,288 @@ static void soft_flush(struct fpgadma_dev *fdev)
 	}
 }
 
+/*
+ * Paced streams.  A high-resolution timer is the device's clock: at each
+ * tick it produces every frame that has come due since the last one, each
+ * stamped with its ideal due time, into the stream's FIFO of frame
+ * descriptors, or drops it when the FIFO is full; so a rate the machine
+ * cannot keep up with shows as drops, not as a slower clock.  Ticks are at
+ * least SOFT_STREAM_MIN_TICK apart: a short period makes several frames a
+ * tick.  The delivery work, on the device's stream workqueue (not behind
+ * the WRs on the ordered one), writes the frames from the FIFO into the
+ * slots the process has handed back, through the MR's DMA mapping as WRs
+ * do, and generates the payload as it goes.  The process hands slots back
+ * without a system call, so while frames wait for room the timer also
+ * looks again every SOFT_STREAM_POLL.
+ */
+#define SOFT_STREAM_MIN_TICK	(50 * NSEC_PER_USEC)
+#define SOFT_STREAM_POLL	(200 * NSEC_PER_USEC)
+
+/* A frame in the FIFO: payload is generated when it is written. */
+struct soft_frame {
+	u64 seq;
+	u64 ts;
+	u64 lost;
+};
+
+/**
+ * struct soft_stream - a paced stream on the model.
+ * @s:		the core's stream.
+ * @soft:	the device.
+ * @timer:	the device's clock for it (softirq).
+ * @deliver:	writes FIFO frames into the ring (on @soft->stream_wq).
+ * @lock:	protects the FIFO, the production state and @stopping.
+ * @fifo:	@s->fifo_frames descriptors, a ring.
+ * @head:	the oldest.
+ * @count:	how many.
+ * @next_seq:	the next frame's number.
+ * @next_due:	when it is due (ns, CLOCK_MONOTONIC).
+ * @lost_pending: frames dropped since the last one queued.
+ * @stopping:	being stopped: no more ticks, no more delivery.
+ */
+struct soft_stream {
+	struct fpgadma_stream *s;
+	struct fpgadma_soft *soft;
+	struct hrtimer timer;
+	struct work_struct deliver;
+	spinlock_t lock;
+	struct soft_frame *fifo;
+	u32 head;
+	u32 count;
+	u64 next_seq;
+	u64 next_due;
+	u64 lost_pending;
+	bool stopping;
+};
+
+/* Produce the frames due by @now; the caller holds @ss->lock. */
+static void soft_stream_produce(struct soft_stream *ss, u64 now)
+{
+	struct fpgadma_stream *s = ss->s;
+	u64 period = s->period_ns, due, dropped;
+	u32 queued, i;
+
+	lockdep_assert_held(&ss->lock);
+	if (now < ss->next_due)
+		return;
+	due = div64_u64(now - ss->next_due, period) + 1;
+	queued = min_t(u64, due, s->fifo_frames - ss->count);
+	for (i = 0; i < queued; i++) {
+		struct soft_frame *f;
+
+		f = &ss->fifo[(ss->head + ss->count) % s->fifo_frames];
+		f->seq = ss->next_seq++;
+		f->ts = ss->next_due;
+		f->lost = ss->lost_pending;
+		ss->lost_pending = 0;
+		ss->count++;
+		ss->next_due += period;
+	}
+	/* The FIFO is full: the rest are lost, counted. */
+	dropped = due - queued;
+	ss->next_seq += dropped;
+	ss->lost_pending += dropped;
+	ss->next_due += dropped * period;
+	fpgadma_stream_produced(s, queued, dropped);
+}
+
+static enum hrtimer_restart soft_stream_tick(struct hrtimer *timer)
+{
+	struct soft_stream *ss = container_of(timer, struct soft_stream, timer);
+	u64 now = ktime_get_ns(), next = U64_MAX;
+	unsigned long flags;
+	bool waiting;
+
+	spin_lock_irqsave(&ss->lock, flags);
+	if (ss->stopping) {
+		spin_unlock_irqrestore(&ss->lock, flags);
+		return HRTIMER_NORESTART;
+	}
+	if (fpgadma_stream_producing(ss->s)) {
+		soft_stream_produce(ss, now);
+		next = ss->next_due;
+	}
+	waiting = ss->count;
+	spin_unlock_irqrestore(&ss->lock, flags);
+
+	if (waiting) {
+		queue_work(ss->soft->stream_wq, &ss->deliver);
+		next = min(next, now + SOFT_STREAM_POLL);
+	}
+	/* Drained: nothing to produce, nothing to deliver. */
+	if (next == U64_MAX)
+		return HRTIMER_NORESTART;
+	hrtimer_set_expires(timer, ns_to_ktime(max(next, now + SOFT_STREAM_MIN_TICK)));
+	return HRTIMER_RESTART;
+}
+
+/*
+ * The oldest frame of the FIFO into @f, unless stopping or empty.  It
+ * stays in the FIFO, taking its place, until soft_stream_pop(): a frame
+ * being written must not make room for one more.
+ */
+static bool soft_stream_peek(struct soft_stream *ss, struct soft_frame *f)
+{
+	unsigned long flags;
+	bool ok;
+
+	spin_lock_irqsave(&ss->lock, flags);
+	ok = !ss->stopping && ss->count;
+	if (ok)
+		*f = ss->fifo[ss->head];
+	spin_unlock_irqrestore(&ss->lock, flags);
+	return ok;
+}
+
+/* The oldest frame leaves the FIFO (written, or lost). */
+static void soft_stream_pop(struct soft_stream *ss)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ss->lock, flags);
+	if (ss->count) {
+		ss->head = (ss->head + 1) % ss->s->fifo_frames;
+		ss->count--;
+	}
+	spin_unlock_irqrestore(&ss->lock, flags);
+}
+
+/* Write frame @f, header and payload, into the next slot of the ring. */
+static int soft_stream_write(struct soft_stream *ss, const struct soft_frame *f)
+{
+	struct fpgadma_stream *s = ss->s;
+	u8 hdr[FPGADMA_FRAME_HDR_SIZE] = {};
+	struct soft_xfer x = {
+		.soft = ss->soft,
+		.opcode = SOFT_XFER_FRAME,
+		.hdr = hdr,
+		.seq = f->seq,
+	};
+
+	put_unaligned_le32(FPGADMA_FRAME_MAGIC,
+			   hdr + offsetof(struct fpgadma_frame_hdr, magic));
+	put_unaligned_le16(FPGADMA_FRAME_HDR_SIZE,
+			   hdr + offsetof(struct fpgadma_frame_hdr, hdr_size));
+	put_unaligned_le32(s->frame_size,
+			   hdr + offsetof(struct fpgadma_frame_hdr, frame_size));
+	put_unaligned_le32(s->id,
+			   hdr + offsetof(struct fpgadma_frame_hdr, stream_id));
+	put_unaligned_le64(f->seq, hdr + offsetof(struct fpgadma_frame_hdr, seq));
+	put_unaligned_le64(f->ts,
+			   hdr + offsetof(struct fpgadma_frame_hdr, timestamp_ns));
+	put_unaligned_le64(f->lost,
+			   hdr + offsetof(struct fpgadma_frame_hdr, lost_before));
+	return fpgadma_umem_walk_dma(s->mr->umem, fpgadma_stream_slot_off(s),
+				     s->frame_size, soft_dma_chunk, &x);
+}
+
+/*
+ * Frame @f, the FIFO's oldest, could not be written: it leaves the FIFO,
+ * and the next frame delivered tells that it and those lost before it
+ * are missing.
+ */
+static void soft_stream_lost(struct soft_stream *ss, const struct soft_frame *f)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ss->lock, flags);
+	if (ss->count) {
+		ss->head = (ss->head + 1) % ss->s->fifo_frames;
+		ss->count--;
+	}
+	if (ss->count)
+		ss->fifo[ss->head].lost += 1 + f->lost;
+	else
+		ss->lost_pending += 1 + f->lost;
+	spin_unlock_irqrestore(&ss->lock, flags);
+}
+
+/*
+ * The delivery work: FIFO frames into the slots handed back, in order,
+ * while there is room; the timer queues it again.
+ */
+static void soft_stream_deliver(struct work_struct *w)
+{
+	struct soft_stream *ss = container_of(w, struct soft_stream, deliver);
+	struct fpgadma_stream *s = ss->s;
+	struct soft_frame f;
+
+	while (fpgadma_stream_room(s) && soft_stream_peek(ss, &f)) {
+		if (!soft_stream_write(ss, &f)) {
+			/* counted out before its place frees up */
+			fpgadma_stream_delivered(s);
+			soft_stream_pop(ss);
+		} else {
+			fpgadma_stream_discarded(s, 1);
+			soft_stream_lost(ss, &f);
+		}
+		cond_resched();
+	}
+}
+
+static int soft_stream_start(struct fpgadma_dev *fdev, struct fpgadma_stream *s)
+{
+	struct fpgadma_soft *soft = container_of(fdev, struct fpgadma_soft, fdev);
+	struct soft_stream *ss;
+	u64 now;
+
+	if (s->frame_size > SOFT_STREAM_MAX_FRAME ||
+	    s->fifo_frames > SOFT_STREAM_MAX_FIFO ||
+	    s->period_ns > SOFT_STREAM_MAX_PERIOD)
+		return -EINVAL;
+	ss = kzalloc(sizeof(*ss), GFP_KERNEL);
+	if (!ss)
+		return -ENOMEM;
+	ss->fifo = kvcalloc(s->fifo_frames, sizeof(*ss->fifo), GFP_KERNEL);
+	if (!ss->fifo) {
+		kfree(ss);
+		return -ENOMEM;
+	}
+	ss->s = s;
+	ss->soft = soft;
+	spin_lock_init(&ss->lock);
+	INIT_WORK(&ss->deliver, soft_stream_deliver);
+	hrtimer_init(&ss->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_SOFT);
+	ss->timer.function = soft_stream_tick;
+	s->engine_priv = ss;
+	/* The first frame is due one period from now. */
+	now = ktime_get_ns();
+	ss->next_due = now + s->period_ns;
+	hrtimer_start(&ss->timer,
+		      ns_to_ktime(max(ss->next_due, now + SOFT_STREAM_MIN_TICK)),
+		      HRTIMER_MODE_ABS_SOFT);
+	return 0;
+}
+
+/*
+ * No tick after hrtimer_cancel() (the tick checks @stopping, and the
+ * running one is waited for), and the tick is the only one to queue the
+ * delivery: after cancel_work_sync() nothing of the stream runs.
+ */
+static void soft_stream_stop(struct fpgadma_dev *fdev, struct fpgadma_stream *s)
+{
+	struct soft_stream *ss = s->engine_priv;
+	unsigned long flags;
+
+	spin_lock_irqsave(&ss->lock, flags);
+	ss->stopping = true;
+	spin_unlock_irqrestore(&ss->lock, flags);
+	hrtimer_cancel(&ss->timer);
+	cancel_work_sync(&ss->deliver);
+	fpgadma_stream_discarded(s, ss->count);
+	s->engine_priv = NULL;
+	kvfree(ss->fifo);
+	kfree(ss);
+}
+
 static const struct fpgadma_engine_ops soft_ops = {
 	.name = "soft",
 	.type = FPGADMA_ENGINE_SOFT,
-	.caps = FPGADMA_CAP_HOST_EP,
+	.caps = FPGADMA_CAP_HOST_EP | FPGADMA_CAP_STREAM,
 	.submit = soft_submit,
 	.flush = soft_flush,
+	.stream_start = soft_stream_start,
+	.stream_stop = soft_stream_stop,
 };
 
 /*
@@ -420,6 +755,8 @@ static void soft_destroy(struct fpgadma_soft *soft)
 {
 	if (soft->registered)
 		fpgadma_dev_unregister(&soft->fdev);
+	if (soft->stream_wq)
+		destroy_workqueue(soft->stream_wq);
 	if (soft->wq)
 		destroy_workqueue(soft->wq);
 	if (!IS_ERR_OR_NULL(soft->pdev))
@@ -453,7 +790,9 @@ static int soft_create(unsigned int id, struct fpgadma_soft **out)
 	if (!soft->mem || !soft->staging)
 		goto err;
 	soft->wq = alloc_ordered_workqueue("fpgadma-soft%u", 0, id);
-	if (!soft->wq)
+	soft->stream_wq = alloc_workqueue("fpgadma-soft%u-stream",
+					  WQ_UNBOUND | WQ_HIGHPRI, 0, id);
+	if (!soft->wq || !soft->stream_wq)
 		goto err;
 	soft->pdev = platform_device_register_full(&info);
 	if (IS_ERR(soft->pdev)) {
@@ -473,6 +812,9 @@ static int soft_create(unsigned int id, struct fpgadma_soft **out)
 	soft->fdev.engine = soft;
 	soft->fdev.dev_mem_size = dev_mem_size;
 	soft->fdev.frame_size = frame_size;
+	soft->fdev.stream_frame_size = stream_frame_size;
+	soft->fdev.stream_fifo_frames = stream_fifo_frames;
+	soft->fdev.stream_period_ns = stream_period_ns;
 	ret = fpgadma_dev_register(&soft->fdev);
 	if (ret)
 		goto err;
@@ -505,7 +847,11 @@ static int __init soft_init(void)
 	if (ndevs > ARRAY_SIZE(soft_devs) ||
 	    dev_mem_size < PAGE_SIZE || dev_mem_size > (4ULL << 30) ||
 	    frame_size < 8 || frame_size % 8 || frame_size > (16U << 20) ||
-	    max_seg_size < PAGE_SIZE) {
+	    max_seg_size < PAGE_SIZE ||
+	    stream_frame_size < FPGADMA_FRAME_HDR_SIZE ||
+	    stream_frame_size > SOFT_STREAM_MAX_FRAME ||
+	    !stream_period_ns || stream_period_ns > SOFT_STREAM_MAX_PERIOD ||
+	    !stream_fifo_frames || stream_fifo_frames > SOFT_STREAM_MAX_FIFO) {
 		pr_err("fpgadma: invalid soft engine parameter\n");
 		return -EINVAL;
 	}

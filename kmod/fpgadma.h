@@ -31,6 +31,8 @@
 #include "fpgadma-abi.h"
 
 #define FPGADMA_MAX_DEVICES	16
+/* The most paced streams the max_streams parameter may give a context. */
+#define FPGADMA_MAX_STREAMS	256
 
 /**
  * struct fpgadma_umem - user memory pinned and DMA-mapped for one device.
@@ -143,6 +145,7 @@ struct fpgadma_stage_counters {
 };
 
 struct fpgadma_wqe;
+struct fpgadma_stream;
 
 DECLARE_STATIC_KEY_FALSE(fpgadma_stage_timing);
 
@@ -188,6 +191,19 @@ static inline void fpgadma_stage_end(struct fpgadma_dev *fdev,
  *		has completed, so that completions stay in posting order.
  *		Called once, by fpgadma_dev_unregister(), after the last
  *		submit.  Process context, may sleep.
+ * @stream_start: with FPGADMA_CAP_STREAM: start producing the frames of
+ *		@s, whose geometry the core has checked and completed with
+ *		the device's defaults (struct fpgadma_stream); 0, or -EINVAL
+ *		for what the device cannot do, -ENOMEM.  Frames go into the
+ *		ring only through the fpgadma_stream_*() helpers.  Called by
+ *		STREAM_START in process context with the context's lock held:
+ *		it may sleep, it must not wait for the stream's own work.
+ * @stream_stop: with FPGADMA_CAP_STREAM: stop @s for good.  When it
+ *		returns no timer, work or DMA of @s is left, and the frames
+ *		left in the device's FIFO have been reported with
+ *		fpgadma_stream_discarded().  Called once per started stream,
+ *		in process context with the context's lock held (may sleep),
+ *		also by fpgadma_dev_unregister() for the streams still running.
  */
 struct fpgadma_engine_ops {
 	const char *name;
@@ -195,6 +211,8 @@ struct fpgadma_engine_ops {
 	u64 caps;
 	void (*submit)(struct fpgadma_dev *fdev, struct fpgadma_wqe *work);
 	void (*flush)(struct fpgadma_dev *fdev);
+	int (*stream_start)(struct fpgadma_dev *fdev, struct fpgadma_stream *s);
+	void (*stream_stop)(struct fpgadma_dev *fdev, struct fpgadma_stream *s);
 };
 
 /**
@@ -212,6 +230,10 @@ struct fpgadma_engine_ops {
  *		page of memory and has no IOMMU translating for it: REG_MR
  *		then fails with -EIO before pinning anything, since mapping a
  *		page beyond the device's DMA mask would only warn and fail.
+ * @stream_frame_size: with FPGADMA_CAP_STREAM: the default frame size of
+ *		a paced stream (bytes, at least FPGADMA_FRAME_HDR_SIZE).
+ * @stream_fifo_frames: the default depth of its FIFO (frames, at least 1).
+ * @stream_period_ns: its default frame period (ns, at least 1).
  * @rkeys:	rkey -> struct fpgadma_kmr, device-wide.
  * @eps:	ep_id -> struct fpgadma_ctx, the device's open contexts.
  * @next_ep_id:	where the cyclic allocation of ep_ids goes on.
@@ -242,6 +264,9 @@ struct fpgadma_dev {
 	u32 max_seg_size;
 	u64 max_mr_size;
 	bool dma_out_of_reach;
+	u32 stream_frame_size;
+	u32 stream_fifo_frames;
+	u64 stream_period_ns;
 	struct xarray rkeys;
 	struct xarray eps;
 	u32 next_ep_id;
@@ -315,6 +340,11 @@ void fpgadma_stages_module_exit(void);
  * @mon_ev_count: how many.
  * @mon_overflow: an event did not fit.
  * @mon_wait:	read() and poll() sleepers.
+ * @max_streams: paced streams it may run at once; 0 without them.
+ * @streams:	its streams by id - 1 (under @lock); NULL without them.
+ * @stream_area: their control blocks, a page each (vmalloc_user, mapped
+ *		read-write by the process).
+ * @stream_area_size: its bytes.
  */
 struct fpgadma_ctx {
 	struct fpgadma_dev *fdev;
@@ -349,6 +379,10 @@ struct fpgadma_ctx {
 	u32 mon_ev_count;
 	bool mon_overflow;
 	wait_queue_head_t mon_wait;
+	u32 max_streams;
+	struct fpgadma_stream **streams;
+	void *stream_area;
+	size_t stream_area_size;
 };
 
 /* Monitor events a context queues for read() before it counts an overflow. */
@@ -372,6 +406,8 @@ int fpgadma_mr_reg(struct fpgadma_ctx *ctx, struct fpgadma_reg_mr *cmd);
 struct fpgadma_piece;
 u32 fpgadma_mr_get_local(struct fpgadma_ctx *ctx, u32 lkey, u64 addr, u32 len,
 			 bool device_writes, struct fpgadma_piece *piece);
+int fpgadma_mr_get_range(struct fpgadma_ctx *ctx, u32 lkey, u64 offset,
+			 u64 len, u32 right, struct fpgadma_kmr **mrp);
 u32 fpgadma_mr_get_remote(struct fpgadma_dev *fdev, u32 rkey, u32 right,
 			  u64 raddr, bool offset, u64 len,
 			  struct fpgadma_piece *piece);
@@ -433,14 +469,124 @@ static inline bool fpgadma_wr_device_writes(u32 opcode)
 	       opcode == FPGADMA_WR_RDMA_READ || opcode == FPGADMA_WR_RECV;
 }
 
+/**
+ * struct fpgadma_stream - a paced stream of a context (stream.c).
+ * @ctx:	its context.
+ * @mr:		the ring's MR, held while the stream runs; NULL once stopped.
+ * @ctrl:	its control block in the context's stream area.
+ * @id:		its id (1..max_streams).
+ * @user_data:	wr_id of its CQEs.
+ * @ring_off:	slot 0's offset in @mr.
+ * @slot_size:	bytes from one slot's start to the next.
+ * @nslots:	slots in the ring.
+ * @frame_size:	bytes per frame, header included.
+ * @fifo_frames: the device's FIFO depth in frames.
+ * @period_ns:	one frame every this many ns.
+ * @cqe_every:	frames per FPGADMA_WR_STREAM_FRAMES CQE.
+ * @engine_priv: the engine's, from its stream_start until its stream_stop.
+ * @kref:	the table's reference and one per STREAM_STOP waiting on it.
+ * @wait:	STREAM_STOP's drain waits here.
+ * @lock:	protects everything below; taken from any context (irqsave).
+ * @state:	enum fpgadma_stream_state.
+ * @end:	enum fpgadma_stream_end once stopped, else 0.
+ * @halting:	being stopped: no more room for frames.
+ * @frames_held: a CQ slot is reserved for the next FRAMES CQE.
+ * @write_idx:	frames written into the ring (the kernel's own copy).
+ * @read_idx:	the process's read index as last read.
+ * @since_cqe:	frames delivered since the last FRAMES CQE.
+ * @bytes_since_cqe: their bytes.
+ * @delivered:	frames delivered in all.
+ * @bytes:	their bytes.
+ * @drops:	frames dropped (FIFO full, or left in it at the end).
+ * @fifo_level:	frames in the device's FIFO (not yet delivered).
+ * @fifo_hwm:	the most it held.
+ *
+ * The stream always holds one reserved CQ slot for its END CQE, and one
+ * more for its next FRAMES CQE from before the first frame of a group is
+ * written (@frames_held): so both always fit.
+ */
+struct fpgadma_stream {
+	struct fpgadma_ctx *ctx;
+	struct fpgadma_kmr *mr;
+	struct fpgadma_stream_ctrl *ctrl;
+	u32 id;
+	u64 user_data;
+	u64 ring_off;
+	u32 slot_size;
+	u32 nslots;
+	u32 frame_size;
+	u32 fifo_frames;
+	u64 period_ns;
+	u32 cqe_every;
+	void *engine_priv;
+	struct kref kref;
+	wait_queue_head_t wait;
+	spinlock_t lock;
+	u32 state;
+	u32 end;
+	bool halting;
+	bool frames_held;
+	u64 write_idx;
+	u64 read_idx;
+	u32 since_cqe;
+	u64 bytes_since_cqe;
+	u64 delivered;
+	u64 bytes;
+	u64 drops;
+	u32 fifo_level;
+	u32 fifo_hwm;
+};
+
+/* stream.c: the engine's side */
+u32 fpgadma_stream_room(struct fpgadma_stream *s);
+u64 fpgadma_stream_slot_off(struct fpgadma_stream *s);
+void fpgadma_stream_produced(struct fpgadma_stream *s, u32 queued,
+			     u64 dropped);
+void fpgadma_stream_delivered(struct fpgadma_stream *s);
+void fpgadma_stream_discarded(struct fpgadma_stream *s, u32 n);
+
+/**
+ * fpgadma_stream_producing() - whether the device should produce frames.
+ * @s:		a started stream.
+ *
+ * False once STREAM_STOP drains it or it is being stopped: the device
+ * then only delivers what its FIFO holds.
+ *
+ * Context: any context; lockless.
+ * Return: true while the stream runs.
+ */
+static inline bool fpgadma_stream_producing(const struct fpgadma_stream *s)
+{
+	return READ_ONCE(s->state) == FPGADMA_STREAM_RUNNING &&
+	       !READ_ONCE(s->halting);
+}
+
+/* stream.c: the core's side */
+extern unsigned int fpgadma_max_streams;
+int fpgadma_stream_ctx_init(struct fpgadma_ctx *ctx);
+void fpgadma_stream_ctx_free(struct fpgadma_ctx *ctx);
+void fpgadma_stream_query(struct fpgadma_ctx *ctx, struct fpgadma_query *q);
+int fpgadma_stream_mmap(struct fpgadma_ctx *ctx, struct vm_area_struct *vma);
+int fpgadma_ioctl_stream_start(struct fpgadma_ctx *ctx, void __user *uarg);
+int fpgadma_ioctl_stream_stop(struct fpgadma_ctx *ctx, void __user *uarg);
+int fpgadma_ioctl_stream_stats(struct fpgadma_ctx *ctx, void __user *uarg);
+void fpgadma_stream_mr_gone(struct fpgadma_ctx *ctx, struct fpgadma_kmr *mr);
+void fpgadma_stream_stop_all(struct fpgadma_ctx *ctx);
+
 /* ioctl.c */
 extern const struct file_operations fpgadma_fops;
 void fpgadma_ctx_teardown(struct fpgadma_ctx *ctx);
+int fpgadma_ctx_enter(struct fpgadma_ctx *ctx);
+void fpgadma_ctx_leave(struct fpgadma_ctx *ctx);
 /* core.c */
 struct fpgadma_dev *fpgadma_dev_get_minor(unsigned int minor);
 /* post.c, cq.c, recv.c */
 int fpgadma_post_wqes(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd);
 int fpgadma_cq_reserve(struct fpgadma_ctx *ctx, u32 n);
+bool fpgadma_cq_hold(struct fpgadma_ctx *ctx);
+void fpgadma_cq_unhold(struct fpgadma_ctx *ctx);
+void fpgadma_cq_post_held(struct fpgadma_ctx *ctx,
+			  const struct fpgadma_cqe *cqe);
 void fpgadma_recv_queue(struct fpgadma_wqe *work);
 void fpgadma_work_done(struct fpgadma_wqe *work, u32 status, u64 bytes);
 int fpgadma_ctx_init_ring(struct fpgadma_ctx *ctx, u32 entries);

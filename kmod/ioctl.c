@@ -4,6 +4,9 @@
  * ABI of include/uapi/fpgadma-abi.h.  One context per open file; every
  * call checks sizes, flags and reserved fields, and runs under the device's
  * unplug semaphore, failing with ENODEV once the device has gone (core.c).
+ * STREAM_STOP, which may wait for the process, takes the semaphore itself
+ * around what it does, not around its wait; it and STREAM_STATS also work
+ * on the (stopped) streams of a device that has gone (stream.c).
  */
 #include <linux/fs.h>
 #include <linux/mm.h>
@@ -46,12 +49,13 @@ static int fpgadma_ioctl_query(struct fpgadma_ctx *ctx, void __user *uarg)
 		.frame_size = fdev->frame_size,
 		.max_mr_size = fpgadma_dev_max_mr(fdev),
 		.ep_id = READ_ONCE(ctx->ep_id),
-		.caps = fdev->ops->caps | FPGADMA_CAP_BIND_EP |
-			FPGADMA_CAP_MR_MONITOR,
+		.caps = (fdev->ops->caps & ~FPGADMA_CAP_STREAM) |
+			FPGADMA_CAP_BIND_EP | FPGADMA_CAP_MR_MONITOR,
 	};
 
 	fpgadma_ring_layout(ctx, &q);
 	fpgadma_mon_query(ctx, &q);
+	fpgadma_stream_query(ctx, &q);
 	return copy_to_user(uarg, &q, sizeof(q)) ? -EFAULT : 0;
 }
 
@@ -167,16 +171,23 @@ static long fpgadma_ioctl_cmd(struct fpgadma_ctx *ctx, unsigned int cmd,
 		return fpgadma_ioctl_post(ctx, uarg);
 	case FPGADMA_IOC_BIND_EP:
 		return fpgadma_ioctl_bind_ep(ctx, uarg);
+	case FPGADMA_IOC_STREAM_START:
+		return fpgadma_ioctl_stream_start(ctx, uarg);
 	default:
 		return -EINVAL;
 	}
 }
 
-/*
- * Enter an entry point of a context: 0 with the device's unplug semaphore
- * held for reading, or -ENODEV once the device has gone.
+/**
+ * fpgadma_ctx_enter() - enter an entry point of a context.
+ * @ctx:	the context.
+ *
+ * Context: process context, may sleep (while the device is being
+ * unregistered).
+ * Return: 0 with the device's unplug semaphore held for reading
+ * (fpgadma_ctx_leave()), or -ENODEV once the device has gone.
  */
-static int fpgadma_ctx_enter(struct fpgadma_ctx *ctx)
+int fpgadma_ctx_enter(struct fpgadma_ctx *ctx)
 {
 	down_read(&ctx->fdev->unplug);
 	if (!ctx->fdev->dead)
@@ -185,7 +196,13 @@ static int fpgadma_ctx_enter(struct fpgadma_ctx *ctx)
 	return -ENODEV;
 }
 
-static void fpgadma_ctx_leave(struct fpgadma_ctx *ctx)
+/**
+ * fpgadma_ctx_leave() - leave what fpgadma_ctx_enter() entered.
+ * @ctx:	the context.
+ *
+ * Context: process context.
+ */
+void fpgadma_ctx_leave(struct fpgadma_ctx *ctx)
 {
 	up_read(&ctx->fdev->unplug);
 }
@@ -200,6 +217,15 @@ static long fpgadma_ioctl(struct file *file, unsigned int cmd,
 		return -ENOTTY;
 	if (current->mm != ctx->mm)
 		return -EACCES;
+	/*
+	 * These enter themselves: STOP may wait for the process, which it
+	 * must not do with the unplug semaphore held, and both still work
+	 * on the streams of a device that has gone (stream.c).
+	 */
+	if (cmd == FPGADMA_IOC_STREAM_STOP)
+		return fpgadma_ioctl_stream_stop(ctx, (void __user *)arg);
+	if (cmd == FPGADMA_IOC_STREAM_STATS)
+		return fpgadma_ioctl_stream_stats(ctx, (void __user *)arg);
 	ret = fpgadma_ctx_enter(ctx);
 	if (ret)
 		return ret;
@@ -209,7 +235,8 @@ static long fpgadma_ioctl(struct file *file, unsigned int cmd,
 }
 
 /*
- * The ring and the monitor area belong to the context, not to the device:
+ * The ring, the monitor area and the stream area belong to the context,
+ * not to the device:
  * a mapping made before the device left stays valid (it shows the last
  * CQEs); a new one is refused like every other call.
  */
@@ -223,6 +250,9 @@ static int fpgadma_mmap(struct file *file, struct vm_area_struct *vma)
 	if (READ_ONCE(ctx->fdev->dead))
 		return -ENODEV;
 	ret = fpgadma_mon_mmap(ctx, vma);
+	if (ret <= 0)
+		return ret;
+	ret = fpgadma_stream_mmap(ctx, vma);
 	if (ret <= 0)
 		return ret;
 	if (vma->vm_pgoff ||
@@ -267,9 +297,9 @@ static __poll_t fpgadma_poll(struct file *file, poll_table *wait)
  * fpgadma_ctx_teardown() - take a context off its device.
  * @ctx:	an open context of a live device.
  *
- * Nothing can find it any more, its posted RECVs are flushed, its work in
- * flight completes, its MRs are released.  By close, or by
- * fpgadma_dev_unregister() for a file still open.
+ * Nothing can find it any more, its posted RECVs are flushed, its streams
+ * stop, its work in flight completes, its MRs are released.  By close, or
+ * by fpgadma_dev_unregister() for a file still open.
  *
  * Context: process context, may sleep as long as the work in flight takes;
  * the device's unplug semaphore held (for reading by close, for writing by
@@ -280,6 +310,7 @@ void fpgadma_ctx_teardown(struct fpgadma_ctx *ctx)
 	/* No SEND can find the endpoint now; its posted RECVs complete flushed. */
 	xa_erase(&ctx->fdev->eps, ctx->ep_id);
 	fpgadma_recv_flush(ctx, NULL);
+	fpgadma_stream_stop_all(ctx);
 	fpgadma_ctx_drain(ctx);
 	fpgadma_mr_destroy_all(ctx);
 	/* read() sleepers of a device that has gone learn it (ENODEV). */
@@ -313,6 +344,9 @@ static int fpgadma_open(struct inode *inode, struct file *file)
 	ret = fpgadma_mon_ctx_init(ctx);
 	if (ret)
 		goto err_ring;
+	ret = fpgadma_stream_ctx_init(ctx);
+	if (ret)
+		goto err_ring;
 	ret = fpgadma_ctx_enter(ctx);
 	if (ret)
 		goto err_ring;
@@ -341,6 +375,7 @@ static int fpgadma_open(struct inode *inode, struct file *file)
 	return stream_open(inode, file);
 
 err_ring:
+	fpgadma_stream_ctx_free(ctx);
 	fpgadma_mon_ctx_free(ctx);
 	vfree(ctx->ring);
 err_free:
@@ -352,8 +387,9 @@ err_put:
 
 /*
  * The last reference is gone: the process closed the file or died, and no
- * mapping of the ring is left.  Let the device finish with our work first,
- * unless the device has gone and done so already.
+ * mapping of the ring or of an area is left.  Let the device finish with
+ * our work and stop our streams first, unless the device has gone and done
+ * so already.
  */
 static int fpgadma_release(struct inode *inode, struct file *file)
 {
@@ -368,6 +404,7 @@ static int fpgadma_release(struct inode *inode, struct file *file)
 		fpgadma_ctx_leave(ctx);
 	}
 	xa_destroy(&ctx->mrs);
+	fpgadma_stream_ctx_free(ctx);
 	fpgadma_mon_ctx_free(ctx);
 	vfree(ctx->ring);
 	mmdrop(ctx->mm);

@@ -8,9 +8,11 @@
  * lives in the device's table, for peers the owner hands it to.  Both are
  * random 32-bit values, so one process cannot name another's MR by counting.
  * The tables hold one reference on an MR, each work request that uses it
- * another (fpgadma_mr_get_local(), fpgadma_mr_get_remote()); deregistration
- * takes the MR out of both tables (no new work can find it), drops the
- * tables' reference and waits for the last one to go.
+ * another (fpgadma_mr_get_local(), fpgadma_mr_get_remote()), and so does a
+ * paced stream writing into it (fpgadma_mr_get_range()); deregistration
+ * takes the MR out of both tables (no new work can find it), flushes the
+ * RECVs and stops the streams on it, drops the tables' reference and
+ * waits for the last one to go.
  */
 #include <linux/completion.h>
 #include <linux/overflow.h>
@@ -176,6 +178,38 @@ u32 fpgadma_mr_get_local(struct fpgadma_ctx *ctx, u32 lkey, u64 addr, u32 len,
 }
 
 /**
+ * fpgadma_mr_get_range() - hold an MR of the context for a range of it.
+ * @ctx:	the context, whose lkey table is searched.
+ * @lkey:	the MR's lkey.
+ * @offset:	the range's first byte, as an offset into the MR.
+ * @len:	its bytes.
+ * @right:	FPGADMA_ACCESS_* bits the MR must have.
+ * @mrp:	on success: the MR, held (fpgadma_mr_put()).
+ *
+ * For what is not work but holds an MR as work does (a paced stream).
+ *
+ * Context: process context with @ctx->lock held.
+ * Return: 0, -EINVAL (no such lkey, or the range not inside the MR) or
+ * -EACCES (the MR lacks @right).
+ */
+int fpgadma_mr_get_range(struct fpgadma_ctx *ctx, u32 lkey, u64 offset,
+			 u64 len, u32 right, struct fpgadma_kmr **mrp)
+{
+	struct fpgadma_kmr *mr;
+	u64 end;
+
+	lockdep_assert_held(&ctx->lock);
+	mr = xa_load(&ctx->mrs, lkey);
+	if (!mr || check_add_overflow(offset, len, &end) || end > mr->length)
+		return -EINVAL;
+	if ((mr->access & right) != right)
+		return -EACCES;
+	refcount_inc(&mr->refs);
+	*mrp = mr;
+	return 0;
+}
+
+/**
  * fpgadma_mr_get_remote() - hold the peer MR an RDMA work request names.
  * @fdev:	the device, whose rkey table is searched.
  * @rkey:	the peer MR's rkey.
@@ -237,7 +271,10 @@ void fpgadma_mr_put(struct fpgadma_kmr *mr)
 		complete(&mr->released);
 }
 
-/* Wait for the work holding @mr, which is in no table any more, then free it. */
+/*
+ * Flush the RECVs and stop the streams holding @mr, which is in no table
+ * any more, wait for the work holding it, then free it.
+ */
 static void fpgadma_mr_destroy(struct fpgadma_kmr *mr)
 {
 	struct fpgadma_ctx *ctx = mr->ctx;
@@ -247,6 +284,8 @@ static void fpgadma_mr_destroy(struct fpgadma_kmr *mr)
 	xa_erase(&fdev->rkeys, mr->rkey);
 	/* Posted RECVs would hold the MR until a SEND comes: flush them. */
 	fpgadma_recv_flush(ctx, mr);
+	/* So would a stream writing into it until it is stopped. */
+	fpgadma_stream_mr_gone(ctx, mr);
 	t0 = fpgadma_stage_start();
 	fpgadma_mr_put(mr);
 	/* complete() is done with @mr once this returns: it may be freed */

@@ -57,6 +57,7 @@ enum fpgadma_access {
 #define FPGADMA_CAP_HOST_EP	(1ULL << 0) /* RDMA_READ/WRITE, SEND/RECV */
 #define FPGADMA_CAP_BIND_EP	(1ULL << 1) /* FPGADMA_IOC_BIND_EP */
 #define FPGADMA_CAP_MR_MONITOR	(1ULL << 2) /* FPGADMA_REG_MR_MONITOR, the monitor area, read() */
+#define FPGADMA_CAP_STREAM	(1ULL << 3) /* FPGADMA_IOC_STREAM_*, the stream area */
 
 /* Endpoint numbers: opening takes one of FPGADMA_EP_ID_DYNAMIC_MIN..MAX. */
 #define FPGADMA_EP_ID_MAX		65535
@@ -98,6 +99,13 @@ enum fpgadma_engine_type {
  * @mon_slots:		__u32 words in it: word 0 counts the context's MR
  *			invalidations, words 1..mon_slots-1 are the monitored
  *			MRs' (at most mon_slots-1 monitored MRs at a time).
+ * @stream_mmap_off:	with FPGADMA_CAP_STREAM: the mmap offset of the
+ *			stream area (map it read-write, MAP_SHARED): one
+ *			struct fpgadma_stream_ctrl per page, @max_streams
+ *			pages; else 0.
+ * @stream_area_size:	its bytes (@max_streams pages).
+ * @max_streams:	paced streams a context may run at once (0 without
+ *			FPGADMA_CAP_STREAM).
  * @reserved:		zero.
  */
 struct fpgadma_query {
@@ -122,7 +130,10 @@ struct fpgadma_query {
 	__u64 mon_mmap_off;
 	__u32 mon_size;
 	__u32 mon_slots;
-	__u64 reserved[5];
+	__u64 stream_mmap_off;
+	__u32 stream_area_size;
+	__u32 max_streams;
+	__u64 reserved[3];
 };
 
 /* REG_MR flags. */
@@ -226,6 +237,13 @@ enum fpgadma_wr_opcode {
 	FPGADMA_WR_SEND		= 6,
 	/* pieces wait for a SEND; pieces need LOCAL_WRITE */
 	FPGADMA_WR_RECV		= 7,
+	/*
+	 * Completion-only opcodes of paced streams (POST refuses them):
+	 * STREAM_FRAMES reports frames written into the ring, STREAM_END
+	 * that the stream stopped (struct fpgadma_stream_start).
+	 */
+	FPGADMA_WR_STREAM_FRAMES = 8,
+	FPGADMA_WR_STREAM_END	= 9,
 };
 
 /* WR flags. */
@@ -374,6 +392,217 @@ static inline __u64 fpgadma_stream_word(__u64 frame, __u64 j)
 	return (frame * 0x9E3779B97F4A7C15ULL) ^ (j * 0xBF58476D1CE4E5B9ULL);
 }
 
+/*
+ * Paced streams (FPGADMA_CAP_STREAM).  The device produces frames on its
+ * own clock, one every frame_period_ns, into an on-board FIFO of
+ * fifo_frames frames; from there it writes them, in order, into the slots
+ * of a ring in a registered MR, and only into slots the process has
+ * handed back.  A frame produced while the FIFO is full is dropped and
+ * counted, and the next frame delivered says how many were lost before it
+ * (lost_before): nothing is dropped silently, delivered twice or out of
+ * order.
+ *
+ * The ring: nslots slots of slot_size bytes from ring_offset in the MR
+ * (any offset and size, slot_size >= frame_size); frame index i (counting
+ * delivered frames from 0) goes to slot i % nslots.  The control block of
+ * the stream (struct fpgadma_stream_ctrl, at ctrl_off in the stream area)
+ * has two free-running indices: write_idx, frames written (the kernel
+ * stores it with release semantics once the frame is in memory), and
+ * read_idx, frames the process has handed back (it stores it with release
+ * semantics when it is done with the slots; the kernel never trusts it
+ * beyond write_idx).  Slot of frame i is the process's while
+ * read_idx <= i < write_idx.  No system call in the loop.
+ *
+ * Each frame starts with struct fpgadma_frame_hdr; the rest holds the
+ * little-endian 64-bit words fpgadma_stream_word(seq, j) for word index j
+ * counted from the frame's first byte (j >= FPGADMA_FRAME_HDR_SIZE / 8),
+ * the last one cut short when frame_size is not a multiple of 8.
+ *
+ * Completions: every cqe_every frames a FPGADMA_WR_STREAM_FRAMES CQE
+ * (wr_id: user_data; byte_len: the bytes of those frames; vendor_err:
+ * how many frames; src_ep: the low 32 bits of write_idx after them).  A
+ * full completion ring holds the frames back (in the FIFO), it loses
+ * none.  When the stream stops, one FPGADMA_WR_STREAM_END CQE (vendor_err
+ * enum fpgadma_stream_end; status SUCCESS after STREAM_STOP, FLUSH_ERR
+ * when the MR's deregistration or the device's removal stopped it) and
+ * nothing of it after.  Closing the context stops its streams.
+ */
+#define FPGADMA_FRAME_MAGIC	0x464d4446U	/* "FDMF" little-endian */
+#define FPGADMA_FRAME_HDR_SIZE	48
+
+/**
+ * struct fpgadma_frame_hdr - the start of every frame of a paced stream.
+ * @magic:		FPGADMA_FRAME_MAGIC.
+ * @hdr_size:		FPGADMA_FRAME_HDR_SIZE.
+ * @flags:		zero.
+ * @frame_size:		bytes of the frame, this header included.
+ * @stream_id:		the stream's id.
+ * @seq:		the frame's number, counting dropped frames too.
+ * @timestamp_ns:	when the device produced it (CLOCK_MONOTONIC, ns).
+ * @lost_before:	frames dropped since the previous delivered one.
+ * @reserved:		zero.
+ */
+struct fpgadma_frame_hdr {
+	__u32 magic;
+	__u16 hdr_size;
+	__u16 flags;
+	__u32 frame_size;
+	__u32 stream_id;
+	__u64 seq;
+	__u64 timestamp_ns;
+	__u64 lost_before;
+	__u64 reserved;
+};
+
+/* Why a stream stopped (STREAM_END's vendor_err, the stats' end). */
+enum fpgadma_stream_end {
+	FPGADMA_STREAM_END_STOP	 = 1, /* FPGADMA_IOC_STREAM_STOP */
+	FPGADMA_STREAM_END_DEREG = 2, /* its ring's MR was deregistered */
+	FPGADMA_STREAM_END_CLOSE = 3, /* the context closed */
+	FPGADMA_STREAM_END_GONE	 = 4, /* the device went away */
+};
+
+/* A stream's state (the control block's and the stats' state). */
+enum fpgadma_stream_state {
+	FPGADMA_STREAM_RUNNING	= 1,
+	FPGADMA_STREAM_DRAINING	= 2, /* STREAM_STOP waits for the FIFO to empty */
+	FPGADMA_STREAM_STOPPED	= 3,
+};
+
+/**
+ * struct fpgadma_stream_ctrl - a stream's control block in the stream
+ * area; each index on a cache line of its own.
+ * @write_idx:	frames written into the ring (kernel; release).
+ * @read_idx:	frames the process handed back (process; release).
+ * @state:	enum fpgadma_stream_state (kernel).
+ * @end:	enum fpgadma_stream_end once stopped, else 0 (kernel).
+ * @drops:	frames dropped so far (kernel; informational).
+ */
+struct fpgadma_stream_ctrl {
+	__u64 write_idx;
+	__u64 pad0[7];
+	__u64 read_idx;
+	__u64 pad1[7];
+	__u32 state;
+	__u32 end;
+	__u64 drops;
+	__u64 reserved[6];
+};
+
+/**
+ * struct fpgadma_stream_start - FPGADMA_IOC_STREAM_START.
+ * @user_data:		in: wr_id of the stream's CQEs.
+ * @ring_offset:	in: slot 0's offset in the MR (any alignment).
+ * @ring_length:	in: bytes from there, inside the MR; at least
+ *			nslots * slot_size.
+ * @lkey:		in: the ring's MR, which needs FPGADMA_ACCESS_LOCAL_WRITE.
+ * @flags:		in: zero.
+ * @slot_size:		in: bytes from one slot's start to the next, at least
+ *			frame_size.
+ * @nslots:		in: slots, at least 1.
+ * @frame_size:		in: bytes per frame, at least FPGADMA_FRAME_HDR_SIZE;
+ *			0: the engine's default.
+ * @fifo_frames:	in: the on-board FIFO's depth in frames; 0: default.
+ * @frame_period_ns:	in: one frame every this many ns; 0: from @byte_rate,
+ *			or the engine's default when that is 0 too.
+ * @byte_rate:		in: bytes per second instead of a period (not both).
+ * @cqe_every:		in: one STREAM_FRAMES CQE per this many frames; 0 is 1.
+ * @stream_id:		out (in: zero): the stream's id, 1..max_streams.
+ * @ctrl_off:		out (in: zero): its control block's offset in the
+ *			stream area.
+ * @reserved:		zero.
+ *
+ * The out fields also report the defaults chosen (frame_size,
+ * fifo_frames, frame_period_ns are written back).
+ */
+struct fpgadma_stream_start {
+	__u64 user_data;
+	__u64 ring_offset;
+	__u64 ring_length;
+	__u32 lkey;
+	__u32 flags;
+	__u32 slot_size;
+	__u32 nslots;
+	__u32 frame_size;
+	__u32 fifo_frames;
+	__u64 frame_period_ns;
+	__u64 byte_rate;
+	__u32 cqe_every;
+	__u32 stream_id;
+	__u64 ctrl_off;
+	__u64 reserved[4];
+};
+
+/**
+ * struct fpgadma_stream_stats - a stream's counters.
+ * @frames:		frames produced: delivered + dropped + in the FIFO.
+ * @frames_delivered:	frames written into the ring.
+ * @bytes_delivered:	their bytes.
+ * @drops:		frames dropped because the FIFO was full (or left in
+ *			it when the stream stopped).
+ * @write_idx:		the kernel's write index.
+ * @read_idx:		the read index as the kernel last read it.
+ * @fifo_frames:	the FIFO's depth.
+ * @fifo_level:		frames in the FIFO now.
+ * @fifo_hwm:		the most frames it ever held.
+ * @state:		enum fpgadma_stream_state.
+ * @end:		enum fpgadma_stream_end, or 0 while it runs.
+ * @reserved0:		zero.
+ * @frame_period_ns:	the period it runs at.
+ * @reserved:		zero.
+ */
+struct fpgadma_stream_stats {
+	__u64 frames;
+	__u64 frames_delivered;
+	__u64 bytes_delivered;
+	__u64 drops;
+	__u64 write_idx;
+	__u64 read_idx;
+	__u32 fifo_frames;
+	__u32 fifo_level;
+	__u32 fifo_hwm;
+	__u32 state;
+	__u32 end;
+	__u32 reserved0;
+	__u64 frame_period_ns;
+	__u64 reserved[2];
+};
+
+/**
+ * struct fpgadma_stream_stop - FPGADMA_IOC_STREAM_STOP: stop a stream and
+ * free its id.  After it returns the device writes nothing more of it.
+ * @stream_id:	in: the stream.
+ * @drain_ms:	in: first wait up to this long for the FIFO to empty into
+ *		handed-back slots (producing nothing new); what is left then is
+ *		dropped and counted.  0: stop at once.
+ * @flags:	in: zero.
+ * @reserved0:	zero.
+ * @stats:	out (in: zero): the final counters.
+ * @reserved:	zero.
+ */
+struct fpgadma_stream_stop {
+	__u32 stream_id;
+	__u32 drain_ms;
+	__u32 flags;
+	__u32 reserved0;
+	struct fpgadma_stream_stats stats;
+	__u64 reserved[2];
+};
+
+/**
+ * struct fpgadma_stream_query - FPGADMA_IOC_STREAM_STATS.
+ * @stream_id:	in: the stream (a stopped one too, until STREAM_STOP).
+ * @flags:	in: zero.
+ * @stats:	out (in: zero).
+ * @reserved:	zero.
+ */
+struct fpgadma_stream_query {
+	__u32 stream_id;
+	__u32 flags;
+	struct fpgadma_stream_stats stats;
+	__u64 reserved[2];
+};
+
 #define FPGADMA_IOC_MAGIC	0xFD
 
 #define FPGADMA_IOC_QUERY	_IOR(FPGADMA_IOC_MAGIC, 0x00, struct fpgadma_query)
@@ -381,5 +610,8 @@ static inline __u64 fpgadma_stream_word(__u64 frame, __u64 j)
 #define FPGADMA_IOC_DEREG_MR	_IOW(FPGADMA_IOC_MAGIC, 0x02, struct fpgadma_dereg_mr)
 #define FPGADMA_IOC_POST	_IOW(FPGADMA_IOC_MAGIC, 0x03, struct fpgadma_post)
 #define FPGADMA_IOC_BIND_EP	_IOW(FPGADMA_IOC_MAGIC, 0x04, struct fpgadma_bind_ep)
+#define FPGADMA_IOC_STREAM_START _IOWR(FPGADMA_IOC_MAGIC, 0x05, struct fpgadma_stream_start)
+#define FPGADMA_IOC_STREAM_STOP	_IOWR(FPGADMA_IOC_MAGIC, 0x06, struct fpgadma_stream_stop)
+#define FPGADMA_IOC_STREAM_STATS _IOWR(FPGADMA_IOC_MAGIC, 0x07, struct fpgadma_stream_query)
 
 #endif /* _UAPI_FPGADMA_ABI_H */
