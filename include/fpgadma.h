@@ -52,7 +52,8 @@ struct fpgadma_device_attr {
 	uint64_t frame_size;
 	uint64_t max_mr_size;
 	uint32_t ep_id;		/* this context's endpoint number on the device */
-	uint32_t reserved;
+	uint32_t max_streams;	/* paced streams a context may run at once
+				 * (0 without FPGADMA_CAP_STREAM) */
 	uint64_t caps;		/* FPGADMA_CAP_* */
 };
 
@@ -171,6 +172,101 @@ int fpgadma_poll(struct fpgadma_context *ctx, struct fpgadma_cqe *cqes, int max)
  * Returns 1 if ready, 0 on timeout, or a negative errno.
  */
 int fpgadma_wait(struct fpgadma_context *ctx, int timeout_ms);
+
+/*
+ * Paced streams (devices with FPGADMA_CAP_STREAM; others: -EOPNOTSUPP).
+ * The device produces frames on its own clock, one every frame_period_ns,
+ * into an on-board FIFO of fifo_frames frames, and writes them in order
+ * into the slots of a ring in a registered MR: frame index i (counting
+ * delivered frames from 0) goes to slot i % nslots, and only into a slot
+ * the process has handed back.  A frame produced while the FIFO is full is
+ * dropped and counted; the next one delivered says how many were lost
+ * before it (struct fpgadma_frame_hdr's lost_before).  Each frame starts
+ * with struct fpgadma_frame_hdr, and the rest holds the words
+ * fpgadma_stream_word(seq, j) (see fpgadma-abi.h).
+ *
+ * The ring is consumed without a system call: fpgadma_stream_ready() says
+ * which frames are there, fpgadma_stream_slot() where each one is, and
+ * fpgadma_stream_release() hands their slots back.  Every cqe_every frames
+ * the context's completion ring also gets a FPGADMA_WR_STREAM_FRAMES CQE
+ * (wr_id user_data, byte_len the bytes of those frames, vendor_err how
+ * many, src_ep the low 32 bits of the write index after them), so that a
+ * consumer can sleep in fpgadma_wait(); when the stream stops, one
+ * FPGADMA_WR_STREAM_END CQE (vendor_err: enum fpgadma_stream_end; status
+ * FPGADMA_WC_SUCCESS after fpgadma_stream_stop(), FPGADMA_WC_FLUSH_ERR
+ * when the MR's deregistration or the device's removal stopped it).
+ */
+struct fpgadma_stream;	/* opaque */
+
+struct fpgadma_stream_attr {
+	uint64_t ring_offset;	/* slot 0's offset in the MR (any alignment) */
+	uint64_t ring_length;	/* bytes from there; >= nslots * slot_size */
+	uint32_t slot_size;	/* bytes between slot starts, >= frame_size */
+	uint32_t nslots;
+	uint32_t frame_size;	/* in/out: 0 = the device's default, set on return */
+	uint32_t fifo_frames;	/* in/out: 0 = default, set on return */
+	uint64_t frame_period_ns; /* in/out: 0 = from byte_rate or default, set on return */
+	uint64_t byte_rate;	/* bytes/s instead of a period (not both) */
+	uint32_t cqe_every;	/* one FPGADMA_WR_STREAM_FRAMES CQE per N frames; 0 = 1 */
+	uint32_t flags;		/* 0 */
+	uint64_t user_data;	/* wr_id of the stream's CQEs */
+};
+
+/*
+ * Start a paced stream into a ring in mr (which needs
+ * FPGADMA_ACCESS_LOCAL_WRITE).  0 or -errno: -EINVAL (NULL argument,
+ * non-zero flags, a ring outside mr, nslots or slot_size 0, nslots *
+ * slot_size > ring_length, slot_size < frame_size, a frame_size below
+ * FPGADMA_FRAME_HDR_SIZE, both a period and a byte rate, or what the
+ * device refuses), -EACCES (mr lacks FPGADMA_ACCESS_LOCAL_WRITE, or a fork
+ * child), -EOPNOTSUPP (a device without FPGADMA_CAP_STREAM), -ENOSPC (the
+ * context runs max_streams streams), -EAGAIN (the completion ring has no
+ * room for the CQE the stream reserves: poll, then try again), -ENOMEM,
+ * -ENODEV (the device has gone).
+ * On success attr's in/out fields are written back with what the device
+ * chose (a byte_rate stays: clear it or the period before passing attr
+ * again); on failure *stream is NULL.
+ */
+int fpgadma_stream_start(struct fpgadma_mr *mr, struct fpgadma_stream_attr *attr,
+			 struct fpgadma_stream **stream);
+/*
+ * Stop the stream, fill *final (may be NULL) with its last counters and
+ * free it.  With drain_ms > 0 the device first produces nothing new and
+ * writes what its FIFO holds into handed-back slots for up to drain_ms
+ * milliseconds; what is left then is dropped (counted).  The stream is
+ * freed, and 0 returned, also when the kernel had already stopped it
+ * (deregistration of its MR) or the device is gone (*final is then made
+ * from the control block); after another error it is freed all the same
+ * (the kernel stops the stream when the context closes).  -EINVAL for
+ * NULL, -EACCES in a fork child (nothing freed).  A signal does not
+ * interrupt it (a drain goes on).
+ */
+int fpgadma_stream_stop(struct fpgadma_stream *stream, unsigned int drain_ms,
+			struct fpgadma_stream_stats *final);
+/* The stream's counters (a system call): 0 or -errno. */
+int fpgadma_stream_stats(struct fpgadma_stream *stream,
+			 struct fpgadma_stream_stats *stats);
+/* The stream's id (1..max_streams), as in its frames' headers; 0 for NULL. */
+uint32_t fpgadma_stream_id(const struct fpgadma_stream *stream);
+
+/*
+ * The fast path: no system call.  One thread at a time per stream (the
+ * caller serialises them).
+ *
+ * fpgadma_stream_ready(): the frames written and not yet handed back, at
+ * most nslots; *first (may be NULL) gets the index of the oldest of them.
+ * fpgadma_stream_slot(): the slot of frame index idx, a pointer into the
+ * MR's memory (address + ring_offset + (idx % nslots) * slot_size).
+ * fpgadma_stream_release(): hand the n oldest frames back to the device
+ * (cut to those written); their slots must not be read afterwards.
+ * fpgadma_stream_state(): enum fpgadma_stream_state from the stream's
+ * control block and, in *end (may be NULL), enum fpgadma_stream_end (0
+ * while it runs).  0 for NULL, and in a fork child.
+ */
+uint64_t fpgadma_stream_ready(struct fpgadma_stream *stream, uint64_t *first);
+void *fpgadma_stream_slot(struct fpgadma_stream *stream, uint64_t idx);
+void fpgadma_stream_release(struct fpgadma_stream *stream, uint64_t n);
+uint32_t fpgadma_stream_state(const struct fpgadma_stream *stream, uint32_t *end);
 
 /* Text for a negative (or positive) errno returned by this library. */
 const char *fpgadma_strerror(int err);

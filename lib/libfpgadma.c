@@ -9,9 +9,15 @@
  * and PD is tracked in its context so that fpgadma_close() can release what
  * the caller forgot.
  *
+ * Paced streams (FPGADMA_CAP_STREAM) are tracked the same way: the
+ * context maps the kernel's stream area (one control block per stream) at
+ * open, each stream points at its block and at its ring in the MR's
+ * memory, and the fast path (stream.h) works on those without a system
+ * call.  fpgadma_close() stops and frees the streams the caller did not.
+ *
  * Locking: cq_lock serialises consumers of the completion ring (the kernel
- * is the only producer); res_lock protects the PD and MR lists.  Neither is
- * held across an ioctl.
+ * is the only producer); res_lock protects the PD, MR and stream lists.
+ * Neither is held across an ioctl.
  *
  * fork(): the kernel refuses ioctls from any process but the one that opened
  * the device (EACCES), and the ring mapping is not inherited.  A fork child
@@ -41,6 +47,7 @@
 #include <fpgadma.h>
 #include "dlist.h"
 #include "ring.h"
+#include "stream.h"
 
 struct fpgadma_pd_priv {
 	struct fpgadma_pd pub;		/* first: the caller's pointer */
@@ -53,6 +60,14 @@ struct fpgadma_mr_priv {
 	struct dl node;	/* in context->mrs */
 };
 
+/* A paced stream; opaque to the caller. */
+struct fpgadma_stream {
+	struct fpgadma_stream_ring ring;	/* the fast path's view */
+	struct fpgadma_context *context;
+	struct dl node;	/* in context->streams */
+	uint32_t id;
+};
+
 struct fpgadma_context {
 	int fd;
 	unsigned long fork_gen;		/* fpgadma_fork_gen at open */
@@ -61,13 +76,16 @@ struct fpgadma_context {
 	size_t ring_len;
 	const uint32_t *mon;		/* the monitor area, read-only; or NULL */
 	size_t mon_len;
+	void *stream_area;		/* the stream area, read-write; or NULL */
+	size_t stream_len;
 
 	pthread_mutex_t cq_lock;	/* consumers of ring */
 	struct fpgadma_ring ring;
 
-	pthread_mutex_t res_lock;	/* pds, mrs, pd->nr_mrs */
+	pthread_mutex_t res_lock;	/* pds, mrs, pd->nr_mrs, streams */
 	struct dl pds;
 	struct dl mrs;
+	struct dl streams;
 };
 
 #define container_of(ptr, type, member) \
@@ -158,6 +176,11 @@ static int check_query(const struct fpgadma_query *q)
 	    (uint64_t)q->ring_cqes_off +
 	    (uint64_t)q->cq_entries * sizeof(struct fpgadma_cqe) > size)
 		return -EPROTO;
+	/* a stream area that cannot hold one control block */
+	if ((q->caps & FPGADMA_CAP_STREAM) &&
+	    (!q->max_streams ||
+	     q->stream_area_size < sizeof(struct fpgadma_stream_ctrl)))
+		return -EPROTO;
 	return 0;
 }
 
@@ -180,6 +203,7 @@ int fpgadma_open_path(const char *path, struct fpgadma_context **ctxp)
 	ctx->fork_gen = __atomic_load_n(&fpgadma_fork_gen, __ATOMIC_RELAXED);
 	dl_init(&ctx->pds);
 	dl_init(&ctx->mrs);
+	dl_init(&ctx->streams);
 
 	/* Non-blocking: fpgadma_mon_read() never sleeps; ioctls ignore it. */
 	ctx->fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
@@ -222,6 +246,20 @@ int fpgadma_open_path(const char *path, struct fpgadma_context **ctxp)
 		ctx->mon = m;
 	}
 
+	if (ctx->query.caps & FPGADMA_CAP_STREAM) {
+		void *m;
+
+		/* Read-write and shared: the process stores read indices. */
+		ctx->stream_len = ctx->query.stream_area_size;
+		m = mmap(NULL, ctx->stream_len, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, ctx->fd, (off_t)ctx->query.stream_mmap_off);
+		if (m == MAP_FAILED) {
+			ret = -errno;
+			goto err_unmap;
+		}
+		ctx->stream_area = m;
+	}
+
 	ret = -pthread_mutex_init(&ctx->cq_lock, NULL);
 	if (ret)
 		goto err_unmap;
@@ -235,6 +273,8 @@ int fpgadma_open_path(const char *path, struct fpgadma_context **ctxp)
 err_cq_lock:
 	pthread_mutex_destroy(&ctx->cq_lock);
 err_unmap:
+	if (ctx->stream_area)
+		ring_unmap(ctx->stream_area, ctx->stream_len);
 	if (ctx->mon)
 		ring_unmap((void *)ctx->mon, ctx->mon_len);
 	ring_unmap(ctx->ring_map, ctx->ring_len);
@@ -270,6 +310,10 @@ int fpgadma_close(struct fpgadma_context *ctx)
 		 * inherited a lock held by another thread of the parent:
 		 * free the memory and drop the fd, touch nothing else.
 		 */
+		while ((n = ctx->streams.next) != &ctx->streams) {
+			dl_del(n);
+			free(container_of(n, struct fpgadma_stream, node));
+		}
 		while ((n = ctx->mrs.next) != &ctx->mrs) {
 			dl_del(n);
 			free(container_of(n, struct fpgadma_mr_priv, node));
@@ -283,6 +327,18 @@ int fpgadma_close(struct fpgadma_context *ctx)
 		return 0;
 	}
 
+	/* Streams first: stopped by STOP, not by their MR's deregistration. */
+	while ((n = ctx->streams.next) != &ctx->streams) {
+		struct fpgadma_stream *s = container_of(n, struct fpgadma_stream, node);
+		struct fpgadma_stream_stop stop = { .stream_id = s->id };
+
+		/* EINVAL: the kernel had let it go; ENODEV: with the device. */
+		err = fpgadma_ioctl(ctx->fd, FPGADMA_IOC_STREAM_STOP, &stop);
+		if (err && err != -ENODEV && err != -EINVAL && !ret)
+			ret = err;
+		dl_del(n);
+		free(s);
+	}
 	while ((n = ctx->mrs.next) != &ctx->mrs) {
 		struct fpgadma_mr_priv *m = container_of(n, struct fpgadma_mr_priv, node);
 		struct fpgadma_dereg_mr dereg = { .lkey = m->pub.lkey };
@@ -305,6 +361,11 @@ int fpgadma_close(struct fpgadma_context *ctx)
 		ret = err;
 	if (ctx->mon) {
 		err = ring_unmap((void *)ctx->mon, ctx->mon_len);
+		if (err && !ret)
+			ret = err;
+	}
+	if (ctx->stream_area) {
+		err = ring_unmap(ctx->stream_area, ctx->stream_len);
 		if (err && !ret)
 			ret = err;
 	}
@@ -342,6 +403,7 @@ int fpgadma_query(struct fpgadma_context *ctx, struct fpgadma_device_attr *attr)
 	attr->frame_size = q->frame_size;
 	attr->max_mr_size = q->max_mr_size;
 	attr->ep_id = __atomic_load_n(&q->ep_id, __ATOMIC_RELAXED);
+	attr->max_streams = q->caps & FPGADMA_CAP_STREAM ? q->max_streams : 0;
 	attr->caps = q->caps;
 	return 0;
 }
@@ -685,6 +747,232 @@ int fpgadma_post_stream_read(struct fpgadma_context *ctx, uint64_t wr_id,
 	return post_one(ctx, FPGADMA_WR_READ_STREAM, wr_id, 0, sg, num_sge);
 }
 
+/* ---- paced streams ---- */
+
+/* The checks the library can make itself, without a system call. */
+static int stream_attr_check(const struct fpgadma_mr *mr,
+			     const struct fpgadma_stream_attr *a)
+{
+	uint64_t end;
+
+	if (a->flags || !a->nslots || !a->slot_size)
+		return -EINVAL;
+	if ((uint64_t)a->nslots * a->slot_size > a->ring_length)
+		return -EINVAL;
+	if (__builtin_add_overflow(a->ring_offset, a->ring_length, &end) ||
+	    end > mr->length)
+		return -EINVAL;
+	if (a->frame_size &&
+	    (a->frame_size < FPGADMA_FRAME_HDR_SIZE || a->frame_size > a->slot_size))
+		return -EINVAL;
+	if (a->frame_period_ns && a->byte_rate)
+		return -EINVAL;
+	if (!(mr->access & FPGADMA_ACCESS_LOCAL_WRITE))
+		return -EACCES;
+	return 0;
+}
+
+int fpgadma_stream_start(struct fpgadma_mr *mr, struct fpgadma_stream_attr *attr,
+			 struct fpgadma_stream **streamp)
+{
+	struct fpgadma_stream_start start = { 0 };
+	struct fpgadma_context *ctx;
+	struct fpgadma_stream *s;
+	int ret;
+
+	if (streamp)
+		*streamp = NULL;
+	if (!mr || !mr->context || !attr || !streamp)
+		return -EINVAL;
+	ctx = mr->context;
+	if (ctx_forked(ctx))
+		return -EACCES;
+	if (!ctx->stream_area)
+		return -EOPNOTSUPP;
+	ret = stream_attr_check(mr, attr);
+	if (ret)
+		return ret;
+
+	/* Allocate first: a failure after the kernel started the stream
+	 * would need a STOP to undo. */
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+
+	start.user_data = attr->user_data;
+	start.ring_offset = attr->ring_offset;
+	start.ring_length = attr->ring_length;
+	start.lkey = mr->lkey;
+	start.flags = attr->flags;
+	start.slot_size = attr->slot_size;
+	start.nslots = attr->nslots;
+	start.frame_size = attr->frame_size;
+	start.fifo_frames = attr->fifo_frames;
+	start.frame_period_ns = attr->frame_period_ns;
+	start.byte_rate = attr->byte_rate;
+	start.cqe_every = attr->cqe_every;
+	ret = fpgadma_ioctl(ctx->fd, FPGADMA_IOC_STREAM_START, &start);
+	if (ret) {
+		free(s);
+		return ret;
+	}
+
+	/* The control block must lie in the area, aligned for its atomics:
+	 * the offset comes from the kernel, but a wrong one would make the
+	 * fast path touch memory outside the mapping. */
+	if (!start.stream_id || start.ctrl_off % 8 ||
+	    start.ctrl_off > ctx->stream_len ||
+	    ctx->stream_len - start.ctrl_off < sizeof(struct fpgadma_stream_ctrl)) {
+		struct fpgadma_stream_stop stop = { .stream_id = start.stream_id };
+
+		fpgadma_ioctl(ctx->fd, FPGADMA_IOC_STREAM_STOP, &stop);
+		free(s);
+		return -EPROTO;
+	}
+
+	s->context = ctx;
+	s->id = start.stream_id;
+	s->ring.ctrl = (struct fpgadma_stream_ctrl *)
+		((char *)ctx->stream_area + start.ctrl_off);
+	s->ring.base = (char *)mr->addr + attr->ring_offset;
+	s->ring.slot_size = attr->slot_size;
+	s->ring.nslots = attr->nslots;
+	s->ring.local_read = 0;
+
+	attr->frame_size = start.frame_size;
+	attr->fifo_frames = start.fifo_frames;
+	attr->frame_period_ns = start.frame_period_ns;
+
+	pthread_mutex_lock(&ctx->res_lock);
+	dl_add_head(&ctx->streams, &s->node);
+	pthread_mutex_unlock(&ctx->res_lock);
+
+	*streamp = s;
+	return 0;
+}
+
+/* What the control block says, for a stream the kernel cannot report. */
+static void stream_stats_from_ctrl(const struct fpgadma_stream *s,
+				   struct fpgadma_stream_stats *st, uint32_t end)
+{
+	const struct fpgadma_stream_ctrl *c = s->ring.ctrl;
+
+	memset(st, 0, sizeof(*st));
+	st->write_idx = __atomic_load_n(&c->write_idx, __ATOMIC_ACQUIRE);
+	st->frames_delivered = st->write_idx;
+	st->read_idx = s->ring.local_read;
+	st->drops = __atomic_load_n(&c->drops, __ATOMIC_RELAXED);
+	st->frames = st->frames_delivered + st->drops;
+	st->state = FPGADMA_STREAM_STOPPED;
+	st->end = end;
+}
+
+int fpgadma_stream_stop(struct fpgadma_stream *s, unsigned int drain_ms,
+			struct fpgadma_stream_stats *final)
+{
+	struct fpgadma_stream_stop stop = { 0 };
+	struct fpgadma_context *ctx;
+	uint32_t end = 0;
+	int ret;
+
+	if (final)
+		memset(final, 0, sizeof(*final));
+	if (!s || !s->context)
+		return -EINVAL;
+	ctx = s->context;
+	if (ctx_forked(ctx))
+		return -EACCES;
+
+	stop.stream_id = s->id;
+	stop.drain_ms = drain_ms;
+	/* EINTR is restarted: STOP of a stopping stream goes on with it. */
+	ret = fpgadma_ioctl(ctx->fd, FPGADMA_IOC_STREAM_STOP, &stop);
+	if (!ret) {
+		if (final)
+			*final = stop.stats;
+	} else if (ret == -ENODEV) {
+		/* The device has gone and the kernel stopped the stream with
+		 * it (as fpgadma_dereg_mr(), a success); its control block is
+		 * all that is left to tell. */
+		fpgadma_stream_ring_state(&s->ring, &end);
+		if (final)
+			stream_stats_from_ctrl(s, final, end ? end : FPGADMA_STREAM_END_GONE);
+		ret = 0;
+	} else if (ret == -EINVAL &&
+		   fpgadma_stream_ring_state(&s->ring, &end) == FPGADMA_STREAM_STOPPED) {
+		/* The kernel had stopped it (its MR was deregistered) and no
+		 * longer knows the id. */
+		if (final)
+			stream_stats_from_ctrl(s, final, end);
+		ret = 0;
+	}
+
+	/* Freed in any case: a stream the kernel still runs after a failed
+	 * STOP stops when the context closes. */
+	pthread_mutex_lock(&ctx->res_lock);
+	dl_del(&s->node);
+	pthread_mutex_unlock(&ctx->res_lock);
+	free(s);
+	return ret;
+}
+
+int fpgadma_stream_stats(struct fpgadma_stream *s, struct fpgadma_stream_stats *stats)
+{
+	struct fpgadma_stream_query q = { 0 };
+	int ret;
+
+	if (!s || !s->context || !stats)
+		return -EINVAL;
+	if (ctx_forked(s->context))
+		return -EACCES;
+
+	q.stream_id = s->id;
+	ret = fpgadma_ioctl(s->context->fd, FPGADMA_IOC_STREAM_STATS, &q);
+	if (ret)
+		return ret;
+	*stats = q.stats;
+	return 0;
+}
+
+uint32_t fpgadma_stream_id(const struct fpgadma_stream *s)
+{
+	return s ? s->id : 0;
+}
+
+uint64_t fpgadma_stream_ready(struct fpgadma_stream *s, uint64_t *first)
+{
+	/* A fork child has no mapping of the stream area. */
+	if (!s || ctx_forked(s->context)) {
+		if (first)
+			*first = s ? s->ring.local_read : 0;
+		return 0;
+	}
+	return fpgadma_stream_ring_ready(&s->ring, first);
+}
+
+void *fpgadma_stream_slot(struct fpgadma_stream *s, uint64_t idx)
+{
+	if (!s)
+		return NULL;
+	return fpgadma_stream_ring_slot(&s->ring, idx);
+}
+
+void fpgadma_stream_release(struct fpgadma_stream *s, uint64_t n)
+{
+	if (!s || !n || ctx_forked(s->context))
+		return;
+	fpgadma_stream_ring_release(&s->ring, n);
+}
+
+uint32_t fpgadma_stream_state(const struct fpgadma_stream *s, uint32_t *end)
+{
+	if (end)
+		*end = 0;
+	if (!s || ctx_forked(s->context))
+		return 0;
+	return fpgadma_stream_ring_state(&s->ring, end);
+}
+
 /* ---- completions ---- */
 
 int fpgadma_poll(struct fpgadma_context *ctx, struct fpgadma_cqe *cqes, int max)
@@ -778,8 +1066,10 @@ const char *fpgadma_strerror(int err)
 	case EINVAL:
 		return "invalid argument: a NULL pointer, a length of 0, a range "
 		       "that wraps the address space, an unknown access bit or "
-		       "flag, or a malformed work request (bad opcode, too many "
-		       "pieces or work requests, non-zero reserved field)";
+		       "flag, a malformed work request (bad opcode, too many "
+		       "pieces or work requests, non-zero reserved field), or a "
+		       "paced stream's ring that does not fit its memory region "
+		       "or its frames";
 	case ENOENT:
 		return "no such fpgadma device (is the fpgadma module loaded?)";
 	case ENOMEM:
@@ -794,7 +1084,9 @@ const char *fpgadma_strerror(int err)
 		       "context belongs to another process (a fork child cannot "
 		       "use its parent's context)";
 	case EAGAIN:
-		return "completion ring full: poll completions, then post again";
+		return "completion ring full: poll completions, then post again "
+		       "(or start the stream again: a stream keeps a completion "
+		       "slot for itself)";
 	case EBUSY:
 		return "busy: the protection domain still has registered memory "
 		       "regions";
@@ -823,7 +1115,13 @@ const char *fpgadma_strerror(int err)
 		       "this device";
 	case EOPNOTSUPP:
 		return "operation not supported by this device (host endpoint "
-		       "work needs a device with FPGADMA_CAP_HOST_EP)";
+		       "work needs a device with FPGADMA_CAP_HOST_EP, paced "
+		       "streams FPGADMA_CAP_STREAM, the memory monitor "
+		       "FPGADMA_CAP_MR_MONITOR)";
+	case ENOSPC:
+		return "no free slot: the context already runs as many paced "
+		       "streams as the device allows (max_streams), or watches "
+		       "as many memory regions as its monitor area has words for";
 	case EPERM:
 		return "operation not permitted";
 	case EMFILE:
@@ -852,7 +1150,8 @@ const char *fpgadma_wc_status_str(uint32_t status)
 		       "too short or without the right";
 	case FPGADMA_WC_FLUSH_ERR:
 		return "flushed: the context is closing, the memory region was "
-		       "deregistered, or the device has gone";
+		       "deregistered (a stream into it stopped), or the device "
+		       "has gone";
 	case FPGADMA_WC_GENERAL_ERR:
 		return "general error: the engine failed";
 	case FPGADMA_WC_RNR_ERR:

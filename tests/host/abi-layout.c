@@ -40,7 +40,10 @@ AT(struct fpgadma_query, caps, 80);
 AT(struct fpgadma_query, mon_mmap_off, 88);
 AT(struct fpgadma_query, mon_size, 96);
 AT(struct fpgadma_query, mon_slots, 100);
-AT(struct fpgadma_query, reserved, 104);
+AT(struct fpgadma_query, stream_mmap_off, 104);
+AT(struct fpgadma_query, stream_area_size, 112);
+AT(struct fpgadma_query, max_streams, 116);
+AT(struct fpgadma_query, reserved, 120);
 _Static_assert(sizeof(struct fpgadma_query) == 144, "query size");
 
 /* struct fpgadma_reg_mr */
@@ -115,6 +118,109 @@ AT(struct fpgadma_mon_event, addr, 24);
 AT(struct fpgadma_mon_event, length, 32);
 _Static_assert(sizeof(struct fpgadma_mon_event) == 40, "mon_event size");
 
+/* struct fpgadma_frame_hdr: the start of every frame of a paced stream */
+AT(struct fpgadma_frame_hdr, magic, 0);
+AT(struct fpgadma_frame_hdr, hdr_size, 4);
+AT(struct fpgadma_frame_hdr, flags, 6);
+AT(struct fpgadma_frame_hdr, frame_size, 8);
+AT(struct fpgadma_frame_hdr, stream_id, 12);
+AT(struct fpgadma_frame_hdr, seq, 16);
+AT(struct fpgadma_frame_hdr, timestamp_ns, 24);
+AT(struct fpgadma_frame_hdr, lost_before, 32);
+AT(struct fpgadma_frame_hdr, reserved, 40);
+_Static_assert(sizeof(struct fpgadma_frame_hdr) == 48, "frame_hdr size");
+_Static_assert(sizeof(struct fpgadma_frame_hdr) == FPGADMA_FRAME_HDR_SIZE,
+	       "FPGADMA_FRAME_HDR_SIZE");
+
+/* struct fpgadma_stream_ctrl: each index on a 64-byte line of its own */
+AT(struct fpgadma_stream_ctrl, write_idx, 0);
+AT(struct fpgadma_stream_ctrl, pad0, 8);
+AT(struct fpgadma_stream_ctrl, read_idx, 64);
+AT(struct fpgadma_stream_ctrl, pad1, 72);
+AT(struct fpgadma_stream_ctrl, state, 128);
+AT(struct fpgadma_stream_ctrl, end, 132);
+AT(struct fpgadma_stream_ctrl, drops, 136);
+AT(struct fpgadma_stream_ctrl, reserved, 144);
+_Static_assert(sizeof(struct fpgadma_stream_ctrl) == 192, "stream_ctrl size");
+_Static_assert(sizeof(struct fpgadma_stream_ctrl) <= 4096, "stream_ctrl fits a page");
+
+/* struct fpgadma_stream_start */
+AT(struct fpgadma_stream_start, user_data, 0);
+AT(struct fpgadma_stream_start, ring_offset, 8);
+AT(struct fpgadma_stream_start, ring_length, 16);
+AT(struct fpgadma_stream_start, lkey, 24);
+AT(struct fpgadma_stream_start, flags, 28);
+AT(struct fpgadma_stream_start, slot_size, 32);
+AT(struct fpgadma_stream_start, nslots, 36);
+AT(struct fpgadma_stream_start, frame_size, 40);
+AT(struct fpgadma_stream_start, fifo_frames, 44);
+AT(struct fpgadma_stream_start, frame_period_ns, 48);
+AT(struct fpgadma_stream_start, byte_rate, 56);
+AT(struct fpgadma_stream_start, cqe_every, 64);
+AT(struct fpgadma_stream_start, stream_id, 68);
+AT(struct fpgadma_stream_start, ctrl_off, 72);
+AT(struct fpgadma_stream_start, reserved, 80);
+_Static_assert(sizeof(struct fpgadma_stream_start) == 112, "stream_start size");
+
+/* struct fpgadma_stream_stats */
+AT(struct fpgadma_stream_stats, frames, 0);
+AT(struct fpgadma_stream_stats, frames_delivered, 8);
+AT(struct fpgadma_stream_stats, bytes_delivered, 16);
+AT(struct fpgadma_stream_stats, drops, 24);
+AT(struct fpgadma_stream_stats, write_idx, 32);
+AT(struct fpgadma_stream_stats, read_idx, 40);
+AT(struct fpgadma_stream_stats, fifo_frames, 48);
+AT(struct fpgadma_stream_stats, fifo_level, 52);
+AT(struct fpgadma_stream_stats, fifo_hwm, 56);
+AT(struct fpgadma_stream_stats, state, 60);
+AT(struct fpgadma_stream_stats, end, 64);
+AT(struct fpgadma_stream_stats, reserved0, 68);
+AT(struct fpgadma_stream_stats, frame_period_ns, 72);
+AT(struct fpgadma_stream_stats, reserved, 80);
+_Static_assert(sizeof(struct fpgadma_stream_stats) == 96, "stream_stats size");
+
+/* struct fpgadma_stream_stop */
+AT(struct fpgadma_stream_stop, stream_id, 0);
+AT(struct fpgadma_stream_stop, drain_ms, 4);
+AT(struct fpgadma_stream_stop, flags, 8);
+AT(struct fpgadma_stream_stop, reserved0, 12);
+AT(struct fpgadma_stream_stop, stats, 16);
+AT(struct fpgadma_stream_stop, reserved, 112);
+_Static_assert(sizeof(struct fpgadma_stream_stop) == 128, "stream_stop size");
+
+/* struct fpgadma_stream_query */
+AT(struct fpgadma_stream_query, stream_id, 0);
+AT(struct fpgadma_stream_query, flags, 4);
+AT(struct fpgadma_stream_query, stats, 8);
+AT(struct fpgadma_stream_query, reserved, 104);
+_Static_assert(sizeof(struct fpgadma_stream_query) == 120, "stream_query size");
+
+/*
+ * libfpgadma's own structs that callers allocate (include/fpgadma.h): their
+ * layout is the library's binary interface.  max_streams took the one
+ * reserved word of struct fpgadma_device_attr, at the same offset.
+ */
+AT(struct fpgadma_device_attr, abi_version, 0);
+AT(struct fpgadma_device_attr, page_size, 28);
+AT(struct fpgadma_device_attr, dev_mem_size, 32);
+AT(struct fpgadma_device_attr, max_mr_size, 48);
+AT(struct fpgadma_device_attr, ep_id, 56);
+AT(struct fpgadma_device_attr, max_streams, 60);
+AT(struct fpgadma_device_attr, caps, 64);
+_Static_assert(sizeof(struct fpgadma_device_attr) == 72, "device_attr size");
+AT(struct fpgadma_stream_attr, ring_offset, 0);
+AT(struct fpgadma_stream_attr, ring_length, 8);
+AT(struct fpgadma_stream_attr, slot_size, 16);
+AT(struct fpgadma_stream_attr, nslots, 20);
+AT(struct fpgadma_stream_attr, frame_size, 24);
+AT(struct fpgadma_stream_attr, fifo_frames, 28);
+AT(struct fpgadma_stream_attr, frame_period_ns, 32);
+AT(struct fpgadma_stream_attr, byte_rate, 40);
+AT(struct fpgadma_stream_attr, cqe_every, 48);
+AT(struct fpgadma_stream_attr, flags, 52);
+AT(struct fpgadma_stream_attr, user_data, 56);
+_Static_assert(sizeof(struct fpgadma_stream_attr) == 64, "stream_attr size");
+
 /*
  * Every struct a multiple of 8 bytes, with every 64-bit field at a multiple
  * of 8 (the offsets above), so that 32- and 64-bit user space see the same
@@ -136,9 +242,15 @@ ALIGNED8(struct fpgadma_wr);
 ALIGNED8(struct fpgadma_post);
 ALIGNED8(struct fpgadma_cqe);
 ALIGNED8(struct fpgadma_mon_event);
+ALIGNED8(struct fpgadma_frame_hdr);
+ALIGNED8(struct fpgadma_stream_ctrl);
+ALIGNED8(struct fpgadma_stream_start);
+ALIGNED8(struct fpgadma_stream_stats);
+ALIGNED8(struct fpgadma_stream_stop);
+ALIGNED8(struct fpgadma_stream_query);
 
 /* No implicit padding: the fields fill the struct. */
-_Static_assert(16 * 4 + 5 * 8 + FSIZE(struct fpgadma_query, reserved) ==
+_Static_assert(18 * 4 + 6 * 8 + FSIZE(struct fpgadma_query, reserved) ==
 	       sizeof(struct fpgadma_query), "query padding");
 _Static_assert(2 * 8 + 8 * 4 + FSIZE(struct fpgadma_reg_mr, reserved) ==
 	       sizeof(struct fpgadma_reg_mr), "reg_mr padding");
@@ -153,6 +265,21 @@ _Static_assert(8 + 2 * 4 + FSIZE(struct fpgadma_post, reserved) ==
 	       sizeof(struct fpgadma_post), "post padding");
 _Static_assert(2 * 8 + 4 * 4 == sizeof(struct fpgadma_cqe), "cqe padding");
 _Static_assert(2 * 8 + 6 * 4 == sizeof(struct fpgadma_mon_event), "mon_event padding");
+_Static_assert(3 * 4 + 2 * 2 + 4 * 8 == sizeof(struct fpgadma_frame_hdr), "frame_hdr padding");
+_Static_assert(3 * 8 + FSIZE(struct fpgadma_stream_ctrl, pad0) +
+	       FSIZE(struct fpgadma_stream_ctrl, pad1) + 2 * 4 +
+	       FSIZE(struct fpgadma_stream_ctrl, reserved) ==
+	       sizeof(struct fpgadma_stream_ctrl), "stream_ctrl padding");
+_Static_assert(6 * 8 + 8 * 4 + FSIZE(struct fpgadma_stream_start, reserved) ==
+	       sizeof(struct fpgadma_stream_start), "stream_start padding");
+_Static_assert(7 * 8 + 6 * 4 + FSIZE(struct fpgadma_stream_stats, reserved) ==
+	       sizeof(struct fpgadma_stream_stats), "stream_stats padding");
+_Static_assert(4 * 4 + sizeof(struct fpgadma_stream_stats) +
+	       FSIZE(struct fpgadma_stream_stop, reserved) ==
+	       sizeof(struct fpgadma_stream_stop), "stream_stop padding");
+_Static_assert(2 * 4 + sizeof(struct fpgadma_stream_stats) +
+	       FSIZE(struct fpgadma_stream_query, reserved) ==
+	       sizeof(struct fpgadma_stream_query), "stream_query padding");
 
 /* The ioctl numbers encode the struct size (a different build gets EINVAL). */
 #define IOC(nr, dir, type) \
@@ -163,6 +290,9 @@ IOC(FPGADMA_IOC_REG_MR, _IOC_READ | _IOC_WRITE, struct fpgadma_reg_mr);
 IOC(FPGADMA_IOC_DEREG_MR, _IOC_WRITE, struct fpgadma_dereg_mr);
 IOC(FPGADMA_IOC_POST, _IOC_WRITE, struct fpgadma_post);
 IOC(FPGADMA_IOC_BIND_EP, _IOC_WRITE, struct fpgadma_bind_ep);
+IOC(FPGADMA_IOC_STREAM_START, _IOC_READ | _IOC_WRITE, struct fpgadma_stream_start);
+IOC(FPGADMA_IOC_STREAM_STOP, _IOC_READ | _IOC_WRITE, struct fpgadma_stream_stop);
+IOC(FPGADMA_IOC_STREAM_STATS, _IOC_READ | _IOC_WRITE, struct fpgadma_stream_query);
 
 struct field {
 	const char *name;
@@ -178,7 +308,7 @@ static void check_struct(const char *name, size_t size, const struct field *f, i
 	size_t at = 0;
 	int i;
 
-	printf("%-26s %3zu bytes:", name, size);
+	printf("%-28s %3zu bytes:", name, size);
 	for (i = 0; i < n; i++) {
 		size_t natural = f[i].size >= 8 ? 8 : f[i].size;
 
@@ -214,7 +344,9 @@ int main(void)
 	       F(struct fpgadma_query, dev_mem_size), F(struct fpgadma_query, frame_size),
 	       F(struct fpgadma_query, max_mr_size), F(struct fpgadma_query, caps),
 	       F(struct fpgadma_query, mon_mmap_off), F(struct fpgadma_query, mon_size),
-	       F(struct fpgadma_query, mon_slots), F(struct fpgadma_query, reserved));
+	       F(struct fpgadma_query, mon_slots), F(struct fpgadma_query, stream_mmap_off),
+	       F(struct fpgadma_query, stream_area_size), F(struct fpgadma_query, max_streams),
+	       F(struct fpgadma_query, reserved));
 	STRUCT(struct fpgadma_reg_mr,
 	       F(struct fpgadma_reg_mr, addr), F(struct fpgadma_reg_mr, length),
 	       F(struct fpgadma_reg_mr, access), F(struct fpgadma_reg_mr, flags),
@@ -249,6 +381,48 @@ int main(void)
 	       F(struct fpgadma_mon_event, lkey), F(struct fpgadma_mon_event, mon_slot),
 	       F(struct fpgadma_mon_event, mon_gen), F(struct fpgadma_mon_event, reserved),
 	       F(struct fpgadma_mon_event, addr), F(struct fpgadma_mon_event, length));
+	STRUCT(struct fpgadma_frame_hdr,
+	       F(struct fpgadma_frame_hdr, magic), F(struct fpgadma_frame_hdr, hdr_size),
+	       F(struct fpgadma_frame_hdr, flags), F(struct fpgadma_frame_hdr, frame_size),
+	       F(struct fpgadma_frame_hdr, stream_id), F(struct fpgadma_frame_hdr, seq),
+	       F(struct fpgadma_frame_hdr, timestamp_ns),
+	       F(struct fpgadma_frame_hdr, lost_before), F(struct fpgadma_frame_hdr, reserved));
+	STRUCT(struct fpgadma_stream_ctrl,
+	       F(struct fpgadma_stream_ctrl, write_idx), F(struct fpgadma_stream_ctrl, pad0),
+	       F(struct fpgadma_stream_ctrl, read_idx), F(struct fpgadma_stream_ctrl, pad1),
+	       F(struct fpgadma_stream_ctrl, state), F(struct fpgadma_stream_ctrl, end),
+	       F(struct fpgadma_stream_ctrl, drops), F(struct fpgadma_stream_ctrl, reserved));
+	STRUCT(struct fpgadma_stream_start,
+	       F(struct fpgadma_stream_start, user_data),
+	       F(struct fpgadma_stream_start, ring_offset),
+	       F(struct fpgadma_stream_start, ring_length), F(struct fpgadma_stream_start, lkey),
+	       F(struct fpgadma_stream_start, flags), F(struct fpgadma_stream_start, slot_size),
+	       F(struct fpgadma_stream_start, nslots), F(struct fpgadma_stream_start, frame_size),
+	       F(struct fpgadma_stream_start, fifo_frames),
+	       F(struct fpgadma_stream_start, frame_period_ns),
+	       F(struct fpgadma_stream_start, byte_rate),
+	       F(struct fpgadma_stream_start, cqe_every),
+	       F(struct fpgadma_stream_start, stream_id), F(struct fpgadma_stream_start, ctrl_off),
+	       F(struct fpgadma_stream_start, reserved));
+	STRUCT(struct fpgadma_stream_stats,
+	       F(struct fpgadma_stream_stats, frames),
+	       F(struct fpgadma_stream_stats, frames_delivered),
+	       F(struct fpgadma_stream_stats, bytes_delivered),
+	       F(struct fpgadma_stream_stats, drops), F(struct fpgadma_stream_stats, write_idx),
+	       F(struct fpgadma_stream_stats, read_idx),
+	       F(struct fpgadma_stream_stats, fifo_frames),
+	       F(struct fpgadma_stream_stats, fifo_level),
+	       F(struct fpgadma_stream_stats, fifo_hwm), F(struct fpgadma_stream_stats, state),
+	       F(struct fpgadma_stream_stats, end), F(struct fpgadma_stream_stats, reserved0),
+	       F(struct fpgadma_stream_stats, frame_period_ns),
+	       F(struct fpgadma_stream_stats, reserved));
+	STRUCT(struct fpgadma_stream_stop,
+	       F(struct fpgadma_stream_stop, stream_id), F(struct fpgadma_stream_stop, drain_ms),
+	       F(struct fpgadma_stream_stop, flags), F(struct fpgadma_stream_stop, reserved0),
+	       F(struct fpgadma_stream_stop, stats), F(struct fpgadma_stream_stop, reserved));
+	STRUCT(struct fpgadma_stream_query,
+	       F(struct fpgadma_stream_query, stream_id), F(struct fpgadma_stream_query, flags),
+	       F(struct fpgadma_stream_query, stats), F(struct fpgadma_stream_query, reserved));
 
 	printf("ioctls: QUERY %#lx REG_MR %#lx DEREG_MR %#lx POST %#lx BIND_EP %#lx\n",
 	       (unsigned long)FPGADMA_IOC_QUERY, (unsigned long)FPGADMA_IOC_REG_MR,
@@ -259,8 +433,17 @@ int main(void)
 	CHECK_EQ(_IOC_NR(FPGADMA_IOC_DEREG_MR), 2);
 	CHECK_EQ(_IOC_NR(FPGADMA_IOC_POST), 3);
 	CHECK_EQ(_IOC_NR(FPGADMA_IOC_BIND_EP), 4);
+	CHECK_EQ(_IOC_NR(FPGADMA_IOC_STREAM_START), 5);
+	CHECK_EQ(_IOC_NR(FPGADMA_IOC_STREAM_STOP), 6);
+	CHECK_EQ(_IOC_NR(FPGADMA_IOC_STREAM_STATS), 7);
+	printf("stream ioctls: START %#lx STOP %#lx STATS %#lx\n",
+	       (unsigned long)FPGADMA_IOC_STREAM_START,
+	       (unsigned long)FPGADMA_IOC_STREAM_STOP,
+	       (unsigned long)FPGADMA_IOC_STREAM_STATS);
+	CHECK_EQ(FPGADMA_CAP_HOST_EP, 1);
 	CHECK_EQ(FPGADMA_CAP_BIND_EP, 2);
 	CHECK_EQ(FPGADMA_CAP_MR_MONITOR, 4);
+	CHECK_EQ(FPGADMA_CAP_STREAM, 8);
 	CHECK_EQ(FPGADMA_REG_MR_REQ_RKEY, 1);
 	CHECK_EQ(FPGADMA_REG_MR_MONITOR, 2);
 	CHECK_EQ(FPGADMA_MON_INVALID, 1);
@@ -282,9 +465,31 @@ int main(void)
 	CHECK_EQ(FPGADMA_WR_READ_MEM, 1);
 	CHECK_EQ(FPGADMA_WR_WRITE_MEM, 2);
 	CHECK_EQ(FPGADMA_WR_READ_STREAM, 3);
+	CHECK_EQ(FPGADMA_WR_STREAM_FRAMES, 8);
+	CHECK_EQ(FPGADMA_WR_STREAM_END, 9);
 	CHECK_EQ(FPGADMA_WC_SUCCESS, 0);
 	CHECK_EQ(FPGADMA_WC_GENERAL_ERR, 6);
 	CHECK_EQ(FPGADMA_RING_OVERFLOW, 1);
+
+	/* paced streams */
+	CHECK_EQ(FPGADMA_FRAME_HDR_SIZE, 48);
+	CHECK_EQ(FPGADMA_FRAME_MAGIC, 0x464d4446);
+	{
+		/* "FDMF" in memory on a little-endian machine */
+		const uint32_t magic = FPGADMA_FRAME_MAGIC;
+		const unsigned char le[4] = { 'F', 'D', 'M', 'F' };
+		uint32_t v = (uint32_t)le[0] | (uint32_t)le[1] << 8 |
+			     (uint32_t)le[2] << 16 | (uint32_t)le[3] << 24;
+
+		CHECK_EQ(magic, v);
+	}
+	CHECK_EQ(FPGADMA_STREAM_END_STOP, 1);
+	CHECK_EQ(FPGADMA_STREAM_END_DEREG, 2);
+	CHECK_EQ(FPGADMA_STREAM_END_CLOSE, 3);
+	CHECK_EQ(FPGADMA_STREAM_END_GONE, 4);
+	CHECK_EQ(FPGADMA_STREAM_RUNNING, 1);
+	CHECK_EQ(FPGADMA_STREAM_DRAINING, 2);
+	CHECK_EQ(FPGADMA_STREAM_STOPPED, 3);
 
 	/* the stream pattern both sides compute */
 	CHECK(fpgadma_stream_word(0, 0) == 0);

@@ -13,7 +13,13 @@
  *  - fpgadma_close() releasing MRs and PDs left behind;
  *  - a fork child: every call fails with -EACCES without touching the ring
  *    (which the child does not have) or the kernel; the parent carries on;
- *  - a module speaking another ABI version or a bad ring layout: -EPROTO.
+ *  - a module speaking another ABI version or a bad ring layout: -EPROTO;
+ *  - paced streams: the checks made without an ioctl, defaults written
+ *    back, frames through the fast path (slots, headers, payload, drops),
+ *    their CQEs, -ENOSPC, -EAGAIN with the completion slot a stream keeps,
+ *    stop (EINTR restarted) and stats, a stream its MR's deregistration
+ *    stopped, fpgadma_close() stopping what is left, a fork child, and a
+ *    device without them (-EOPNOTSUPP).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* configure passes it too */
@@ -489,6 +495,334 @@ static void test_mismatch(void)
 	CHECK_EQ(fpgadma_open_path("/dev/fpgadma-missing", &ctx), -ENOENT);
 }
 
+/* ---- paced streams ---- */
+
+#define S_OFF	3	/* slot 0 at an odd offset of the MR */
+#define S_SLOT	101	/* odd slot size */
+#define S_FRAME	61	/* not a multiple of 8 */
+#define S_SLOTS	5
+
+/* Frame idx of stream s is whole: header and payload. */
+static void check_frame(struct fpgadma_stream *s, const unsigned char *mem,
+			uint64_t idx, uint64_t seq, uint64_t lost)
+{
+	const unsigned char *p = fpgadma_stream_slot(s, idx);
+	struct fpgadma_frame_hdr h;
+	uint32_t b;
+
+	CHECK(p == mem + S_OFF + (idx % S_SLOTS) * S_SLOT);
+	memcpy(&h, p, sizeof(h));
+	CHECK_EQ(h.magic, FPGADMA_FRAME_MAGIC);
+	CHECK_EQ(h.hdr_size, FPGADMA_FRAME_HDR_SIZE);
+	CHECK_EQ(h.frame_size, S_FRAME);
+	CHECK_EQ(h.stream_id, fpgadma_stream_id(s));
+	CHECK_EQ(h.seq, seq);
+	CHECK_EQ(h.lost_before, lost);
+	for (b = FPGADMA_FRAME_HDR_SIZE; b < S_FRAME; b++)
+		if (p[b] != (unsigned char)(fpgadma_stream_word(seq, b / 8) >> (8 * (b % 8)))) {
+			CHECK(!"payload");
+			break;
+		}
+}
+
+static int stream_child(struct fpgadma_context *ctx, struct fpgadma_mr *mr,
+			struct fpgadma_stream *s)
+{
+	struct fpgadma_stream_attr a = { .ring_length = 4096, .slot_size = 4096,
+					 .nslots = 1 };
+	struct fpgadma_stream_stats st;
+	struct fpgadma_stream *s2 = (struct fpgadma_stream *)1;
+	unsigned long ioctls = fakedev_ioctls();
+	uint64_t first = 7;
+	uint32_t end = 7;
+
+	check_failures = 0;
+	/* the stream area is not in the child (DONTFORK): nothing touches it */
+	CHECK_EQ(fpgadma_stream_ready(s, &first), 0);
+	CHECK_EQ(fpgadma_stream_state(s, &end), 0);
+	CHECK_EQ(end, 0);
+	fpgadma_stream_release(s, 1);
+	CHECK_EQ(fpgadma_stream_start(mr, &a, &s2), -EACCES);
+	CHECK(s2 == NULL);
+	CHECK_EQ(fpgadma_stream_stats(s, &st), -EACCES);
+	CHECK_EQ(fpgadma_stream_stop(s, 0, &st), -EACCES);
+	CHECK_EQ(fakedev_ioctls(), ioctls);
+	CHECK_EQ(fpgadma_close(ctx), 0);
+	CHECK_EQ(fakedev_ioctls(), ioctls);
+	return check_failures ? 1 : 0;
+}
+
+static void test_streams(int stop_einval)
+{
+	struct fakedev_config sc = cfg;
+	struct fpgadma_context *ctx;
+	struct fpgadma_device_attr attr;
+	struct fpgadma_pd *pd;
+	struct fpgadma_mr *mr, *ro, *mr2;
+	struct fpgadma_stream *s, *s2, *s3;
+	struct fpgadma_stream_attr a, b;
+	struct fpgadma_stream_stats st;
+	struct fpgadma_cqe cqe[16];
+	struct fpgadma_sge sg;
+	unsigned char *buf;
+	unsigned long ioctls;
+	uint64_t first, i;
+	uint32_t end;
+	int fd, n, status;
+	pid_t pid;
+
+	sc.max_streams = 2;
+	sc.cq_entries = 8;
+	sc.stop_einval = stop_einval;
+	fakedev_configure(&sc);
+	CHECK_EQ(fpgadma_open(0, &ctx), 0);
+	if (!ctx)
+		return;
+	fd = fpgadma_get_fd(ctx);
+	CHECK_EQ(fpgadma_query(ctx, &attr), 0);
+	CHECK(attr.caps & FPGADMA_CAP_STREAM);
+	CHECK_EQ(attr.max_streams, 2);
+	CHECK_EQ(fpgadma_alloc_pd(ctx, &pd), 0);
+	buf = malloc(1 << 16);
+	CHECK(buf != NULL);
+	if (!buf)
+		return;
+	memset(buf, 0xa5, 1 << 16);
+	CHECK_EQ(fpgadma_reg_mr(pd, buf, 1 << 15, FPGADMA_ACCESS_LOCAL_WRITE, &mr), 0);
+	CHECK_EQ(fpgadma_reg_mr(pd, buf, 1 << 15, FPGADMA_ACCESS_REMOTE_READ, &ro), 0);
+	CHECK_EQ(fpgadma_reg_mr(pd, buf + (1 << 15), 1 << 15, FPGADMA_ACCESS_LOCAL_WRITE, &mr2), 0);
+
+	memset(&a, 0, sizeof(a));
+	a.ring_offset = S_OFF;
+	a.ring_length = S_SLOTS * S_SLOT + 7;
+	a.slot_size = S_SLOT;
+	a.nslots = S_SLOTS;
+	a.frame_size = S_FRAME;
+	a.byte_rate = S_FRAME * 1000;	/* 1000 frames/s */
+	a.cqe_every = 2;
+	a.user_data = 0xabc;
+
+	/* refused in user space: no ioctl reaches the device */
+	ioctls = fakedev_ioctls();
+	s = (struct fpgadma_stream *)1;
+	CHECK_EQ(fpgadma_stream_start(NULL, &a, &s), -EINVAL);
+	CHECK(s == NULL);
+	CHECK_EQ(fpgadma_stream_start(mr, NULL, &s), -EINVAL);
+	CHECK_EQ(fpgadma_stream_start(mr, &a, NULL), -EINVAL);
+	b = a; b.flags = 1;
+	CHECK_EQ(fpgadma_stream_start(mr, &b, &s), -EINVAL);
+	b = a; b.nslots = 0;
+	CHECK_EQ(fpgadma_stream_start(mr, &b, &s), -EINVAL);
+	b = a; b.slot_size = 0;
+	CHECK_EQ(fpgadma_stream_start(mr, &b, &s), -EINVAL);
+	b = a; b.ring_length = S_SLOTS * S_SLOT - 1;
+	CHECK_EQ(fpgadma_stream_start(mr, &b, &s), -EINVAL);
+	b = a; b.ring_offset = (1 << 15) - b.ring_length + 1;	/* one byte past the MR */
+	CHECK_EQ(fpgadma_stream_start(mr, &b, &s), -EINVAL);
+	b = a; b.ring_offset = UINT64_MAX - 10;			/* wraps */
+	CHECK_EQ(fpgadma_stream_start(mr, &b, &s), -EINVAL);
+	b = a; b.frame_size = FPGADMA_FRAME_HDR_SIZE - 1;
+	CHECK_EQ(fpgadma_stream_start(mr, &b, &s), -EINVAL);
+	b = a; b.frame_size = S_SLOT + 1;
+	CHECK_EQ(fpgadma_stream_start(mr, &b, &s), -EINVAL);
+	b = a; b.frame_period_ns = 1000000;			/* and a byte_rate */
+	CHECK_EQ(fpgadma_stream_start(mr, &b, &s), -EINVAL);
+	CHECK_EQ(fpgadma_stream_start(ro, &a, &s), -EACCES);	/* no LOCAL_WRITE */
+	CHECK(s == NULL);
+	CHECK_EQ(fakedev_ioctls(), ioctls);
+	CHECK_EQ(fpgadma_stream_stop(NULL, 0, &st), -EINVAL);
+	CHECK_EQ(fpgadma_stream_stats(NULL, &st), -EINVAL);
+	CHECK_EQ(fpgadma_stream_id(NULL), 0);
+	CHECK_EQ(fpgadma_stream_ready(NULL, &first), 0);
+	CHECK(fpgadma_stream_slot(NULL, 0) == NULL);
+	CHECK_EQ(fpgadma_stream_state(NULL, &end), 0);
+	fpgadma_stream_release(NULL, 1);
+
+	/* one stream: what the device chose is written back */
+	CHECK_EQ(fpgadma_stream_start(mr, &a, &s), 0);
+	if (!s)
+		return;
+	CHECK_EQ(fakedev_live_streams(), 1);
+	CHECK_EQ(fpgadma_stream_id(s), 1);
+	CHECK_EQ(a.frame_size, S_FRAME);
+	CHECK_EQ(a.fifo_frames, 8);
+	CHECK_EQ(a.frame_period_ns, 1000000);
+	/* now a has a period and a byte_rate: not again as it is */
+	CHECK_EQ(fpgadma_stream_start(mr, &a, &s3), -EINVAL);
+	a.frame_period_ns = 0;
+	CHECK_EQ(fpgadma_stream_stats(s, NULL), -EINVAL);
+	CHECK_EQ(fpgadma_stream_ready(s, &first), 0);
+	CHECK_EQ(first, 0);
+	CHECK_EQ(fpgadma_stream_state(s, &end), FPGADMA_STREAM_RUNNING);
+	CHECK_EQ(end, 0);
+
+	/* three frames; a CQE after the second */
+	CHECK_EQ(fakedev_stream_produce(fd, 1, 3, 0), 3);
+	CHECK_EQ(fpgadma_stream_ready(s, &first), 3);
+	CHECK_EQ(first, 0);
+	for (i = 0; i < 3; i++)
+		check_frame(s, buf, i, i, 0);
+	CHECK_EQ(fpgadma_poll(ctx, cqe, 16), 1);
+	CHECK(cqe[0].wr_id == 0xabc);
+	CHECK_EQ(cqe[0].status, FPGADMA_WC_SUCCESS);
+	CHECK_EQ(cqe[0].opcode, FPGADMA_WR_STREAM_FRAMES);
+	CHECK_EQ(cqe[0].byte_len, 2 * S_FRAME);
+	CHECK_EQ(cqe[0].vendor_err, 2);
+	CHECK_EQ(cqe[0].src_ep, 2);
+	fpgadma_stream_release(s, 2);
+	CHECK_EQ(fpgadma_stream_ready(s, &first), 1);
+	CHECK_EQ(first, 2);
+	fpgadma_stream_release(s, 5);	/* cut to the one there */
+	CHECK_EQ(fpgadma_stream_ready(s, &first), 0);
+	CHECK_EQ(first, 3);
+
+	/* a full ring stops the device; then frames are dropped, and the
+	 * next one delivered says how many */
+	CHECK_EQ(fakedev_stream_produce(fd, 1, 10, 0), S_SLOTS);
+	CHECK_EQ(fpgadma_stream_ready(s, &first), S_SLOTS);
+	CHECK_EQ(fakedev_stream_produce(fd, 1, 4, 1), 0);
+	for (i = first; i < first + S_SLOTS; i++)
+		check_frame(s, buf, i, i, 0);
+	fpgadma_stream_release(s, S_SLOTS);
+	CHECK_EQ(fakedev_stream_produce(fd, 1, 1, 0), 1);
+	CHECK_EQ(fpgadma_stream_ready(s, &first), 1);
+	CHECK_EQ(first, 3 + S_SLOTS);
+	check_frame(s, buf, first, first + 4, 4);
+	fpgadma_stream_release(s, 1);
+	/* the slots' tails past each frame, and the bytes around the ring,
+	 * were never written */
+	for (i = 0; i < S_OFF; i++)
+		CHECK_EQ(buf[i], 0xa5);
+	for (i = 0; i < S_SLOTS; i++)
+		CHECK_EQ(buf[S_OFF + i * S_SLOT + S_FRAME], 0xa5);
+	CHECK_EQ(buf[S_OFF + S_SLOTS * S_SLOT], 0xa5);
+
+	CHECK_EQ(fpgadma_stream_stats(s, &st), 0);
+	CHECK_EQ(st.frames, 13);
+	CHECK_EQ(st.frames_delivered, 9);
+	CHECK_EQ(st.bytes_delivered, 9 * S_FRAME);
+	CHECK_EQ(st.drops, 4);
+	CHECK_EQ(st.write_idx, 9);
+	CHECK_EQ(st.read_idx, 9);
+	CHECK_EQ(st.state, FPGADMA_STREAM_RUNNING);
+	CHECK_EQ(st.end, 0);
+	CHECK_EQ(st.frame_period_ns, 1000000);
+	n = fpgadma_poll(ctx, cqe, 16);
+	CHECK_EQ(n, 3);			/* frames 3-4, 5-6, 7-8 */
+
+	/* a second stream, with the defaults; a third does not fit */
+	memset(&b, 0, sizeof(b));
+	b.ring_length = 1 << 15;
+	b.slot_size = 4096;
+	b.nslots = 8;
+	b.user_data = 0xdef;
+	CHECK_EQ(fpgadma_stream_start(mr2, &b, &s2), 0);
+	CHECK_EQ(fpgadma_stream_id(s2), 2);
+	CHECK_EQ(b.frame_size, 256);
+	CHECK_EQ(b.fifo_frames, 8);
+	CHECK_EQ(b.frame_period_ns, 1000000);
+	CHECK_EQ(fpgadma_stream_start(mr, &a, &s3), -ENOSPC);
+	CHECK(s3 == NULL);
+
+	/* two streams keep two completion slots: 6 WRs fit in 8 */
+	sg = (struct fpgadma_sge){ (uintptr_t)buf, 8, mr->lkey };
+	for (i = 0; i < 6; i++)
+		CHECK_EQ(fpgadma_post_write(ctx, i, 0, &sg, 1), 0);
+	CHECK_EQ(fpgadma_post_write(ctx, 6, 0, &sg, 1), -EAGAIN);
+
+	/* stop, interrupted once (restarted), with the final counters and
+	 * the END CQE in the slot the stream kept */
+	fakedev_inject_stop_eintr();
+	CHECK_EQ(fpgadma_stream_stop(s, 10, &st), 0);
+	CHECK_EQ(fakedev_live_streams(), 1);
+	CHECK_EQ(st.state, FPGADMA_STREAM_STOPPED);
+	CHECK_EQ(st.end, FPGADMA_STREAM_END_STOP);
+	CHECK_EQ(st.frames_delivered, 9);
+	CHECK_EQ(st.drops, 4);
+	CHECK_EQ(fpgadma_poll(ctx, cqe, 16), 7);
+	CHECK_EQ(cqe[6].opcode, FPGADMA_WR_STREAM_END);
+	CHECK_EQ(cqe[6].status, FPGADMA_WC_SUCCESS);
+	CHECK_EQ(cqe[6].vendor_err, FPGADMA_STREAM_END_STOP);
+	CHECK(cqe[6].wr_id == 0xabc);
+
+	/* with the completion ring full a stream cannot start */
+	for (i = 0; i < 7; i++)
+		CHECK_EQ(fpgadma_post_write(ctx, i, 0, &sg, 1), 0);
+	CHECK_EQ(fpgadma_stream_start(mr, &a, &s3), -EAGAIN);
+	CHECK_EQ(fpgadma_poll(ctx, cqe, 16), 7);
+	CHECK_EQ(fpgadma_stream_start(mr, &a, &s3), 0);
+	CHECK_EQ(fpgadma_stream_id(s3), 1);	/* the freed id again */
+
+	/* the deregistration of its MR stops a stream but frees neither it
+	 * nor its id (or, with stop_einval, the kernel lets the id go) */
+	CHECK_EQ(fakedev_stream_produce(fd, 2, 3, 0), 3);
+	CHECK_EQ(fpgadma_dereg_mr(mr2), 0);
+	CHECK_EQ(fpgadma_stream_state(s2, &end), FPGADMA_STREAM_STOPPED);
+	CHECK_EQ(end, FPGADMA_STREAM_END_DEREG);
+	CHECK_EQ(fpgadma_stream_ready(s2, &first), 3);	/* still readable */
+	CHECK_EQ(fakedev_stream_produce(fd, 2, 1, 0), -1);
+	n = fpgadma_poll(ctx, cqe, 16);
+	CHECK_EQ(n, 4);
+	if (n == 4) {
+		CHECK_EQ(cqe[3].opcode, FPGADMA_WR_STREAM_END);
+		CHECK_EQ(cqe[3].status, FPGADMA_WC_FLUSH_ERR);
+		CHECK_EQ(cqe[3].vendor_err, FPGADMA_STREAM_END_DEREG);
+		CHECK(cqe[3].wr_id == 0xdef);
+	}
+	CHECK_EQ(fpgadma_stream_stop(s2, 0, &st), 0);
+	CHECK_EQ(st.state, FPGADMA_STREAM_STOPPED);
+	CHECK_EQ(st.end, FPGADMA_STREAM_END_DEREG);
+	CHECK_EQ(st.write_idx, 3);
+	CHECK_EQ(fakedev_live_streams(), 1);
+
+	/* a fork child cannot use the streams */
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0)
+		_exit(stream_child(ctx, mr, s3));
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_EQ(fpgadma_stream_state(s3, NULL), FPGADMA_STREAM_RUNNING);
+
+	/* close stops the stream left behind: one STOP, then the MRs */
+	ioctls = fakedev_ioctls();
+	CHECK_EQ(fpgadma_close(ctx), 0);
+	CHECK_EQ(fakedev_ioctls(), ioctls + 1 + 2);
+	CHECK_EQ(fakedev_live_streams(), 0);
+	CHECK_EQ(fakedev_live_mrs(), 0);
+	free(buf);
+}
+
+/* A device without paced streams: -EOPNOTSUPP, without an ioctl. */
+static void test_no_streams(void)
+{
+	struct fpgadma_context *ctx;
+	struct fpgadma_device_attr attr;
+	struct fpgadma_pd *pd;
+	struct fpgadma_mr *mr;
+	struct fpgadma_stream *s = (struct fpgadma_stream *)1;
+	struct fpgadma_stream_attr a = { .ring_length = 4096, .slot_size = 4096,
+					 .nslots = 1 };
+	static char buf[4096];
+	unsigned long ioctls;
+
+	fakedev_configure(&cfg);
+	CHECK_EQ(fpgadma_open(0, &ctx), 0);
+	if (!ctx)
+		return;
+	CHECK_EQ(fpgadma_query(ctx, &attr), 0);
+	CHECK(!(attr.caps & FPGADMA_CAP_STREAM));
+	CHECK_EQ(attr.max_streams, 0);
+	CHECK_EQ(fpgadma_alloc_pd(ctx, &pd), 0);
+	CHECK_EQ(fpgadma_reg_mr(pd, buf, sizeof(buf), FPGADMA_ACCESS_LOCAL_WRITE, &mr), 0);
+	ioctls = fakedev_ioctls();
+	CHECK_EQ(fpgadma_stream_start(mr, &a, &s), -EOPNOTSUPP);
+	CHECK(s == NULL);
+	CHECK_EQ(fakedev_ioctls(), ioctls);
+	CHECK_EQ(fpgadma_close(ctx), 0);
+}
+
 int main(void)
 {
 	fakedev_config_default(&cfg);
@@ -499,5 +833,8 @@ int main(void)
 	test_close_releases();
 	test_fork();
 	test_mismatch();
+	test_streams(0);
+	test_streams(1);	/* STOP after a DEREG: EINVAL from the kernel */
+	test_no_streams();
 	return test_exit("fake-dev");
 }

@@ -33,11 +33,30 @@
 #define TAIL_OFF	64
 #define FLAGS_OFF	128
 #define CQES_OFF	256
+#define FAKE_STREAMS	8	/* most max_streams the fake takes */
+#define CTRL_PAGE	4096
+#define DEFAULT_FRAME	256
+#define DEFAULT_FIFO	8
+#define DEFAULT_PERIOD	1000000
 
 struct fake_mr {
 	bool live;
 	uint32_t lkey, rkey, access;
 	uint64_t addr, length;
+};
+
+struct fake_stream {
+	bool used;		/* the id is taken (until STREAM_STOP) */
+	bool running;
+	bool reserved;		/* holds a completion slot */
+	uint32_t lkey;
+	uint64_t base;		/* slot 0's address */
+	uint32_t slot_size, nslots, frame_size, fifo_frames, cqe_every;
+	uint64_t period, user_data;
+	uint64_t seq, delivered, bytes, drops, lost_pending;
+	uint32_t since_cqe;
+	uint64_t bytes_since_cqe;
+	uint32_t state, end;
 };
 
 struct fake_ctx {
@@ -48,6 +67,14 @@ struct fake_ctx {
 	size_t ring_size;
 	uint32_t entries;
 	struct fake_mr mr[FAKE_MRS];
+	/* paced streams (cfg.max_streams): the area is the memfd from
+	 * stream_off, after the ring */
+	void *stream_area;
+	size_t stream_size;
+	off_t stream_off;
+	uint32_t max_streams;
+	uint32_t cq_reserved;	/* completion slots the streams hold */
+	struct fake_stream streams[FAKE_STREAMS];
 };
 
 static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -59,8 +86,8 @@ static uint64_t dev_mem_size;
 static uint64_t stream_pos;
 static uint64_t pinned;
 static uint32_t next_key = 0x100;
-static unsigned long n_live_mrs, n_ioctls, n_eacces;
-static int eintr_left;
+static unsigned long n_live_mrs, n_ioctls, n_eacces, n_live_streams;
+static int eintr_left, stop_eintr;
 
 static void config_from_env(struct fakedev_config *c)
 {
@@ -73,6 +100,7 @@ static void config_from_env(struct fakedev_config *c)
 		FIELD(max_post), FIELD(dev_mem_size), FIELD(frame_size),
 		FIELD(max_mr_size), FIELD(memlock), FIELD(start_index),
 		FIELD(bad_layout), FIELD(corrupt), FIELD(stream_start),
+		FIELD(max_streams), FIELD(stop_einval),
 #undef FIELD
 	};
 	const char *env = getenv("FAKEDEV_CONFIG");
@@ -155,6 +183,16 @@ unsigned long fakedev_eacces(void)
 void fakedev_inject_eintr(int n)
 {
 	__atomic_store_n(&eintr_left, n, __ATOMIC_SEQ_CST);
+}
+
+unsigned long fakedev_live_streams(void)
+{
+	return __atomic_load_n(&n_live_streams, __ATOMIC_SEQ_CST);
+}
+
+void fakedev_inject_stop_eintr(void)
+{
+	__atomic_store_n(&stop_eintr, 1, __ATOMIC_SEQ_CST);
 }
 
 static struct fake_ctx *find_ctx(int fd)
@@ -269,6 +307,26 @@ static int fake_open(void)
 		return -1;
 	}
 	memset(c, 0, sizeof(*c));
+	if (cfg.max_streams) {
+		/* the stream area: the memfd from the next MiB past the ring
+		 * (sparse), one control block per page */
+		c->max_streams = cfg.max_streams < FAKE_STREAMS ? cfg.max_streams : FAKE_STREAMS;
+		c->stream_off = (off_t)((size + (1u << 20) - 1) & ~(size_t)((1u << 20) - 1));
+		c->stream_size = (size_t)c->max_streams * CTRL_PAGE;
+		if (ftruncate(fd, c->stream_off + (off_t)c->stream_size)) {
+			syscall(SYS_munmap, ring, size);
+			syscall(SYS_close, fd);
+			return -1;
+		}
+		c->stream_area = (void *)syscall(SYS_mmap, NULL, c->stream_size,
+						 PROT_READ | PROT_WRITE, MAP_SHARED,
+						 fd, c->stream_off);
+		if (c->stream_area == MAP_FAILED) {
+			syscall(SYS_munmap, ring, size);
+			syscall(SYS_close, fd);
+			return -1;
+		}
+	}
 	c->open = true;
 	c->fd = fd;
 	c->owner = getpid();
@@ -337,6 +395,12 @@ int close(int fd)
 				n_live_mrs--;
 			}
 		}
+		/* and every stream */
+		for (i = 0; i < FAKE_STREAMS; i++)
+			if (c->streams[i].used)
+				n_live_streams--;
+		if (c->stream_area)
+			syscall(SYS_munmap, c->stream_area, c->stream_size);
 		syscall(SYS_munmap, c->ring, c->ring_size);
 		c->open = false;
 	}
@@ -353,7 +417,14 @@ static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 
 	pthread_mutex_lock(&fake_lock);
 	c = fd >= 0 ? find_ctx(fd) : NULL;
-	if (c && (off != 0 || len != c->ring_size || !(flags & MAP_SHARED))) {
+	if (c && c->stream_area && off == c->stream_off) {
+		/* the stream area: read-write, shared, whole */
+		if (len != c->stream_size || !(flags & MAP_SHARED)) {
+			pthread_mutex_unlock(&fake_lock);
+			errno = EINVAL;
+			return MAP_FAILED;
+		}
+	} else if (c && (off != 0 || len != c->ring_size || !(flags & MAP_SHARED))) {
 		pthread_mutex_unlock(&fake_lock);
 		errno = EINVAL;
 		return MAP_FAILED;
@@ -425,6 +496,274 @@ static int do_reg_mr(struct fake_ctx *c, struct fpgadma_reg_mr *r)
 	return 0;
 }
 
+/* ---- paced streams ---- */
+
+static struct fpgadma_stream_ctrl *stream_ctrl(struct fake_ctx *c, unsigned int i)
+{
+	return (struct fpgadma_stream_ctrl *)((char *)c->stream_area + (size_t)i * CTRL_PAGE);
+}
+
+/* Take a completion slot for the stream if the ring has one. */
+static bool stream_reserve(struct fake_ctx *c, struct fake_stream *s)
+{
+	uint32_t head = __atomic_load_n(ring_u32(c, HEAD_OFF), __ATOMIC_ACQUIRE);
+	uint32_t tail = __atomic_load_n(ring_u32(c, TAIL_OFF), __ATOMIC_RELAXED);
+
+	if (s->reserved)
+		return true;
+	if (tail - head + c->cq_reserved + 1 > c->entries)
+		return false;
+	s->reserved = true;
+	c->cq_reserved++;
+	return true;
+}
+
+/* Write a CQE into the stream's reserved slot. */
+static void stream_cqe(struct fake_ctx *c, struct fake_stream *s,
+		       const struct fpgadma_cqe *cqe)
+{
+	if (s->reserved) {
+		s->reserved = false;
+		c->cq_reserved--;
+	}
+	produce(c, cqe);
+}
+
+/* Stop a running stream: the END CQE, the control block's state. */
+static void stream_end(struct fake_ctx *c, unsigned int i, uint32_t end, uint32_t status)
+{
+	struct fake_stream *s = &c->streams[i];
+	struct fpgadma_stream_ctrl *ctrl = stream_ctrl(c, i);
+	struct fpgadma_cqe cqe = { 0 };
+
+	if (!s->running)
+		return;
+	s->running = false;
+	s->state = FPGADMA_STREAM_STOPPED;
+	s->end = end;
+	__atomic_store_n(&ctrl->end, end, __ATOMIC_RELEASE);
+	__atomic_store_n(&ctrl->state, FPGADMA_STREAM_STOPPED, __ATOMIC_RELEASE);
+	cqe.wr_id = s->user_data;
+	cqe.status = status;
+	cqe.opcode = FPGADMA_WR_STREAM_END;
+	cqe.vendor_err = end;
+	stream_cqe(c, s, &cqe);
+}
+
+static void stream_free(struct fake_ctx *c, unsigned int i)
+{
+	if (c->streams[i].used) {
+		c->streams[i].used = false;
+		n_live_streams--;
+	}
+}
+
+static void stream_mr_gone(struct fake_ctx *c, uint32_t lkey)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->max_streams; i++) {
+		if (!c->streams[i].running || c->streams[i].lkey != lkey)
+			continue;
+		stream_end(c, i, FPGADMA_STREAM_END_DEREG, FPGADMA_WC_FLUSH_ERR);
+		if (cfg.stop_einval)
+			stream_free(c, i);
+	}
+}
+
+static void stream_stats(struct fake_ctx *c, unsigned int i, struct fpgadma_stream_stats *st)
+{
+	const struct fake_stream *s = &c->streams[i];
+
+	memset(st, 0, sizeof(*st));
+	st->frames = s->seq;
+	st->frames_delivered = s->delivered;
+	st->bytes_delivered = s->bytes;
+	st->drops = s->drops;
+	st->write_idx = s->delivered;
+	st->read_idx = __atomic_load_n(&stream_ctrl(c, i)->read_idx, __ATOMIC_ACQUIRE);
+	st->fifo_frames = s->fifo_frames;
+	st->state = s->state;
+	st->end = s->end;
+	st->frame_period_ns = s->period;
+}
+
+static int do_stream_start(struct fake_ctx *c, struct fpgadma_stream_start *st)
+{
+	struct fake_stream *s = NULL;
+	struct fake_mr *m;
+	uint32_t frame_size;
+	unsigned int i;
+
+	if (!c->stream_area)
+		return -EOPNOTSUPP;
+	if (st->flags || st->stream_id || st->ctrl_off || st->reserved[0] ||
+	    st->reserved[1] || st->reserved[2] || st->reserved[3])
+		return -EINVAL;
+	m = find_mr(c, st->lkey);
+	if (!m)
+		return -EINVAL;
+	if (!(m->access & FPGADMA_ACCESS_LOCAL_WRITE))
+		return -EACCES;
+	frame_size = st->frame_size ? st->frame_size : DEFAULT_FRAME;
+	if (!st->nslots || !st->slot_size || frame_size < FPGADMA_FRAME_HDR_SIZE ||
+	    frame_size > st->slot_size ||
+	    (uint64_t)st->nslots * st->slot_size > st->ring_length ||
+	    st->ring_offset + st->ring_length < st->ring_offset ||
+	    st->ring_offset + st->ring_length > m->length ||
+	    (st->frame_period_ns && st->byte_rate))
+		return -EINVAL;
+	for (i = 0; i < c->max_streams; i++) {
+		if (!c->streams[i].used) {
+			s = &c->streams[i];
+			break;
+		}
+	}
+	if (!s)
+		return -ENOSPC;
+	memset(s, 0, sizeof(*s));
+	if (!stream_reserve(c, s))
+		return -EAGAIN;
+
+	s->used = s->running = true;
+	s->lkey = st->lkey;
+	s->base = m->addr + st->ring_offset;
+	s->slot_size = st->slot_size;
+	s->nslots = st->nslots;
+	s->frame_size = frame_size;
+	s->fifo_frames = st->fifo_frames ? st->fifo_frames : DEFAULT_FIFO;
+	s->period = st->frame_period_ns ? st->frame_period_ns :
+		    st->byte_rate ? (uint64_t)frame_size * 1000000000ull / st->byte_rate :
+		    DEFAULT_PERIOD;
+	if (!s->period)
+		s->period = 1;
+	s->cqe_every = st->cqe_every ? st->cqe_every : 1;
+	s->user_data = st->user_data;
+	s->state = FPGADMA_STREAM_RUNNING;
+	memset(stream_ctrl(c, i), 0, CTRL_PAGE);
+	stream_ctrl(c, i)->state = FPGADMA_STREAM_RUNNING;
+	n_live_streams++;
+
+	st->frame_size = s->frame_size;
+	st->fifo_frames = s->fifo_frames;
+	st->frame_period_ns = s->period;
+	st->stream_id = i + 1;
+	st->ctrl_off = (uint64_t)i * CTRL_PAGE;
+	return 0;
+}
+
+static int do_stream_stop(struct fake_ctx *c, struct fpgadma_stream_stop *st)
+{
+	static const struct fpgadma_stream_stats zero;
+	unsigned int i = st->stream_id - 1;
+
+	if (!c->stream_area)
+		return -EOPNOTSUPP;
+	if (st->flags || st->reserved0 || st->reserved[0] || st->reserved[1] ||
+	    memcmp(&st->stats, &zero, sizeof(zero)))
+		return -EINVAL;
+	if (!st->stream_id || i >= c->max_streams || !c->streams[i].used)
+		return -EINVAL;
+	if (__atomic_exchange_n(&stop_eintr, 0, __ATOMIC_SEQ_CST))
+		return -EINTR;	/* before anything changed, as the ABI says */
+	stream_end(c, i, FPGADMA_STREAM_END_STOP, FPGADMA_WC_SUCCESS);
+	stream_stats(c, i, &st->stats);
+	stream_free(c, i);
+	return 0;
+}
+
+static int do_stream_stats(struct fake_ctx *c, struct fpgadma_stream_query *q)
+{
+	unsigned int i = q->stream_id - 1;
+
+	if (!c->stream_area)
+		return -EOPNOTSUPP;
+	if (q->flags || q->reserved[0] || q->reserved[1])
+		return -EINVAL;
+	if (!q->stream_id || i >= c->max_streams || !c->streams[i].used)
+		return -EINVAL;
+	stream_stats(c, i, &q->stats);
+	return 0;
+}
+
+/* One frame into the slot of index w: header, then the payload words. */
+static void stream_write_frame(struct fake_ctx *c, struct fake_stream *s, uint64_t w)
+{
+	unsigned char *p = (unsigned char *)(uintptr_t)(s->base + (w % s->nslots) * s->slot_size);
+	struct fpgadma_frame_hdr h = { 0 };
+	struct timespec ts;
+	uint32_t b;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	h.magic = FPGADMA_FRAME_MAGIC;
+	h.hdr_size = FPGADMA_FRAME_HDR_SIZE;
+	h.frame_size = s->frame_size;
+	h.stream_id = (uint32_t)(s - c->streams) + 1;
+	h.seq = s->seq;
+	h.timestamp_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	h.lost_before = s->lost_pending;
+	memcpy(p, &h, sizeof(h));
+	for (b = FPGADMA_FRAME_HDR_SIZE; b < s->frame_size; b++)
+		p[b] = (unsigned char)(fpgadma_stream_word(s->seq, b / 8) >> (8 * (b % 8)));
+}
+
+int fakedev_stream_produce(int fd, uint32_t id, unsigned int n, int drop)
+{
+	struct fpgadma_stream_ctrl *ctrl;
+	struct fake_stream *s;
+	struct fake_ctx *c;
+	unsigned int k;
+	int done = 0;
+
+	pthread_mutex_lock(&fake_lock);
+	c = find_ctx(fd);
+	if (!c || !id || id > c->max_streams || !c->streams[id - 1].running) {
+		pthread_mutex_unlock(&fake_lock);
+		return -1;
+	}
+	s = &c->streams[id - 1];
+	ctrl = stream_ctrl(c, id - 1);
+	for (k = 0; k < n; k++) {
+		uint64_t r = __atomic_load_n(&ctrl->read_idx, __ATOMIC_ACQUIRE);
+
+		/* no slot handed back, or no completion slot for the group:
+		 * the frame waits in the FIFO, or is dropped */
+		if (s->delivered - r >= s->nslots || !stream_reserve(c, s)) {
+			if (!drop)
+				break;
+			s->seq++;
+			s->drops++;
+			s->lost_pending++;
+			__atomic_store_n(&ctrl->drops, s->drops, __ATOMIC_RELAXED);
+			continue;
+		}
+		stream_write_frame(c, s, s->delivered);
+		s->lost_pending = 0;
+		s->seq++;
+		s->delivered++;
+		s->bytes += s->frame_size;
+		__atomic_store_n(&ctrl->write_idx, s->delivered, __ATOMIC_RELEASE);
+		done++;
+		s->bytes_since_cqe += s->frame_size;
+		if (++s->since_cqe == s->cqe_every) {
+			struct fpgadma_cqe cqe = { 0 };
+
+			cqe.wr_id = s->user_data;
+			cqe.status = FPGADMA_WC_SUCCESS;
+			cqe.opcode = FPGADMA_WR_STREAM_FRAMES;
+			cqe.byte_len = s->bytes_since_cqe;
+			cqe.vendor_err = s->since_cqe;
+			cqe.src_ep = (uint32_t)s->delivered;
+			stream_cqe(c, s, &cqe);
+			s->since_cqe = 0;
+			s->bytes_since_cqe = 0;
+			stream_reserve(c, s);
+		}
+	}
+	pthread_mutex_unlock(&fake_lock);
+	return done;
+}
+
 static int do_dereg_mr(struct fake_ctx *c, const struct fpgadma_dereg_mr *d)
 {
 	struct fake_mr *m;
@@ -434,6 +773,7 @@ static int do_dereg_mr(struct fake_ctx *c, const struct fpgadma_dereg_mr *d)
 	m = find_mr(c, d->lkey);
 	if (!m)
 		return -EINVAL;
+	stream_mr_gone(c, d->lkey);
 	m->live = false;
 	pinned -= m->length;
 	n_live_mrs--;
@@ -525,7 +865,7 @@ static int do_post(struct fake_ctx *c, const struct fpgadma_post *p)
 			return -EINVAL;
 	head = __atomic_load_n(ring_u32(c, HEAD_OFF), __ATOMIC_ACQUIRE);
 	tail = __atomic_load_n(ring_u32(c, TAIL_OFF), __ATOMIC_RELAXED);
-	if (tail - head + p->count > c->entries)
+	if (tail - head + c->cq_reserved + p->count > c->entries)
 		return -EAGAIN;
 
 	for (i = 0; i < p->count; i++) {
@@ -560,6 +900,12 @@ static int do_query(struct fake_ctx *c, struct fpgadma_query *q)
 	q->dev_mem_size = dev_mem_size;
 	q->frame_size = cfg.frame_size;
 	q->max_mr_size = cfg.max_mr_size;
+	if (c->stream_area) {
+		q->caps |= FPGADMA_CAP_STREAM;
+		q->stream_mmap_off = (uint64_t)c->stream_off;
+		q->stream_area_size = (uint32_t)c->stream_size;
+		q->max_streams = c->max_streams;
+	}
 	return 0;
 }
 
@@ -597,6 +943,15 @@ int ioctl(int fd, unsigned long req, ...)
 			break;
 		case FPGADMA_IOC_POST:
 			ret = do_post(c, arg);
+			break;
+		case FPGADMA_IOC_STREAM_START:
+			ret = do_stream_start(c, arg);
+			break;
+		case FPGADMA_IOC_STREAM_STOP:
+			ret = do_stream_stop(c, arg);
+			break;
+		case FPGADMA_IOC_STREAM_STATS:
+			ret = do_stream_stats(c, arg);
 			break;
 		default:
 			ret = -ENOTTY;

@@ -12,6 +12,11 @@
  * The completion ring is a memfd mapped by the library and by the fake,
  * so the library consumes a real shared mapping; the fake sets it
  * MADV_DONTFORK like the module's VM_DONTCOPY.
+ *
+ * With max_streams set, the device has FPGADMA_CAP_STREAM: a stream area
+ * (in the same memfd, past the ring) and STREAM_START/STOP/STATS.  The
+ * fake's streams produce nothing on their own: a test makes the device
+ * write frames with fakedev_stream_produce().
  */
 #ifndef FAKEDEV_H
 #define FAKEDEV_H
@@ -34,6 +39,11 @@ struct fakedev_config {
 	uint64_t stream_start;		/* stream bytes already read at first open */
 	int corrupt;			/* 1: flip a byte in device memory reads,
 					 * 2: in stream frame 10 */
+	uint32_t max_streams;		/* paced streams per context; 0: no
+					 * FPGADMA_CAP_STREAM */
+	int stop_einval;		/* STREAM_STOP of a stream stopped by a
+					 * DEREG fails with EINVAL (its id
+					 * already freed) */
 };
 
 /*
@@ -62,5 +72,19 @@ int fakedev_produce(int fd, const struct fpgadma_cqe *cqe);
 void fakedev_set_overflow(int fd);
 /* Make the next n poll() calls on the fake fail with EINTR. */
 void fakedev_inject_eintr(int n);
+
+/*
+ * Paced streams.  The device writes up to n frames of stream id of the
+ * context fd into slots handed back (header, then fpgadma_stream_word()
+ * payload, then a release store of write_idx), with a FRAMES CQE every
+ * cqe_every; frames that find no slot are dropped when drop is set (the
+ * next frame delivered says so), else not produced.  Returns the frames
+ * written, or -1 if there is no such running stream.
+ */
+int fakedev_stream_produce(int fd, uint32_t id, unsigned int n, int drop);
+/* Streams started and not yet stopped by STREAM_STOP, over every context. */
+unsigned long fakedev_live_streams(void);
+/* The next STREAM_STOP is interrupted once (EINTR) before it does anything. */
+void fakedev_inject_stop_eintr(void);
 
 #endif /* FAKEDEV_H */

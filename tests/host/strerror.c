@@ -16,7 +16,8 @@
 
 static const int documented[] = {
 	EINVAL, ENOENT, ENOMEM, EFAULT, EACCES, EAGAIN, EBUSY, EOVERFLOW,
-	EPROTO, ENOTTY, EBADF, ENODEV, EIO, EINTR,
+	EPROTO, ENOTTY, EBADF, ENODEV, EIO, EINTR, EEXIST, EADDRINUSE,
+	EOPNOTSUPP, ENOSPC,
 };
 
 int main(void)
@@ -40,10 +41,13 @@ int main(void)
 	CHECK(strstr(fpgadma_strerror(-EACCES), "fork") != NULL);
 	CHECK(strstr(fpgadma_strerror(-EAGAIN), "poll") != NULL);
 	CHECK(strstr(fpgadma_strerror(-ENOENT), "module") != NULL);
+	CHECK(strstr(fpgadma_strerror(-EOPNOTSUPP), "FPGADMA_CAP_STREAM") != NULL);
+	CHECK(strstr(fpgadma_strerror(-ENOSPC), "stream") != NULL);
+	CHECK(strstr(fpgadma_strerror(-EAGAIN), "stream") != NULL);
 	CHECK(strcmp(fpgadma_strerror(0), "success") == 0);
 
 	/* the fallback */
-	CHECK(strcmp(fpgadma_strerror(-ENOSPC), strerror(ENOSPC)) == 0);
+	CHECK(strcmp(fpgadma_strerror(-EROFS), strerror(EROFS)) == 0);
 	CHECK(strcmp(fpgadma_strerror(ERANGE), strerror(ERANGE)) == 0);
 	CHECK(fpgadma_strerror(INT_MIN) && *fpgadma_strerror(INT_MIN));
 	CHECK(fpgadma_strerror(INT_MAX) && *fpgadma_strerror(INT_MAX));
