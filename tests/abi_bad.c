@@ -2,11 +2,13 @@
 /*
  * abi_bad: the ioctl and mmap ABI rejects what it does not know.
  *  - QUERY answers consistently (ABI version, caps, ring layout inside
- *    ring_size, the monitor area's offset and size, reserved fields zero,
- *    the module parameters);
- *  - every command with a size one struct smaller, bigger, 0 or the largest
- *    encodable: EINVAL; with the wrong direction: EINVAL; unknown numbers
- *    in our magic: EINVAL; another driver's commands (TCGETS, ...): ENOTTY;
+ *    ring_size, the monitor area's offset and size, the stream area's
+ *    offset and size and max_streams, reserved fields zero, the module
+ *    parameters);
+ *  - every command (the paced-stream ones too) with a size one struct
+ *    smaller, bigger, 0 or the largest encodable: EINVAL; with the wrong
+ *    direction: EINVAL; unknown numbers in our magic (past the last one,
+ *    0x07): EINVAL; another driver's commands (TCGETS, ...): ENOTTY;
  *  - non-zero flags or reserved fields in REG_MR, DEREG_MR and POST, and
  *    REG_MR's mon_slot or mon_gen (outputs) set on input: EINVAL, and a
  *    DEREG_MR refused that way leaves the MR working;
@@ -52,11 +54,24 @@ static void check_query(void)
 	CHECK_EQ(q.engine, FPGADMA_ENGINE_SOFT);
 	CHECK_EQ(q.page_size, page);
 	CHECK(q.ep_id != 0);
-	CHECK_EQ(q.caps, FPGADMA_CAP_HOST_EP | FPGADMA_CAP_BIND_EP | FPGADMA_CAP_MR_MONITOR);
+	/* paced streams unless the core's max_streams parameter is 0 */
+	CHECK_EQ(q.caps, FPGADMA_CAP_HOST_EP | FPGADMA_CAP_BIND_EP | FPGADMA_CAP_MR_MONITOR |
+			 (t_module_param("max_streams") == 0 ? 0 : FPGADMA_CAP_STREAM));
 	/* the monitor area: at its own page-aligned offset, beyond the ring's */
 	CHECK(q.mon_mmap_off && q.mon_mmap_off % page == 0 && q.mon_mmap_off >= q.ring_size);
 	CHECK(q.mon_size && q.mon_size % page == 0);
 	CHECK_EQ(q.mon_slots, q.mon_size / 4);
+	/* the stream area: one page per stream, clear of the ring and the monitor area */
+	if (q.caps & FPGADMA_CAP_STREAM) {
+		CHECK(q.max_streams >= 1);
+		CHECK_EQ(q.stream_area_size, (uint64_t)q.max_streams * page);
+		CHECK(q.stream_mmap_off && q.stream_mmap_off % page == 0 &&
+		      q.stream_mmap_off >= q.ring_size);
+		CHECK(q.stream_mmap_off >= q.mon_mmap_off + q.mon_size ||
+		      q.stream_mmap_off + q.stream_area_size <= q.mon_mmap_off);
+	} else {
+		CHECK(!q.stream_mmap_off && !q.stream_area_size && !q.max_streams);
+	}
 	for (i = 0; i < T_ARRAY_SIZE(q.reserved); i++)
 		CHECK_EQ(q.reserved[i], 0);
 	CHECK(q.cq_entries && !(q.cq_entries & (q.cq_entries - 1)));
@@ -81,6 +96,8 @@ static void check_query(void)
 		CHECK_EQ(q.cq_entries, t_module_param("cq_entries"));
 		CHECK_EQ(q.dev_mem_size, t_module_param("dev_mem_size"));
 		CHECK_EQ(q.frame_size, t_module_param("frame_size"));
+		if (t_module_param("max_streams") >= 0)
+			CHECK_EQ(q.max_streams, t_module_param("max_streams"));
 		CHECK_LE(q.max_seg_size, t_module_param("max_seg_size"));
 		t_log("QUERY matches the module parameters (max_seg_size %u of %lld asked)",
 		      q.max_seg_size, t_module_param("max_seg_size"));
@@ -90,6 +107,8 @@ static void check_query(void)
 	t_log("QUERY: ABI %u, ring %u bytes (head %u tail %u flags %u cqes %u, %u entries), "
 	      "reserved fields zero", q.abi_version, q.ring_size, q.ring_head_off, q.ring_tail_off,
 	      q.ring_flags_off, q.ring_cqes_off, q.cq_entries);
+	t_log("QUERY: stream area at 0x%llx, %u bytes, %u streams",
+	      (unsigned long long)q.stream_mmap_off, q.stream_area_size, q.max_streams);
 	CHECK_IOCTL(FPGADMA_IOC_QUERY, NULL, -EFAULT);
 	CHECK_IOCTL(FPGADMA_IOC_QUERY, (void *)0xffff888000000000ULL, -EFAULT);
 }
@@ -102,6 +121,9 @@ static void sizes_and_directions(void)
 	} cmds[] = {
 		{ "QUERY", FPGADMA_IOC_QUERY }, { "REG_MR", FPGADMA_IOC_REG_MR },
 		{ "DEREG_MR", FPGADMA_IOC_DEREG_MR }, { "POST", FPGADMA_IOC_POST },
+		{ "BIND_EP", FPGADMA_IOC_BIND_EP }, { "STREAM_START", FPGADMA_IOC_STREAM_START },
+		{ "STREAM_STOP", FPGADMA_IOC_STREAM_STOP },
+		{ "STREAM_STATS", FPGADMA_IOC_STREAM_STATS },
 	};
 	static const unsigned int dirs[] = { _IOC_NONE, _IOC_READ, _IOC_WRITE, _IOC_READ | _IOC_WRITE };
 	unsigned char arg[16384 + 64];
@@ -138,8 +160,9 @@ static void sizes_and_directions(void)
 	}
 	t_log("%u commands with a wrong size or direction: EINVAL", n);
 
+	/* past the last command, STREAM_STATS (0x07) */
 	n = 0;
-	for (i = 4; i < 256; i++) {
+	for (i = _IOC_NR(FPGADMA_IOC_STREAM_STATS) + 1; i < 256; i++) {
 		for (j = 0; j < T_ARRAY_SIZE(dirs); j++) {
 			unsigned int size = dirs[j] == _IOC_NONE ? 0 : (i * 8) % 200;
 			int r = xioctl(_IOC(dirs[j], FPGADMA_IOC_MAGIC, i, size), arg);
@@ -322,6 +345,11 @@ int main(int argc, char **argv)
 	CHECK_EQ(_IOC_SIZE(FPGADMA_IOC_REG_MR), sizeof(struct fpgadma_reg_mr));
 	CHECK_EQ(_IOC_SIZE(FPGADMA_IOC_DEREG_MR), sizeof(struct fpgadma_dereg_mr));
 	CHECK_EQ(_IOC_SIZE(FPGADMA_IOC_POST), sizeof(struct fpgadma_post));
+	CHECK_EQ(_IOC_SIZE(FPGADMA_IOC_BIND_EP), sizeof(struct fpgadma_bind_ep));
+	CHECK_EQ(_IOC_SIZE(FPGADMA_IOC_STREAM_START), sizeof(struct fpgadma_stream_start));
+	CHECK_EQ(_IOC_SIZE(FPGADMA_IOC_STREAM_STOP), sizeof(struct fpgadma_stream_stop));
+	CHECK_EQ(_IOC_SIZE(FPGADMA_IOC_STREAM_STATS), sizeof(struct fpgadma_stream_query));
+	CHECK_EQ(_IOC_NR(FPGADMA_IOC_STREAM_STATS), 0x07);
 	t_snap_take(&start);
 
 	check_query();

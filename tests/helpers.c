@@ -1444,3 +1444,391 @@ void t_device_writes(struct t_dev *d, const struct fpgadma_mr *scratch_mr, uint8
 	CHECK_MSG(!t_verify(p, len, seed, 0, what), "%s: the process does not see the device's data",
 		  what);
 }
+
+/* ---- paced streams ---- */
+
+void t_need_stream(const struct t_dev *d)
+{
+	if (!(d->attr.caps & FPGADMA_CAP_STREAM))
+		t_skip("the %s engine has no paced streams (caps 0x%llx without "
+		       "FPGADMA_CAP_STREAM); stream_unsupported checks that it refuses them",
+		       t_engine_name(d->attr.engine), (unsigned long long)d->attr.caps);
+}
+
+const char *t_stream_end_name(uint32_t end)
+{
+	static __thread char buf[16];
+
+	switch (end) {
+	case 0:
+		return "0";
+	case FPGADMA_STREAM_END_STOP:
+		return "STOP";
+	case FPGADMA_STREAM_END_DEREG:
+		return "DEREG";
+	case FPGADMA_STREAM_END_CLOSE:
+		return "CLOSE";
+	case FPGADMA_STREAM_END_GONE:
+		return "GONE";
+	}
+	snprintf(buf, sizeof(buf), "%u", end);
+	return buf;
+}
+
+const char *t_stream_state_name(uint32_t state)
+{
+	static __thread char buf[16];
+
+	switch (state) {
+	case FPGADMA_STREAM_RUNNING:
+		return "RUNNING";
+	case FPGADMA_STREAM_DRAINING:
+		return "DRAINING";
+	case FPGADMA_STREAM_STOPPED:
+		return "STOPPED";
+	}
+	snprintf(buf, sizeof(buf), "%u", state);
+	return buf;
+}
+
+uint64_t t_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void t_stream_stats_check_at(const char *file, int line, const struct fpgadma_stream_stats *st,
+			     uint32_t frame_size, const char *what)
+{
+	unsigned int i;
+
+	if (st->frames != st->frames_delivered + st->drops + st->fifo_level)
+		t_fail_at(file, line, "%s: frames %llu != delivered %llu + drops %llu + fifo_level %u",
+			  what, (unsigned long long)st->frames,
+			  (unsigned long long)st->frames_delivered, (unsigned long long)st->drops,
+			  st->fifo_level);
+	if (st->write_idx != st->frames_delivered)
+		t_fail_at(file, line, "%s: write_idx %llu != frames_delivered %llu", what,
+			  (unsigned long long)st->write_idx,
+			  (unsigned long long)st->frames_delivered);
+	if (st->bytes_delivered != st->frames_delivered * frame_size)
+		t_fail_at(file, line, "%s: bytes_delivered %llu != %llu frames of %u bytes", what,
+			  (unsigned long long)st->bytes_delivered,
+			  (unsigned long long)st->frames_delivered, frame_size);
+	if (st->read_idx > st->write_idx)
+		t_fail_at(file, line, "%s: read_idx %llu beyond write_idx %llu", what,
+			  (unsigned long long)st->read_idx, (unsigned long long)st->write_idx);
+	if (!st->fifo_frames || st->fifo_level > st->fifo_hwm || st->fifo_hwm > st->fifo_frames)
+		t_fail_at(file, line, "%s: fifo_level %u, fifo_hwm %u, fifo_frames %u", what,
+			  st->fifo_level, st->fifo_hwm, st->fifo_frames);
+	if (st->state < FPGADMA_STREAM_RUNNING || st->state > FPGADMA_STREAM_STOPPED ||
+	    (st->state == FPGADMA_STREAM_STOPPED) != (st->end != 0) ||
+	    st->end > FPGADMA_STREAM_END_GONE)
+		t_fail_at(file, line, "%s: state %s with end %s", what,
+			  t_stream_state_name(st->state), t_stream_end_name(st->end));
+	if (st->reserved0)
+		t_fail_at(file, line, "%s: reserved0 0x%x", what, st->reserved0);
+	for (i = 0; i < T_ARRAY_SIZE(st->reserved); i++)
+		if (st->reserved[i])
+			t_fail_at(file, line, "%s: reserved[%u] 0x%llx", what, i,
+				  (unsigned long long)st->reserved[i]);
+}
+
+void t_stream_stats_log(const char *what, const struct fpgadma_stream_stats *st)
+{
+	t_log("%s: %s%s%s, frames %llu = delivered %llu + drops %llu + FIFO %u (hwm %u of %u), "
+	      "write_idx %llu read_idx %llu, period %llu ns", what, t_stream_state_name(st->state),
+	      st->end ? " by " : "", st->end ? t_stream_end_name(st->end) : "",
+	      (unsigned long long)st->frames, (unsigned long long)st->frames_delivered,
+	      (unsigned long long)st->drops, st->fifo_level, st->fifo_hwm, st->fifo_frames,
+	      (unsigned long long)st->write_idx, (unsigned long long)st->read_idx,
+	      (unsigned long long)st->frame_period_ns);
+}
+
+void t_frames_init(struct t_frames *f, struct fpgadma_stream *s,
+		   const struct fpgadma_stream_attr *a, const uint8_t *base, uint64_t seed,
+		   bool check_tail, uint64_t start_ns)
+{
+	memset(f, 0, sizeof(*f));
+	f->stream_id = fpgadma_stream_id(s);
+	f->frame_size = a->frame_size;
+	f->slot_size = a->slot_size;
+	f->nslots = a->nslots;
+	f->period_ns = a->frame_period_ns;
+	f->ring = (uint8_t *)base + a->ring_offset;
+	f->base = base;
+	f->seed = seed;
+	f->check_tail = check_tail;
+	f->start_ns = start_ns;
+	if (!f->stream_id || f->frame_size < FPGADMA_FRAME_HDR_SIZE || !f->nslots ||
+	    f->slot_size < f->frame_size || !f->period_ns)
+		t_fail("stream %u started with frame_size %u, slot_size %llu, nslots %llu, period "
+		       "%llu ns", f->stream_id, f->frame_size, (unsigned long long)f->slot_size,
+		       (unsigned long long)f->nslots, (unsigned long long)f->period_ns);
+}
+
+uint8_t *t_frames_slot(const struct t_frames *f, uint64_t idx)
+{
+	return f->ring + (idx % f->nslots) * f->slot_size;
+}
+
+void t_frame_check_at(const char *file, int line, struct t_frames *f, const void *slot)
+{
+	const uint8_t *p = slot;
+	struct fpgadma_frame_hdr h;
+	uint64_t now = t_now_ns(), idx = f->n, words, j;
+
+	memcpy(&h, p, sizeof(h));
+	if (h.magic != FPGADMA_FRAME_MAGIC || h.hdr_size != FPGADMA_FRAME_HDR_SIZE || h.flags ||
+	    h.frame_size != f->frame_size || h.stream_id != f->stream_id || h.reserved)
+		t_fail_at(file, line, "frame %llu (slot %llu): magic 0x%08x hdr_size %u flags 0x%x "
+			  "frame_size %u stream_id %u reserved 0x%llx (seq %llu); expected magic "
+			  "0x%08x hdr_size %u flags 0 frame_size %u stream_id %u reserved 0",
+			  (unsigned long long)idx, (unsigned long long)(idx % f->nslots), h.magic,
+			  h.hdr_size, h.flags, h.frame_size, h.stream_id,
+			  (unsigned long long)h.reserved, (unsigned long long)h.seq,
+			  FPGADMA_FRAME_MAGIC, FPGADMA_FRAME_HDR_SIZE, f->frame_size, f->stream_id);
+	if (idx == 0) {
+		if (h.lost_before > h.seq)
+			t_fail_at(file, line, "frame 0: seq %llu but lost_before %llu",
+				  (unsigned long long)h.seq, (unsigned long long)h.lost_before);
+		f->seq0 = h.seq - h.lost_before;
+		f->first_seq = h.seq;
+		f->first_ts = h.timestamp_ns;
+		/* the stream's first frame (dropped or not) came after the start */
+		if (f->start_ns && h.timestamp_ns - h.lost_before * f->period_ns < f->start_ns)
+			t_fail_at(file, line, "frame 0: seq %llu (lost_before %llu) timestamp %llu "
+				  "ns, so the first frame was due %llu ns before the start",
+				  (unsigned long long)h.seq, (unsigned long long)h.lost_before,
+				  (unsigned long long)h.timestamp_ns,
+				  (unsigned long long)(f->start_ns - (h.timestamp_ns -
+							h.lost_before * f->period_ns)));
+	} else {
+		if (h.seq != f->last_seq + 1 + h.lost_before)
+			t_fail_at(file, line, "frame %llu: seq %llu after seq %llu, but lost_before "
+				  "%llu (a frame twice, out of order, or a gap not reported)",
+				  (unsigned long long)idx, (unsigned long long)h.seq,
+				  (unsigned long long)f->last_seq,
+				  (unsigned long long)h.lost_before);
+		if (h.timestamp_ns <= f->last_ts ||
+		    h.timestamp_ns != f->first_ts + (h.seq - f->first_seq) * f->period_ns)
+			t_fail_at(file, line, "frame %llu: seq %llu timestamp %llu ns, previous %llu "
+				  "ns; expected %llu ns (first seq %llu at %llu ns, period %llu ns)",
+				  (unsigned long long)idx, (unsigned long long)h.seq,
+				  (unsigned long long)h.timestamp_ns,
+				  (unsigned long long)f->last_ts,
+				  (unsigned long long)(f->first_ts +
+						       (h.seq - f->first_seq) * f->period_ns),
+				  (unsigned long long)f->first_seq,
+				  (unsigned long long)f->first_ts,
+				  (unsigned long long)f->period_ns);
+	}
+	if (h.timestamp_ns > now)
+		t_fail_at(file, line, "frame %llu: timestamp %llu ns is %llu ns in the future",
+			  (unsigned long long)idx, (unsigned long long)h.timestamp_ns,
+			  (unsigned long long)(h.timestamp_ns - now));
+	if (now - h.timestamp_ns > f->max_age_ns)
+		f->max_age_ns = now - h.timestamp_ns;
+
+	words = ((uint64_t)f->frame_size + 7) / 8;
+	for (j = FPGADMA_FRAME_HDR_SIZE / 8; j < words; j++) {
+		uint64_t w = fpgadma_stream_word(h.seq, j);
+		size_t n = (size_t)T_MIN(8, f->frame_size - 8 * j);
+		uint8_t want[8];
+		unsigned int b;
+
+		for (b = 0; b < 8; b++)
+			want[b] = (uint8_t)(w >> (8 * b));	/* little-endian */
+		if (memcmp(p + 8 * j, want, n)) {
+			uint64_t got = 0;
+
+			for (b = 0; b < n; b++)
+				got |= (uint64_t)p[8 * j + b] << (8 * b);
+			t_fail_at(file, line, "frame %llu (seq %llu, slot %llu): payload word %llu "
+				  "(byte %llu, %zu bytes) is 0x%016llx, expected 0x%016llx",
+				  (unsigned long long)idx, (unsigned long long)h.seq,
+				  (unsigned long long)(idx % f->nslots), (unsigned long long)j,
+				  (unsigned long long)(8 * j), n, (unsigned long long)got,
+				  (unsigned long long)(n < 8 ? w & ((1ULL << (8 * n)) - 1) : w));
+		}
+	}
+	if (f->check_tail && f->slot_size > f->frame_size) {
+		const uint8_t *tail = p + f->frame_size;
+		char what[96];
+
+		snprintf(what, sizeof(what), "frame %llu: the slot's bytes past frame_size",
+			 (unsigned long long)idx);
+		if (t_verify(tail, f->slot_size - f->frame_size, f->seed,
+			     (uint64_t)(tail - f->base), what))
+			t_fail_at(file, line, "%s were written", what);
+	}
+	f->last_seq = h.seq;
+	f->last_ts = h.timestamp_ns;
+	f->lost += h.lost_before;
+	if (h.lost_before) {
+		f->gaps++;
+		if (h.lost_before > f->max_gap)
+			f->max_gap = h.lost_before;
+	}
+	f->n++;
+}
+
+uint64_t t_frames_consume_at(const char *file, int line, struct t_frames *f,
+			     struct fpgadma_stream *s, bool keep)
+{
+	uint64_t first = UINT64_MAX, n = fpgadma_stream_ready(s, &first), old = f->n, idx;
+
+	if (n > f->nslots)
+		t_fail_at(file, line, "fpgadma_stream_ready: %llu frames in a ring of %llu slots",
+			  (unsigned long long)n, (unsigned long long)f->nslots);
+	if (f->n < first || f->n > first + n)
+		t_fail_at(file, line, "fpgadma_stream_ready: %llu frames from index %llu, but %llu "
+			  "frames were taken so far", (unsigned long long)n,
+			  (unsigned long long)first, (unsigned long long)f->n);
+	for (idx = f->n; idx < first + n; idx++) {
+		void *slot = fpgadma_stream_slot(s, idx);
+
+		if (slot != t_frames_slot(f, idx))
+			t_fail_at(file, line, "fpgadma_stream_slot(%llu) = %p, expected %p",
+				  (unsigned long long)idx, slot, (void *)t_frames_slot(f, idx));
+		t_frame_check_at(file, line, f, slot);
+	}
+	if (!keep && n)
+		fpgadma_stream_release(s, n);
+	return f->n - old;
+}
+
+uint64_t t_frames_final_at(const char *file, int line, struct t_frames *f,
+			   const struct fpgadma_stream_stats *st)
+{
+	uint64_t left, i, after;
+
+	if (st->write_idx < f->n || st->write_idx - f->n > f->nslots)
+		t_fail_at(file, line, "final write_idx %llu, but %llu frames taken from a ring of "
+			  "%llu slots", (unsigned long long)st->write_idx,
+			  (unsigned long long)f->n, (unsigned long long)f->nslots);
+	left = st->write_idx - f->n;
+	for (i = 0; i < left; i++)
+		t_frame_check_at(file, line, f, t_frames_slot(f, f->n));
+	if (!f->n) {
+		if (st->drops != st->frames)
+			t_fail_at(file, line, "no frame delivered, but %llu produced and %llu dropped",
+				  (unsigned long long)st->frames, (unsigned long long)st->drops);
+		return left;
+	}
+	if (f->seq0 + st->frames < f->last_seq + 1)
+		t_fail_at(file, line, "%llu frames produced, but the frames' seq went from %llu "
+			  "to %llu", (unsigned long long)st->frames, (unsigned long long)f->seq0,
+			  (unsigned long long)f->last_seq);
+	after = f->seq0 + st->frames - 1 - f->last_seq;
+	if (f->lost + after != st->drops)
+		t_fail_at(file, line, "drops %llu, but the frames reported %llu lost and %llu were "
+			  "produced after the last one delivered (seq %llu..%llu of %llu produced)",
+			  (unsigned long long)st->drops, (unsigned long long)f->lost,
+			  (unsigned long long)after, (unsigned long long)f->seq0,
+			  (unsigned long long)f->last_seq, (unsigned long long)st->frames);
+	return left;
+}
+
+void t_stream_cqes_init(struct t_stream_cqes *t, const struct fpgadma_stream_attr *a)
+{
+	memset(t, 0, sizeof(*t));
+	t->user_data = a->user_data;
+	t->frame_size = a->frame_size;
+	t->cqe_every = a->cqe_every ? a->cqe_every : 1;
+}
+
+void t_stream_cqe_at(const char *file, int line, struct t_stream_cqes *t,
+		     const struct fpgadma_cqe *c)
+{
+	if (c->wr_id != t->user_data)
+		t_fail_at(file, line, "a CQE with wr_id 0x%llx (opcode %u status %u), expected only "
+			  "the stream's (0x%llx)", (unsigned long long)c->wr_id, c->opcode,
+			  c->status, (unsigned long long)t->user_data);
+	if (t->ended)
+		t_fail_at(file, line, "a CQE of the stream after its END: opcode %u status %u "
+			  "vendor_err %u", c->opcode, c->status, c->vendor_err);
+	switch (c->opcode) {
+	case FPGADMA_WR_STREAM_FRAMES:
+		if (c->status != FPGADMA_WC_SUCCESS || t->partial || !c->vendor_err ||
+		    c->vendor_err > t->cqe_every ||
+		    c->byte_len != (uint64_t)c->vendor_err * t->frame_size)
+			t_fail_at(file, line, "FRAMES CQE %llu: status %u (%s), %u frames, byte_len "
+				  "%llu; expected SUCCESS, %u frames of %u bytes%s",
+				  (unsigned long long)t->cqes, c->status,
+				  fpgadma_wc_status_str(c->status), c->vendor_err,
+				  (unsigned long long)c->byte_len, t->cqe_every, t->frame_size,
+				  t->partial ? " (and none after one covering fewer)" : "");
+		if (c->vendor_err < t->cqe_every)
+			t->partial = true;
+		t->frames += c->vendor_err;
+		t->cqes++;
+		if (c->src_ep != (uint32_t)t->frames)
+			t_fail_at(file, line, "FRAMES CQE %llu: src_ep %u, expected %u (the write "
+				  "index after %llu frames)", (unsigned long long)t->cqes - 1,
+				  c->src_ep, (uint32_t)t->frames, (unsigned long long)t->frames);
+		break;
+	case FPGADMA_WR_STREAM_END:
+		t->ended = true;
+		t->end_status = c->status;
+		t->end_reason = c->vendor_err;
+		break;
+	default:
+		t_fail_at(file, line, "a CQE of the stream with opcode %u status %u", c->opcode,
+			  c->status);
+	}
+}
+
+int t_stream_poll_at(const char *file, int line, struct fpgadma_context *ctx,
+		     struct t_stream_cqes *t)
+{
+	struct fpgadma_cqe c[64];
+	int got = 0, r, i;
+
+	for (;;) {
+		r = fpgadma_poll(ctx, c, (int)T_ARRAY_SIZE(c));
+		if (r < 0)
+			t_fail_at(file, line, "fpgadma_poll: %s (%s)", t_errname(r),
+				  r == -EOVERFLOW ? "the kernel lost a CQE" : fpgadma_strerror(r));
+		for (i = 0; i < r; i++)
+			t_stream_cqe_at(file, line, t, &c[i]);
+		got += r;
+		if (r < (int)T_ARRAY_SIZE(c))
+			return got;
+	}
+}
+
+void t_stream_wait_end_at(const char *file, int line, struct fpgadma_context *ctx,
+			  struct t_stream_cqes *t, uint32_t status, uint32_t reason,
+			  uint64_t write_idx, unsigned int timeout_ms)
+{
+	uint64_t deadline = t_now_ms() + timeout_ms;
+
+	for (;;) {
+		uint64_t now;
+		int r;
+
+		t_stream_poll_at(file, line, ctx, t);
+		if (t->ended)
+			break;
+		now = t_now_ms();
+		if (now >= deadline)
+			t_fail_at(file, line, "no END CQE of the stream after %u ms", timeout_ms);
+		r = fpgadma_wait(ctx, (int)T_MIN(deadline - now, 1000));
+		if (r < 0)
+			t_fail_at(file, line, "fpgadma_wait: %s", t_errname(r));
+	}
+	if (t->end_status != status || t->end_reason != reason)
+		t_fail_at(file, line, "END CQE: status %u (%s) reason %s; expected status %u (%s) "
+			  "reason %s", t->end_status, fpgadma_wc_status_str(t->end_status),
+			  t_stream_end_name(t->end_reason), status, fpgadma_wc_status_str(status),
+			  t_stream_end_name(reason));
+	if (t->frames > write_idx || (t->partial && t->frames != write_idx) ||
+	    write_idx - t->frames >= t->cqe_every)
+		t_fail_at(file, line, "the FRAMES CQEs covered %llu frames (%llu CQEs, one per %u%s), "
+			  "the stream wrote %llu", (unsigned long long)t->frames,
+			  (unsigned long long)t->cqes, t->cqe_every,
+			  t->partial ? ", the last fewer" : "", (unsigned long long)write_idx);
+}

@@ -493,6 +493,144 @@ static inline struct fpgadma_sge t_sge(const struct fpgadma_mr *mr, const void *
 	return s;
 }
 
+/* ---- paced streams (FPGADMA_CAP_STREAM) ---- */
+
+/*
+ * Skip (with the reason) if the device has no paced streams (the edu
+ * engine): the stream_* tests, whose stream_unsupported checks the refusal
+ * on such a device.
+ */
+void t_need_stream(const struct t_dev *d);
+/* "STOP", "DEREG", "CLOSE", "GONE", "0" (running) or a number. */
+const char *t_stream_end_name(uint32_t end);
+/* "RUNNING", "DRAINING", "STOPPED" or a number. */
+const char *t_stream_state_name(uint32_t state);
+/* CLOCK_MONOTONIC in ns, the clock of the frames' timestamps. */
+uint64_t t_now_ns(void);
+
+/*
+ * A stream's counters must agree with each other: frames == delivered +
+ * drops + fifo_level, write_idx == frames_delivered, bytes_delivered ==
+ * frames_delivered * frame_size, read_idx <= write_idx, fifo_level <=
+ * fifo_hwm <= fifo_frames, a known state, end 0 exactly while not stopped,
+ * the reserved fields zero.
+ */
+void t_stream_stats_check_at(const char *file, int line, const struct fpgadma_stream_stats *st,
+			     uint32_t frame_size, const char *what);
+#define CHECK_STREAM_STATS(st, frame_size, what) \
+	t_stream_stats_check_at(__FILE__, __LINE__, st, frame_size, what)
+void t_stream_stats_log(const char *what, const struct fpgadma_stream_stats *st);
+
+/*
+ * The frames of one stream, checked one by one in the order of their index
+ * (t_frame_check): the header (magic, hdr_size, flags, frame_size,
+ * stream_id, reserved), the sequence (seq = the previous one + 1 +
+ * lost_before: no frame twice, none out of order, every gap reported
+ * exactly), the timestamps (the device's ideal clock: first_ts + (seq -
+ * first_seq) * period, so strictly increasing; not before the stream
+ * started, not in the future), every payload byte (fpgadma_stream_word()
+ * little-endian, the last word cut) and, with check_tail, that the bytes
+ * of the slot past frame_size still hold the pattern the buffer was filled
+ * with (t_fill(base, ..., seed, 0)): the device writes frame_size bytes, no
+ * more.
+ */
+struct t_frames {
+	/* set by t_frames_init() */
+	uint32_t stream_id;
+	uint32_t frame_size;
+	uint64_t slot_size;
+	uint64_t nslots;
+	uint64_t period_ns;
+	uint8_t *ring;		/* slot 0 */
+	const uint8_t *base;	/* the buffer filled with pattern seed from its byte 0 */
+	uint64_t seed;
+	bool check_tail;
+	uint64_t start_ns;	/* t_now_ns() before the start */
+	/* kept by t_frame_check() */
+	uint64_t n;		/* frames checked: the index of the next one */
+	uint64_t seq0;		/* the stream's first seq (the first frame's - its lost_before) */
+	uint64_t first_seq, first_ts;
+	uint64_t last_seq, last_ts;
+	uint64_t lost;		/* sum of lost_before */
+	uint64_t gaps;		/* frames with lost_before > 0 */
+	uint64_t max_gap;
+	uint64_t max_age_ns;	/* longest from a frame's timestamp to its check */
+};
+/*
+ * For the stream s started with the attributes a (as written back) into a
+ * ring at slot 0 of the buffer base (filled with pattern seed before the
+ * start when check_tail), started at start_ns.
+ */
+void t_frames_init(struct t_frames *f, struct fpgadma_stream *s,
+		   const struct fpgadma_stream_attr *a, const uint8_t *base, uint64_t seed,
+		   bool check_tail, uint64_t start_ns);
+/* The slot of frame index idx, as the test computes it. */
+uint8_t *t_frames_slot(const struct t_frames *f, uint64_t idx);
+/* Check frame index f->n in slot (fails the test); f->n moves on. */
+void t_frame_check_at(const char *file, int line, struct t_frames *f, const void *slot);
+#define t_frame_check(f, slot) t_frame_check_at(__FILE__, __LINE__, f, slot)
+/*
+ * Take every frame ready now through the fast path (fpgadma_stream_ready,
+ * fpgadma_stream_slot, which must be the slot t_frames_slot() says), check
+ * each, and hand them back unless keep.  Returns how many were new.
+ */
+uint64_t t_frames_consume_at(const char *file, int line, struct t_frames *f,
+			     struct fpgadma_stream *s, bool keep);
+#define t_frames_consume(f, s, keep) t_frames_consume_at(__FILE__, __LINE__, f, s, keep)
+/*
+ * After the stream stopped with final counters st: check the frames it
+ * wrote that were not taken (f->n .. write_idx, read through
+ * t_frames_slot(): the stream object is gone), then the accounting of
+ * drops: the frames produced after the last delivered one (all dropped, in
+ * the FIFO at the stop or reported by no frame) plus the sum of
+ * lost_before equal st->drops exactly.  Returns the frames left untaken.
+ */
+uint64_t t_frames_final_at(const char *file, int line, struct t_frames *f,
+			   const struct fpgadma_stream_stats *st);
+#define t_frames_final(f, st) t_frames_final_at(__FILE__, __LINE__, f, st)
+
+/*
+ * The CQEs of one stream: FRAMES CQEs with wr_id user_data, status
+ * SUCCESS, vendor_err frames covered (cqe_every, only the last before the
+ * END may cover fewer), byte_len those frames' bytes, src_ep the low 32
+ * bits of the write index after them; then exactly one END, and nothing of
+ * the stream after it.
+ */
+struct t_stream_cqes {
+	uint64_t user_data;
+	uint32_t frame_size;
+	uint32_t cqe_every;
+	uint64_t frames;	/* frames the FRAMES CQEs covered */
+	uint64_t cqes;		/* FRAMES CQEs */
+	bool partial;		/* the last covered fewer than cqe_every */
+	bool ended;
+	uint32_t end_status;
+	uint32_t end_reason;	/* enum fpgadma_stream_end */
+};
+void t_stream_cqes_init(struct t_stream_cqes *t, const struct fpgadma_stream_attr *a);
+/* One CQE, which must be of this stream. */
+void t_stream_cqe_at(const char *file, int line, struct t_stream_cqes *t,
+		     const struct fpgadma_cqe *c);
+/*
+ * Take every CQE ready now (no system call); each must be of the stream
+ * t, and fpgadma_poll must not fail (-EOVERFLOW: a lost CQE).  Returns how
+ * many.
+ */
+int t_stream_poll_at(const char *file, int line, struct fpgadma_context *ctx,
+		     struct t_stream_cqes *t);
+#define t_stream_poll(ctx, t) t_stream_poll_at(__FILE__, __LINE__, ctx, t)
+/*
+ * Poll (and wait) until the stream's END CQE came, within timeout_ms; then
+ * check it has status and reason, and that the FRAMES CQEs covered the
+ * final write index (write_idx) whole (or up to the last cqe_every).
+ */
+void t_stream_wait_end_at(const char *file, int line, struct fpgadma_context *ctx,
+			  struct t_stream_cqes *t, uint32_t status, uint32_t reason,
+			  uint64_t write_idx, unsigned int timeout_ms);
+#define t_stream_wait_end(ctx, t, status, reason, write_idx) \
+	t_stream_wait_end_at(__FILE__, __LINE__, ctx, t, status, reason, write_idx, \
+			     T_CQE_TIMEOUT_MS)
+
 /* ---- processes ---- */
 
 /* waitpid with a limit; a child still running then is killed and the test fails. */

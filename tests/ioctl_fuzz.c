@@ -9,12 +9,19 @@
  * arena, in PROT_NONE guards, NULL, kernel and non-canonical); monitored
  * registrations (FPGADMA_REG_MR_MONITOR), and mon_slot and mon_gen, its
  * outputs, set on input, which like an unknown flag bit or a reserved field
- * must get EINVAL; argument pointers that are NULL, kernel addresses,
+ * must get EINVAL; paced streams (STREAM_START with random geometry, keys,
+ * rates and FIFO depths, flags, reserved and out fields, each stream that
+ * starts stopped again at once, with or without a drain, or now and then
+ * left running on the private context for its close to stop;
+ * STREAM_STATS and STREAM_STOP of random ids, with random flags, reserved
+ * fields and stats on input), argument pointers that are NULL, kernel addresses,
  * unmapped, read-only or straddle a guard page; POSTs with random opcodes,
  * counts, device addresses and SGE lists; other drivers' commands;
- * mmap/munmap of the ring and of the monitor area with random lengths,
- * offsets and protections (the monitor area maps read-only up to its size,
- * never writable or larger); read() of monitor events with random sizes
+ * mmap/munmap of the ring, of the monitor area and of the stream area with
+ * random lengths, offsets and protections (the monitor area maps read-only
+ * up to its size, never writable or larger; the stream area only shared,
+ * never executable or larger, and garbage written into its read indices
+ * only stalls the streams); read() of monitor events with random sizes
  * and buffers (EINVAL below one event, else EAGAIN: the files are
  * non-blocking and no MR is invalidated); the ring's head overwritten with
  * garbage; contexts closed with MRs (monitored ones too) registered and
@@ -25,8 +32,12 @@
  * {EINVAL, EFAULT, ENOMEM, EAGAIN, EBUSY, EINTR}, save EEXIST for a
  * registration asking for an rkey in use, ENOSPC for a monitored one with
  * every monitor slot taken, EADDRINUSE for a BIND_EP of a
- * number in use and EOPNOTSUPP for host-endpoint work on a device without
- * them.  Afterwards, with every
+ * number in use, EOPNOTSUPP for host-endpoint work on a device without
+ * them, and for the stream calls ENOSPC (max_streams running), EACCES (an
+ * MR without LOCAL_WRITE) and EOPNOTSUPP (a device without paced streams).
+ * A stream call whose arguments set a flag, a reserved or an out field gets
+ * EINVAL; a START that succeeds gives an id in 1..max_streams, and the STATS
+ * and STOP of it succeed.  Afterwards, with every
  * file closed: the pin count, live_mrs and pinned_pages are back where they
  * started, VmPin is 0 again, and data round trips through the device.
  * Prints the seed (argv[1] repeats a run) and the outcomes per kind of call.
@@ -49,12 +60,15 @@
 #define NERR		134
 
 enum kind { K_QUERY, K_REG, K_DEREG, K_POST, K_BIND, K_OURS_BAD, K_FOREIGN, K_MMAP, K_RING,
-	    K_READ, K_REOPEN, K_COUNT };
+	    K_READ, K_REOPEN, K_STREAM, K_COUNT };
 static const char *const kind_name[K_COUNT] = {
 	"QUERY", "REG_MR", "DEREG_MR", "POST", "BIND_EP", "our magic, bad cmd",
 	"other drivers' cmds", "mmap", "ring head writes", "read (monitor events)",
-	"close/reopen with work",
+	"close/reopen with work", "STREAM_START/STOP/STATS",
 };
+
+/* Each thread's stream rings: not in the arena, one half per context. */
+#define SRING		(64 * 1024)
 
 struct fuzzer {
 	unsigned int id;
@@ -69,6 +83,10 @@ struct fuzzer {
 	unsigned int nlive_b;
 	uint8_t *scratch;		/* argument structs; a guard page follows */
 	size_t scratch_len;
+	uint8_t *sring;			/* 2 * SRING bytes: the rings of its streams */
+	uint32_t skey_a, skey_b;	/* their MRs on fd_a and fd_b (LOCAL_WRITE) */
+	uint64_t stream_starts;		/* STREAM_STARTs that succeeded */
+	uint64_t stream_left;		/* streams left running for a close */
 };
 
 static int fd_a;
@@ -100,7 +118,9 @@ static void record(struct fuzzer *f, enum kind k, long r, int err)
 	    e != EBUSY && e != EINTR && !(k == K_FOREIGN && e == ENOTTY) &&
 	    !(k == K_REG && (e == EEXIST || e == ENOSPC)) && !(k == K_POST && e == EOPNOTSUPP) &&
 	    !(k == K_BIND && e == EADDRINUSE) &&
-	    !(k == K_MMAP && (e == EPERM || e == EACCES || e == ENODEV)))
+	    !(k == K_MMAP && (e == EPERM || e == EACCES || e == ENODEV)) &&
+	    !(k == K_STREAM && (e == ENOSPC || e == EACCES ||
+				(e == EOPNOTSUPP && !(q.caps & FPGADMA_CAP_STREAM)))))
 		t_fail("thread %u, %s: unexpected error %s", f->id, kind_name[k], t_errname(e));
 	f->hist[k][e < NERR ? e : NERR]++;
 	f->calls++;
@@ -453,16 +473,215 @@ static void fuzz_bind(struct fuzzer *f, int fd)
 	record(f, K_BIND, r, err);
 }
 
+/* Register [p, p + SRING) on fd for the thread's streams; its lkey. */
+static uint32_t reg_sring(int fd, uint8_t *p)
+{
+	struct fpgadma_reg_mr m = { .addr = (uintptr_t)p, .length = SRING,
+				    .access = FPGADMA_ACCESS_LOCAL_WRITE };
+
+	CHECK_SYS(ioctl(fd, FPGADMA_IOC_REG_MR, &m));
+	return m.lkey;
+}
+
+/* A STREAM_START into the thread's ring on fd, mostly plausible. */
+static void fill_start(struct fuzzer *f, int fd, struct fpgadma_stream_start *s)
+{
+	uint64_t r, span;
+
+	memset(s, 0, sizeof(*s));
+	s->user_data = t_rand(&f->rng);
+	s->lkey = chance(f, 80) ? (fd == fd_a ? f->skey_a : f->skey_b) : rand_key(f);
+	r = rnd(f, 100);
+	s->frame_size = r < 10 ? 0 : r < 85 ? 48 + (uint32_t)rnd(f, 2048) :
+			r < 93 ? (uint32_t)rnd(f, 48) : (uint32_t)t_rand(&f->rng);
+	r = rnd(f, 100);
+	if (r < 90)
+		s->slot_size = (s->frame_size ? s->frame_size : 4096) + (uint32_t)rnd(f, 16);
+	else if (r < 95)
+		s->slot_size = (uint32_t)rnd(f, (uint64_t)s->frame_size + 1);
+	else
+		s->slot_size = (uint32_t)t_rand(&f->rng);
+	r = rnd(f, 100);
+	s->nslots = r < 92 ? 1 + (uint32_t)rnd(f, 8) : r < 95 ? 0 : (uint32_t)t_rand(&f->rng);
+	span = (uint64_t)s->nslots * s->slot_size;
+	s->ring_length = chance(f, 90) ? span + rnd(f, 64) : rand_len(f);
+	if (s->ring_length <= SRING && chance(f, 90))
+		s->ring_offset = rnd(f, SRING - s->ring_length + 1);
+	else
+		s->ring_offset = chance(f, 50) ? rand_len(f) : rand_uaddr(f);
+	r = rnd(f, 100);
+	s->fifo_frames = r < 40 ? 0 : r < 92 ? 1 + (uint32_t)rnd(f, 32) : (uint32_t)t_rand(&f->rng);
+	r = rnd(f, 100);
+	s->frame_period_ns = r < 80 ? 20000 + rnd(f, 5000000) : r < 88 ? 0 :
+			     r < 94 ? 1 + rnd(f, 1000) : t_rand(&f->rng);
+	if (chance(f, 5)) {
+		s->byte_rate = chance(f, 80) ? 1 + rnd(f, 1ULL << 30) : t_rand(&f->rng);
+		if (chance(f, 70))
+			s->frame_period_ns = 0;
+	}
+	s->cqe_every = chance(f, 90) ? (uint32_t)rnd(f, 9) : (uint32_t)t_rand(&f->rng);
+	if (chance(f, 3))
+		s->flags = (uint32_t)t_rand(&f->rng) | 1;
+	if (chance(f, 3))
+		s->reserved[rnd(f, 4)] = t_rand(&f->rng) | 1;
+	if (chance(f, 3))
+		s->stream_id = 1 + (uint32_t)rnd(f, 8);
+	if (chance(f, 3))
+		s->ctrl_off = (1 + rnd(f, 8)) * page;
+}
+
+/* A stream id: on the private context any, on the shared one never a real id. */
+static uint32_t rand_stream_id(struct fuzzer *f, int fd)
+{
+	if (fd == fd_a)	/* the other thread's streams on fd_a are not ours to stop */
+		return chance(f, 50) ? 0 : q.max_streams + 1 + (uint32_t)rnd(f, 1U << 31);
+	return chance(f, 90) ? (uint32_t)rnd(f, q.max_streams + 2) : (uint32_t)t_rand(&f->rng);
+}
+
+/* STREAM_STATS or STREAM_STOP of id, with random flags and fields. */
+static void fuzz_stream_id(struct fuzzer *f, int fd, bool stop, uint32_t id, bool ours)
+{
+	struct fpgadma_stream_stop *sp = (void *)f->scratch;
+	struct fpgadma_stream_query *sq = (void *)f->scratch;
+	bool bad = false, readable = true;
+	void *arg = f->scratch;
+	long r;
+	int err;
+
+	if (stop) {
+		memset(sp, 0, sizeof(*sp));
+		sp->stream_id = id;
+		sp->drain_ms = chance(f, 70) ? 0 : (uint32_t)rnd(f, 3);
+		if (!ours && chance(f, 5)) {
+			sp->flags = (uint32_t)t_rand(&f->rng) | 1;
+			bad = true;
+		}
+		if (!ours && chance(f, 5)) {
+			sp->reserved0 = (uint32_t)t_rand(&f->rng) | 1;
+			bad = true;
+		}
+		if (!ours && chance(f, 5)) {
+			sp->reserved[rnd(f, 2)] = t_rand(&f->rng) | 1;
+			bad = true;
+		}
+		if (!ours && chance(f, 5)) {
+			((uint8_t *)&sp->stats)[rnd(f, sizeof(sp->stats))] = 0x80;
+			bad = true;
+		}
+	} else {
+		memset(sq, 0, sizeof(*sq));
+		sq->stream_id = id;
+		if (!ours && chance(f, 5)) {
+			sq->flags = (uint32_t)t_rand(&f->rng) | 1;
+			bad = true;
+		}
+		if (!ours && chance(f, 5)) {
+			sq->reserved[rnd(f, 2)] = t_rand(&f->rng) | 1;
+			bad = true;
+		}
+		if (!ours && chance(f, 5)) {
+			((uint8_t *)&sq->stats)[rnd(f, sizeof(sq->stats))] = 0x40;
+			bad = true;
+		}
+	}
+	if (!ours && chance(f, 8))
+		arg = rand_arg(f, stop ? sizeof(*sp) : sizeof(*sq), &readable);
+	r = do_ioctl(fd, stop ? FPGADMA_IOC_STREAM_STOP : FPGADMA_IOC_STREAM_STATS, arg, &err);
+	if (readable && arg == f->scratch) {
+		if (bad && !(r == -1 && err == EINVAL))
+			t_fail("thread %u: STREAM_%s of %u with flags/reserved/stats set: %ld %s, "
+			       "expected EINVAL", f->id, stop ? "STOP" : "STATS", id, r,
+			       t_errname(err));
+		if (ours && r)
+			t_fail("thread %u: STREAM_%s of stream %u it started: %s", f->id,
+			       stop ? "STOP" : "STATS", id, t_errname(err));
+		if (fd == fd_a && !ours && !(r == -1 && (err == EINVAL || err == EOPNOTSUPP)))
+			t_fail("thread %u: STREAM_%s of id %u on the shared context: %ld %s", f->id,
+			       stop ? "STOP" : "STATS", id, r, t_errname(err));
+		if (r == 0) {
+			const struct fpgadma_stream_stats *st = stop ? &sp->stats : &sq->stats;
+
+			if (st->frames != st->frames_delivered + st->drops + st->fifo_level ||
+			    (stop && (st->state != FPGADMA_STREAM_STOPPED || st->fifo_level)))
+				t_fail("thread %u: STREAM_%s of %u: frames %llu, delivered %llu, "
+				       "drops %llu, FIFO %u, state %u", f->id,
+				       stop ? "STOP" : "STATS", id,
+				       (unsigned long long)st->frames,
+				       (unsigned long long)st->frames_delivered,
+				       (unsigned long long)st->drops, st->fifo_level, st->state);
+		}
+	}
+	record(f, K_STREAM, r, err);
+}
+
+/*
+ * The paced-stream calls: mostly a START (into the thread's own ring) that,
+ * when it succeeds, is looked at and stopped at once, or on the private
+ * context now and then left running for its close; else STATS or STOP of
+ * random ids.
+ */
+static void fuzz_stream(struct fuzzer *f, int fd)
+{
+	struct fpgadma_stream_start *s = (void *)f->scratch;
+	bool readable = true, bad;
+	void *arg = s;
+	uint64_t period;
+	uint32_t id;
+	long r;
+	int err;
+
+	if (chance(f, 40)) {
+		fuzz_stream_id(f, fd, chance(f, 50), rand_stream_id(f, fd), false);
+		return;
+	}
+	fill_start(f, fd, s);
+	bad = s->flags || s->stream_id || s->ctrl_off || s->reserved[0] || s->reserved[1] ||
+	      s->reserved[2] || s->reserved[3];
+	if (chance(f, 8)) {
+		void *p = rand_arg(f, sizeof(*s), &readable);
+
+		arg = readable ? arg : p;
+	}
+	r = do_ioctl(fd, FPGADMA_IOC_STREAM_START, arg, &err);
+	if (arg == s && bad && !(r == -1 && err == EINVAL))
+		t_fail("thread %u: STREAM_START with flags 0x%x, stream_id %u, ctrl_off %llu or a "
+		       "reserved field set: %ld %s, expected EINVAL", f->id, s->flags, s->stream_id,
+		       (unsigned long long)s->ctrl_off, r, t_errname(err));
+	record(f, K_STREAM, r, err);
+	if (r)
+		return;
+	CHECK(arg == s);	/* success writes the id back: only into scratch */
+	id = s->stream_id;
+	if (id < 1 || id > q.max_streams || s->ctrl_off % page ||
+	    s->ctrl_off >= q.stream_area_size || s->frame_size < FPGADMA_FRAME_HDR_SIZE ||
+	    s->slot_size < s->frame_size || !s->fifo_frames || !s->frame_period_ns)
+		t_fail("thread %u: STREAM_START gave id %u, ctrl_off %llu, frame_size %u (slot %u), "
+		       "FIFO %u, period %llu", f->id, id, (unsigned long long)s->ctrl_off,
+		       s->frame_size, s->slot_size, s->fifo_frames,
+		       (unsigned long long)s->frame_period_ns);
+	f->stream_starts++;
+	period = s->frame_period_ns;
+	if (chance(f, 50))
+		fuzz_stream_id(f, fd, false, id, true);
+	/* a slow one only: a fast stream's timer would eat the guest's CPU */
+	if (fd == f->fd_b && period >= 1000000 && chance(f, 5)) {
+		f->stream_left++;	/* the close of fd_b stops it */
+		return;
+	}
+	fuzz_stream_id(f, fd, true, id, true);
+}
+
 static bool valid_cmd(unsigned long cmd)
 {
 	return cmd == FPGADMA_IOC_QUERY || cmd == FPGADMA_IOC_REG_MR ||
 	       cmd == FPGADMA_IOC_DEREG_MR || cmd == FPGADMA_IOC_POST ||
-	       cmd == FPGADMA_IOC_BIND_EP;
+	       cmd == FPGADMA_IOC_BIND_EP || cmd == FPGADMA_IOC_STREAM_START ||
+	       cmd == FPGADMA_IOC_STREAM_STOP || cmd == FPGADMA_IOC_STREAM_STATS;
 }
 
 static void fuzz_ours_bad(struct fuzzer *f, int fd)
 {
-	unsigned int nr = chance(f, 50) ? (unsigned int)rnd(f, 4) : (unsigned int)rnd(f, 256);
+	unsigned int nr = chance(f, 50) ? (unsigned int)rnd(f, 8) : (unsigned int)rnd(f, 256);
 	unsigned long cmd = _IOC((unsigned int)rnd(f, 4), FPGADMA_IOC_MAGIC, nr,
 				 (unsigned int)rnd(f, _IOC_SIZEMASK + 1));
 	bool readable;
@@ -520,11 +739,21 @@ static void fuzz_mmap(struct fuzzer *f, int fd)
 	void *m;
 	int err;
 
+	bool stream_area = !mon_area && (q.caps & FPGADMA_CAP_STREAM) && chance(f, 15);
+
 	/* The monitor area: read-only, at most mon_size. */
 	if (mon_area) {
 		off = (off_t)q.mon_mmap_off;
 		if (chance(f, 40))
 			len = q.mon_size;
+	}
+	/* The stream area: shared only, never executable, at most its size. */
+	if (stream_area) {
+		off = (off_t)q.stream_mmap_off;
+		if (chance(f, 50))
+			len = q.stream_area_size;
+		else if (chance(f, 50))
+			len = page * (1 + rnd(f, q.max_streams));
 	}
 	m = mmap(NULL, len, prot, flags, fd, off);
 	err = errno;
@@ -534,6 +763,23 @@ static void fuzz_mmap(struct fuzzer *f, int fd)
 	if (mon_area && m == MAP_FAILED && len && len <= q.mon_size && prot == PROT_READ)
 		t_fail("thread %u: read-only mmap of %zu bytes of the monitor area: %s", f->id, len,
 		       t_errname(err));
+	if (stream_area && m != MAP_FAILED &&
+	    (flags != MAP_SHARED || (prot & PROT_EXEC) || len > q.stream_area_size))
+		t_fail("thread %u: mmap of the stream area, %zu bytes, prot 0x%x, flags 0x%x: "
+		       "mapped", f->id, len, prot, flags);
+	if (stream_area && m == MAP_FAILED && len && len <= q.stream_area_size &&
+	    flags == MAP_SHARED && prot == (PROT_READ | PROT_WRITE))
+		t_fail("thread %u: read-write shared mmap of %zu bytes of the stream area: %s",
+		       f->id, len, t_errname(err));
+	/* Garbage in a read index (the process's) only stalls that stream. */
+	if (stream_area && m != MAP_FAILED && prot == (PROT_READ | PROT_WRITE) && len >= page &&
+	    chance(f, 30)) {
+		struct fpgadma_stream_ctrl *c = (void *)((uint8_t *)m + page * rnd(f, len / page));
+
+		__atomic_store_n(&c->read_idx, chance(f, 50) ? t_rand(&f->rng) :
+				 __atomic_load_n(&c->write_idx, __ATOMIC_ACQUIRE) + rnd(f, 3),
+				 __ATOMIC_RELEASE);
+	}
 	if (m != MAP_FAILED) {
 		if ((prot & PROT_READ) && len >= page)
 			(void)*(volatile uint32_t *)m;
@@ -598,6 +844,7 @@ static void reopen_b(struct fuzzer *f)
 	f->fd_b = open("/dev/fpgadma0", O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	CHECK_SYS(f->fd_b);
 	f->nlive_b = 0;
+	f->skey_b = reg_sring(f->fd_b, f->sring + SRING);
 	record(f, K_REOPEN, 0, 0);
 }
 
@@ -617,8 +864,10 @@ static void *fuzz_main(void *arg)
 			fuzz_reg(f, fd);
 		else if (r < 430)
 			fuzz_dereg_key(f, fd, rand_key(f), true);
-		else if (r < 700)
+		else if (r < 670)
 			fuzz_post(f, fd);
+		else if (r < 700)
+			fuzz_stream(f, fd);
 		else if (r < 715)
 			fuzz_bind(f, chance(f, 95) ? f->fd_b : fd_a);
 		else if (r < 820)
@@ -768,6 +1017,8 @@ int main(int argc, char **argv)
 				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		CHECK(f->scratch != MAP_FAILED);
 		CHECK_SYS(mprotect(f->scratch + f->scratch_len, page, PROT_NONE));
+		f->sring = t_map(2 * SRING);
+		f->skey_a = reg_sring(fd_a, f->sring);
 	}
 	t_start = t_now_ms();
 	for (i = 0; i < NTHREADS; i++)
@@ -794,7 +1045,14 @@ int main(int argc, char **argv)
 		CHECK_GT(fz[i].mon_regs, 50);
 		CHECK_GT(fz[i].hist[K_READ][EAGAIN], 10);
 		CHECK_GT(fz[i].hist[K_READ][EINVAL], 10);
+		if (q.caps & FPGADMA_CAP_STREAM) {
+			CHECK_GT(fz[i].stream_starts, 10);
+			CHECK_GT(fz[i].hist[K_STREAM][EINVAL], 10);
+		}
 	}
+	t_log("paced streams started: %llu and %llu (left running for a close: %llu and %llu)",
+	      (unsigned long long)fz[0].stream_starts, (unsigned long long)fz[1].stream_starts,
+	      (unsigned long long)fz[0].stream_left, (unsigned long long)fz[1].stream_left);
 	t_log("monitored registrations that succeeded: %llu and %llu (deregistered like the others)",
 	      (unsigned long long)fz[0].mon_regs, (unsigned long long)fz[1].mon_regs);
 
