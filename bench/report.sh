@@ -17,6 +17,8 @@
 #                              fabtests/mpi_pingpong -b (Open MPI, 2 ranks,
 #                              unregistered buffers): cm + ofi MTL on fpgadma
 #                              with FI_FPGADMA_MR_CACHE=1 and =0, ob1 + vader
+#   stream.tsv                 bench/stream_bench: paced streams, the
+#                              highest rate with no drop per frame size
 #   rxe-read.tsv               perftest ib_read_bw / ib_read_lat over rxe
 #   stages.tsv                 the module's per-stage times
 #   skipped.tsv                steps skipped, and why
@@ -26,7 +28,8 @@
 # hit/cold, monitor/none, cache on/off), the goals each marked met or
 # missed with its figure, and plots drawn with gnuplot (pngcairo, else png):
 # registration time against size (log-log, with rxe), cache hit against
-# cold, device bandwidth against memcpy, small-operation rate of fpgadma,
+# cold, device bandwidth against memcpy, paced streams' throughput against
+# memcpy, small-operation rate of fpgadma,
 # shm and rxe, bandwidth without desc with the cache on and off, Open MPI's
 # bandwidth and latency with the cache on and off and over vader.  A ratio
 # is a speed ratio: above 1 the first named is faster, except hit/cold (a
@@ -169,6 +172,7 @@ BEGIN {
 	have_mv = load("mpi-vader.tsv", "mv", "size")
 	have_rxe = load("rxe-read.tsv", "rxe", "test,mode,size")
 	have_st = load("stages.tsv", "st", "workload,stage")
+	have_sb = load("stream.tsv", "sb", "size")
 
 	print "# fpgadma benchmarks"
 	print ""
@@ -426,6 +430,36 @@ BEGIN {
 	if (!NR_) goal(text, "not measured", have_rma ? "no reads of 1 MiB and more" : skipped_why("rma-fpga"))
 	else goal(text, MIN >= 0.8 ? "met" : "missed", sprintf("fi_read_mem/memcpy %.0f%% to %.0f%% over %d sizes, lowest at %s", 100 * MIN, 100 * MAX, NR_, human(MINAT)))
 
+	# ---- paced streams
+	section("Paced streams: the highest frame rate without a drop")
+	if (!have_sb) print "Not measured: " skipped_why("stream") "."
+	else {
+		print TITLE["sb"] ". Per frame size, the highest rate (frames/s) at which the device wrote every"
+		print "frame into the ring and one consumer took them with no drop for the time `held`; MB/s = rate ×"
+		print "size (10^6 bytes/s); `of memcpy` = that / memcpy of one frame between two buffers in the same"
+		print "process; latency from the frame'\''s timestamp (the device producing it) to the consumer seeing"
+		print "it, at that rate; CPU: the consumer'\''s user + system seconds per 10^9 bytes."
+		print ""
+		split("size|ring|frames/s|MB/s|memcpy MB/s|of memcpy|p50 µs|p99 µs|max µs|CPU s/GB|held s|trials|result", h, "|")
+		header(h, 13)
+		n = sizes("sb", S)
+		for (i = 1; i <= n; i++) {
+			s = S[i]
+			c[1] = human(s); c[2] = val("sb", s, "nslots") " × " human(val("sb", s, "slot_size") + 0)
+			c[3] = num(val("sb", s, "frames_per_s")); c[4] = num(val("sb", s, "MBps"))
+			c[5] = num(val("sb", s, "memcpy_MBps")); c[6] = pct(val("sb", s, "of_memcpy"))
+			c[7] = num(val("sb", s, "lat_p50_us")); c[8] = num(val("sb", s, "lat_p99_us")); c[9] = num(val("sb", s, "lat_max_us"))
+			c[10] = num(val("sb", s, "cpu_s_per_GB")); c[11] = num(val("sb", s, "duration_s"))
+			c[12] = val("sb", s, "trials"); c[13] = val("sb", s, "result")
+			if (val("sb", s, "drops") + 0 > 0) c[13] = c[13] " (" val("sb", s, "drops") " drops)"
+			series("stream-MBps", s, val("sb", s, "MBps")); series("stream-memcpy", s, val("sb", s, "memcpy_MBps"))
+			row(c, 13)
+		}
+		done()
+		print ""
+		for (i = 1; i <= NNOTE["sb"]; i++) print "- " NOTE["sb", i]
+	}
+
 	# ---- host to host
 	section("Host to host: fpgadma against shm and rxe")
 	if (!have_hf && !have_hs && !have_rxe)
@@ -665,6 +699,8 @@ if [ -n "$terminal" ]; then
 	plot rma-bw 'Device bandwidth against memcpy' 'bytes' 'MB/s' xy \
 		bw-fi_read_mem:fi_read_mem bw-fi_write_mem:fi_write_mem \
 		bw-fi_read_stream:fi_read_stream bw-memcpy:memcpy
+	plot stream-bw 'Paced streams: throughput at the highest rate without a drop, against memcpy' 'frame size (bytes)' 'MB/s' xy \
+		stream-MBps:'paced stream (libfpgadma)' stream-memcpy:'memcpy of one frame'
 	plot small-ops 'Small-operation rate: fpgadma, shm, rxe' 'bytes' 'operations/s' xy \
 		rate-fpgadma-host_read:'fpgadma host_read' rate-shm-host_read:'shm host_read' \
 		rate-fpgadma-host_write:'fpgadma host_write' rate-shm-host_write:'shm host_write' \

@@ -11,7 +11,21 @@
  *  4. read frames of the stream (64 by default) and check every word of
  *     every frame against fpgadma_stream_word() and that frame numbers are
  *     consecutive;
- *  5. release everything and print PASS or FAIL.
+ *  5. paced streams, on a device with FPGADMA_CAP_STREAM (else one line
+ *     says why they are skipped): frames of 4219 bytes into a ring of 64
+ *     slots of 4224 bytes at an odd offset of the MR, consumed through the
+ *     stream's control block (fpgadma_stream_ready/slot/release, no system
+ *     call) and its CQEs, every frame's header, sequence number, timestamp
+ *     and payload checked:
+ *     a. camera: 2000 frames/s for 1 s, a consumer that keeps up (drops are
+ *        not expected; if there are some, they are reported and counted);
+ *     b. overrun: 10000 frames/s for 0.5 s, a consumer that takes one frame
+ *        per millisecond: the drops the application counts (lost_before of
+ *        the frames it got, and the frames produced after the last one)
+ *        must equal the device's;
+ *     each with its frames, bytes, drops, FIFO high-water mark and the
+ *     latency from a frame's timestamp to the consumer seeing it;
+ *  6. release everything and print PASS or FAIL.
  *
  * Exit status: 0 only if everything was verified, 1 otherwise, 2 on a usage
  * error.  Rates are wall-clock from the first post to the last completion.
@@ -23,6 +37,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +53,19 @@
 #define MAX_PIECES	4		/* pieces per WR (capped by max_sge) */
 #define FRAMES_PER_WR	8
 #define WAIT_MS		30000		/* a completion slower than this is a failure */
+
+/* Paced streams (phase 5): the ring, in the MR of the other phases */
+#define PACED_FRAME	(4096 + 123)	/* bytes per frame: not a multiple of 8 */
+#define PACED_SLOT	(PACED_FRAME + 5)
+#define PACED_SLOTS	64
+#define PACED_OFFSET	77		/* of slot 0 in the MR: odd */
+#define CAMERA_RATE	2000		/* frames/s */
+#define CAMERA_SECS	1.0
+#define OVERRUN_RATE	10000		/* frames/s */
+#define OVERRUN_SECS	0.5
+#define OVERRUN_TAKE_NS	1000000ull	/* the overrun consumer: one frame per ms */
+#define PACED_DRAIN_MS	200		/* camera's stop: the FIFO into free slots */
+#define PACED_CANARY	0xa5		/* the ring before a run */
 
 enum phase { PHASE_WRITE = 1, PHASE_READ, PHASE_STREAM };
 
@@ -410,6 +438,456 @@ static int test_stream(struct demo *d, uint64_t frames)
 	return 0;
 }
 
+/* ---- phase 5: paced streams --------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* One paced-stream run and what its consumer saw. */
+struct paced {
+	const char *name;
+	struct fpgadma_stream *s;
+	struct fpgadma_stream_attr a;
+	uint32_t id;
+	unsigned char *ring;	/* slot 0 */
+	/* frames */
+	uint64_t seen;		/* frames taken: the local read index */
+	uint64_t after_stop;	/* of them, read from the ring after the stop */
+	bool any;		/* a frame was seen */
+	uint64_t last_seq, last_ts;
+	uint64_t lost;		/* the sum of their lost_before */
+	uint64_t bytes;
+	/* the latency of each frame taken while the stream ran, ns */
+	uint64_t *lat;
+	size_t nlat, lat_cap;
+	/* completions */
+	uint64_t cqe_frames, cqe_count;
+	bool ended;
+	struct fpgadma_stream_stats fin;
+};
+
+static uint64_t u64_le(const unsigned char *p)
+{
+	return word_at(p);
+}
+
+static uint32_t u32_le(const unsigned char *p)
+{
+	uint32_t w;
+
+	memcpy(&w, p, sizeof(w));
+	return le32toh(w);
+}
+
+static uint16_t u16_le(const unsigned char *p)
+{
+	uint16_t w;
+
+	memcpy(&w, p, sizeof(w));
+	return le16toh(w);
+}
+
+/*
+ * Check frame idx of the run at f: its header, that its sequence number
+ * follows the previous frame's by 1 + lost_before, that its timestamp
+ * follows by the period times that, and every payload byte.  Returns 0 or -1.
+ */
+static int paced_frame(struct paced *r, const unsigned char *f, uint64_t idx)
+{
+	const uint64_t fs = r->a.frame_size, words = fs / 8;
+	uint32_t magic = u32_le(f + offsetof(struct fpgadma_frame_hdr, magic));
+	uint16_t hdr_size = u16_le(f + offsetof(struct fpgadma_frame_hdr, hdr_size));
+	uint16_t flags = u16_le(f + offsetof(struct fpgadma_frame_hdr, flags));
+	uint32_t size = u32_le(f + offsetof(struct fpgadma_frame_hdr, frame_size));
+	uint32_t id = u32_le(f + offsetof(struct fpgadma_frame_hdr, stream_id));
+	uint64_t seq = u64_le(f + offsetof(struct fpgadma_frame_hdr, seq));
+	uint64_t ts = u64_le(f + offsetof(struct fpgadma_frame_hdr, timestamp_ns));
+	uint64_t lost = u64_le(f + offsetof(struct fpgadma_frame_hdr, lost_before));
+	uint64_t rsv = u64_le(f + offsetof(struct fpgadma_frame_hdr, reserved));
+	uint64_t want, j, w, got, mask;
+	unsigned int b;
+
+	if (magic != FPGADMA_FRAME_MAGIC || hdr_size != FPGADMA_FRAME_HDR_SIZE ||
+	    flags || size != fs || id != r->id || rsv) {
+		fprintf(stderr, "fpgadma_demo: %s: frame %" PRIu64 " (slot %" PRIu64 "): "
+			"header magic %#" PRIx32 " hdr_size %" PRIu16 " flags %#" PRIx16
+			" frame_size %" PRIu32 " stream_id %" PRIu32 " reserved %#" PRIx64
+			", expected magic %#x hdr_size %d flags 0 frame_size %" PRIu64
+			" stream_id %" PRIu32 " reserved 0\n", r->name, idx, idx % r->a.nslots,
+			magic, hdr_size, flags, size, id, rsv, FPGADMA_FRAME_MAGIC,
+			FPGADMA_FRAME_HDR_SIZE, fs, r->id);
+		return -1;
+	}
+	/* seq counts every frame produced from 0, the dropped ones too */
+	want = (r->any ? r->last_seq + 1 : 0) + lost;
+	if (seq != want) {
+		fprintf(stderr, "fpgadma_demo: %s: frame %" PRIu64 " has seq %" PRIu64
+			" and lost_before %" PRIu64 ", so seq %" PRIu64 " was expected (after %s)\n",
+			r->name, idx, seq, lost, want,
+			r->any ? "the previous frame's" : "none: the first frame");
+		return -1;
+	}
+	if (r->any && ts - r->last_ts != (seq - r->last_seq) * r->a.frame_period_ns) {
+		fprintf(stderr, "fpgadma_demo: %s: frame %" PRIu64 " (seq %" PRIu64 ") has "
+			"timestamp %" PRIu64 " ns, %" PRId64 " ns after seq %" PRIu64 "'s: expected %"
+			PRIu64
+			" (the period %" PRIu64 " ns times %" PRIu64 ")\n", r->name, idx, seq, ts,
+			(int64_t)(ts - r->last_ts), r->last_seq,
+			(seq - r->last_seq) * r->a.frame_period_ns, (uint64_t)r->a.frame_period_ns,
+			seq - r->last_seq);
+		return -1;
+	}
+	for (j = FPGADMA_FRAME_HDR_SIZE / 8; j < words + (fs % 8 != 0); j++) {
+		w = fpgadma_stream_word(seq, j);
+		if (j < words) {
+			got = u64_le(f + 8 * j);
+		} else {
+			/* the last word, cut short: its first fs % 8 bytes */
+			got = 0;
+			for (b = 0; b < fs % 8; b++)
+				got |= (uint64_t)f[8 * j + b] << (8 * b);
+			mask = (1ull << (8 * (fs % 8))) - 1;
+			w &= mask;
+		}
+		if (got == w)
+			continue;
+		fprintf(stderr, "fpgadma_demo: %s: frame %" PRIu64 " (seq %" PRIu64 ") word %"
+			PRIu64 "%s is %#" PRIx64 ", expected %#" PRIx64 "\n", r->name, idx, seq, j,
+			j < words ? "" : " (cut short)", got, w);
+		return -1;
+	}
+	r->any = true;
+	r->last_seq = seq;
+	r->last_ts = ts;
+	r->lost += lost;
+	r->bytes += fs;
+	return 0;
+}
+
+/* Check one CQE of the run: STREAM_FRAMES ones, then its STREAM_END.  0 or -1. */
+static int paced_cqe(struct paced *r, const struct fpgadma_cqe *c)
+{
+	uint64_t want_len = (uint64_t)c->vendor_err * r->a.frame_size;
+
+	if (c->wr_id != r->a.user_data || r->ended) {
+		fprintf(stderr, "fpgadma_demo: %s: CQE with wr_id %#" PRIx64 " opcode %"
+			PRIu32 "%s\n", r->name, (uint64_t)c->wr_id, c->opcode,
+			r->ended ? " after the stream's STREAM_END" : ", not the stream's");
+		return -1;
+	}
+	if (c->opcode == FPGADMA_WR_STREAM_END) {
+		if (c->status != FPGADMA_WC_SUCCESS ||
+		    c->vendor_err != FPGADMA_STREAM_END_STOP) {
+			fprintf(stderr, "fpgadma_demo: %s: STREAM_END %s, end %" PRIu32
+				", expected success and %d (stopped)\n", r->name,
+				fpgadma_wc_status_str(c->status), c->vendor_err,
+				FPGADMA_STREAM_END_STOP);
+			return -1;
+		}
+		r->ended = true;
+		return 0;
+	}
+	r->cqe_frames += c->vendor_err;
+	r->cqe_count++;
+	if (c->opcode != FPGADMA_WR_STREAM_FRAMES || c->status != FPGADMA_WC_SUCCESS ||
+	    c->vendor_err == 0 || c->byte_len != want_len ||
+	    c->src_ep != (uint32_t)r->cqe_frames) {
+		fprintf(stderr, "fpgadma_demo: %s: CQE opcode %" PRIu32 " %s, %" PRIu32
+			" frames, byte_len %" PRIu64 ", write index %" PRIu32 ": expected"
+			" STREAM_FRAMES, success, byte_len %" PRIu64 ", write index %"
+			PRIu32 "\n", r->name, c->opcode, fpgadma_wc_status_str(c->status),
+			c->vendor_err, (uint64_t)c->byte_len, c->src_ep, want_len,
+			(uint32_t)r->cqe_frames);
+		return -1;
+	}
+	return 0;
+}
+
+/* Take the run's CQEs there are.  0 or -1. */
+static int paced_cqes(struct demo *d, struct paced *r)
+{
+	struct fpgadma_cqe c[16];
+	int n, k;
+
+	while ((n = fpgadma_poll(d->ctx, c, 16)) > 0)
+		for (k = 0; k < n; k++)
+			if (paced_cqe(r, &c[k]))
+				return -1;
+	if (n < 0) {
+		fail("poll", n);
+		return -1;
+	}
+	return 0;
+}
+
+/* Take the n frames from index first: check them, keep their latency. */
+static int paced_take(struct paced *r, uint64_t first, uint64_t n, uint64_t seen_ns)
+{
+	uint64_t i;
+
+	for (i = 0; i < n; i++) {
+		const unsigned char *f = fpgadma_stream_slot(r->s, first + i);
+		const unsigned char *want = r->ring + (first + i) % r->a.nslots * r->a.slot_size;
+
+		if (f != want) {
+			fprintf(stderr, "fpgadma_demo: %s: fpgadma_stream_slot(%" PRIu64 ") is %p, "
+				"expected %p (slot %" PRIu64 ")\n", r->name, first + i, (void *)f,
+				(void *)want, (first + i) % r->a.nslots);
+			return -1;
+		}
+		if (paced_frame(r, f, first + i))
+			return -1;
+		if (r->nlat == r->lat_cap) {
+			size_t cap = r->lat_cap ? 2 * r->lat_cap : 4096;
+			uint64_t *p = realloc(r->lat, cap * sizeof(*p));
+
+			if (!p) {
+				fail("realloc", -ENOMEM);
+				return -1;
+			}
+			r->lat = p;
+			r->lat_cap = cap;
+		}
+		r->lat[r->nlat++] = seen_ns - r->last_ts;
+	}
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The p-th percentile (nearest rank) of the sorted v[n], in µs. */
+static double pct_us(const uint64_t *v, size_t n, unsigned int p)
+{
+	size_t k = (n * p + 99) / 100;
+
+	return n ? v[k ? k - 1 : 0] / 1e3 : 0;
+}
+
+/*
+ * Run a stream at rate frames/s for secs seconds into the ring at
+ * PACED_OFFSET of the MR.  take_ns 0: the consumer takes frames as they
+ * come, sleeping in fpgadma_wait() when there are none; else it takes one
+ * frame every take_ns.  Then stop it (letting the FIFO drain into free
+ * slots for up to drain_ms), read the frames it left in the ring, and check
+ * its final counters against what the consumer saw.  Returns 0 or -1.
+ */
+static int paced_run(struct demo *d, struct paced *r, uint64_t rate, double secs,
+		     uint64_t take_ns, unsigned int drain_ms)
+{
+	uint64_t t_end, next_take, first, n, i, tail, app_drops, produced_after;
+	struct fpgadma_stream_stats *fin = &r->fin;
+	struct timespec tick;
+	uint32_t end;
+	int ret;
+
+	memset(&r->a, 0, sizeof(r->a));
+	r->a.ring_offset = PACED_OFFSET;
+	r->a.ring_length = (uint64_t)PACED_SLOTS * PACED_SLOT;
+	r->a.slot_size = PACED_SLOT;
+	r->a.nslots = PACED_SLOTS;
+	r->a.frame_size = PACED_FRAME;
+	r->a.frame_period_ns = 1000000000ull / rate;
+	r->a.cqe_every = 1;
+	r->a.user_data = 0x5354524dull << 32 | rate;	/* "STRM" */
+	r->ring = d->buf + PACED_OFFSET;
+	memset(r->ring, PACED_CANARY, r->a.ring_length);
+
+	ret = fpgadma_stream_start(d->mr, &r->a, &r->s);
+	if (ret) {
+		fprintf(stderr, "fpgadma_demo: %s: fpgadma_stream_start (%" PRIu32 " slots of %" PRIu32
+			" bytes at MR offset %" PRIu64 ", frames of %" PRIu32 " bytes every %" PRIu64
+			" ns): %s\n", r->name, r->a.nslots, r->a.slot_size, (uint64_t)r->a.ring_offset,
+			r->a.frame_size, (uint64_t)r->a.frame_period_ns, fpgadma_strerror(ret));
+		r->s = NULL;
+		return -1;
+	}
+	r->id = fpgadma_stream_id(r->s);
+	printf("paced:    %s: stream %" PRIu32 ", %" PRIu32 " slots of %" PRIu32 " bytes at MR offset %"
+	       PRIu64 ", frames of %" PRIu32 " bytes every %" PRIu64 " ns (%.0f frames/s), FIFO %"
+	       PRIu32 " frames, one CQE per frame\n", r->name, r->id, r->a.nslots, r->a.slot_size,
+	       (uint64_t)r->a.ring_offset, r->a.frame_size, (uint64_t)r->a.frame_period_ns,
+	       1e9 / r->a.frame_period_ns, r->a.fifo_frames);
+	if (r->a.frame_size != PACED_FRAME) {
+		fprintf(stderr, "fpgadma_demo: %s: the stream runs with frames of %" PRIu32
+			" bytes, %d were asked for\n", r->name, r->a.frame_size, PACED_FRAME);
+		goto err;
+	}
+
+	next_take = now_ns();
+	t_end = next_take + (uint64_t)(secs * 1e9);
+	while (now_ns() < t_end) {
+		/* CQEs first: a frame whose CQE was taken is ready below */
+		if (paced_cqes(d, r))
+			goto err;
+		if (fpgadma_stream_state(r->s, &end) == FPGADMA_STREAM_STOPPED) {
+			fprintf(stderr, "fpgadma_demo: %s: the stream stopped by itself (end %" PRIu32
+				")\n", r->name, end);
+			goto err;
+		}
+		n = fpgadma_stream_ready(r->s, &first);
+		if (first != r->seen || n > r->a.nslots) {
+			fprintf(stderr, "fpgadma_demo: %s: fpgadma_stream_ready: %" PRIu64 " frames from %"
+				PRIu64 ", after %" PRIu64 " taken, %" PRIu32 " slots\n", r->name, n,
+				first, r->seen, r->a.nslots);
+			goto err;
+		}
+		if (take_ns && n > 1)
+			n = 1;
+		if (n) {
+			if (paced_take(r, first, n, now_ns()))
+				goto err;
+			fpgadma_stream_release(r->s, n);
+			r->seen += n;
+		}
+		if (take_ns) {
+			/* one frame per tick; late ticks are not made up for */
+			next_take += take_ns;
+			if (next_take < now_ns())
+				next_take = now_ns();
+			tick.tv_sec = (time_t)(next_take / 1000000000ull);
+			tick.tv_nsec = (long)(next_take % 1000000000ull);
+			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &tick, NULL) == EINTR)
+				;
+		} else if (!n) {
+			ret = fpgadma_wait(d->ctx, 100);
+			if (ret < 0) {
+				fail("wait", ret);
+				goto err;
+			}
+		}
+	}
+
+	ret = fpgadma_stream_stop(r->s, drain_ms, fin);
+	r->s = NULL;
+	if (ret) {
+		fail("stream_stop", ret);
+		return -1;
+	}
+	/* the frames not taken yet: in the ring, which is no longer the stream's */
+	if (fin->write_idx < r->seen || fin->write_idx - r->seen > r->a.nslots) {
+		fprintf(stderr, "fpgadma_demo: %s: final write index %" PRIu64 " with %" PRIu64
+			" frames taken and %" PRIu32 " slots\n", r->name, (uint64_t)fin->write_idx,
+			r->seen, r->a.nslots);
+		return -1;
+	}
+	tail = fin->write_idx - r->seen;
+	for (i = r->seen; i < fin->write_idx; i++)
+		if (paced_frame(r, r->ring + i % r->a.nslots * r->a.slot_size, i))
+			return -1;
+	r->after_stop = tail;
+	r->seen += tail;
+	/* its STREAM_END is in the ring by now */
+	if (paced_cqes(d, r))
+		return -1;
+	if (!r->ended) {
+		fprintf(stderr, "fpgadma_demo: %s: no STREAM_END CQE after fpgadma_stream_stop\n",
+			r->name);
+		return -1;
+	}
+
+	if (fin->state != FPGADMA_STREAM_STOPPED || fin->end != FPGADMA_STREAM_END_STOP ||
+	    fin->frames_delivered != r->seen || fin->bytes_delivered != r->bytes ||
+	    fin->frames != fin->frames_delivered + fin->drops + fin->fifo_level ||
+	    fin->frames_delivered - r->cqe_frames >= r->a.cqe_every ||
+	    r->cqe_frames > fin->frames_delivered) {
+		fprintf(stderr, "fpgadma_demo: %s: final stats: state %" PRIu32 " end %" PRIu32
+			", %" PRIu64 " frames = %" PRIu64 " delivered (%" PRIu64 " bytes) + %" PRIu64
+			" drops + %" PRIu32 " in the FIFO; the consumer took %" PRIu64 " frames (%"
+			PRIu64 " bytes), the CQEs counted %" PRIu64 "\n", r->name, fin->state, fin->end,
+			(uint64_t)fin->frames, (uint64_t)fin->frames_delivered,
+			(uint64_t)fin->bytes_delivered, (uint64_t)fin->drops, fin->fifo_level, r->seen,
+			r->bytes, r->cqe_frames);
+		return -1;
+	}
+	/*
+	 * The drops as the application knows them: the lost_before of the
+	 * frames it got, and the frames produced after the last of them (the
+	 * final count minus the last seq + 1) that never came.
+	 */
+	produced_after = fin->frames - fin->fifo_level - (r->any ? r->last_seq + 1 : 0);
+	app_drops = r->lost + produced_after;
+	if (fin->frames - fin->fifo_level < (r->any ? r->last_seq + 1 : 0) ||
+	    app_drops != fin->drops) {
+		fprintf(stderr, "fpgadma_demo: %s: the application counts %" PRIu64 " drops (lost_before %"
+			PRIu64 " + %" PRId64 " produced after the last frame, seq %" PRIu64
+			"), the device %" PRIu64 "\n", r->name, app_drops, r->lost,
+			(int64_t)produced_after, r->any ? r->last_seq : 0, (uint64_t)fin->drops);
+		return -1;
+	}
+	qsort(r->lat, r->nlat, sizeof(*r->lat), cmp_u64);
+	printf("paced:    %s: %" PRIu64 " frames produced, %" PRIu64 " delivered (%" PRIu64 " bytes, %"
+	       PRIu64 " of them read after the stop), %" PRIu64 " drops, FIFO high-water mark %" PRIu32
+	       " of %" PRIu32 "\n", r->name, (uint64_t)fin->frames, (uint64_t)fin->frames_delivered,
+	       (uint64_t)fin->bytes_delivered, r->after_stop, (uint64_t)fin->drops, fin->fifo_hwm,
+	       fin->fifo_frames);
+	if (r->nlat)
+		printf("latency:  %s: timestamp to consumer, %zu frames: p50 %.0f us, p99 %.0f us, "
+		       "max %.0f us\n", r->name, r->nlat, pct_us(r->lat, r->nlat, 50),
+		       pct_us(r->lat, r->nlat, 99), pct_us(r->lat, r->nlat, 100));
+	printf("verify:   %s: header, seq, timestamp and payload of all %" PRIu64 " frames match, %"
+	       PRIu64 " frames in %" PRIu64 " CQEs; drops: application %" PRIu64 " (lost_before %"
+	       PRIu64 " + %" PRIu64 " after the last frame) = device %" PRIu64 "\n", r->name,
+	       r->seen, r->cqe_frames, r->cqe_count, app_drops, r->lost, produced_after,
+	       (uint64_t)fin->drops);
+	return 0;
+err:
+	fpgadma_stream_stop(r->s, 0, NULL);
+	r->s = NULL;
+	return -1;
+}
+
+static int test_paced(struct demo *d)
+{
+	struct paced cam = { .name = "camera" }, over = { .name = "overrun" };
+	int ret = -1;
+
+	if (!(d->attr.caps & FPGADMA_CAP_STREAM)) {
+		printf("paced:    skipped: the %s engine has no paced stream (caps 0x%" PRIx64
+		       " lack FPGADMA_CAP_STREAM), so there is nothing to run\n",
+		       fpgadma_engine_str(d->attr.engine), d->attr.caps);
+		return 0;
+	}
+	if ((uint64_t)PACED_OFFSET + (uint64_t)PACED_SLOTS * PACED_SLOT > d->buf_size) {
+		fprintf(stderr, "fpgadma_demo: the ring of the paced stream does not fit in the "
+			"%zu byte buffer\n", d->buf_size);
+		return -1;
+	}
+
+	/* a. a camera: a rate the consumer keeps up with */
+	printf("paced:    camera: %d frames/s for %.1f s, the consumer taking frames as they come\n",
+	       CAMERA_RATE, CAMERA_SECS);
+	if (paced_run(d, &cam, CAMERA_RATE, CAMERA_SECS, 0, PACED_DRAIN_MS))
+		goto out;
+	if (cam.fin.drops)
+		printf("paced:    camera: %" PRIu64 " frames dropped at %d frames/s: the consumer fell "
+		       "behind (emulation?); counted alike by both sides, so not a failure\n",
+		       (uint64_t)cam.fin.drops, CAMERA_RATE);
+
+	/* b. overrun: ten frames per millisecond, one taken */
+	printf("paced:    overrun: %d frames/s for %.1f s, the consumer taking one frame per %.0f ms\n",
+	       OVERRUN_RATE, OVERRUN_SECS, OVERRUN_TAKE_NS / 1e6);
+	if (paced_run(d, &over, OVERRUN_RATE, OVERRUN_SECS, OVERRUN_TAKE_NS, 0))
+		goto out;
+	if (!over.fin.drops)
+		printf("paced:    overrun: no frame was dropped: the device did not outrun the "
+		       "consumer, so the drop count was not put to the test\n");
+	ret = 0;
+out:
+	free(cam.lat);
+	free(over.lat);
+	return ret;
+}
+
 static void usage(const char *prog)
 {
 	fprintf(stderr, "usage: %s [-d INDEX] [-f FRAMES]\n"
@@ -513,6 +991,8 @@ int main(int argc, char **argv)
 	if (test_memory(&d))
 		goto out;
 	if (test_stream(&d, frames))
+		goto out;
+	if (test_paced(&d))
 		goto out;
 	ok = 1;
 
