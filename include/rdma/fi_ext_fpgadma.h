@@ -28,8 +28,46 @@
  *		ops->mr_cache_stats(domain, &st);
  *
  * and the counters of an endpoint of the domain (ep_stats, later still):
- * so far the messages an FI_EP_DGRAM endpoint dropped because no receive
- * was posted for them.
+ * the messages an FI_EP_DGRAM endpoint dropped because no receive was
+ * posted for them, and what its paced stream delivered and lost.
+ *
+ * Paced streams (the calls from stream_start on, later again: check
+ * ops->size against FI_FPGADMA_OPS_DOMAIN_HAS(stream_release)).  On a
+ * device with FPGADMA_CAP_STREAM the FPGA produces frames on its own
+ * clock, as a camera or an ADC does (fpgadma_stream_start(3)); an endpoint
+ * runs at most one such stream, started with stream_start.  By default
+ * (copy mode) the stream reaches the application as plain receives: it
+ * posts FI_MULTI_RECV buffers (or plain ones) whose source address is the
+ * FPGA's fi_addr, and each frame is a receive completion
+ * (FI_RECV | FI_MSG | FI_REMOTE_CQ_DATA, len the frame's bytes, buf where
+ * it landed, data its sequence number, the FPGA's fi_addr for
+ * fi_cq_readfrom), FI_MULTI_RECV set when a buffer is used up:
+ *
+ *	struct fi_fpgadma_stream_attr sa = {
+ *		.frame_size = 4096, .frame_period_ns = 500000,
+ *	};
+ *	struct fi_msg msg = {
+ *		.msg_iov = &iov, .desc = &desc, .iov_count = 1,
+ *		.addr = fpga_addr, .context = &ctx,
+ *	};
+ *
+ *	fi_recvmsg(ep, &msg, FI_MULTI_RECV);	// before or after the start
+ *	if (ops->size >= FI_FPGADMA_OPS_DOMAIN_HAS(stream_release))
+ *		ret = ops->stream_start(ep, &sa);	// -FI_EOPNOTSUPP: no streams
+ *	... fi_cq_readfrom / fi_cq_sreadfrom: one completion per frame ...
+ *	ops->stream_stop(ep, 0, &final);
+ *
+ * Frames the device had to drop because the receives came too slowly are
+ * reported before the next frame: an error completion with err
+ * FI_EOVERRUN, olen the number of frames lost, data the sequence number of
+ * the first of them, prov_errno FI_FPGADMA_ERR_FRAMES_LOST (fi_cq_strerror
+ * says how many were lost before which frame), op_context the receive
+ * the next frame goes to (it stays posted); and in ep_stats' stream_lost.
+ *
+ * With FI_FPGADMA_STREAM_ZC the device writes the frames into a ring in
+ * an MR of the application instead, which takes them without a copy
+ * through stream_ready, stream_slot and stream_release (no receives, no
+ * completions).  fi_fpgadma(7) says more.
  */
 #ifndef FI_EXT_FPGADMA_H
 #define FI_EXT_FPGADMA_H
@@ -114,8 +152,54 @@ struct fi_fpgadma_mr_cache_stats {
 struct fi_fpgadma_ep_stats {
 	uint64_t dgram_dropped;	/* FI_EP_DGRAM: messages that found no
 				 * posted receive and were dropped */
-	uint64_t reserved[7];
+	/* Paced streams in copy mode (not FI_FPGADMA_STREAM_ZC): */
+	uint64_t stream_frames;	/* frames delivered into receives */
+	uint64_t stream_lost;	/* frames the application was told were
+				 * lost (the olen of FI_EOVERRUN errors) */
+	uint64_t stream_discarded; /* frames the device had written and no
+				 * receive had taken when the stream
+				 * stopped (stream_stop, fi_close) */
+	uint64_t reserved[4];
 };
+
+/*
+ * Paced streams (stream_start).  flags: 0 for copy mode (the frames reach
+ * the application's receives), or FI_FPGADMA_STREAM_ZC (they stay in a
+ * ring in the application's MR).
+ */
+#define FI_FPGADMA_STREAM_ZC	(1U << 0)
+
+struct fi_fpgadma_stream_attr {
+	uint32_t frame_size;	/* in/out: bytes per frame, header included
+				 * (at least FPGADMA_FRAME_HDR_SIZE); 0: the
+				 * FPGA's frame_size (query_fpga), 4096 if
+				 * that is 0 */
+	uint32_t fifo_frames;	/* in/out: the device's FIFO in frames;
+				 * 0: the device's default */
+	uint64_t frame_period_ns; /* in/out: one frame every this many ns;
+				 * 0: from byte_rate, else the device's
+				 * default */
+	uint64_t byte_rate;	/* in: bytes/s instead of a period (not both) */
+	uint32_t nslots;	/* in/out: slots of the ring; 0: 64 */
+	uint32_t flags;		/* 0 or FI_FPGADMA_STREAM_ZC */
+	struct fid_mr *mr;	/* ZC: the ring's MR (of this domain, with
+				 * FI_RECV, FI_READ or FI_REMOTE_WRITE
+				 * access: the device writes it); copy
+				 * mode: NULL */
+	uint64_t ring_offset;	/* ZC: slot 0's offset from the MR's start
+				 * (any alignment); copy mode: 0 */
+	uint32_t slot_size;	/* in/out: ZC: bytes from one slot to the
+				 * next, >= frame_size (0: frame_size);
+				 * copy mode: 0 (set to frame_size) */
+	uint32_t reserved0;	/* 0 */
+	uint64_t reserved[4];	/* 0 */
+};
+
+/*
+ * prov_errno of the error completion (err FI_EOVERRUN) that reports
+ * frames of a paced stream lost before the next one.
+ */
+#define FI_FPGADMA_ERR_FRAMES_LOST	0x10001
 
 struct fi_fpgadma_ops_domain {
 	size_t size;	/* sizeof(struct fi_fpgadma_ops_domain) */
@@ -127,6 +211,43 @@ struct fi_fpgadma_ops_domain {
 	/* An endpoint's counters (ep of this domain). 0 or -FI_EINVAL. */
 	int (*ep_stats)(struct fid_domain *domain, struct fid_ep *ep,
 			struct fi_fpgadma_ep_stats *stats);
+	/*
+	 * Paced streams, one per endpoint (an enabled endpoint of this
+	 * provider).  0 or a negative FI_E* code: -FI_EOPNOTSUPP (a device
+	 * without FPGADMA_CAP_STREAM; copy mode on an FI_EP_MSG endpoint),
+	 * -FI_EBUSY (the endpoint has a stream), -FI_EINVAL (attr: a
+	 * reserved field or unknown flag set, a bad geometry, ZC without an
+	 * MR of this domain, copy mode with one), -FI_EACCES (the MR does not
+	 * let the device write), -FI_EOPBADSTATE (endpoint not enabled),
+	 * -FI_ENOCQ (copy mode, nothing bound to report receives to),
+	 * -FI_ENOSPC (the domain runs the device's most streams), -FI_EAGAIN
+	 * (no room in the completion ring: read completions, try again),
+	 * and libfpgadma's other errors, translated.  On success attr's
+	 * in/out fields hold what the stream runs with.
+	 */
+	int (*stream_start)(struct fid_ep *ep, struct fi_fpgadma_stream_attr *attr);
+	/*
+	 * Stop the endpoint's stream; with drain_ms > 0 the device first
+	 * empties its FIFO into the ring for up to that long.  final (may be
+	 * NULL) gets the device's last counters.  Copy mode: frames no
+	 * receive has taken yet are discarded (ep_stats' stream_discarded),
+	 * posted receives stay posted.  -FI_ENOENT without a stream.
+	 */
+	int (*stream_stop)(struct fid_ep *ep, unsigned int drain_ms,
+			   struct fpgadma_stream_stats *final);
+	/* The device's counters of the stream (a system call). -FI_ENOENT
+	 * without a stream. */
+	int (*stream_stats)(struct fid_ep *ep, struct fpgadma_stream_stats *stats);
+	/*
+	 * FI_FPGADMA_STREAM_ZC only (else 0, NULL, nothing), no system call
+	 * (libfpgadma's fpgadma_stream_ready/slot/release): the frames
+	 * written and not handed back (*first, may be NULL: the index of the
+	 * oldest), the address of frame idx's slot, hand the n oldest back.
+	 * One thread at a time, never during stream_stop or fi_close.
+	 */
+	uint64_t (*stream_ready)(struct fid_ep *ep, uint64_t *first);
+	void *(*stream_slot)(struct fid_ep *ep, uint64_t idx);
+	void (*stream_release)(struct fid_ep *ep, uint64_t n);
 };
 
 /* The size ops must have for its member m to be there. */

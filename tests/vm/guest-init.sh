@@ -336,9 +336,19 @@ demo)
 	echo FPGADMA-DEMO-BEGIN
 	# shellcheck disable=SC2086 # one word per argument
 	run_prog '' fpgadma_demo $demo_args
-	echo "FPGADMA-DEMO-END rc=$rc"
+	demo_rc=$rc
+	# The same device through the libfabric provider, as an HPC code
+	# would: fi_mr_reg, fi_write/fi_read, the stream's receives.
+	if [ -x /tests/ft-fpga_pstream ]; then
+		echo "libfabric: fabtests' fpga_pstream through the fpgadma provider"
+		run_prog '' /tests/ft-fpga_pstream
+		[ "$rc" = 0 ] || demo_rc=$rc
+	else
+		echo "libfabric: not shown (no libfabric or no fpga_pstream in this build)"
+	fi
+	echo "FPGADMA-DEMO-END rc=$demo_rc"
 	kmsg
-	if [ "$rc" = 0 ]; then tap_ok fpgadma_demo; else tap_fail fpgadma_demo; fi
+	if [ "$demo_rc" = 0 ]; then tap_ok fpgadma_demo; else tap_fail fpgadma_demo; fi
 	;;
 bench)
 	echo "# --- bench"

@@ -235,7 +235,16 @@ if [ -z "$initramfs" ]; then
 	[ "$allow_no_module" = no ] || mk+=(--no-module)
 	[ "$job" = bench ] || mk+=(--no-bench)
 	if [ "$job" = demo ]; then
-		"${mk[@]}" --no-tests >&2 || die "could not build the initramfs"
+		# No test programs, but the fabtests' side archive with only
+		# fpga_pstream: the demo's stream through the libfabric provider.
+		demo_lists=$(mktemp -d)
+		: > "$demo_lists/tests"
+		grep -E '^fpga_pstream[[:space:]]' "$src_dir/fabtests/vm-fabtests.list" \
+			> "$demo_lists/fabtests" || true
+		"${mk[@]}" --tests-list "$demo_lists/tests" \
+			--fabtests-list "$demo_lists/fabtests" --no-upstream-fabtests >&2 ||
+			{ rm -rf "$demo_lists"; die "could not build the initramfs"; }
+		rm -rf "$demo_lists"
 	elif ! "${mk[@]}"; then
 		echo "run-suite: could not build the initramfs: no configuration booted"
 		echo "0 passed, 1 failed, 0 skipped"
@@ -278,6 +287,17 @@ initrd_for() {
 		cat "$initramfs" "$initramfs.fabtests" > "$f.tmp"
 		[ "$need_mpi" = no ] || cat "$initramfs.mpi" >> "$f.tmp"
 		[ "$need_up" = no ] || cat "$initramfs.upstream" >> "$f.tmp"
+		mv "$f.tmp" "$f"
+	fi
+	echo "$f"
+}
+
+# initrd_demo: the demo's initramfs with its fabtests' side archive
+# (libfabric, the provider, fpga_pstream), built once next to it.
+initrd_demo() {
+	local f=$initramfs.with-fabtests
+	if [ ! -f "$f" ] || [ "$f" -ot "$initramfs" ]; then
+		cat "$initramfs" "$initramfs.fabtests" > "$f.tmp"
 		mv "$f.tmp" "$f"
 	fi
 	echo "$f"
@@ -344,6 +364,8 @@ run_config() {
 	expected=$((${#expected_names[@]} + 3))
 	if [ "$job" = bench ]; then
 		initrd=$(initrd_bench)
+	elif [ "$job" = demo ] && [ -f "$initramfs.fabtests" ]; then
+		initrd=$(initrd_demo)
 	else
 		initrd=$(initrd_for ${expected_names[@]+"${expected_names[@]}"})
 	fi

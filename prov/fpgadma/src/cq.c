@@ -17,8 +17,14 @@
  * returns is readable whenever a read may find something.  FI_WAIT_SET:
  * the CQ has the same epoll fd, in its wait set's (wait.c), and
  * fi_cq_sread still sleeps on its own.
+ *
+ * Error completions carry err_data only when they have something for
+ * fi_cq_strerror to print that prov_errno cannot say (a paced stream's
+ * lost frames: how many, before which frame).
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +36,8 @@ struct cq_entry {
 	int err;		/* positive FI_E* */
 	int prov_errno;
 	size_t olen;
+	size_t err_data_size;	/* 0: none */
+	uint64_t err_data[FPGADMA_CQ_ERR_DATA_MAX / 8];
 };
 
 struct fpgadma_cq {
@@ -45,6 +53,9 @@ struct fpgadma_cq {
 	unsigned int idle;		/* empty fi_cq_reads in a row */
 	struct fpgadma_wait wait;
 	int refs;			/* endpoints bound */
+	/* err_data handed out as the provider's, until the next readerr */
+	uint64_t err_buf[FPGADMA_CQ_ERR_DATA_MAX / 8];
+	char str_buf[192];		/* fi_cq_strerror's text without a buf */
 };
 
 static struct fi_ops cq_fi_ops;
@@ -149,6 +160,30 @@ void fpgadma_cq_write_err(struct fpgadma_cq *cq, const struct fpgadma_comp *c,
 	pthread_mutex_unlock(&cq->lock);
 }
 
+void fpgadma_cq_write_err_data(struct fpgadma_cq *cq,
+			       const struct fpgadma_comp *c, int err,
+			       int prov_errno, size_t olen,
+			       const void *err_data, size_t err_data_size)
+{
+	struct cq_entry e = {
+		.c = *c,
+		.is_err = true,
+		.err = err,
+		.prov_errno = prov_errno,
+		.olen = olen,
+	};
+
+	if (err_data && err_data_size) {
+		if (err_data_size > sizeof(e.err_data))
+			err_data_size = sizeof(e.err_data);
+		memcpy(e.err_data, err_data, err_data_size);
+		e.err_data_size = err_data_size;
+	}
+	pthread_mutex_lock(&cq->lock);
+	cq_push(cq, &e);
+	pthread_mutex_unlock(&cq->lock);
+}
+
 /* --- readers ---------------------------------------------------------------- */
 
 static size_t format_size(enum fi_cq_format format)
@@ -237,8 +272,11 @@ static ssize_t cq_read(struct fid_cq *cq_fid, void *buf, size_t count)
 /*
  * fi_cq(3): before 1.5 the error entry had no err_data_size and err_data
  * was the provider's; from 1.5 err_data is the application's buffer when
- * err_data_size is non-zero.  The provider has no error data beyond
- * prov_errno, so it copies none either way.
+ * err_data_size is non-zero.  Most errors have no error data beyond
+ * prov_errno, and copy none either way.  An entry with err_data (a paced
+ * stream's lost frames) goes into the application's buffer when it is
+ * large enough, else err_data points at the CQ's copy, valid until the
+ * next fi_cq_readerr (as fi_cq(3) says for err_data_size 0).
  */
 static ssize_t cq_readerr(struct fid_cq *cq_fid, struct fi_cq_err_entry *buf,
 			  uint64_t flags)
@@ -272,6 +310,16 @@ static ssize_t cq_readerr(struct fid_cq *cq_fid, struct fi_cq_err_entry *buf,
 			    buf->err_data,
 		.err_data_size = 0,
 	};
+	if (e->err_data_size) {
+		if (!old_api && buf->err_data &&
+		    buf->err_data_size >= e->err_data_size) {
+			memcpy(buf->err_data, e->err_data, e->err_data_size);
+		} else {
+			memcpy(cq->err_buf, e->err_data, e->err_data_size);
+			err.err_data = cq->err_buf;
+		}
+		err.err_data_size = e->err_data_size;
+	}
 	memcpy(buf, &err, old_api ? offsetof(struct fi_cq_err_entry, err_data_size) :
 	       sizeof(err));
 	cq_pop(cq);
@@ -350,12 +398,40 @@ static int cq_signal(struct fid_cq *cq_fid)
 	return 0;
 }
 
-static const char *cq_strerror(struct fid_cq *cq, int prov_errno,
+/*
+ * A paced stream's lost frames, from the err_data of their error
+ * completion: the text into out (len bytes).  false if err_data is not
+ * such (NULL, or without the magic number).
+ */
+static bool frames_lost_str(const void *err_data, char *out, size_t len)
+{
+	struct fpgadma_frames_lost fl;
+
+	if (!err_data)
+		return false;
+	memcpy(&fl, err_data, sizeof(fl));
+	if (fl.magic != FPGADMA_FRAMES_LOST_MAGIC)
+		return false;
+	snprintf(out, len, "%" PRIu64 " frame%s lost before frame %" PRIu64
+		 ": the device's FIFO was full (the receives were not posted "
+		 "fast enough)", fl.lost, fl.lost == 1 ? "" : "s", fl.next_seq);
+	return true;
+}
+
+static const char *cq_strerror(struct fid_cq *cq_fid, int prov_errno,
 			       const void *err_data, char *buf, size_t len)
 {
+	struct fpgadma_cq *cq = container_of(cq_fid, struct fpgadma_cq, cq_fid);
 	const char *str = fpgadma_prov_strerror(prov_errno);
 
-	(void)cq; (void)err_data;
+	if (prov_errno == FI_FPGADMA_ERR_FRAMES_LOST) {
+		/* without a buf: the CQ's, until the next such call */
+		if (buf && len && frames_lost_str(err_data, buf, len))
+			return buf;
+		if ((!buf || !len) &&
+		    frames_lost_str(err_data, cq->str_buf, sizeof(cq->str_buf)))
+			return cq->str_buf;
+	}
 	if (buf && len) {
 		strncpy(buf, str, len - 1);
 		buf[len - 1] = '\0';

@@ -10,7 +10,10 @@
  *
  * The FPGA of the device is reached through the provider extension
  * FI_FPGADMA_DOMAIN_OPS_1 (include/rdma/fi_ext_fpgadma.h), which also
- * gives the counters of the domain's registration cache (mrcache.c).
+ * gives the counters of the domain's registration cache (mrcache.c) and of
+ * its endpoints, and runs the device's paced streams (dp.c).  The ops
+ * only grow at their end: an application built against an older header
+ * sees the calls its size covers.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -112,7 +115,7 @@ static int ep_stats(struct fid_domain *domain, struct fid_ep *ep_fid,
 	for (i = 0; i < FPGADMA_MAX_EPS; i++) {
 		if (d->eps[i] && (struct fid_ep *)d->eps[i] == ep_fid) {
 			/* struct fpgadma_ep begins with its fid_ep */
-			stats->dgram_dropped = fpgadma_ep_dgram_dropped(d->eps[i]);
+			fpgadma_ep_stats_fill(d->eps[i], stats);
 			ret = 0;
 			break;
 		}
@@ -126,6 +129,12 @@ static struct fi_fpgadma_ops_domain fpgadma_ops_domain = {
 	.query_fpga = query_fpga,
 	.mr_cache_stats = mr_cache_stats,
 	.ep_stats = ep_stats,
+	.stream_start = fpgadma_ext_stream_start,
+	.stream_stop = fpgadma_ext_stream_stop,
+	.stream_stats = fpgadma_ext_stream_stats,
+	.stream_ready = fpgadma_ext_stream_ready,
+	.stream_slot = fpgadma_ext_stream_slot,
+	.stream_release = fpgadma_ext_stream_release,
 };
 
 static int domain_ops_open(struct fid *fid, const char *name, uint64_t flags,

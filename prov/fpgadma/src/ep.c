@@ -14,6 +14,9 @@
  * An FI_EP_MSG endpoint has no AV (binding one is -FI_EINVAL): it talks to
  * the one peer its connection names (cm.c), and binding it to an EQ puts
  * its domain on the EQ's progress list, for the connection events.
+ *
+ * An endpoint may run a paced stream of its device (dp.c): fi_close stops
+ * it, fi_cancel takes back receives posted for it like any other.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,16 @@
 static struct fpgadma_ep *ep_of_fid(struct fid *fid)
 {
 	return container_of(fid, struct fpgadma_ep, ep_fid.fid);
+}
+
+static struct fi_ops ep_fi_ops;
+
+struct fpgadma_ep *fpgadma_ep_from_fid(struct fid_ep *ep_fid)
+{
+	if (!ep_fid || ep_fid->fid.fclass != FI_CLASS_EP ||
+	    ep_fid->fid.ops != &ep_fi_ops)
+		return NULL;
+	return fpgadma_ep_of(ep_fid);
 }
 
 fi_addr_t fpgadma_ep_src_addr(struct fpgadma_ep *ep, uint32_t src_ep,
@@ -44,9 +57,13 @@ fi_addr_t fpgadma_ep_src_addr(struct fpgadma_ep *ep, uint32_t src_ep,
 	return fpgadma_av_reverse(ep->av, &a);
 }
 
-uint64_t fpgadma_ep_dgram_dropped(const struct fpgadma_ep *ep)
+void fpgadma_ep_stats_fill(const struct fpgadma_ep *ep,
+			   struct fi_fpgadma_ep_stats *stats)
 {
-	return ep->dgram_dropped;
+	stats->dgram_dropped = ep->dgram_dropped;
+	stats->stream_frames = ep->stream_frames;
+	stats->stream_lost = ep->stream_lost;
+	stats->stream_discarded = ep->stream_discarded;
 }
 
 int fpgadma_ep_check_tx(struct fpgadma_ep *ep)
@@ -309,6 +326,15 @@ static int ep_close(struct fid *fid)
 	struct fpgadma_ep *ep = ep_of_fid(fid);
 	struct fpgadma_domain *d = ep->domain;
 
+	/* its paced stream first: nothing writes for the endpoint after */
+	fpgadma_pstream_ep_close(ep);
+	if (ep->stream_frames || ep->stream_lost || ep->stream_discarded)
+		FPGADMA_INFO(FI_LOG_EP_DATA,
+			     "%s: endpoint %u.%u: paced stream: %llu frames received, %llu lost, %llu discarded at the stop\n",
+			     d->info->domain_attr->name, d->attr.ep_id,
+			     ep->ep_idx, (unsigned long long)ep->stream_frames,
+			     (unsigned long long)ep->stream_lost,
+			     (unsigned long long)ep->stream_discarded);
 	fpgadma_dp_lock(ep->dp);
 	if (ep->type == FI_EP_MSG)
 		fpgadma_cm_ep_close(ep);	/* SHUTDOWN to the peer */
@@ -452,7 +478,8 @@ static ssize_t ep_cancel(fid_t fid, void *context)
 		return -FI_EINVAL;
 	fpgadma_dp_lock(ep->dp);
 	found = cancel_in(ep, &ep->rx_msg, context) ||
-		cancel_in(ep, &ep->rx_tag, context);
+		cancel_in(ep, &ep->rx_tag, context) ||
+		cancel_in(ep, &ep->rx_stream, context);
 	fpgadma_dp_unlock(ep->dp);
 	return found ? 0 : -FI_ENOENT;
 }
@@ -644,6 +671,7 @@ int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
 	ep->min_multi_recv = FPGADMA_MIN_MULTI_RECV_DEFAULT;
 	dl_init(&ep->rx_msg);
 	dl_init(&ep->rx_tag);
+	dl_init(&ep->rx_stream);
 	dl_init(&ep->unexp_msg);
 	dl_init(&ep->unexp_tag);
 	dl_init(&ep->claimed);

@@ -35,7 +35,8 @@
  *   ep.c        endpoint: bind, enable, getname, options, cancel
  *   cm.c        FI_EP_MSG: passive endpoints, connect, accept, reject,
  *               shutdown, the CM messages
- *   dp.c        the data plane of a domain: its state, endpoint indices;
+ *   dp.c        the data plane of a domain: its state, endpoint indices,
+ *               paced streams (the extension's stream_* calls);
  *               postq.c, bufpool.c, peer.c, op.c, match.c, rdv.c and
  *               progress.c its parts by concept (proto.h), wire.h the
  *               messages between domains
@@ -221,9 +222,22 @@ int fpgadma_wc_to_fi(uint32_t status);
  * prov_errno of an error completion or event (fpgadma_cq_write_err,
  * fpgadma_eq_write_error): > 0 is an enum fpgadma_wc_status (the CQE's
  * status), < 0 a negative errno from libfpgadma, 0 nothing more to say.
- * fi_cq_strerror and fi_eq_strerror print it that way.
+ * fi_cq_strerror and fi_eq_strerror print it that way.  One more, beyond
+ * the statuses: FI_FPGADMA_ERR_FRAMES_LOST (rdma/fi_ext_fpgadma.h), a
+ * paced stream's lost frames, whose error completion carries a struct
+ * fpgadma_frames_lost as err_data for fi_cq_strerror to print (cq.c).
  */
 const char *fpgadma_prov_strerror(int prov_errno);
+
+/* The err_data of an FI_FPGADMA_ERR_FRAMES_LOST error completion. */
+#define FPGADMA_FRAMES_LOST_MAGIC 0x54534f4cU	/* "LOST" little-endian */
+struct fpgadma_frames_lost {
+	uint32_t magic;		/* FPGADMA_FRAMES_LOST_MAGIC */
+	uint32_t reserved;
+	uint64_t lost;		/* frames lost */
+	uint64_t first_seq;	/* the sequence number of the first of them */
+	uint64_t next_seq;	/* the frame delivered after them */
+};
 
 /* --- stubs.c: one -FI_ENOSYS of each shape, shared by every ops table --- */
 int fpgadma_no_bind(struct fid *fid, struct fid *bfid, uint64_t flags);
@@ -363,8 +377,23 @@ extern struct fi_ops_mr fpgadma_mr_ops;
 /* domain ops: fi_endpoint(). */
 int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
 		    struct fid_ep **ep, void *context);
-/* An FI_EP_DGRAM endpoint's dropped messages (domain->lock held). */
-uint64_t fpgadma_ep_dgram_dropped(const struct fpgadma_ep *ep);
+/* ep_stats of the extension: an endpoint's counters (domain->lock held). */
+void fpgadma_ep_stats_fill(const struct fpgadma_ep *ep,
+			   struct fi_fpgadma_ep_stats *stats);
+/*
+ * The paced streams of the extension (dp.c): the calls of
+ * struct fi_fpgadma_ops_domain from stream_start on, for any endpoint of
+ * the provider (rdma/fi_ext_fpgadma.h says what they do).
+ */
+int fpgadma_ext_stream_start(struct fid_ep *ep,
+			     struct fi_fpgadma_stream_attr *attr);
+int fpgadma_ext_stream_stop(struct fid_ep *ep, unsigned int drain_ms,
+			    struct fpgadma_stream_stats *final);
+int fpgadma_ext_stream_stats(struct fid_ep *ep,
+			     struct fpgadma_stream_stats *stats);
+uint64_t fpgadma_ext_stream_ready(struct fid_ep *ep, uint64_t *first);
+void *fpgadma_ext_stream_slot(struct fid_ep *ep, uint64_t idx);
+void fpgadma_ext_stream_release(struct fid_ep *ep, uint64_t n);
 
 /* --- the data plane (dp.c, progress.c; proto.h has the rest) ------------- */
 /*
@@ -430,7 +459,18 @@ struct fpgadma_prov_mr {
 	bool rd_failed;			/* getting it failed: don't retry */
 	/* counters bound with FI_REMOTE_WRITE / FI_REMOTE_READ (FI_RMA_EVENT) */
 	struct fpgadma_cntr *rwrite_cntr, *rread_cntr;
+	/*
+	 * Paced streams writing into the MR (FI_FPGADMA_STREAM_ZC): fi_close
+	 * fails with -FI_EBUSY while there are any (atomic).
+	 */
+	unsigned int stream_refs;
 };
+
+/*
+ * The MR behind an application's fid_mr, or NULL if it is none of this
+ * provider's.
+ */
+struct fpgadma_prov_mr *fpgadma_mr_from_fid(struct fid_mr *mr);
 
 /*
  * An RMA by a peer has hit the MR with rkey (an FI_RMA_EVENT notice or a
@@ -568,6 +608,16 @@ struct fpgadma_comp {
 void fpgadma_cq_write(struct fpgadma_cq *cq, const struct fpgadma_comp *c);
 void fpgadma_cq_write_err(struct fpgadma_cq *cq, const struct fpgadma_comp *c,
 			  int err, int prov_errno, size_t olen);
+/*
+ * The same with err_data (at most FPGADMA_CQ_ERR_DATA_MAX bytes, copied):
+ * fi_cq_readerr hands it out (into the application's buffer, or as the
+ * CQ's own until the next read), and fi_cq_strerror prints it.
+ */
+#define FPGADMA_CQ_ERR_DATA_MAX	32
+void fpgadma_cq_write_err_data(struct fpgadma_cq *cq,
+			       const struct fpgadma_comp *c, int err,
+			       int prov_errno, size_t olen,
+			       const void *err_data, size_t err_data_size);
 struct fpgadma_domain *fpgadma_cq_domain(struct fpgadma_cq *cq);
 /* Does the CQ hold completions, error completions or an fi_cq_signal? */
 bool fpgadma_cq_ready(struct fpgadma_cq *cq);

@@ -16,7 +16,14 @@
  * endpoint's dgram_dropped (logged at fi_close, FI_LOG_LEVEL=info, and
  * read through the fi_open_ops extension); its sender learns nothing
  * unless it asked for FI_DELIVERY_COMPLETE (an ACK with FI_ENOMSG).
+ *
+ * Receives from the FPGA's address are a paced stream's (dp.c): they sit
+ * on a queue of their own, which no message ever looks at, and take the
+ * stream's frames in order (fpgadma_rx_stream_frame), one per plain
+ * receive, packed into a FI_MULTI_RECV buffer until less than a frame (or
+ * less than FI_OPT_MIN_MULTI_RECV) is left.
  */
+#include <endian.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,6 +168,66 @@ static bool deliver(struct fpgadma_dp *dp, struct fpgadma_ep *ep,
 	fpgadma_rx_msg_done(ep, rx, &c, copied < paylen ? FI_ETRUNC : 0, 0,
 			    paylen - copied);
 	return listed;
+}
+
+void fpgadma_rx_stream_frame(struct fpgadma_ep *ep, struct fpgadma_rx_entry *rx,
+			     const void *frame, uint32_t frame_size,
+			     fi_addr_t src)
+{
+	struct fpgadma_comp c = {
+		.op_context = rx->context,
+		.flags = FI_RECV | FI_MSG | FI_REMOTE_CQ_DATA,
+		.src_addr = src,
+	};
+	struct fpgadma_frame_hdr h;
+	uint64_t seq, lost;
+	size_t copied;
+	void *dst;
+
+	/* The device's header, little endian, in a slot of any alignment. */
+	memcpy(&h, frame, sizeof(h));
+	seq = le64toh(h.seq);
+	lost = le64toh(h.lost_before);
+	if (lost) {
+		struct fpgadma_frames_lost fl = {
+			.magic = FPGADMA_FRAMES_LOST_MAGIC,
+			.lost = lost,
+			.first_seq = seq - lost,
+			.next_seq = seq,
+		};
+		struct fpgadma_comp e = c;
+
+		/* an error completion even under selective completion */
+		e.data = seq - lost;
+		if (ep->rx_cq)
+			fpgadma_cq_write_err_data(ep->rx_cq, &e, FI_EOVERRUN,
+						  FI_FPGADMA_ERR_FRAMES_LOST,
+						  (size_t)lost, &fl, sizeof(fl));
+		if (ep->recv_cntr)
+			fpgadma_cntr_inc_err(ep->recv_cntr);
+		ep->stream_lost += lost;
+	}
+
+	if (rx->flags & FI_MULTI_RECV) {
+		size_t room = rx->iov[0].iov_len - rx->used;
+
+		/* a buffer is let go once it cannot take another frame */
+		if (rx->min_free < frame_size)
+			rx->min_free = frame_size;
+		dst = (char *)rx->iov[0].iov_base + rx->used;
+		copied = room < frame_size ? room : frame_size;
+		memcpy(dst, frame, copied);
+	} else {
+		dst = rx->count ? rx->iov[0].iov_base : NULL;
+		copied = copy_to_iov(rx->iov, rx->count, frame, frame_size);
+	}
+	c.len = copied;
+	c.buf = dst;
+	c.data = seq;
+	ep->stream_frames++;
+	fpgadma_rx_take(ep, rx, copied);
+	fpgadma_rx_msg_done(ep, rx, &c, copied < frame_size ? FI_ETRUNC : 0, 0,
+			    frame_size - copied);
 }
 
 bool fpgadma_deliver_unexp(struct fpgadma_dp *dp, struct fpgadma_ep *ep,

@@ -266,6 +266,9 @@ static int mr_close(struct fid *fid)
 		container_of(fid, struct fpgadma_prov_mr, mr_fid.fid);
 	int ret;
 
+	/* a zero-copy paced stream writes into it: stop that first */
+	if (__atomic_load_n(&m->stream_refs, __ATOMIC_ACQUIRE))
+		return -FI_EBUSY;
 	/* no more counting: progress looks MRs up under domain->lock */
 	mr_unbind_cntrs(m);
 	/* The cache's entries go back (other users may still have them). */
@@ -282,6 +285,15 @@ static int mr_close(struct fid *fid)
 	fpgadma_domain_put(m->domain);
 	free(m);
 	return 0;
+}
+
+static struct fi_ops mr_fi_ops;
+
+struct fpgadma_prov_mr *fpgadma_mr_from_fid(struct fid_mr *mr)
+{
+	if (!mr || mr->fid.fclass != FI_CLASS_MR || mr->fid.ops != &mr_fi_ops)
+		return NULL;
+	return container_of(mr, struct fpgadma_prov_mr, mr_fid);
 }
 
 /* Is ep (a fid of class FI_CLASS_EP) an endpoint of domain d? */

@@ -7,6 +7,10 @@
  * registered for the peer to read and announced by an RTS carrying the
  * (rkey, address, length) of its pieces; the receiver RDMA_READs it into
  * the matched receive and answers FIN, on which the send completes.
+ *
+ * A receive whose source is the FPGA's address (in the endpoint's AV,
+ * whether or not FI_DIRECTED_RECV was asked for) is one for the paced
+ * stream of the endpoint (dp.c): the FPGA sends no messages.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -366,6 +370,19 @@ static ssize_t recv_common(struct fpgadma_ep *ep, const struct iovec *iov,
 		ret = claim(ep, rx);
 		if (ret)
 			free(rx);
+		goto out;
+	}
+
+	/*
+	 * A receive from the FPGA is for the paced stream: the FPGA sends no
+	 * messages, so it goes on a queue of its own, which messages never
+	 * see, and takes the frames already waiting (dp.c).
+	 */
+	if (!tagged && fpgadma_rx_src_is_fpga(ep, src)) {
+		dl_add_tail(&ep->rx_stream, &rx->link);
+		rx->listed = true;
+		ep->rx_posted++;
+		fpgadma_pstream_deliver_ep(dp, ep);
 		goto out;
 	}
 

@@ -11,6 +11,14 @@
  * backoff is over and sends waiting control messages.  A blocking wait
  * asks here how long it may sleep: RNR resends are timed, and no kernel
  * completion wakes anyone when they are due.
+ *
+ * Not every CQE is a work's: a paced stream's FPGADMA_WR_STREAM_FRAMES and
+ * FPGADMA_WR_STREAM_END CQEs (the kernel writes them into slots it holds
+ * for the stream, never for posted work) carry the stream's user_data as
+ * wr_id.  They are told apart by their opcode before wr_id is looked at,
+ * go to dp.c, and take no credit back (dp->inflight, dp->tx_posted).
+ * Each progress call then copies the frames waiting in the copy-mode
+ * streams' rings into the receives posted for them.
  */
 #include <errno.h>
 #include <string.h>
@@ -136,9 +144,15 @@ void fpgadma_dp_progress_locked(struct fpgadma_dp *dp)
 		if (n <= 0)
 			break;
 		for (i = 0; i < n; i++) {
-			struct fpgadma_work *w =
-				(void *)(uintptr_t)cqes[i].wr_id;
+			struct fpgadma_work *w;
 
+			/* a paced stream's: no work, no credit */
+			if (cqes[i].opcode == FPGADMA_WR_STREAM_FRAMES ||
+			    cqes[i].opcode == FPGADMA_WR_STREAM_END) {
+				fpgadma_pstream_cqe(dp, &cqes[i]);
+				continue;
+			}
+			w = (void *)(uintptr_t)cqes[i].wr_id;
 			if (dp->inflight)
 				dp->inflight--;
 			if (w->kind != FPGADMA_WORK_RX && dp->tx_posted)
@@ -148,6 +162,7 @@ void fpgadma_dp_progress_locked(struct fpgadma_dp *dp)
 		if (n < POLL_BATCH)
 			break;
 	}
+	fpgadma_pstreams_deliver(dp);
 	synthq_flush(dp);
 	fpgadma_rnr_tick(dp);
 	fpgadma_ctrlq_flush(dp);

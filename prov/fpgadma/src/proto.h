@@ -5,7 +5,8 @@
  * The data plane of a domain, by concept (wire.h has the wire format and
  * describes the protocol):
  *
- *   dp.c        the domain's data plane state, its lock, endpoint indices
+ *   dp.c        the domain's data plane state, its lock, endpoint indices,
+ *               paced streams (their start, stop and delivery)
  *   postq.c     posting work requests: ring credits, the post queue, batches
  *   bufpool.c   the registered pools of receive and send buffers
  *   peer.c      peers: sequence numbers, the stash, RNR backoff, resends
@@ -83,12 +84,23 @@ struct fpgadma_ep {
 	size_t tx_inflight;		/* sends and RMA not completed */
 	size_t rx_posted;		/* receives posted, not matched */
 	struct dl rx_msg, rx_tag;	/* posted receives */
+	struct dl rx_stream;		/* posted receives from the FPGA: a
+					 * paced stream's frames (dp.c) */
 	struct dl unexp_msg, unexp_tag;	/* messages no receive has matched */
 	struct dl claimed;		/* messages FI_PEEK|FI_CLAIM took */
 	struct dl ops;			/* operations that report to this endpoint */
 
 	enum fi_ep_type type;		/* FI_EP_RDM, FI_EP_MSG or FI_EP_DGRAM */
 	uint64_t dgram_dropped;		/* DGRAM: messages no receive was posted for */
+
+	/*
+	 * Its paced stream, or NULL (dp.c).  Written under the lock; the
+	 * zero-copy calls read it without (atomic).
+	 */
+	struct fpgadma_pstream *pstream;
+	uint64_t stream_frames;		/* frames delivered into receives */
+	uint64_t stream_lost;		/* frames reported lost (FI_EOVERRUN) */
+	uint64_t stream_discarded;	/* frames left in the ring at a stop */
 
 	/* FI_EP_MSG: the connection (cm.c) */
 	int cm_state;			/* enum fpgadma_cm_state */
@@ -122,6 +134,10 @@ static inline struct fpgadma_ep *fpgadma_ep_of(struct fid_ep *ep_fid)
 {
 	return container_of(ep_fid, struct fpgadma_ep, ep_fid);
 }
+
+/* The endpoint behind a fid_ep the application passes to the extension,
+ * or NULL if it is not an endpoint of this provider. */
+struct fpgadma_ep *fpgadma_ep_from_fid(struct fid_ep *ep_fid);
 
 /* The address of a peer for completions (FI_ADDR_NOTAVAIL if unknown). */
 fi_addr_t fpgadma_ep_src_addr(struct fpgadma_ep *ep, uint32_t src_ep,
@@ -205,6 +221,8 @@ struct fpgadma_dp {
 	struct dl ctrlq;		/* control messages waiting for a txbuf */
 	struct dl rnr_peers;		/* peers backing off */
 	struct dl ops;			/* every live operation */
+	struct dl pstreams;		/* running paced streams (dp.c) */
+	uint64_t next_pstream_id;
 	struct dl ids[ID_BUCKETS];	/* operations waiting for FIN / ACK */
 	struct fpgadma_peer *peers[PEER_BUCKETS];
 	uint64_t next_msg_id;
@@ -528,6 +546,56 @@ void fpgadma_rma_done(struct fpgadma_dp *dp, struct fpgadma_op *op);
 /* A WRITEDATA in its turn: the remote CQ data completion. */
 void fpgadma_writedata_arrived(struct fpgadma_dp *dp, uint32_t src_ep,
 			       const struct fpgadma_hdr *hdr);
+
+/* --- paced streams (dp.c) -------------------------------------------------- */
+/*
+ * An endpoint's paced stream (FPGADMA_CAP_STREAM): libfpgadma's stream
+ * and the ring it writes, the provider's own (copy mode) or in an MR of
+ * the application (FI_FPGADMA_STREAM_ZC).
+ */
+struct fpgadma_pstream {
+	struct dl link;			/* on dp->pstreams */
+	struct fpgadma_ep *ep;
+	struct fpgadma_stream *s;
+	uint64_t id;			/* user_data: wr_id of its CQEs */
+	bool zc;
+	uint32_t frame_size, slot_size, nslots;
+	size_t cap_taken;		/* credits taken from dp->ring_cap */
+	/* copy mode: the ring, registered by the provider */
+	void *ring;
+	size_t ring_len;
+	struct fpgadma_mr *ring_mr;
+	uint64_t taken;			/* frames taken out of the ring */
+	/* zero copy: the application's MR (its stream_refs held) */
+	struct fpgadma_prov_mr *app_mr;
+	bool ended;			/* its STREAM_END CQE came */
+	uint32_t end;			/* enum fpgadma_stream_end */
+};
+
+/*
+ * A CQE of opcode FPGADMA_WR_STREAM_FRAMES or FPGADMA_WR_STREAM_END: no
+ * work's, so progress hands it here instead (lock held).
+ */
+void fpgadma_pstream_cqe(struct fpgadma_dp *dp, const struct fpgadma_cqe *cqe);
+/* Copy the frames waiting in the rings of the domain's copy-mode streams
+ * into the receives posted for them (progress, lock held). */
+void fpgadma_pstreams_deliver(struct fpgadma_dp *dp);
+/* The same for one endpoint, after a receive was posted (lock held). */
+void fpgadma_pstream_deliver_ep(struct fpgadma_dp *dp, struct fpgadma_ep *ep);
+/* Is a receive from src one from the FPGA, i.e. for the stream?  (lock held) */
+bool fpgadma_rx_src_is_fpga(struct fpgadma_ep *ep, fi_addr_t src);
+/* fi_close of an endpoint: stop its stream, if any (no lock held). */
+void fpgadma_pstream_ep_close(struct fpgadma_ep *ep);
+/*
+ * match.c: frame (frame_size bytes at frame) into the stream receive rx:
+ * first the error completion of the frames lost before it, if its header
+ * says so, then its own completion (src the FPGA's fi_addr, or
+ * FI_ADDR_NOTAVAIL).  The receive stays posted while a multi-recv buffer
+ * has room for another frame.
+ */
+void fpgadma_rx_stream_frame(struct fpgadma_ep *ep, struct fpgadma_rx_entry *rx,
+			     const void *frame, uint32_t frame_size,
+			     fi_addr_t src);
 
 /* --- progress (progress.c) ------------------------------------------------ */
 /* Progress with domain->lock held. */

@@ -86,6 +86,10 @@ int fpgadma_wc_to_fi(uint32_t status)
 
 const char *fpgadma_prov_strerror(int prov_errno)
 {
+	/* the count and the frame are in err_data (cq.c prints them) */
+	if (prov_errno == FI_FPGADMA_ERR_FRAMES_LOST)
+		return "frames lost: the device's FIFO was full (the receives "
+		       "were not posted fast enough)";
 	if (prov_errno > 0)
 		return fpgadma_wc_status_str((uint32_t)prov_errno);
 	if (prov_errno < 0)
