@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The fpgadma demo from nothing: install what is missing, build the library,
 # the tools and the kernel module in the source tree, boot the module in
-# QEMU and print what fpgadma_demo printed there.  The exit status is the
+# QEMU and print what fpgadma_demo printed there, then what fabtests'
+# fpga_pstream printed through the libfabric provider.  The exit status is the
 # demo's (1 when the VM run itself failed: a crash, a kernel warning, a
 # failed rmmod or pinned pages left behind).
 #
@@ -36,6 +37,11 @@ if [ ! -f Makefile ]; then
 fi
 step "building (make; log: $log)"
 quietly make -j"$(nproc)"
+# The demo's libfabric part (fabtests/fpga_pstream, a check program) when
+# configure found libfabric.
+if make -n fabtests/fpga_pstream > /dev/null 2>&1; then
+	quietly make -j"$(nproc)" fabtests/fpga_pstream
+fi
 
 if [ $# -gt 0 ]; then
 	FPGADMA_VM_DEMO_ARGS=$(IFS='|'; printf '%s' "$*")
