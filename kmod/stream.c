@@ -786,6 +786,24 @@ int fpgadma_ioctl_stream_stats(struct fpgadma_ctx *ctx, void __user *uarg)
 	return copy_to_user(uarg, &cmd, sizeof(cmd)) ? -EFAULT : 0;
 }
 
+/* Halt the context's running streams on @mr (every one if @mr is NULL). */
+static void fpgadma_stream_halt_all(struct fpgadma_ctx *ctx,
+				    struct fpgadma_kmr *mr, u32 end)
+{
+	struct fpgadma_stream *s;
+	u32 i;
+
+	if (!ctx->streams)
+		return;
+	mutex_lock(&ctx->lock);
+	for (i = 0; i < ctx->max_streams; i++) {
+		s = ctx->streams[i];
+		if (s && (!mr || s->mr == mr))
+			fpgadma_stream_halt(s, end, FPGADMA_WC_FLUSH_ERR);
+	}
+	mutex_unlock(&ctx->lock);
+}
+
 /**
  * fpgadma_stream_mr_gone() - stop the streams writing into an MR.
  * @ctx:	the MR's context.
@@ -799,19 +817,7 @@ int fpgadma_ioctl_stream_stats(struct fpgadma_ctx *ctx, void __user *uarg)
  */
 void fpgadma_stream_mr_gone(struct fpgadma_ctx *ctx, struct fpgadma_kmr *mr)
 {
-	struct fpgadma_stream *s;
-	u32 i;
-
-	if (!ctx->streams)
-		return;
-	mutex_lock(&ctx->lock);
-	for (i = 0; i < ctx->max_streams; i++) {
-		s = ctx->streams[i];
-		if (s && s->mr == mr)
-			fpgadma_stream_halt(s, FPGADMA_STREAM_END_DEREG,
-					    FPGADMA_WC_FLUSH_ERR);
-	}
-	mutex_unlock(&ctx->lock);
+	fpgadma_stream_halt_all(ctx, mr, FPGADMA_STREAM_END_DEREG);
 }
 
 /**
@@ -827,18 +833,7 @@ void fpgadma_stream_mr_gone(struct fpgadma_ctx *ctx, struct fpgadma_kmr *mr)
  */
 void fpgadma_stream_stop_all(struct fpgadma_ctx *ctx)
 {
-	u32 end = ctx->fdev->dead ? FPGADMA_STREAM_END_GONE :
-				    FPGADMA_STREAM_END_CLOSE;
-	struct fpgadma_stream *s;
-	u32 i;
-
-	if (!ctx->streams)
-		return;
-	mutex_lock(&ctx->lock);
-	for (i = 0; i < ctx->max_streams; i++) {
-		s = ctx->streams[i];
-		if (s)
-			fpgadma_stream_halt(s, end, FPGADMA_WC_FLUSH_ERR);
-	}
-	mutex_unlock(&ctx->lock);
+	fpgadma_stream_halt_all(ctx, NULL, ctx->fdev->dead ?
+				FPGADMA_STREAM_END_GONE :
+				FPGADMA_STREAM_END_CLOSE);
 }
