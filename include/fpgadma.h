@@ -162,6 +162,35 @@ int fpgadma_post_recv(struct fpgadma_context *ctx, uint64_t wr_id,
 		      const struct fpgadma_sge *sg, unsigned int num_sge);
 
 /*
+ * Atomics (devices with FPGADMA_CAP_ATOMIC; float types also need
+ * FPGADMA_CAP_ATOMIC_FP; others: -EOPNOTSUPP).  One WR applying op (enum
+ * fpgadma_atomic_op, libfabric's enum fi_op) to count elements of datatype
+ * (enum fpgadma_atomic_type, libfabric's enum fi_datatype): on the peer MR
+ * of rkey at remote_addr (an offset with FPGADMA_WR_F_REMOTE_OFFSET in
+ * flags), or with rkey 0 on device memory at remote_addr
+ * (FPGADMA_WR_ATOMIC_MEM).  operand: the values (NULL for
+ * FPGADMA_ATOMIC_READ); compare: the compare values or MSWAP's mask (only
+ * for CSWAP* and MSWAP); result, if not NULL (FPGADMA_WR_F_FETCH): gets the
+ * target's values from before, in an MR with LOCAL_WRITE.  All three of
+ * count * size bytes (at most FPGADMA_ATOMIC_MAX_SIZE).  -EINVAL for a
+ * piece missing or extra, a bad flag, or what the kernel refuses (see
+ * fpgadma-abi.h, "Atomic operations").
+ */
+int fpgadma_post_atomic(struct fpgadma_context *ctx, uint64_t wr_id,
+			uint32_t op, uint32_t datatype, uint32_t rkey,
+			uint64_t remote_addr, uint32_t flags,
+			const struct fpgadma_sge *operand,
+			const struct fpgadma_sge *compare,
+			const struct fpgadma_sge *result);
+/*
+ * Whether the device runs op on datatype (fi_atomicvalid()'s question): 0
+ * and in *count (may be NULL) the most elements one WR takes; -EINVAL for
+ * a combination no device accepts; -EOPNOTSUPP when this device lacks it.
+ */
+int fpgadma_atomic_valid(struct fpgadma_context *ctx, uint32_t op,
+			 uint32_t datatype, size_t *count);
+
+/*
  * Take up to max completions from the mmapped ring without a system call.
  * Returns how many (0 if none), or a negative errno (-EOVERFLOW once if the
  * kernel reported a lost CQE).  Safe to call from several threads.

@@ -152,8 +152,12 @@ void fpgadma_work_done(struct fpgadma_wqe *work, u32 status, u64 bytes)
 		atomic64_inc(&stats->wr_errors);
 	} else if (work->opcode == FPGADMA_WR_WRITE_MEM) {
 		atomic64_add(bytes, &stats->bytes_to_device);
-	} else if (work->opcode != FPGADMA_WR_SEND) {
-		/* A SEND's bytes are counted once, by the RECV it filled. */
+	} else if (work->opcode != FPGADMA_WR_SEND &&
+		   !fpgadma_wr_is_atomic(work->opcode)) {
+		/*
+		 * A SEND's bytes are counted once, by the RECV it filled; an
+		 * atomic moves no stream of bytes, it counts as a WR only.
+		 */
 		atomic64_add(bytes, &stats->bytes_to_host);
 	}
 	atomic64_inc(&stats->wrs_completed);

@@ -3,7 +3,8 @@
  * fpgadma soft engine (fpgadma_soft.ko): a model of an FPGA board in the
  * kernel, an engine module of fpgadma_core.ko.
  *
- * The model has on-board memory, a frame stream and paced streams.  It
+ * The model has on-board memory, a frame stream, paced streams and an
+ * atomic unit (fpgadma_atomic_compute() does its arithmetic).  It
  * behaves as a bus master: it reaches host memory only through the DMA
  * addresses of an MR's mapped table, and it syncs each range around the
  * transfer that touches it.
@@ -17,6 +18,7 @@
 #include <linux/hrtimer.h>
 #include <linux/math64.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/platform_device.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -74,7 +76,12 @@ MODULE_PARM_DESC(stream_fifo_frames, "Default FIFO depth of a paced stream in fr
  *		the engine: nobody else may start work.
  * @run:	the worker that drains @queue.
  * @wq:		its ordered workqueue.
- * @staging:	the FIFO host-to-host transfers pass through (runner only).
+ * @staging:	the FIFO host-to-host transfers pass through, and an
+ *		atomic's operands, target and old values (runner only).
+ * @atomic_lock: held across each atomic WR's read-modify-write of its
+ *		target.  The runner already runs one WR of the device at a
+ *		time; the lock makes the atomic unit atomic by itself, as a
+ *		board's is, whatever runs beside it.
  * @stream_wq:	where paced streams deliver their frames.
  * @registered:	@fdev is registered with the core.
  */
@@ -89,6 +96,7 @@ struct fpgadma_soft {
 	struct work_struct run;
 	struct workqueue_struct *wq;
 	u8 *staging;
+	struct mutex atomic_lock;
 	struct workqueue_struct *stream_wq;
 	bool registered;
 };
@@ -328,6 +336,66 @@ static u32 soft_host_copy(struct fpgadma_soft *soft,
 	return FPGADMA_WC_SUCCESS;
 }
 
+/*
+ * An atomic WR (ATOMIC, ATOMIC_MEM): its operand and compare values come
+ * in through their DMA mappings first; then, under the atomic lock, the
+ * target (the peer MR through its DMA mapping, or on-board memory) is
+ * read, computed and, unless the operation only reads, written back whole;
+ * then the old values go out to the result piece.  Everything passes
+ * through four areas of the staging FIFO, FPGADMA_ATOMIC_MAX_SIZE bytes
+ * each, so an element split between two pages or DMA segments is one
+ * element here.
+ */
+static u32 soft_atomic(struct fpgadma_soft *soft, struct fpgadma_wqe *work)
+{
+	u8 *operand = soft->staging, *compare = operand + FPGADMA_ATOMIC_MAX_SIZE;
+	u8 *target = compare + FPGADMA_ATOMIC_MAX_SIZE;
+	u8 *old = target + FPGADMA_ATOMIC_MAX_SIZE;
+	bool modifies = work->atomic_op != FPGADMA_ATOMIC_READ;
+	bool has_cmp = fpgadma_atomic_op_has_compare(work->atomic_op);
+	bool mem = work->opcode == FPGADMA_WR_ATOMIC_MEM;
+	struct fpgadma_piece *p = work->pieces;
+	u32 len = work->length, n = 0;
+	int ret = 0;
+
+	BUILD_BUG_ON(4 * FPGADMA_ATOMIC_MAX_SIZE > SOFT_STAGING_SIZE);
+	if (modifies)
+		ret = soft_pieces_xfer(soft, FPGADMA_WR_WRITE_MEM, &p[n++], 1,
+				       0, len, operand);
+	if (!ret && has_cmp)
+		ret = soft_pieces_xfer(soft, FPGADMA_WR_WRITE_MEM, &p[n++], 1,
+				       0, len, compare);
+	if (ret)
+		return FPGADMA_WC_GENERAL_ERR;
+
+	mutex_lock(&soft->atomic_lock);
+	if (mem)
+		memcpy(target, (u8 *)soft->mem + work->dev_addr, len);
+	else
+		ret = soft_pieces_xfer(soft, FPGADMA_WR_WRITE_MEM,
+				       &work->remote, 1, 0, len, target);
+	if (!ret) {
+		memcpy(old, target, len);
+		ret = fpgadma_atomic_compute(work->atomic_op, work->atomic_type,
+					     len, target,
+					     modifies ? operand : NULL,
+					     has_cmp ? compare : NULL);
+	}
+	if (!ret && modifies) {
+		if (mem)
+			memcpy((u8 *)soft->mem + work->dev_addr, target, len);
+		else
+			ret = soft_pieces_xfer(soft, FPGADMA_WR_READ_MEM,
+					       &work->remote, 1, 0, len, target);
+	}
+	mutex_unlock(&soft->atomic_lock);
+
+	if (!ret && (work->flags & FPGADMA_WR_F_FETCH))
+		ret = soft_pieces_xfer(soft, FPGADMA_WR_READ_MEM, &p[n], 1, 0,
+				       len, old);
+	return ret ? FPGADMA_WC_GENERAL_ERR : FPGADMA_WC_SUCCESS;
+}
+
 /* Fill the oldest RECV of the destination, completing it too. */
 static u32 soft_send(struct fpgadma_soft *soft, struct fpgadma_wqe *work)
 {
@@ -359,6 +427,9 @@ static u32 soft_run_one(struct fpgadma_soft *soft, struct fpgadma_wqe *work)
 				      work->pieces, work->npieces, work->length);
 	case FPGADMA_WR_SEND:
 		return soft_send(soft, work);
+	case FPGADMA_WR_ATOMIC:
+	case FPGADMA_WR_ATOMIC_MEM:
+		return soft_atomic(soft, work);
 	default:
 		return soft_execute(soft, work);
 	}
@@ -739,7 +810,8 @@ static void soft_stream_stop(struct fpgadma_dev *fdev, struct fpgadma_stream *s)
 static const struct fpgadma_engine_ops soft_ops = {
 	.name = "soft",
 	.type = FPGADMA_ENGINE_SOFT,
-	.caps = FPGADMA_CAP_HOST_EP | FPGADMA_CAP_STREAM,
+	.caps = FPGADMA_CAP_HOST_EP | FPGADMA_CAP_STREAM | FPGADMA_CAP_ATOMIC |
+		FPGADMA_CORE_CAP_ATOMIC_FP,
 	.submit = soft_submit,
 	.flush = soft_flush,
 	.stream_start = soft_stream_start,
@@ -763,6 +835,7 @@ static void soft_destroy(struct fpgadma_soft *soft)
 		platform_device_unregister(soft->pdev);
 	vfree(soft->mem);
 	kfree(soft->staging);
+	mutex_destroy(&soft->atomic_lock);
 	fpgadma_dev_put(&soft->fdev);
 }
 
@@ -781,6 +854,7 @@ static int soft_create(unsigned int id, struct fpgadma_soft **out)
 	if (!soft)
 		return -ENOMEM;
 	spin_lock_init(&soft->lock);
+	mutex_init(&soft->atomic_lock);
 	INIT_LIST_HEAD(&soft->queue);
 	INIT_WORK(&soft->run, soft_run);
 

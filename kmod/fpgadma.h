@@ -179,7 +179,11 @@ static inline void fpgadma_stage_end(struct fpgadma_dev *fdev,
  *		FPGADMA_CAP_HOST_EP it also runs RDMA_WRITE, RDMA_READ (the
  *		peer side in work->remote) and SEND (fpgadma_recv_take() finds
  *		the RECV it fills); RECVs never reach an engine unless they
- *		carry an error status.
+ *		carry an error status.  With FPGADMA_CAP_ATOMIC it runs
+ *		ATOMIC (the target in work->remote) and ATOMIC_MEM (at
+ *		work->dev_addr) on integer types, with FPGADMA_CAP_ATOMIC_FP
+ *		also on the floating-point ones (fpgadma_atomic_compute() does
+ *		the arithmetic for an engine without an atomic unit).
  * @submit:	take ownership of @work and run it in order with the other
  *		work of the device, later or before returning; call
  *		fpgadma_work_start() when it starts and fpgadma_work_done()
@@ -433,15 +437,24 @@ struct fpgadma_piece {
  * @status:	FPGADMA_WC_SUCCESS, or the error found at post time: then
  *		@npieces is 0 and the engine must only complete it.
  * @dev_addr:	device memory address.
- * @length:	total bytes of the pieces.
- * @remote:	RDMA_WRITE, RDMA_READ: the peer MR's range (holding the
- *		MR when @status is FPGADMA_WC_SUCCESS).
+ * @length:	total bytes of the pieces; an atomic: the target's bytes
+ *		(count * element size, the length of each of its pieces).
+ * @flags:	the WR's FPGADMA_WR_F_* flags.
+ * @atomic_op:	ATOMIC, ATOMIC_MEM: enum fpgadma_atomic_op, checked valid
+ *		for @atomic_type.
+ * @atomic_type: ATOMIC, ATOMIC_MEM: enum fpgadma_atomic_type.
+ * @remote:	RDMA_WRITE, RDMA_READ, ATOMIC: the peer MR's range (holding
+ *		the MR when @status is FPGADMA_WC_SUCCESS); an ATOMIC's is
+ *		aligned (fpgadma_atomic_type_align()).
  * @dest:	SEND: the destination ep_id.
  * @src_ep:	RECV: the sender's ep_id, set when a SEND fills it.
  * @t_submit:	when it went to the engine, if stage timing was on (else 0).
  * @t_start:	when the engine started it (fpgadma_work_start()), or 0.
  * @npieces:	entries in @pieces, each holding a reference on its MR.
- * @pieces:	host side of the transfer, in order.
+ * @pieces:	host side of the transfer, in order; an atomic's are its
+ *		operand (unless ATOMIC_READ), its compare values
+ *		(fpgadma_atomic_op_has_compare()) and, with
+ *		FPGADMA_WR_F_FETCH, its result, in that order.
  */
 struct fpgadma_wqe {
 	struct list_head node;
@@ -451,6 +464,9 @@ struct fpgadma_wqe {
 	u32 status;
 	u64 dev_addr;
 	u64 length;
+	u32 flags;
+	u16 atomic_op;
+	u16 atomic_type;
 	struct fpgadma_piece remote;
 	u32 dest;
 	u32 src_ep;
@@ -461,6 +477,25 @@ struct fpgadma_wqe {
 };
 
 void fpgadma_work_start(struct fpgadma_wqe *work);
+
+/* Whether a WR is an atomic operation (ATOMIC, ATOMIC_MEM). */
+static inline bool fpgadma_wr_is_atomic(u32 opcode)
+{
+	return opcode == FPGADMA_WR_ATOMIC || opcode == FPGADMA_WR_ATOMIC_MEM;
+}
+
+/*
+ * atomic.c: the arithmetic of atomics for engines without an atomic unit.
+ * FPGADMA_CORE_CAP_ATOMIC_FP is FPGADMA_CAP_ATOMIC_FP where it can do
+ * floating point (x86-64, under kernel_fpu_begin()), else 0.
+ */
+#ifdef CONFIG_X86_64
+#define FPGADMA_CORE_CAP_ATOMIC_FP	FPGADMA_CAP_ATOMIC_FP
+#else
+#define FPGADMA_CORE_CAP_ATOMIC_FP	0
+#endif
+int fpgadma_atomic_compute(u32 op, u32 type, u32 len, void *target,
+			   const void *operand, const void *compare);
 
 /* Whether a WR's own pieces are written (and so need LOCAL_WRITE). */
 static inline bool fpgadma_wr_device_writes(u32 opcode)

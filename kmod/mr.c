@@ -210,10 +210,11 @@ int fpgadma_mr_get_range(struct fpgadma_ctx *ctx, u32 lkey, u64 offset,
 }
 
 /**
- * fpgadma_mr_get_remote() - hold the peer MR an RDMA work request names.
+ * fpgadma_mr_get_remote() - hold the peer MR an RDMA or atomic WR names.
  * @fdev:	the device, whose rkey table is searched.
  * @rkey:	the peer MR's rkey.
- * @right:	FPGADMA_ACCESS_REMOTE_WRITE or FPGADMA_ACCESS_REMOTE_READ.
+ * @right:	FPGADMA_ACCESS_REMOTE_WRITE, FPGADMA_ACCESS_REMOTE_READ or
+ *		both (an atomic that modifies and fetches): all of them.
  * @raddr:	a user address in the peer MR, or with @offset an offset.
  * @offset:	@raddr is an offset into the MR (FPGADMA_WR_F_REMOTE_OFFSET).
  * @len:	bytes.
@@ -235,7 +236,7 @@ u32 fpgadma_mr_get_remote(struct fpgadma_dev *fdev, u32 rkey, u32 right,
 
 	xa_lock(&fdev->rkeys);
 	mr = xa_load(&fdev->rkeys, rkey);
-	if (!mr || !(mr->access & right))
+	if (!mr || (mr->access & right) != right)
 		goto out;
 	if (offset) {
 		off = raddr;

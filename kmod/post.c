@@ -7,6 +7,12 @@
  * MR it holds (mr.c), and hands the work to the engine in order.  Checks
  * that depend on keys, bounds and rights do not fail the call: like an RDMA
  * device, the WR completes with an error status and moves nothing.
+ *
+ * Atomic WRs (ATOMIC, ATOMIC_MEM) have a form of their own: an operation
+ * valid for the datatype, exactly the pieces the operation takes, each of
+ * the same length (fpgadma-abi.h, "Atomic operations"); their target is
+ * checked like RDMA's, with the rights the operation needs, and must be
+ * aligned to the datatype.
  */
 #include <linux/overflow.h>
 #include <linux/slab.h>
@@ -14,9 +20,67 @@
 
 #include "fpgadma.h"
 
+/* The pieces an atomic WR takes: operand, compare values, result. */
+static u32 fpgadma_atomic_npieces(const struct fpgadma_wr *wr)
+{
+	return (wr->atomic_op != FPGADMA_ATOMIC_READ) +
+	       !!fpgadma_atomic_op_has_compare(wr->atomic_op) +
+	       !!(wr->flags & FPGADMA_WR_F_FETCH);
+}
+
+/*
+ * The form of an atomic WR, as far as it shows without its pieces:
+ * -EINVAL, or -EOPNOTSUPP on a device without the atomics it asks for.
+ */
+static int fpgadma_atomic_check(const struct fpgadma_dev *fdev,
+				const struct fpgadma_wr *wr)
+{
+	u32 flags = FPGADMA_WR_F_FETCH;
+	u64 caps = fdev->ops->caps;
+
+	if (wr->opcode == FPGADMA_WR_ATOMIC)
+		flags |= FPGADMA_WR_F_REMOTE_OFFSET;
+	else if (wr->rkey)
+		return -EINVAL;
+	if (wr->flags & ~flags || wr->dest || wr->reserved)
+		return -EINVAL;
+	if (!fpgadma_atomic_op_valid(wr->atomic_op, wr->atomic_type))
+		return -EINVAL;
+	if (wr->atomic_op == FPGADMA_ATOMIC_READ &&
+	    !(wr->flags & FPGADMA_WR_F_FETCH))
+		return -EINVAL;
+	if (wr->num_sge != fpgadma_atomic_npieces(wr))
+		return -EINVAL;
+	if (!(caps & FPGADMA_CAP_ATOMIC))
+		return -EOPNOTSUPP;
+	if (fpgadma_atomic_type_is_fp(wr->atomic_type) &&
+	    !(caps & FPGADMA_CAP_ATOMIC_FP))
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+/*
+ * The pieces of an atomic WR (fpgadma_atomic_check() passed): all of one
+ * length, a whole number of elements, 1 to FPGADMA_ATOMIC_MAX_SIZE bytes.
+ */
+static int fpgadma_atomic_sge_check(const struct fpgadma_wr *wr,
+				    const struct fpgadma_sge *sges)
+{
+	u32 size = fpgadma_atomic_type_size(wr->atomic_type);
+	u32 len = sges[0].length, i;
+
+	if (!len || len % size || len > FPGADMA_ATOMIC_MAX_SIZE)
+		return -EINVAL;
+	for (i = 1; i < wr->num_sge; i++)
+		if (sges[i].length != len)
+			return -EINVAL;
+	return 0;
+}
+
 /*
  * The form of a WR: -EINVAL for what no device accepts, -EOPNOTSUPP for a
- * host-endpoint opcode on a device without FPGADMA_CAP_HOST_EP.
+ * host-endpoint or atomic opcode on a device without FPGADMA_CAP_HOST_EP
+ * or FPGADMA_CAP_ATOMIC.
  */
 static int fpgadma_wr_check(const struct fpgadma_dev *fdev,
 			    const struct fpgadma_wr *wr)
@@ -24,7 +88,10 @@ static int fpgadma_wr_check(const struct fpgadma_dev *fdev,
 	bool rdma = wr->opcode == FPGADMA_WR_RDMA_WRITE ||
 		    wr->opcode == FPGADMA_WR_RDMA_READ;
 
-	if (wr->reserved0 || wr->reserved || wr->num_sge > fpgadma_max_sge)
+	if (fpgadma_wr_is_atomic(wr->opcode))
+		return fpgadma_atomic_check(fdev, wr);
+	if (wr->atomic_op || wr->atomic_type || wr->reserved ||
+	    wr->num_sge > fpgadma_max_sge)
 		return -EINVAL;
 	if (wr->flags & ~(rdma ? FPGADMA_WR_F_REMOTE_OFFSET : 0))
 		return -EINVAL;
@@ -50,6 +117,63 @@ static int fpgadma_wr_check(const struct fpgadma_dev *fdev,
 	}
 }
 
+/*
+ * Resolve an atomic WR: its pieces (only the result is written), then its
+ * target: device memory in range, or the peer MR with the rights the
+ * operation needs; then the target's alignment.  On any error hold
+ * nothing and record the status.
+ */
+static void fpgadma_atomic_resolve(struct fpgadma_ctx *ctx,
+				   const struct fpgadma_wr *wr,
+				   const struct fpgadma_sge *sges,
+				   struct fpgadma_wqe *work)
+{
+	u32 align = fpgadma_atomic_type_align(wr->atomic_type);
+	bool fetch = wr->flags & FPGADMA_WR_F_FETCH;
+	u32 i, len = sges[0].length, right = 0;
+	u32 status = FPGADMA_WC_SUCCESS;
+	u64 end;
+
+	for (i = 0; i < wr->num_sge; i++) {
+		status = fpgadma_mr_get_local(ctx, sges[i].lkey, sges[i].addr,
+					      len, fetch && i == wr->num_sge - 1,
+					      &work->pieces[work->npieces]);
+		if (status)
+			goto out;
+		work->npieces++;
+	}
+	if (wr->opcode == FPGADMA_WR_ATOMIC_MEM) {
+		if (check_add_overflow(wr->dev_addr, (u64)len, &end) ||
+		    end > ctx->fdev->dev_mem_size)
+			status = FPGADMA_WC_REM_ACCESS_ERR;
+		else if (wr->dev_addr & (align - 1))
+			status = FPGADMA_WC_REM_INV_REQ_ERR;
+		goto out;
+	}
+	if (wr->atomic_op != FPGADMA_ATOMIC_READ)
+		right |= FPGADMA_ACCESS_REMOTE_WRITE;
+	if (fetch)
+		right |= FPGADMA_ACCESS_REMOTE_READ;
+	status = fpgadma_mr_get_remote(ctx->fdev, wr->rkey, right, wr->dev_addr,
+				       wr->flags & FPGADMA_WR_F_REMOTE_OFFSET,
+				       len, &work->remote);
+	if (status)
+		goto out;
+	if ((work->remote.mr->iova + work->remote.offset) & (align - 1)) {
+		fpgadma_mr_put(work->remote.mr);
+		work->remote.mr = NULL;
+		status = FPGADMA_WC_REM_INV_REQ_ERR;
+	}
+out:
+	if (status) {
+		for (i = 0; i < work->npieces; i++)
+			fpgadma_mr_put(work->pieces[i].mr);
+		work->npieces = 0;
+	}
+	work->status = status;
+	work->length = status ? 0 : len;
+}
+
 /* Resolve all pieces of @work; on any error hold none and record the status. */
 static void fpgadma_work_resolve(struct fpgadma_ctx *ctx,
 				 const struct fpgadma_wr *wr,
@@ -59,6 +183,10 @@ static void fpgadma_work_resolve(struct fpgadma_ctx *ctx,
 	u64 total = 0, end;
 	u32 i, status = FPGADMA_WC_SUCCESS;
 
+	if (fpgadma_wr_is_atomic(wr->opcode)) {
+		fpgadma_atomic_resolve(ctx, wr, sges, work);
+		return;
+	}
 	for (i = 0; i < wr->num_sge; i++) {
 		if (!sges[i].length)
 			continue;
@@ -118,6 +246,9 @@ static struct fpgadma_wqe *fpgadma_work_alloc(const struct fpgadma_wr *wr)
 	work->opcode = wr->opcode;
 	work->dev_addr = wr->dev_addr;
 	work->dest = wr->dest;
+	work->flags = wr->flags;
+	work->atomic_op = wr->atomic_op;
+	work->atomic_type = wr->atomic_type;
 	return work;
 }
 
@@ -137,7 +268,7 @@ static struct fpgadma_wqe *fpgadma_work_alloc(const struct fpgadma_wr *wr)
  *
  * Context: process context of the owner, may sleep; takes @ctx->lock.
  * Return: 0; -EINVAL for a bad count or a malformed WR; -EOPNOTSUPP for a
- * host-endpoint WR on a device without them; -EFAULT for an
+ * host-endpoint or atomic WR on a device without them; -EFAULT for an
  * unreadable WR or SGE array; -EAGAIN when the ring has no room; -ENOMEM.
  */
 int fpgadma_post_wqes(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd)
@@ -189,6 +320,11 @@ int fpgadma_post_wqes(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd)
 				   wrs[i].num_sge * sizeof(*sges))) {
 			ret = -EFAULT;
 			goto out;
+		}
+		if (fpgadma_wr_is_atomic(wrs[i].opcode)) {
+			ret = fpgadma_atomic_sge_check(&wrs[i], sges + off);
+			if (ret)
+				goto out;
 		}
 		works[i] = fpgadma_work_alloc(&wrs[i]);
 		if (!works[i]) {

@@ -747,6 +747,64 @@ int fpgadma_post_stream_read(struct fpgadma_context *ctx, uint64_t wr_id,
 	return post_one(ctx, FPGADMA_WR_READ_STREAM, wr_id, 0, sg, num_sge);
 }
 
+/* ---- atomics ---- */
+
+int fpgadma_post_atomic(struct fpgadma_context *ctx, uint64_t wr_id,
+			uint32_t op, uint32_t datatype, uint32_t rkey,
+			uint64_t remote_addr, uint32_t flags,
+			const struct fpgadma_sge *operand,
+			const struct fpgadma_sge *compare,
+			const struct fpgadma_sge *result)
+{
+	struct fpgadma_wr wr = { .wr_id = wr_id, .dev_addr = remote_addr,
+				 .rkey = rkey };
+	struct fpgadma_sge sg[3];
+	unsigned int n = 0;
+
+	if (!ctx || op > UINT16_MAX || datatype > UINT16_MAX)
+		return -EINVAL;
+	if (flags & ~(FPGADMA_WR_F_REMOTE_OFFSET | FPGADMA_WR_F_FETCH) ||
+	    (!rkey && (flags & FPGADMA_WR_F_REMOTE_OFFSET)) ||
+	    ((flags & FPGADMA_WR_F_FETCH) && !result))
+		return -EINVAL;
+	/* The pieces the operation takes, no more, no fewer. */
+	if (!operand != (op == FPGADMA_ATOMIC_READ) ||
+	    !compare != !fpgadma_atomic_op_has_compare(op))
+		return -EINVAL;
+	if (!(ctx->query.caps & FPGADMA_CAP_ATOMIC))
+		return -EOPNOTSUPP;
+
+	if (operand)
+		sg[n++] = *operand;
+	if (compare)
+		sg[n++] = *compare;
+	if (result) {
+		sg[n++] = *result;
+		flags |= FPGADMA_WR_F_FETCH;
+	}
+	wr.opcode = rkey ? FPGADMA_WR_ATOMIC : FPGADMA_WR_ATOMIC_MEM;
+	wr.flags = flags;
+	wr.atomic_op = (uint16_t)op;
+	wr.atomic_type = (uint16_t)datatype;
+	wr.sg_list = (uintptr_t)sg;
+	wr.num_sge = n;
+	return fpgadma_post(ctx, &wr, 1);
+}
+
+int fpgadma_atomic_valid(struct fpgadma_context *ctx, uint32_t op,
+			 uint32_t datatype, size_t *count)
+{
+	if (!ctx || !fpgadma_atomic_op_valid(op, datatype))
+		return -EINVAL;
+	if (!(ctx->query.caps & FPGADMA_CAP_ATOMIC) ||
+	    (fpgadma_atomic_type_is_fp(datatype) &&
+	     !(ctx->query.caps & FPGADMA_CAP_ATOMIC_FP)))
+		return -EOPNOTSUPP;
+	if (count)
+		*count = FPGADMA_ATOMIC_MAX_SIZE / fpgadma_atomic_type_size(datatype);
+	return 0;
+}
+
 /* ---- paced streams ---- */
 
 /* The checks the library can make itself, without a system call. */
@@ -1117,7 +1175,8 @@ const char *fpgadma_strerror(int err)
 		return "operation not supported by this device (host endpoint "
 		       "work needs a device with FPGADMA_CAP_HOST_EP, paced "
 		       "streams FPGADMA_CAP_STREAM, the memory monitor "
-		       "FPGADMA_CAP_MR_MONITOR)";
+		       "FPGADMA_CAP_MR_MONITOR, atomics FPGADMA_CAP_ATOMIC and "
+		       "on floating-point types FPGADMA_CAP_ATOMIC_FP)";
 	case ENOSPC:
 		return "no free slot: the context already runs as many paced "
 		       "streams as the device allows (max_streams), or watches "
@@ -1158,8 +1217,9 @@ const char *fpgadma_wc_status_str(uint32_t status)
 		return "receiver not ready: the destination endpoint had no "
 		       "receive posted";
 	case FPGADMA_WC_REM_INV_REQ_ERR:
-		return "remote invalid request: no such endpoint, or the "
-		       "message is longer than its receive";
+		return "remote invalid request: no such endpoint, the "
+		       "message is longer than its receive, or an atomic's "
+		       "target is not aligned to its datatype";
 	default:
 		return "unknown completion status";
 	}

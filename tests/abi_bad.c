@@ -54,9 +54,13 @@ static void check_query(void)
 	CHECK_EQ(q.engine, FPGADMA_ENGINE_SOFT);
 	CHECK_EQ(q.page_size, page);
 	CHECK(q.ep_id != 0);
-	/* paced streams unless the core's max_streams parameter is 0 */
+	/*
+	 * paced streams unless the core's max_streams parameter is 0; atomics,
+	 * also on floating-point types (the guest is x86-64)
+	 */
 	CHECK_EQ(q.caps, FPGADMA_CAP_HOST_EP | FPGADMA_CAP_BIND_EP | FPGADMA_CAP_MR_MONITOR |
-			 (t_module_param("max_streams") == 0 ? 0 : FPGADMA_CAP_STREAM));
+			 (t_module_param("max_streams") == 0 ? 0 : FPGADMA_CAP_STREAM) |
+			 FPGADMA_CAP_ATOMIC | FPGADMA_CAP_ATOMIC_FP);
 	/* the monitor area: at its own page-aligned offset, beyond the ring's */
 	CHECK(q.mon_mmap_off && q.mon_mmap_off % page == 0 && q.mon_mmap_off >= q.ring_size);
 	CHECK(q.mon_size && q.mon_size % page == 0);

@@ -1447,6 +1447,44 @@ void t_device_writes(struct t_dev *d, const struct fpgadma_mr *scratch_mr, uint8
 
 /* ---- paced streams ---- */
 
+void t_need_atomic(const struct t_dev *d)
+{
+	if (!(d->attr.caps & FPGADMA_CAP_ATOMIC))
+		t_skip("the %s engine has no atomics (caps 0x%llx without FPGADMA_CAP_ATOMIC); "
+		       "atomic_unsupported checks that it refuses them",
+		       t_engine_name(d->attr.engine), (unsigned long long)d->attr.caps);
+}
+
+const char *t_atomic_op_name(uint32_t op)
+{
+	static const char *const names[FPGADMA_ATOMIC_OP_COUNT] = {
+		"MIN", "MAX", "SUM", "PROD", "LOR", "LAND", "BOR", "BAND", "LXOR", "BXOR",
+		"ATOMIC_READ", "ATOMIC_WRITE", "CSWAP", "CSWAP_NE", "CSWAP_LE", "CSWAP_LT",
+		"CSWAP_GE", "CSWAP_GT", "MSWAP",
+	};
+	static __thread char buf[16];
+
+	if (op < FPGADMA_ATOMIC_OP_COUNT)
+		return names[op];
+	snprintf(buf, sizeof(buf), "op %u", op);
+	return buf;
+}
+
+const char *t_atomic_type_name(uint32_t type)
+{
+	static const char *const names[FPGADMA_ATOMIC_TYPE_COUNT] = {
+		"INT8", "UINT8", "INT16", "UINT16", "INT32", "UINT32", "INT64", "UINT64",
+		"FLOAT", "DOUBLE", "FLOAT_COMPLEX", "DOUBLE_COMPLEX", "LONG_DOUBLE",
+		"LONG_DOUBLE_COMPLEX",
+	};
+	static __thread char buf[16];
+
+	if (type < FPGADMA_ATOMIC_TYPE_COUNT)
+		return names[type];
+	snprintf(buf, sizeof(buf), "type %u", type);
+	return buf;
+}
+
 void t_need_stream(const struct t_dev *d)
 {
 	if (!(d->attr.caps & FPGADMA_CAP_STREAM))

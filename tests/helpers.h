@@ -631,6 +631,18 @@ void t_stream_wait_end_at(const char *file, int line, struct fpgadma_context *ct
 	t_stream_wait_end_at(__FILE__, __LINE__, ctx, t, status, reason, write_idx, \
 			     T_CQE_TIMEOUT_MS)
 
+/* ---- atomics (FPGADMA_CAP_ATOMIC) ---- */
+
+/*
+ * Skip (with the reason) if the device has no atomics (the edu engine):
+ * the atomic_* tests, whose atomic_unsupported checks the refusal there.
+ */
+void t_need_atomic(const struct t_dev *d);
+/* "SUM", "CSWAP_NE", ... or a number (enum fpgadma_atomic_op). */
+const char *t_atomic_op_name(uint32_t op);
+/* "UINT64", "DOUBLE_COMPLEX", ... or a number (enum fpgadma_atomic_type). */
+const char *t_atomic_type_name(uint32_t type);
+
 /* ---- processes ---- */
 
 /* waitpid with a limit; a child still running then is killed and the test fails. */

@@ -15,7 +15,8 @@
  * left running on the private context for its close to stop;
  * STREAM_STATS and STREAM_STOP of random ids, with random flags, reserved
  * fields and stats on input), argument pointers that are NULL, kernel addresses,
- * unmapped, read-only or straddle a guard page; POSTs with random opcodes,
+ * unmapped, read-only or straddle a guard page; POSTs with random opcodes
+ * (atomics among them, with random operations, datatypes and flags),
  * counts, device addresses and SGE lists; other drivers' commands;
  * mmap/munmap of the ring, of the monitor area and of the stream area with
  * random lengths, offsets and protections (the monitor area maps read-only
@@ -367,7 +368,10 @@ static void fuzz_post(struct fuzzer *f, int fd)
 
 		memset(w, 0, sizeof(*w));
 		w->wr_id = t_rand(&f->rng);
-		w->opcode = chance(f, 90) ? 1 + (uint32_t)rnd(f, 7) : (uint32_t)t_rand(&f->rng) % 10;
+		r = rnd(f, 100);
+		w->opcode = r < 80 ? 1 + (uint32_t)rnd(f, 7) :
+			    r < 90 ? FPGADMA_WR_ATOMIC + (uint32_t)rnd(f, 2) :
+			    (uint32_t)t_rand(&f->rng) % 13;
 		r = rnd(f, 100);
 		w->dev_addr = r < 70 ? rnd(f, q.dev_mem_size) :
 			      r < 80 ? q.dev_mem_size - rnd(f, 65536) :
@@ -395,8 +399,24 @@ static void fuzz_post(struct fuzzer *f, int fd)
 		}
 		if (chance(f, 3))
 			w->flags = (uint32_t)t_rand(&f->rng);
+		if (w->opcode == FPGADMA_WR_ATOMIC || w->opcode == FPGADMA_WR_ATOMIC_MEM) {
+			/* mostly a valid operation and type, pieces of one length */
+			uint32_t len = 8 * (1 + (uint32_t)rnd(f, 8));
+
+			w->atomic_op = (uint16_t)rnd(f, FPGADMA_ATOMIC_OP_COUNT + 1);
+			w->atomic_type = (uint16_t)rnd(f, FPGADMA_ATOMIC_TYPE_COUNT + 1);
+			if (chance(f, 50))
+				w->flags = FPGADMA_WR_F_FETCH;
+			if (w->opcode == FPGADMA_WR_ATOMIC && chance(f, 30))
+				w->flags |= FPGADMA_WR_F_REMOTE_OFFSET;
+			if (chance(f, 70))
+				for (j = 0; j < 4; j++)
+					s[j].length = len;
+		}
 		if (chance(f, 3))
-			w->reserved0 = (uint32_t)t_rand(&f->rng);
+			w->atomic_op = (uint16_t)t_rand(&f->rng);
+		if (chance(f, 3))
+			w->atomic_type = (uint16_t)t_rand(&f->rng);
 		if (chance(f, 3))
 			w->reserved = t_rand(&f->rng);
 		if (chance(f, 3))

@@ -426,8 +426,10 @@ static void malformed(void)
 	expect_einval("flags 1", &w, 1);
 	w = good; w.flags = 0x80000000;
 	expect_einval("flags bit 31", &w, 1);
-	w = good; w.reserved0 = 1;
-	expect_einval("reserved0 1", &w, 1);
+	w = good; w.atomic_op = 1;
+	expect_einval("READ_MEM with atomic_op 1", &w, 1);
+	w = good; w.atomic_type = 0x8000;
+	expect_einval("READ_MEM with atomic_type 0x8000", &w, 1);
 	w = good; w.reserved = 1;
 	expect_einval("reserved 1", &w, 1);
 	w = good; w.reserved = 1ULL << 63;
@@ -443,9 +445,9 @@ static void malformed(void)
 	two[0] = good;
 	two[0].wr_id = 1000002;
 	two[1] = good;
-	two[1].reserved0 = 7;
+	two[1].atomic_type = 7;
 	expect_einval("good WR then malformed WR", two, 2);
-	two[0].reserved0 = 7;
+	two[0].atomic_type = 7;
 	two[1] = good;
 	expect_einval("malformed WR then good WR", two, 2);
 	for (i = 0; i <= max_post; i++) {

@@ -34,6 +34,10 @@
  * data between endpoints like a NIC in loopback: RDMA_WRITE and RDMA_READ
  * reach a peer's MR by its rkey, SEND delivers into the oldest RECV the
  * destination endpoint has posted.
+ *
+ * Atomics: on a device with FPGADMA_CAP_ATOMIC the engine also runs the
+ * atomic operations of libfabric's fi_atomic(3) (ATOMIC on a peer MR by
+ * rkey, ATOMIC_MEM on device memory): see "Atomic operations" below.
  */
 #ifndef _UAPI_FPGADMA_ABI_H
 #define _UAPI_FPGADMA_ABI_H
@@ -58,6 +62,8 @@ enum fpgadma_access {
 #define FPGADMA_CAP_BIND_EP	(1ULL << 1) /* FPGADMA_IOC_BIND_EP */
 #define FPGADMA_CAP_MR_MONITOR	(1ULL << 2) /* FPGADMA_REG_MR_MONITOR, the monitor area, read() */
 #define FPGADMA_CAP_STREAM	(1ULL << 3) /* FPGADMA_IOC_STREAM_*, the stream area */
+#define FPGADMA_CAP_ATOMIC	(1ULL << 4) /* WRs ATOMIC and ATOMIC_MEM on integer types */
+#define FPGADMA_CAP_ATOMIC_FP	(1ULL << 5) /* ... and on float, double and their complex types */
 
 /* Endpoint numbers: opening takes one of FPGADMA_EP_ID_DYNAMIC_MIN..MAX. */
 #define FPGADMA_EP_ID_MAX		65535
@@ -74,7 +80,8 @@ enum fpgadma_engine_type {
  * @abi_version:	FPGADMA_ABI_VERSION of the module.
  * @engine:		enum fpgadma_engine_type.
  * @dev_index:		N of /dev/fpgadmaN.
- * @max_sge:		most pieces in one WR.
+ * @max_sge:		most pieces in one WR (an atomic WR takes its 1 to 3
+ *			pieces whatever it says).
  * @max_post:		most WRs in one POST.
  * @max_seg_size:	largest DMA segment an MR's table holds.
  * @cq_entries:		completion ring entries (a power of two).
@@ -244,10 +251,23 @@ enum fpgadma_wr_opcode {
 	 */
 	FPGADMA_WR_STREAM_FRAMES = 8,
 	FPGADMA_WR_STREAM_END	= 9,
+	/*
+	 * atomic_op on count elements of atomic_type in the peer MR of rkey
+	 * at remote address dev_addr; FPGADMA_CAP_ATOMIC ("Atomic
+	 * operations" below)
+	 */
+	FPGADMA_WR_ATOMIC	= 10,
+	/* the same on device memory at dev_addr; rkey must be 0 */
+	FPGADMA_WR_ATOMIC_MEM	= 11,
 };
 
 /* WR flags. */
 #define FPGADMA_WR_F_REMOTE_OFFSET (1U << 0) /* remote_addr is an offset into the peer MR, not a virtual address */
+/*
+ * ATOMIC, ATOMIC_MEM: fetch the target's values from before the operation
+ * into the WR's last piece (the result), which needs LOCAL_WRITE.
+ */
+#define FPGADMA_WR_F_FETCH	(1U << 1)
 
 /**
  * struct fpgadma_sge - one piece of a WR: bytes [addr, addr+length) of
@@ -263,15 +283,21 @@ struct fpgadma_sge {
  * struct fpgadma_wr - one work request.
  * @wr_id:	returned in its CQE.
  * @opcode:	enum fpgadma_wr_opcode.
- * @flags:	FPGADMA_WR_F_* (only RDMA_READ and RDMA_WRITE take any).
- * @dev_addr:	device memory address (READ_MEM, WRITE_MEM), or the remote
- *		address in the peer MR (RDMA_READ, RDMA_WRITE); else zero.
+ * @flags:	FPGADMA_WR_F_*: REMOTE_OFFSET for RDMA_READ, RDMA_WRITE and
+ *		ATOMIC; FETCH for ATOMIC and ATOMIC_MEM; none for the rest.
+ * @dev_addr:	device memory address (READ_MEM, WRITE_MEM, ATOMIC_MEM), or
+ *		the remote address in the peer MR (RDMA_READ, RDMA_WRITE,
+ *		ATOMIC); else zero.
  * @sg_list:	user pointer to num_sge struct fpgadma_sge.
- * @num_sge:	0..max_sge.
- * @rkey:	the peer MR (RDMA_READ, RDMA_WRITE); else zero.
+ * @num_sge:	0..max_sge; an atomic WR exactly as many as its pieces.
+ * @rkey:	the peer MR (RDMA_READ, RDMA_WRITE, ATOMIC); else zero.
  * @dest:	the destination endpoint's ep_id (SEND); else zero.
- * @reserved0:	zero.
+ * @atomic_op:	ATOMIC, ATOMIC_MEM: enum fpgadma_atomic_op; else zero.
+ * @atomic_type: ATOMIC, ATOMIC_MEM: enum fpgadma_atomic_type; else zero.
  * @reserved:	zero.
+ *
+ * @atomic_op and @atomic_type were one reserved __u32 before atomics: a
+ * WR of another opcode still gets EINVAL when either is not zero.
  */
 struct fpgadma_wr {
 	__u64 wr_id;
@@ -282,9 +308,211 @@ struct fpgadma_wr {
 	__u32 num_sge;
 	__u32 rkey;
 	__u32 dest;
-	__u32 reserved0;
+	__u16 atomic_op;
+	__u16 atomic_type;
 	__u64 reserved;
 };
+
+/*
+ * Atomic operations (FPGADMA_CAP_ATOMIC): the operations and datatypes of
+ * libfabric's fi_atomic(3), numbered as its enum fi_op and enum
+ * fi_datatype, so that a provider passes them through unchanged.
+ *
+ * A WR ATOMIC (target: the peer MR of rkey at remote address dev_addr, an
+ * offset into it with FPGADMA_WR_F_REMOTE_OFFSET, as RDMA) or ATOMIC_MEM
+ * (target: device memory at dev_addr) applies atomic_op to count elements
+ * of atomic_type, element i of the target with element i of each piece.
+ * Its pieces, in this order, all in MRs of the posting context:
+ *  - the operand ("buf"): every operation but ATOMIC_READ;
+ *  - the compare values ("compare"; MSWAP: the mask): CSWAP, CSWAP_NE,
+ *    CSWAP_LE, CSWAP_LT, CSWAP_GE, CSWAP_GT and MSWAP only;
+ *  - the result, with FPGADMA_WR_F_FETCH (ATOMIC_READ requires it): it
+ *    receives the target's elements as they were before the operation,
+ *    also those a compare left unchanged; its MR needs LOCAL_WRITE.
+ * num_sge is exactly the number of these pieces (1 to 3), and every piece
+ * has the same length, count * fpgadma_atomic_type_size(atomic_type)
+ * bytes, 1 to FPGADMA_ATOMIC_MAX_SIZE; pieces may be unaligned.
+ *
+ * POST refuses with EINVAL (posting nothing of the batch): an unknown
+ * atomic_op or atomic_type, LONG_DOUBLE and LONG_DOUBLE_COMPLEX (never
+ * accepted: a provider does not advertise them), an operation the type
+ * does not have (fpgadma_atomic_op_valid()), ATOMIC_READ without FETCH,
+ * num_sge other than the pieces above, pieces of different or bad
+ * lengths, a flag the opcode does not take, rkey set on ATOMIC_MEM, dest
+ * set; with EOPNOTSUPP an atomic WR whose fields are well formed (its
+ * pieces' lengths are looked at later) on a device without
+ * FPGADMA_CAP_ATOMIC, or on a float type without FPGADMA_CAP_ATOMIC_FP.
+ *
+ * A well-formed WR completes with an error status and changes nothing
+ * when: a piece is bad (LOC_PROT_ERR, LOC_LEN_ERR, LOC_ACCESS_ERR as for
+ * other WRs); the rkey is unknown, the range is not inside the peer MR or
+ * the MR lacks a right (REM_ACCESS_ERR) - every operation but ATOMIC_READ
+ * needs REMOTE_WRITE, FETCH needs REMOTE_READ (so a fetching operation
+ * both); the device range is not inside device memory (REM_ACCESS_ERR);
+ * the target is not aligned (REM_INV_REQ_ERR): its address (the peer MR's
+ * start address plus the offset) must be a multiple of the element size,
+ * of 8 for the complex types.  The checks are made in this order.  A
+ * successful WR's CQE has byte_len count * size.
+ *
+ * Semantics, per element (t the target, o the operand, c the compare
+ * value), as fi_atomic(3) writes them:
+ *   MIN: if (o < t) t = o          MAX: if (o > t) t = o
+ *   SUM: t = t + o                 PROD: t = t * o
+ *   LOR: t = t || o   LAND: t = t && o   LXOR: t = (t && !o) || (!t && o)
+ *   BOR: t = t | o   BAND: t = t & o   BXOR: t = t ^ o
+ *   ATOMIC_READ: nothing (the result gets t)    ATOMIC_WRITE: t = o
+ *   CSWAP: if (c == t) t = o       CSWAP_NE: if (c != t) t = o
+ *   CSWAP_LE: if (c <= t) t = o    CSWAP_LT: if (c < t) t = o
+ *   CSWAP_GE: if (c >= t) t = o    CSWAP_GT: if (c > t) t = o
+ *   MSWAP: t = (o & c) | (t & ~c)
+ * Integers wrap around (two's complement); signed types compare signed.
+ * The logical operations give 1 or 0 in the type (complex: 1+0i or 0+0i;
+ * a complex value is true unless both its parts are 0).  Floating point is
+ * IEEE 754 arithmetic in the type's own precision, rounding to nearest,
+ * without fused multiply-add; a complex product is (ac - bd) + (ad + bc)i
+ * computed as written.  CSWAP and CSWAP_NE compare the elements' bits,
+ * as a processor's compare-and-swap does (+0.0 and -0.0 differ, a NaN
+ * equals the same NaN); CSWAP_LE..GT, MIN and MAX compare values (any
+ * comparison with a NaN is false).
+ *
+ * Types and operations (fi_atomic(3)'s valid combinations):
+ *   integers: every operation;
+ *   FLOAT, DOUBLE: all but BOR, BAND, BXOR, MSWAP;
+ *   FLOAT_COMPLEX, DOUBLE_COMPLEX: SUM, PROD, LOR, LAND, LXOR,
+ *     ATOMIC_READ, ATOMIC_WRITE, CSWAP, CSWAP_NE.
+ *
+ * Atomicity: each element's read-modify-write is atomic against every
+ * other atomic WR of the device, from any context and process; not
+ * against the processor's own accesses, nor RDMA or SEND traffic, to the
+ * same bytes.  The elements of one WR are not one atomic unit.
+ *
+ * Ordering: a device runs the WRs of a context in posting order, each one
+ * done before the next starts, and completes them in that order: atomics
+ * are ordered with each other and with RDMA_READ/RDMA_WRITE of the same
+ * context (libfabric's FI_ORDER_ATOMIC_RAR, _RAW, _WAR and _WAW, and
+ * FI_ORDER_RAR, _RAW, _WAR, _WAW with RMA).
+ */
+enum fpgadma_atomic_op {
+	FPGADMA_ATOMIC_MIN	= 0,
+	FPGADMA_ATOMIC_MAX	= 1,
+	FPGADMA_ATOMIC_SUM	= 2,
+	FPGADMA_ATOMIC_PROD	= 3,
+	FPGADMA_ATOMIC_LOR	= 4,
+	FPGADMA_ATOMIC_LAND	= 5,
+	FPGADMA_ATOMIC_BOR	= 6,
+	FPGADMA_ATOMIC_BAND	= 7,
+	FPGADMA_ATOMIC_LXOR	= 8,
+	FPGADMA_ATOMIC_BXOR	= 9,
+	FPGADMA_ATOMIC_READ	= 10,
+	FPGADMA_ATOMIC_WRITE	= 11,
+	FPGADMA_ATOMIC_CSWAP	= 12,
+	FPGADMA_ATOMIC_CSWAP_NE	= 13,
+	FPGADMA_ATOMIC_CSWAP_LE	= 14,
+	FPGADMA_ATOMIC_CSWAP_LT	= 15,
+	FPGADMA_ATOMIC_CSWAP_GE	= 16,
+	FPGADMA_ATOMIC_CSWAP_GT	= 17,
+	FPGADMA_ATOMIC_MSWAP	= 18,
+};
+#define FPGADMA_ATOMIC_OP_COUNT	19
+
+enum fpgadma_atomic_type {
+	FPGADMA_TYPE_INT8		= 0,
+	FPGADMA_TYPE_UINT8		= 1,
+	FPGADMA_TYPE_INT16		= 2,
+	FPGADMA_TYPE_UINT16		= 3,
+	FPGADMA_TYPE_INT32		= 4,
+	FPGADMA_TYPE_UINT32		= 5,
+	FPGADMA_TYPE_INT64		= 6,
+	FPGADMA_TYPE_UINT64		= 7,
+	FPGADMA_TYPE_FLOAT		= 8,
+	FPGADMA_TYPE_DOUBLE		= 9,
+	FPGADMA_TYPE_FLOAT_COMPLEX	= 10, /* float real, float imaginary */
+	FPGADMA_TYPE_DOUBLE_COMPLEX	= 11, /* double real, double imaginary */
+	FPGADMA_TYPE_LONG_DOUBLE	= 12, /* refused: EINVAL */
+	FPGADMA_TYPE_LONG_DOUBLE_COMPLEX = 13, /* refused: EINVAL */
+};
+#define FPGADMA_ATOMIC_TYPE_COUNT	14
+
+/* The most bytes of target (count * element size) one atomic WR takes. */
+#define FPGADMA_ATOMIC_MAX_SIZE	512
+
+/*
+ * The bytes of one element of atomic type @type; 0 for a type no device
+ * accepts (LONG_DOUBLE, LONG_DOUBLE_COMPLEX, unknown).
+ */
+static inline __u32 fpgadma_atomic_type_size(__u32 type)
+{
+	switch (type) {
+	case FPGADMA_TYPE_INT8:
+	case FPGADMA_TYPE_UINT8:
+		return 1;
+	case FPGADMA_TYPE_INT16:
+	case FPGADMA_TYPE_UINT16:
+		return 2;
+	case FPGADMA_TYPE_INT32:
+	case FPGADMA_TYPE_UINT32:
+	case FPGADMA_TYPE_FLOAT:
+		return 4;
+	case FPGADMA_TYPE_INT64:
+	case FPGADMA_TYPE_UINT64:
+	case FPGADMA_TYPE_DOUBLE:
+	case FPGADMA_TYPE_FLOAT_COMPLEX:
+		return 8;
+	case FPGADMA_TYPE_DOUBLE_COMPLEX:
+		return 16;
+	default:
+		return 0;
+	}
+}
+
+/* The alignment an atomic target of @type needs (0 for an invalid type). */
+static inline __u32 fpgadma_atomic_type_align(__u32 type)
+{
+	__u32 size = fpgadma_atomic_type_size(type);
+
+	return size > 8 ? 8 : size;
+}
+
+/* Whether @type is a floating-point type (FPGADMA_CAP_ATOMIC_FP). */
+static inline int fpgadma_atomic_type_is_fp(__u32 type)
+{
+	return type >= FPGADMA_TYPE_FLOAT && type <= FPGADMA_TYPE_DOUBLE_COMPLEX;
+}
+
+/* Whether @op takes compare values (a second piece). */
+static inline int fpgadma_atomic_op_has_compare(__u32 op)
+{
+	return op >= FPGADMA_ATOMIC_CSWAP && op <= FPGADMA_ATOMIC_MSWAP;
+}
+
+/*
+ * Whether atomic operation @op is defined on @type: the combinations of
+ * fi_atomic(3) above; 0 also for an unknown op and for the types
+ * fpgadma_atomic_type_size() says 0 of.
+ */
+static inline int fpgadma_atomic_op_valid(__u32 op, __u32 type)
+{
+	if (op >= FPGADMA_ATOMIC_OP_COUNT || !fpgadma_atomic_type_size(type))
+		return 0;
+	if (type <= FPGADMA_TYPE_UINT64)
+		return 1;
+	switch (op) {
+	case FPGADMA_ATOMIC_BOR:
+	case FPGADMA_ATOMIC_BAND:
+	case FPGADMA_ATOMIC_BXOR:
+	case FPGADMA_ATOMIC_MSWAP:
+		return 0;
+	case FPGADMA_ATOMIC_MIN:
+	case FPGADMA_ATOMIC_MAX:
+	case FPGADMA_ATOMIC_CSWAP_LE:
+	case FPGADMA_ATOMIC_CSWAP_LT:
+	case FPGADMA_ATOMIC_CSWAP_GE:
+	case FPGADMA_ATOMIC_CSWAP_GT:
+		return type == FPGADMA_TYPE_FLOAT || type == FPGADMA_TYPE_DOUBLE;
+	default:
+		return 1;
+	}
+}
 
 /**
  * struct fpgadma_post - FPGADMA_IOC_POST: queue a batch of WRs.
@@ -315,7 +543,8 @@ enum fpgadma_wc_status {
 	FPGADMA_WC_FLUSH_ERR		= 5, /* context closing */
 	FPGADMA_WC_GENERAL_ERR		= 6, /* engine failure */
 	FPGADMA_WC_RNR_ERR		= 7, /* SEND: destination had no RECV posted */
-	FPGADMA_WC_REM_INV_REQ_ERR	= 8, /* SEND: no such endpoint, or longer than its RECV */
+	FPGADMA_WC_REM_INV_REQ_ERR	= 8, /* SEND: no such endpoint, or longer than its RECV;
+					      * atomic: target misaligned */
 };
 
 /**
@@ -323,7 +552,7 @@ enum fpgadma_wc_status {
  * @wr_id:	the WR's wr_id.
  * @status:	enum fpgadma_wc_status.
  * @opcode:	the WR's opcode.
- * @byte_len:	bytes moved (0 on error).
+ * @byte_len:	bytes moved (0 on error); an atomic: the target's bytes.
  * @vendor_err:	engine-specific detail, 0 if none.
  * @src_ep:	RECV: the ep_id of the sending endpoint; else 0.
  */

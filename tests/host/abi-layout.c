@@ -87,9 +87,70 @@ AT(struct fpgadma_wr, sg_list, 24);
 AT(struct fpgadma_wr, num_sge, 32);
 AT(struct fpgadma_wr, rkey, 36);
 AT(struct fpgadma_wr, dest, 40);
-AT(struct fpgadma_wr, reserved0, 44);
+AT(struct fpgadma_wr, atomic_op, 44);
+AT(struct fpgadma_wr, atomic_type, 46);
 AT(struct fpgadma_wr, reserved, 48);
 _Static_assert(sizeof(struct fpgadma_wr) == 56, "wr size");
+_Static_assert(FSIZE(struct fpgadma_wr, atomic_op) == 2 &&
+	       FSIZE(struct fpgadma_wr, atomic_type) == 2,
+	       "atomic_op and atomic_type share what was reserved0");
+
+/*
+ * The atomic operations and datatypes are libfabric's enum fi_op and enum
+ * fi_datatype, value for value, so that a provider passes them through:
+ * the numbers here, and libfabric's own where its headers are installed.
+ */
+_Static_assert(FPGADMA_ATOMIC_MIN == 0 && FPGADMA_ATOMIC_MAX == 1 &&
+	       FPGADMA_ATOMIC_SUM == 2 && FPGADMA_ATOMIC_PROD == 3 &&
+	       FPGADMA_ATOMIC_LOR == 4 && FPGADMA_ATOMIC_LAND == 5 &&
+	       FPGADMA_ATOMIC_BOR == 6 && FPGADMA_ATOMIC_BAND == 7 &&
+	       FPGADMA_ATOMIC_LXOR == 8 && FPGADMA_ATOMIC_BXOR == 9 &&
+	       FPGADMA_ATOMIC_READ == 10 && FPGADMA_ATOMIC_WRITE == 11 &&
+	       FPGADMA_ATOMIC_CSWAP == 12 && FPGADMA_ATOMIC_CSWAP_NE == 13 &&
+	       FPGADMA_ATOMIC_CSWAP_LE == 14 && FPGADMA_ATOMIC_CSWAP_LT == 15 &&
+	       FPGADMA_ATOMIC_CSWAP_GE == 16 && FPGADMA_ATOMIC_CSWAP_GT == 17 &&
+	       FPGADMA_ATOMIC_MSWAP == 18 && FPGADMA_ATOMIC_OP_COUNT == 19,
+	       "atomic ops");
+_Static_assert(FPGADMA_TYPE_INT8 == 0 && FPGADMA_TYPE_UINT8 == 1 &&
+	       FPGADMA_TYPE_INT16 == 2 && FPGADMA_TYPE_UINT16 == 3 &&
+	       FPGADMA_TYPE_INT32 == 4 && FPGADMA_TYPE_UINT32 == 5 &&
+	       FPGADMA_TYPE_INT64 == 6 && FPGADMA_TYPE_UINT64 == 7 &&
+	       FPGADMA_TYPE_FLOAT == 8 && FPGADMA_TYPE_DOUBLE == 9 &&
+	       FPGADMA_TYPE_FLOAT_COMPLEX == 10 && FPGADMA_TYPE_DOUBLE_COMPLEX == 11 &&
+	       FPGADMA_TYPE_LONG_DOUBLE == 12 &&
+	       FPGADMA_TYPE_LONG_DOUBLE_COMPLEX == 13 && FPGADMA_ATOMIC_TYPE_COUNT == 14,
+	       "atomic types");
+#if defined(__has_include)
+#if __has_include(<rdma/fi_domain.h>)
+#include <rdma/fi_domain.h>
+/* different enums: compared as numbers */
+#define SAME(a, b) ((int)(a) == (int)(b))
+_Static_assert(SAME(FPGADMA_ATOMIC_MIN, FI_MIN) && SAME(FPGADMA_ATOMIC_MAX, FI_MAX) &&
+	       SAME(FPGADMA_ATOMIC_SUM, FI_SUM) && SAME(FPGADMA_ATOMIC_PROD, FI_PROD) &&
+	       SAME(FPGADMA_ATOMIC_LOR, FI_LOR) && SAME(FPGADMA_ATOMIC_LAND, FI_LAND) &&
+	       SAME(FPGADMA_ATOMIC_BOR, FI_BOR) && SAME(FPGADMA_ATOMIC_BAND, FI_BAND) &&
+	       SAME(FPGADMA_ATOMIC_LXOR, FI_LXOR) && SAME(FPGADMA_ATOMIC_BXOR, FI_BXOR) &&
+	       SAME(FPGADMA_ATOMIC_READ, FI_ATOMIC_READ) &&
+	       SAME(FPGADMA_ATOMIC_WRITE, FI_ATOMIC_WRITE) &&
+	       SAME(FPGADMA_ATOMIC_CSWAP, FI_CSWAP) && SAME(FPGADMA_ATOMIC_CSWAP_NE, FI_CSWAP_NE) &&
+	       SAME(FPGADMA_ATOMIC_CSWAP_LE, FI_CSWAP_LE) && SAME(FPGADMA_ATOMIC_CSWAP_LT, FI_CSWAP_LT) &&
+	       SAME(FPGADMA_ATOMIC_CSWAP_GE, FI_CSWAP_GE) && SAME(FPGADMA_ATOMIC_CSWAP_GT, FI_CSWAP_GT) &&
+	       SAME(FPGADMA_ATOMIC_MSWAP, FI_MSWAP) && SAME(FPGADMA_ATOMIC_OP_COUNT, FI_ATOMIC_OP_LAST),
+	       "atomic ops are libfabric's enum fi_op");
+_Static_assert(SAME(FPGADMA_TYPE_INT8, FI_INT8) && SAME(FPGADMA_TYPE_UINT8, FI_UINT8) &&
+	       SAME(FPGADMA_TYPE_INT16, FI_INT16) && SAME(FPGADMA_TYPE_UINT16, FI_UINT16) &&
+	       SAME(FPGADMA_TYPE_INT32, FI_INT32) && SAME(FPGADMA_TYPE_UINT32, FI_UINT32) &&
+	       SAME(FPGADMA_TYPE_INT64, FI_INT64) && SAME(FPGADMA_TYPE_UINT64, FI_UINT64) &&
+	       SAME(FPGADMA_TYPE_FLOAT, FI_FLOAT) && SAME(FPGADMA_TYPE_DOUBLE, FI_DOUBLE) &&
+	       SAME(FPGADMA_TYPE_FLOAT_COMPLEX, FI_FLOAT_COMPLEX) &&
+	       SAME(FPGADMA_TYPE_DOUBLE_COMPLEX, FI_DOUBLE_COMPLEX) &&
+	       SAME(FPGADMA_TYPE_LONG_DOUBLE, FI_LONG_DOUBLE) &&
+	       SAME(FPGADMA_TYPE_LONG_DOUBLE_COMPLEX, FI_LONG_DOUBLE_COMPLEX) &&
+	       SAME(FPGADMA_ATOMIC_TYPE_COUNT, FI_DATATYPE_LAST),
+	       "atomic types are libfabric's enum fi_datatype");
+#define FPGADMA_CHECKED_AGAINST_LIBFABRIC 1
+#endif
+#endif
 
 /* struct fpgadma_post */
 AT(struct fpgadma_post, wrs, 0);
@@ -259,7 +320,7 @@ _Static_assert(2 * 4 + FSIZE(struct fpgadma_dereg_mr, reserved) ==
 _Static_assert(2 * 4 + FSIZE(struct fpgadma_bind_ep, reserved) ==
 	       sizeof(struct fpgadma_bind_ep), "bind_ep padding");
 _Static_assert(8 + 2 * 4 == sizeof(struct fpgadma_sge), "sge padding");
-_Static_assert(3 * 8 + 6 * 4 + FSIZE(struct fpgadma_wr, reserved) ==
+_Static_assert(3 * 8 + 5 * 4 + 2 * 2 + FSIZE(struct fpgadma_wr, reserved) ==
 	       sizeof(struct fpgadma_wr), "wr padding");
 _Static_assert(8 + 2 * 4 + FSIZE(struct fpgadma_post, reserved) ==
 	       sizeof(struct fpgadma_post), "post padding");
@@ -368,7 +429,8 @@ int main(void)
 	       F(struct fpgadma_wr, flags), F(struct fpgadma_wr, dev_addr),
 	       F(struct fpgadma_wr, sg_list), F(struct fpgadma_wr, num_sge),
 	       F(struct fpgadma_wr, rkey), F(struct fpgadma_wr, dest),
-	       F(struct fpgadma_wr, reserved0), F(struct fpgadma_wr, reserved));
+	       F(struct fpgadma_wr, atomic_op), F(struct fpgadma_wr, atomic_type),
+	       F(struct fpgadma_wr, reserved));
 	STRUCT(struct fpgadma_post,
 	       F(struct fpgadma_post, wrs), F(struct fpgadma_post, count),
 	       F(struct fpgadma_post, flags), F(struct fpgadma_post, reserved));
@@ -444,6 +506,50 @@ int main(void)
 	CHECK_EQ(FPGADMA_CAP_BIND_EP, 2);
 	CHECK_EQ(FPGADMA_CAP_MR_MONITOR, 4);
 	CHECK_EQ(FPGADMA_CAP_STREAM, 8);
+	CHECK_EQ(FPGADMA_CAP_ATOMIC, 16);
+	CHECK_EQ(FPGADMA_CAP_ATOMIC_FP, 32);
+	CHECK_EQ(FPGADMA_WR_ATOMIC, 10);
+	CHECK_EQ(FPGADMA_WR_ATOMIC_MEM, 11);
+	CHECK_EQ(FPGADMA_WR_F_REMOTE_OFFSET, 1);
+	CHECK_EQ(FPGADMA_WR_F_FETCH, 2);
+	CHECK_EQ(FPGADMA_ATOMIC_MAX_SIZE, 512);
+	CHECK_EQ(FPGADMA_WC_REM_INV_REQ_ERR, 8);
+	{
+		/* The element sizes, alignments and valid combinations. */
+		static const unsigned int size[FPGADMA_ATOMIC_TYPE_COUNT + 2] = {
+			1, 1, 2, 2, 4, 4, 8, 8, 4, 8, 8, 16, 0, 0, 0, 0 };
+		unsigned int op, type, valid = 0;
+
+		for (type = 0; type < FPGADMA_ATOMIC_TYPE_COUNT + 2; type++) {
+			CHECK_EQ(fpgadma_atomic_type_size(type), size[type]);
+			CHECK_EQ(fpgadma_atomic_type_align(type),
+				 size[type] > 8 ? 8 : size[type]);
+			CHECK_EQ(fpgadma_atomic_type_is_fp(type),
+				 type >= FPGADMA_TYPE_FLOAT && type <= FPGADMA_TYPE_DOUBLE_COMPLEX);
+			for (op = 0; op < FPGADMA_ATOMIC_OP_COUNT + 2; op++)
+				valid += !!fpgadma_atomic_op_valid(op, type);
+		}
+		/* integers: all 19; float, double: 15; the complex types: 9 */
+		CHECK_EQ(valid, 8 * 19 + 2 * 15 + 2 * 9);
+		CHECK(!fpgadma_atomic_op_valid(FPGADMA_ATOMIC_BOR, FPGADMA_TYPE_FLOAT));
+		CHECK(!fpgadma_atomic_op_valid(FPGADMA_ATOMIC_MIN, FPGADMA_TYPE_FLOAT_COMPLEX));
+		CHECK(!fpgadma_atomic_op_valid(FPGADMA_ATOMIC_CSWAP_LT,
+					       FPGADMA_TYPE_DOUBLE_COMPLEX));
+		CHECK(fpgadma_atomic_op_valid(FPGADMA_ATOMIC_CSWAP_NE,
+					      FPGADMA_TYPE_DOUBLE_COMPLEX));
+		CHECK(fpgadma_atomic_op_valid(FPGADMA_ATOMIC_CSWAP_GT, FPGADMA_TYPE_DOUBLE));
+		CHECK(fpgadma_atomic_op_valid(FPGADMA_ATOMIC_MSWAP, FPGADMA_TYPE_INT8));
+		CHECK(!fpgadma_atomic_op_valid(FPGADMA_ATOMIC_SUM, FPGADMA_TYPE_LONG_DOUBLE));
+		for (op = 0; op < FPGADMA_ATOMIC_OP_COUNT; op++)
+			CHECK_EQ(fpgadma_atomic_op_has_compare(op), op >= FPGADMA_ATOMIC_CSWAP);
+#ifdef FPGADMA_CHECKED_AGAINST_LIBFABRIC
+		printf("atomics: %u valid op x type combinations; numbering checked against "
+		       "libfabric's enum fi_op and enum fi_datatype\n", valid);
+#else
+		printf("atomics: %u valid op x type combinations; libfabric's headers are not "
+		       "installed: numbering checked against the numbers only\n", valid);
+#endif
+	}
 	CHECK_EQ(FPGADMA_REG_MR_REQ_RKEY, 1);
 	CHECK_EQ(FPGADMA_REG_MR_MONITOR, 2);
 	CHECK_EQ(FPGADMA_MON_INVALID, 1);

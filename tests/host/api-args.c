@@ -59,6 +59,10 @@ int main(void)
 	CHECK_EQ(fpgadma_post_read(NULL, 1, 0, &sge, 1), -EINVAL);
 	CHECK_EQ(fpgadma_post_write(NULL, 1, 0, &sge, 1), -EINVAL);
 	CHECK_EQ(fpgadma_post_stream_read(NULL, 1, &sge, 1), -EINVAL);
+	CHECK_EQ(fpgadma_post_atomic(NULL, 1, FPGADMA_ATOMIC_SUM, FPGADMA_TYPE_UINT64, 1, 0, 0,
+				     &sge, NULL, NULL), -EINVAL);
+	CHECK_EQ(fpgadma_atomic_valid(NULL, FPGADMA_ATOMIC_SUM, FPGADMA_TYPE_UINT64, NULL),
+		 -EINVAL);
 	CHECK_EQ(fpgadma_poll(NULL, &cqe, 1), -EINVAL);
 	CHECK_EQ(fpgadma_wait(NULL, 0), -EINVAL);
 

@@ -126,6 +126,33 @@ static void test_lifecycle(uint32_t start_index)
 	CHECK_EQ(fpgadma_poll(ctx, cqe, -1), -EINVAL);
 	CHECK_EQ(fpgadma_poll(ctx, NULL, 0), 0);
 	CHECK_EQ(fpgadma_wait(ctx, -2), -EINVAL);
+	/*
+	 * Atomics: the pieces an operation takes, flags, then the device's
+	 * caps (the fake has no FPGADMA_CAP_ATOMIC).
+	 */
+	CHECK_EQ(fpgadma_post_atomic(ctx, 1, FPGADMA_ATOMIC_SUM, FPGADMA_TYPE_UINT64, 1, 0, 0,
+				     NULL, NULL, NULL), -EINVAL);
+	CHECK_EQ(fpgadma_post_atomic(ctx, 1, FPGADMA_ATOMIC_READ, FPGADMA_TYPE_UINT64, 1, 0, 0,
+				     sg, NULL, &sg[1]), -EINVAL);
+	CHECK_EQ(fpgadma_post_atomic(ctx, 1, FPGADMA_ATOMIC_CSWAP, FPGADMA_TYPE_UINT64, 1, 0, 0,
+				     sg, NULL, &sg[1]), -EINVAL);
+	CHECK_EQ(fpgadma_post_atomic(ctx, 1, FPGADMA_ATOMIC_SUM, FPGADMA_TYPE_UINT64, 1, 0, 0,
+				     sg, &sg[1], NULL), -EINVAL);
+	CHECK_EQ(fpgadma_post_atomic(ctx, 1, FPGADMA_ATOMIC_SUM, FPGADMA_TYPE_UINT64, 1, 0,
+				     FPGADMA_WR_F_FETCH, sg, NULL, NULL), -EINVAL);
+	CHECK_EQ(fpgadma_post_atomic(ctx, 1, FPGADMA_ATOMIC_SUM, FPGADMA_TYPE_UINT64, 0, 0,
+				     FPGADMA_WR_F_REMOTE_OFFSET, sg, NULL, NULL), -EINVAL);
+	CHECK_EQ(fpgadma_post_atomic(ctx, 1, FPGADMA_ATOMIC_SUM, FPGADMA_TYPE_UINT64, 1, 0, 4,
+				     sg, NULL, NULL), -EINVAL);
+	CHECK_EQ(fpgadma_post_atomic(ctx, 1, FPGADMA_ATOMIC_SUM, FPGADMA_TYPE_UINT64, 1, 0, 0,
+				     sg, NULL, NULL), -EOPNOTSUPP);
+	CHECK_EQ(fpgadma_post_atomic(ctx, 1, FPGADMA_ATOMIC_CSWAP, FPGADMA_TYPE_DOUBLE, 0, 0, 0,
+				     sg, &sg[1], &sg[2]), -EOPNOTSUPP);
+	CHECK_EQ(fpgadma_atomic_valid(ctx, FPGADMA_ATOMIC_SUM, FPGADMA_TYPE_UINT64, NULL),
+		 -EOPNOTSUPP);
+	CHECK_EQ(fpgadma_atomic_valid(ctx, FPGADMA_ATOMIC_BOR, FPGADMA_TYPE_FLOAT, NULL), -EINVAL);
+	CHECK_EQ(fpgadma_atomic_valid(ctx, FPGADMA_ATOMIC_SUM, FPGADMA_TYPE_LONG_DOUBLE, NULL),
+		 -EINVAL);
 	CHECK_EQ(fakedev_ioctls(), ioctls);
 
 	/* the kernel's errno, passed through */

@@ -789,7 +789,8 @@ static unsigned char stream_byte(uint64_t pos)
 
 static int wr_valid(const struct fpgadma_wr *wr)
 {
-	if (wr->flags || wr->reserved0 || wr->reserved || wr->rkey || wr->dest)
+	if (wr->flags || wr->atomic_op || wr->atomic_type || wr->reserved || wr->rkey ||
+	    wr->dest)
 		return 0;
 	if (wr->opcode < FPGADMA_WR_READ_MEM || wr->opcode > FPGADMA_WR_READ_STREAM)
 		return 0;
