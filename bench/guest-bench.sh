@@ -25,7 +25,12 @@
 #                the highest frame rate with no drop per frame size (4 KiB,
 #                64 KiB, 64 KiB + 123, 1 MiB, 4 MiB), its throughput
 #                against memcpy, latency and CPU time per GB; each rate held
-#                for 30 s (1 s with -q, which stream.tsv then says)
+#                for 30 s (1 s with -q, which stream.tsv then says); then
+#                fabtests/bench_pstream, the same search through the
+#                fpgadma provider: -P fi-copy (FI_MULTI_RECV receives,
+#                stream-fi-copy.tsv) and -P fi-zc (the zero-copy ring,
+#                stream-fi-zc.tsv), each a run of its own (its own time
+#                limit; --only=stream-fi-copy or stream-fi-zc runs one alone)
 #   mpi          Open MPI, 2 ranks: fabtests/mpi_pingpong -b (ping-pong
 #                latency and bandwidth, 1 KiB .. 4 MiB, from buffers the
 #                program never registered) through fabtests/mpi-run.sh --run:
@@ -202,22 +207,41 @@ fi
 
 # --- paced streams: the highest rate without a drop, per frame size
 # Each rate found is held for stream_secs: the issue's 30 s in a full run
-# (up to about 12 minutes for the five sizes when confirmations fail), 1 s
-# with -q; the search's own trials are shorter.
+# (up to about 12 minutes per path for the five sizes when confirmations
+# fail), 1 s with -q; the search's own trials are shorter.  Three paths,
+# the same search: libfpgadma (bench/stream_bench, stream.tsv), and the
+# fpgadma provider's copy mode and zero-copy ring (fabtests/bench_pstream,
+# stream-fi-copy.tsv and stream-fi-zc.tsv), each path a run of its own so
+# that each has the whole step_limit.
 if [ "$quick" = 1 ]; then
 	stream_secs=1 stream_args="-q -S 0.25"
 else
 	stream_secs=30 stream_args="-S 0.5"
 fi
-if ! want stream; then
-	:
-elif ! command -v stream_bench >/dev/null; then
-	skipped stream "bench/stream_bench is not in the initramfs"
-else
+if want stream || want stream-fi-copy || want stream-fi-zc; then
 	[ "$stream_secs" = 30 ] ||
 		say "stream: each rate held for $stream_secs s, shortened from the 30 s the issue asks for"
-	# shellcheck disable=SC2086 # one word per argument
-	run stream stream.tsv stream_bench -t "$stream_secs" $stream_args -o "$out/stream.tsv"
+	if ! want stream; then
+		:
+	elif ! command -v stream_bench >/dev/null; then
+		skipped stream "bench/stream_bench is not in the initramfs"
+	else
+		# shellcheck disable=SC2086 # one word per argument
+		run stream stream.tsv stream_bench -t "$stream_secs" $stream_args -o "$out/stream.tsv"
+	fi
+	for p in fi-copy fi-zc; do
+		if ! want stream && ! want "stream-$p"; then
+			:
+		elif ! command -v bench_pstream >/dev/null; then
+			skipped "stream-$p" "fabtests/bench_pstream is not in the initramfs (configure found no libfabric?)"
+		elif [ ! -e "$FI_PROVIDER_PATH/libfpgadma-fi.so" ]; then
+			skipped "stream-$p" "the fpgadma provider was not built"
+		else
+			# shellcheck disable=SC2086
+			run "stream-$p" "stream-$p.tsv" bench_pstream -p fpgadma -P "$p" \
+				-t "$stream_secs" $stream_args -o "$out/stream-$p.tsv"
+		fi
+	done
 fi
 
 # --- Open MPI from unregistered buffers: the cache on and off, and vader

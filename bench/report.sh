@@ -19,6 +19,10 @@
 #                              with FI_FPGADMA_MR_CACHE=1 and =0, ob1 + vader
 #   stream.tsv                 bench/stream_bench: paced streams, the
 #                              highest rate with no drop per frame size
+#                              (libfpgadma's mapped ring)
+#   stream-fi-copy.tsv, stream-fi-zc.tsv
+#                              fabtests/bench_pstream: the same through the
+#                              fpgadma provider, copy mode and zero copy
 #   rxe-read.tsv               perftest ib_read_bw / ib_read_lat over rxe
 #   stages.tsv                 the module's per-stage times
 #   skipped.tsv                steps skipped, and why
@@ -28,8 +32,8 @@
 # hit/cold, monitor/none, cache on/off), the goals each marked met or
 # missed with its figure, and plots drawn with gnuplot (pngcairo, else png):
 # registration time against size (log-log, with rxe), cache hit against
-# cold, device bandwidth against memcpy, paced streams' throughput against
-# memcpy, small-operation rate of fpgadma,
+# cold, device bandwidth against memcpy, paced streams' throughput (the
+# three paths) against memcpy, small-operation rate of fpgadma,
 # shm and rxe, bandwidth without desc with the cache on and off, Open MPI's
 # bandwidth and latency with the cache on and off and over vader.  A ratio
 # is a speed ratio: above 1 the first named is faster, except hit/cold (a
@@ -137,6 +141,15 @@ function host_table(mode, col, n,   i, s, fr, sr, fw, sw, xr, c, h, nh) {
 	}
 	done()
 }
+# stream_mark(prefix, size, text): the figure of a paced stream, marked by
+# the result of its row: capped (at least that) or unconfirmed.
+function stream_mark(prefix, size, text,   r) {
+	if (text == "–") return text
+	r = val(prefix, size, "result")
+	if (r == "capped") return "≥ " text
+	if (r == "unconfirmed") return text " †"
+	return text
+}
 # goal(line, state, figure): a line of the goals list.
 function goal(text, state, figure) { GOALS[++NGOALS] = "- **" state "**: " text ": " figure }
 # extremes(...) over ratios: MIN, MINAT, MAX, NR.
@@ -173,6 +186,8 @@ BEGIN {
 	have_rxe = load("rxe-read.tsv", "rxe", "test,mode,size")
 	have_st = load("stages.tsv", "st", "workload,stage")
 	have_sb = load("stream.tsv", "sb", "size")
+	have_sc = load("stream-fi-copy.tsv", "sc", "size")
+	have_sz = load("stream-fi-zc.tsv", "sz", "size")
 
 	print "# fpgadma benchmarks"
 	print ""
@@ -430,34 +445,92 @@ BEGIN {
 	if (!NR_) goal(text, "not measured", have_rma ? "no reads of 1 MiB and more" : skipped_why("rma-fpga"))
 	else goal(text, MIN >= 0.8 ? "met" : "missed", sprintf("fi_read_mem/memcpy %.0f%% to %.0f%% over %d sizes, lowest at %s", 100 * MIN, 100 * MAX, NR_, human(MINAT)))
 
-	# ---- paced streams
+	# ---- paced streams: libfpgadma, and the provider in copy mode and zero copy
 	section("Paced streams: the highest frame rate without a drop")
-	if (!have_sb) print "Not measured: " skipped_why("stream") "."
+	split("sb sc sz", SP, " "); split("libfpgadma|fi-copy|fi-zc", SPN, "|")
+	split("stream|stream-fi-copy|stream-fi-zc", SPS, "|")
+	SPH["sb"] = have_sb; SPH["sc"] = have_sc; SPH["sz"] = have_sz
+	if (!have_sb && !have_sc && !have_sz)
+		print "Not measured: libfpgadma: " skipped_why("stream") "; fi-copy: " skipped_why("stream-fi-copy") "; fi-zc: " skipped_why("stream-fi-zc") "."
 	else {
-		print TITLE["sb"] ". Per frame size, the highest rate (frames/s) at which the device wrote every"
-		print "frame into the ring and one consumer took them with no drop for the time `held`; MB/s = rate ×"
+		print "Per frame size, the highest rate (frames/s) at which the device wrote every frame into the ring and"
+		print "one consumer took them with no drop for the time `held`, through three paths, each with the same"
+		print "search, in the same VM run: **libfpgadma** (bench/stream_bench: the mapped ring, fpgadma_stream_ready),"
+		print "**fi-copy** (fabtests/bench_pstream through the fpgadma provider: FI_MULTI_RECV receives from the"
+		print "FPGA'\''s fi_addr, the provider copying each frame out of its ring) and **fi-zc** (the provider'\''s"
+		print "zero-copy ring, FI_FPGADMA_STREAM_ZC: stream_ready / stream_slot / stream_release). MB/s = rate ×"
 		print "size (10^6 bytes/s); `of memcpy` = that / memcpy of one frame between two buffers in the same"
-		print "process; latency from the frame'\''s timestamp (the device producing it) to the consumer seeing"
-		print "it, at that rate; CPU: the consumer'\''s user + system seconds per 10^9 bytes."
-		print ""
-		split("size|ring|frames/s|MB/s|memcpy MB/s|of memcpy|p50 µs|p99 µs|max µs|CPU s/GB|held s|trials|result", h, "|")
+		print "process (the side-by-side table shows libfpgadma'\''s run'\''s memcpy); latency from the frame'\''s"
+		print "timestamp (the device producing it) to the consumer seeing it, at that rate; CPU: the consumer'\''s"
+		print "user + system seconds per 10^9 bytes (fi-copy'\''s includes the provider'\''s copies). `x/libfpgadma` ="
+		print "x MB/s / libfpgadma MB/s. ≥: no drop up to the search'\''s ceiling or a rate the device refuses"
+		print "(capped); †: not confirmed for the whole time (the figures are the last, failed, run'\''s)."
+		for (a = 1; a <= 3; a++) if (!SPH[SP[a]]) print "\n" SPN[a] ": not measured: " skipped_why(SPS[a]) "."
+		delete S5; delete seen5; n = 0
+		for (k in SIZES) { split(k, p, SUBSEP); if ((p[1] == "sb" || p[1] == "sc" || p[1] == "sz") && !((p[2] + 0) in seen5)) { seen5[p[2] + 0] = 1; S5[++n] = p[2] + 0 } }
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && S5[j - 1] > S5[j]; j--) { t = S5[j]; S5[j] = S5[j - 1]; S5[j - 1] = t }
+
+		print "\n### Side by side\n"
+		split("size|memcpy MB/s|libfpgadma MB/s|fi-copy MB/s|fi-zc MB/s|fi-copy/libfpgadma|fi-zc/libfpgadma|libfpgadma p99 µs|fi-copy p99 µs|fi-zc p99 µs|libfpgadma CPU s/GB|fi-copy CPU s/GB|fi-zc CPU s/GB", h, "|")
 		header(h, 13)
-		n = sizes("sb", S)
 		for (i = 1; i <= n; i++) {
-			s = S[i]
-			c[1] = human(s); c[2] = val("sb", s, "nslots") " × " human(val("sb", s, "slot_size") + 0)
-			c[3] = num(val("sb", s, "frames_per_s")); c[4] = num(val("sb", s, "MBps"))
-			c[5] = num(val("sb", s, "memcpy_MBps")); c[6] = pct(val("sb", s, "of_memcpy"))
-			c[7] = num(val("sb", s, "lat_p50_us")); c[8] = num(val("sb", s, "lat_p99_us")); c[9] = num(val("sb", s, "lat_max_us"))
-			c[10] = num(val("sb", s, "cpu_s_per_GB")); c[11] = num(val("sb", s, "duration_s"))
-			c[12] = val("sb", s, "trials"); c[13] = val("sb", s, "result")
-			if (val("sb", s, "drops") + 0 > 0) c[13] = c[13] " (" val("sb", s, "drops") " drops)"
-			series("stream-MBps", s, val("sb", s, "MBps")); series("stream-memcpy", s, val("sb", s, "memcpy_MBps"))
+			s = S5[i]
+			mc = val("sb", s, "memcpy_MBps")
+			if (mc == "") mc = val("sc", s, "memcpy_MBps")
+			if (mc == "") mc = val("sz", s, "memcpy_MBps")
+			c[1] = human(s); c[2] = num(mc)
+			for (a = 1; a <= 3; a++) {
+				m[a] = val(SP[a], s, "MBps"); c[2 + a] = stream_mark(SP[a], s, num(m[a]))
+				c[7 + a] = num(val(SP[a], s, "lat_p99_us")); c[10 + a] = num(val(SP[a], s, "cpu_s_per_GB"))
+				series("stream-MBps-" SPN[a], s, m[a])
+			}
+			c[6] = rnum(ratio(m[2], m[1])); c[7] = rnum(ratio(m[3], m[1]))
+			series("stream-memcpy", s, mc)
 			row(c, 13)
 		}
 		done()
+
+		print "\n### Each path\n"
+		split("size|path|ring|frames/s|MB/s|memcpy MB/s|of memcpy|p50 µs|p99 µs|max µs|CPU s/GB|held s|trials|result", h, "|")
+		header(h, 14)
+		for (i = 1; i <= n; i++) {
+			s = S5[i]
+			for (a = 1; a <= 3; a++) {
+				pr = SP[a]
+				if (val(pr, s, "size") == "") continue
+				c[1] = human(s); c[2] = SPN[a]
+				c[3] = val(pr, s, "nslots") " × " human(val(pr, s, "slot_size") + 0)
+				c[4] = num(val(pr, s, "frames_per_s")); c[5] = num(val(pr, s, "MBps"))
+				c[6] = num(val(pr, s, "memcpy_MBps")); c[7] = pct(val(pr, s, "of_memcpy"))
+				c[8] = num(val(pr, s, "lat_p50_us")); c[9] = num(val(pr, s, "lat_p99_us")); c[10] = num(val(pr, s, "lat_max_us"))
+				c[11] = num(val(pr, s, "cpu_s_per_GB")); c[12] = num(val(pr, s, "duration_s"))
+				c[13] = val(pr, s, "trials"); c[14] = val(pr, s, "result")
+				if (val(pr, s, "drops") + 0 > 0) c[14] = c[14] " (" val(pr, s, "drops") " drops)"
+				row(c, 14)
+			}
+		}
+		done()
+
+		# the titles, then each note once, under the paths that have it
+		# (none named when every path measured has it)
 		print ""
-		for (i = 1; i <= NNOTE["sb"]; i++) print "- " NOTE["sb", i]
+		delete NPATHS_OF; delete NORDER; nnotes = 0; np = 0
+		for (a = 1; a <= 3; a++) {
+			if (!SPH[SP[a]]) continue
+			np++
+			if (TITLE[SP[a]] != "") print "- " SPN[a] ": " TITLE[SP[a]]
+			for (i = 1; i <= NNOTE[SP[a]]; i++) {
+				nt = NOTE[SP[a], i]
+				if (!(nt in NPATHS_OF)) { NORDER[++nnotes] = nt; NPATHS_OF[nt] = SPN[a]; NPC[nt] = 1 }
+				else if (index(", " NPATHS_OF[nt] ", ", ", " SPN[a] ", ") == 0) { NPATHS_OF[nt] = NPATHS_OF[nt] ", " SPN[a]; NPC[nt]++ }
+			}
+		}
+		for (i = 1; i <= nnotes; i++) {
+			nt = NORDER[i]
+			if (np > 1 && NPC[nt] == np) print "- " nt
+			else if (NPC[nt] == 1 && index(nt, NPATHS_OF[nt] ": ") == 1) print "- " nt
+			else print "- " NPATHS_OF[nt] ": " nt
+		}
 	}
 
 	# ---- host to host
@@ -700,7 +773,8 @@ if [ -n "$terminal" ]; then
 		bw-fi_read_mem:fi_read_mem bw-fi_write_mem:fi_write_mem \
 		bw-fi_read_stream:fi_read_stream bw-memcpy:memcpy
 	plot stream-bw 'Paced streams: throughput at the highest rate without a drop, against memcpy' 'frame size (bytes)' 'MB/s' xy \
-		stream-MBps:'paced stream (libfpgadma)' stream-memcpy:'memcpy of one frame'
+		stream-MBps-libfpgadma:'libfpgadma (mapped ring)' stream-MBps-fi-copy:'libfabric copy mode (FI_MULTI_RECV)' \
+		stream-MBps-fi-zc:'libfabric zero-copy ring' stream-memcpy:'memcpy of one frame'
 	plot small-ops 'Small-operation rate: fpgadma, shm, rxe' 'bytes' 'operations/s' xy \
 		rate-fpgadma-host_read:'fpgadma host_read' rate-shm-host_read:'shm host_read' \
 		rate-fpgadma-host_write:'fpgadma host_write' rate-shm-host_write:'shm host_write' \

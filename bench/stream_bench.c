@@ -49,16 +49,17 @@
  * engine writes the frames in its timer and workqueue threads in the
  * kernel) is no part of it.
  *
- * The libfabric path (fi_* of the fpgadma provider) is not measured: the
- * provider has no paced stream yet (a line says so).
+ * The libfabric path (the fpgadma provider's copy mode and zero-copy
+ * ring) is fabtests/bench_pstream: the same search, the same columns.
  *
  * Output: the search's trials and a table on stdout, its title first; with
  * -o FILE the rows as TSV ("# title: ..." and other comments, then the
  * header size slot_size nslots fifo_frames period_ns frames_per_s MBps
  * memcpy_MBps of_memcpy lat_p50_us lat_p99_us lat_max_us cpu_s_per_GB
- * duration_s frames drops trials result; MB = 10^6 bytes; frames: those
- * the consumer took; result: ok, capped (no failure up to the search's
- * ceiling or a rate the device refuses) or unconfirmed).  Exit status 0 when it
+ * duration_s frames drops trials result path; MB = 10^6 bytes; frames:
+ * those the consumer took; result: ok, capped (no failure up to the
+ * search's ceiling or a rate the device refuses) or unconfirmed; path:
+ * libfpgadma, beside bench_pstream's fi-copy and fi-zc).  Exit status 0 when it
  * ran, 77 with "SKIP: reason" without a device or a paced stream, 1 on an
  * error or wrong data.
  */
@@ -669,14 +670,15 @@ static int write_tsv(const char *path, const char *title)
 		fprintf(f, "# %s\n", notes[i]);
 	fprintf(f, "size\tslot_size\tnslots\tfifo_frames\tperiod_ns\tframes_per_s\tMBps\tmemcpy_MBps"
 		"\tof_memcpy\tlat_p50_us\tlat_p99_us\tlat_max_us\tcpu_s_per_GB\tduration_s\tframes"
-		"\tdrops\ttrials\tresult\n");
+		"\tdrops\ttrials\tresult\tpath\n");
 	for (i = 0; i < nrows; i++) {
 		const struct row *r = &rows[i];
 		double rate = rate_of(r->period_ns), mbps = rate * r->size / 1e6;
 		double gb = r->t.bytes / 1e9;
 
 		fprintf(f, "%" PRIu64 "\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu64 "\t%.3f\t%.3f"
-			"\t%.3f\t%.4f\t%.3f\t%.3f\t%.3f\t%.4f\t%.3f\t%" PRIu64 "\t%" PRIu64 "\t%u\t%s\n",
+			"\t%.3f\t%.4f\t%.3f\t%.3f\t%.3f\t%.4f\t%.3f\t%" PRIu64 "\t%" PRIu64 "\t%u\t%s"
+			"\tlibfpgadma\n",
 			r->size, r->slot_size, r->nslots, r->fifo_frames, r->period_ns, rate, mbps,
 			r->memcpy_mbps, r->memcpy_mbps > 0 ? mbps / r->memcpy_mbps : 0, r->t.p50_us,
 			r->t.p99_us, r->t.max_us, gb > 0 ? r->t.cpu_s / gb : 0, r->t.secs,
@@ -852,7 +854,6 @@ int main(int argc, char **argv)
 	     "counted there");
 	note("memcpy: one frame between two buffers of that size, the same two each time, in this "
 	     "process before the size's trials");
-	note("libfabric path: not measured: the fpgadma provider has no paced stream yet");
 
 	for (i = 0; i < opt.nsizes && !status; i++) {
 		geometry(opt.sizes[i], &slot, &nslots, &off);

@@ -604,6 +604,9 @@ add_bench() {
 	if [ -x "$build_dir/fabtests/bench_rma" ] || [ -x "$build_dir/fabtests/.libs/bench_rma" ]; then
 		copy_with_libs "$(resolve_prog fabtests/bench_rma)" /bench/bench_rma
 	fi
+	if [ -x "$build_dir/fabtests/bench_pstream" ] || [ -x "$build_dir/fabtests/.libs/bench_pstream" ]; then
+		copy_with_libs "$(resolve_prog fabtests/bench_pstream)" /bench/bench_pstream
+	fi
 	prov_so=$build_dir/prov/fpgadma/.libs/libfpgadma-fi.so
 	if [ -f "$prov_so" ] && [ ! -e "$ft_root$prov_dir/libfpgadma-fi.so" ]; then
 		copy_with_libs "$prov_so" "$prov_dir/libfpgadma-fi.so"
