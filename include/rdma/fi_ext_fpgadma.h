@@ -18,6 +18,21 @@
  * its frame stream with fi_read at address 0 with key fpga.stream_key: each
  * read delivers the next bytes of the stream.
  *
+ * On a device with atomics (fi_getinfo gives FI_ATOMIC: the kernel's
+ * FPGADMA_CAP_ATOMIC), the atomic calls reach the same memory the same
+ * way, the FPGA applying the operation to its own memory:
+ *
+ *	uint64_t one = 1, before;
+ *
+ *	fi_fetch_atomic(ep, &one, 1, NULL, &before, NULL, fpga_addr,
+ *			fpga.mem_base + offset, fpga.mem_key, FI_UINT64,
+ *			FI_SUM, &ctx);
+ *
+ * with the operations and datatypes fi_atomicvalid, fi_fetch_atomicvalid
+ * and fi_compare_atomicvalid accept (fi_fpgadma(7), ATOMICS), the target
+ * aligned to the datatype (else an error completion with prov_errno
+ * FI_FPGADMA_ERR_ATOMIC_ALIGN below).
+ *
  * The same ops give the counters of the domain's registration cache
  * (fi_fpgadma(7)), for tests and benchmarks; mr_cache_stats came after
  * query_fpga, so check ops->size before calling it:
@@ -200,6 +215,14 @@ struct fi_fpgadma_stream_attr {
  * frames of a paced stream lost before the next one.
  */
 #define FI_FPGADMA_ERR_FRAMES_LOST	0x10001
+/*
+ * prov_errno of the error completion (err FI_EINVAL) of an atomic whose
+ * target address is not a multiple of its datatype's size (of 8 for
+ * FI_FLOAT_COMPLEX and FI_DOUBLE_COMPLEX): the kernel's
+ * FPGADMA_WC_REM_INV_REQ_ERR, which for an atomic means only that.
+ * Nothing was changed at the target.
+ */
+#define FI_FPGADMA_ERR_ATOMIC_ALIGN	0x10002
 
 struct fi_fpgadma_ops_domain {
 	size_t size;	/* sizeof(struct fi_fpgadma_ops_domain) */

@@ -16,6 +16,7 @@
  * sees the calls its size covers.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,13 @@ static int domain_close(struct fid *fid)
 		return -FI_EBUSY;
 	/* the operations give their registrations back, then the cache goes */
 	fpgadma_dp_fini(d);
+	if (d->n_atomic[0] || d->n_atomic[1] || d->n_atomic[2])
+		FPGADMA_INFO(FI_LOG_DOMAIN, "%s: atomics: %" PRIu64 " fi_atomic, %"
+			     PRIu64 " fi_fetch_atomic, %" PRIu64
+			     " fi_compare_atomic posted, %" PRIu64
+			     " of them to the FPGA's memory\n",
+			     d->info->domain_attr->name, d->n_atomic[0],
+			     d->n_atomic[1], d->n_atomic[2], d->n_atomic_fpga);
 	fpgadma_mrcache_close(d->mrcache);
 	ret = fpgadma_dealloc_pd(d->pd);
 	if (ret)
@@ -193,14 +201,6 @@ static int domain_no_srx_ctx(struct fid_domain *domain, struct fi_rx_attr *attr,
 			     struct fid_ep **rx_ep, void *context)
 {
 	(void)domain; (void)attr; (void)rx_ep; (void)context;
-	return -FI_ENOSYS;
-}
-
-static int domain_no_query_atomic(struct fid_domain *domain,
-				  enum fi_datatype datatype, enum fi_op op,
-				  struct fi_atomic_attr *attr, uint64_t flags)
-{
-	(void)domain; (void)datatype; (void)op; (void)attr; (void)flags;
 	return -FI_ENOSYS;
 }
 
@@ -241,7 +241,7 @@ static struct fi_ops_domain domain_ops = {
 	.poll_open = fpgadma_poll_open,
 	.stx_ctx = domain_no_stx_ctx,
 	.srx_ctx = domain_no_srx_ctx,
-	.query_atomic = domain_no_query_atomic,
+	.query_atomic = fpgadma_query_atomic,
 	.query_collective = domain_no_query_collective,
 	.endpoint2 = domain_endpoint2,
 };

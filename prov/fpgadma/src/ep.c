@@ -10,7 +10,8 @@
  * The three types share all of it.  FI_EP_RDM and FI_EP_DGRAM address
  * peers through an AV; an FI_EP_DGRAM endpoint drops a message that finds
  * no receive posted instead of keeping it as unexpected (match.c), has
- * messages of at most the eager size and neither tagged messages nor RMA.
+ * messages of at most the eager size and neither tagged messages nor RMA
+ * nor atomics.
  * An FI_EP_MSG endpoint has no AV (binding one is -FI_EINVAL): it talks to
  * the one peer its connection names (cm.c), and binding it to an EQ puts
  * its domain on the EQ's progress list, for the connection events.
@@ -241,7 +242,7 @@ out:
 
 static bool has_tx(const struct fpgadma_ep *ep)
 {
-	return ep->caps & (FI_MSG | FI_TAGGED | FI_RMA) &&
+	return ep->caps & (FI_MSG | FI_TAGGED | FI_RMA | FI_ATOMIC) &&
 	       (!(ep->caps & (FI_SEND | FI_RECV | FI_READ | FI_WRITE |
 			      FI_REMOTE_READ | FI_REMOTE_WRITE)) ||
 		(ep->caps & (FI_SEND | FI_READ | FI_WRITE)));
@@ -663,9 +664,9 @@ int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
 	if (type == FI_EP_DGRAM && ep->max_msg_size > fpgadma_params.eager_size)
 		ep->max_msg_size = fpgadma_params.eager_size;
 	if (type == FI_EP_DGRAM)
-		ep->caps &= ~(uint64_t)(FI_TAGGED | FI_RMA | FI_READ | FI_WRITE |
-					FI_REMOTE_READ | FI_REMOTE_WRITE |
-					FI_DIRECTED_RECV);
+		ep->caps &= ~(uint64_t)(FI_TAGGED | FI_RMA | FI_ATOMIC |
+					FI_READ | FI_WRITE | FI_REMOTE_READ |
+					FI_REMOTE_WRITE | FI_DIRECTED_RECV);
 	if (type == FI_EP_MSG)
 		ep->caps &= ~(uint64_t)(FI_DIRECTED_RECV | FI_SOURCE);
 	ep->min_multi_recv = FPGADMA_MIN_MULTI_RECV_DEFAULT;
@@ -685,7 +686,7 @@ int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
 	ep->ep_fid.msg = &fpgadma_msg_ops;
 	ep->ep_fid.tagged = &fpgadma_tagged_ops;
 	ep->ep_fid.rma = &fpgadma_rma_ops;
-	ep->ep_fid.atomic = &fpgadma_no_atomic_ops;
+	ep->ep_fid.atomic = &fpgadma_atomic_ops;
 	ep->ep_fid.collective = &fpgadma_no_collective_ops;
 
 	/*

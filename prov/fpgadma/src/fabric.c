@@ -8,7 +8,9 @@
  * (FPGADMA_CAP_HOST_EP) is a full RDM provider (messages, tagged messages,
  * RMA between host endpoints and to its FPGA); one without (the edu engine)
  * only lets a process read and write its FPGA's memory, so it offers RMA
- * initiation and FI_LOCAL_COMM and nothing else.
+ * initiation and FI_LOCAL_COMM and nothing else.  A device whose engine
+ * runs atomics (FPGADMA_CAP_ATOMIC: the soft engine) adds FI_ATOMIC, to
+ * the same targets as its RMA, and the FI_ORDER_ATOMIC_* orders.
  *
  * The hints are matched the way fi_getinfo(3), fi_domain(3) and fi_mr(3)
  * say, in one pass that rejects what cannot be offered and narrows the
@@ -23,14 +25,15 @@
 #include "fpgadma_prov.h"
 
 /* Capabilities, grouped the way fi_getinfo(3) groups them. */
-#define TX_CAPS		(FI_MSG | FI_TAGGED | FI_RMA | FI_SEND | FI_READ | \
-			 FI_WRITE)
-#define RX_CAPS		(FI_MSG | FI_TAGGED | FI_RMA | FI_RECV | \
+#define TX_CAPS		(FI_MSG | FI_TAGGED | FI_RMA | FI_ATOMIC | FI_SEND | \
+			 FI_READ | FI_WRITE)
+#define RX_CAPS		(FI_MSG | FI_TAGGED | FI_RMA | FI_ATOMIC | FI_RECV | \
 			 FI_REMOTE_READ | FI_REMOTE_WRITE | FI_DIRECTED_RECV | \
 			 FI_MULTI_RECV | FI_SOURCE)
 /* FI_SHARED_AV: named AVs, shared by the processes of the node (av.c). */
 #define DOMAIN_CAPS	(FI_LOCAL_COMM | FI_REMOTE_COMM | FI_SHARED_AV)
-#define HOST_EP_CAPS	(TX_CAPS | RX_CAPS | DOMAIN_CAPS)
+/* ... FI_ATOMIC only where the device runs atomics (info_for_device) */
+#define HOST_EP_CAPS	((TX_CAPS | RX_CAPS | DOMAIN_CAPS) & ~FI_ATOMIC)
 /* A device without host endpoints: RMA from this process to its FPGA. */
 #define FPGA_ONLY_CAPS	(FI_RMA | FI_READ | FI_WRITE | FI_LOCAL_COMM | \
 			 FI_SHARED_AV)
@@ -241,7 +244,9 @@ static size_t max_msg_size(const struct fpgadma_device_attr *attr)
 static struct fi_info *info_for_device(const struct fpgadma_device_attr *attr)
 {
 	bool host_ep = attr->caps & FPGADMA_CAP_HOST_EP;
+	bool atomics = attr->caps & FPGADMA_CAP_ATOMIC;
 	uint64_t caps = host_ep ? HOST_EP_CAPS : FPGA_ONLY_CAPS;
+	uint64_t order = FPGADMA_MSG_ORDER | (atomics ? FPGADMA_ATOMIC_ORDER : 0);
 	size_t iov_limit = attr->max_sge > 1 ? attr->max_sge - 1 : 1;
 	struct fpgadma_addr src = {
 		.magic = FPGADMA_ADDR_MAGIC,
@@ -264,13 +269,19 @@ static struct fi_info *info_for_device(const struct fpgadma_device_attr *attr)
 		return NULL;
 	}
 	fi->src_addrlen = sizeof(src);
+	/*
+	 * Atomics go where the device's RMA goes: to host endpoints (their
+	 * MRs by key) and to the FPGA's memory (rma.c).
+	 */
+	if (atomics)
+		caps |= FI_ATOMIC;
 	fi->caps = caps;
 	fi->mode = 0;
 	fi->addr_format = FI_FORMAT_UNSPEC;
 
 	fi->tx_attr->caps = caps & TX_CAPS;
 	fi->tx_attr->op_flags = 0;
-	fi->tx_attr->msg_order = FPGADMA_MSG_ORDER;
+	fi->tx_attr->msg_order = order;
 	fi->tx_attr->comp_order = FI_ORDER_NONE;
 	fi->tx_attr->inject_size = host_ep ? fpgadma_params.inject_size : 0;
 	fi->tx_attr->size = attr->cq_entries;
@@ -279,7 +290,7 @@ static struct fi_info *info_for_device(const struct fpgadma_device_attr *attr)
 
 	fi->rx_attr->caps = caps & RX_CAPS;
 	fi->rx_attr->op_flags = 0;
-	fi->rx_attr->msg_order = FPGADMA_MSG_ORDER;
+	fi->rx_attr->msg_order = order;
 	fi->rx_attr->comp_order = FI_ORDER_NONE;
 	fi->rx_attr->total_buffered_recv = host_ep ?
 		fpgadma_params.rx_bufs * fpgadma_params.eager_size : 0;
@@ -404,10 +415,13 @@ static int fit_caps(struct fi_info *fi, const struct fi_info *h)
 				 FI_TYPE_CAPS));
 	caps = (h->caps & ~SECONDARY_CAPS) | (fi->caps & SECONDARY_CAPS) |
 	       (h->caps & FI_RMA_EVENT);
-	/* FI_MSG alone means both directions (fi_getinfo(3)); so for RMA. */
+	/*
+	 * FI_MSG alone means both directions (fi_getinfo(3)); so for RMA and
+	 * atomics.
+	 */
 	if ((caps & (FI_MSG | FI_TAGGED)) && !(caps & MSG_DIR_CAPS))
 		caps |= fi->caps & MSG_DIR_CAPS;
-	if ((caps & FI_RMA) && !(caps & RMA_DIR_CAPS))
+	if ((caps & (FI_RMA | FI_ATOMIC)) && !(caps & RMA_DIR_CAPS))
 		caps |= fi->caps & RMA_DIR_CAPS;
 	set_caps(fi, caps);
 	return 0;
@@ -510,7 +524,7 @@ static int fit_ep(struct fi_info *fi, const struct fi_ep_attr *h)
 		NOMATCH(fi, "no authorization keys\n");
 	if (h->msg_prefix_size)
 		NOMATCH(fi, "no message prefix\n");
-	if (fi->caps & FI_RMA) {
+	if (fi->caps & (FI_RMA | FI_ATOMIC)) {
 		if (h->max_order_raw_size > e->max_order_raw_size ||
 		    h->max_order_war_size > e->max_order_war_size ||
 		    h->max_order_waw_size > e->max_order_waw_size)

@@ -41,7 +41,9 @@
  *               progress.c its parts by concept (proto.h), wire.h the
  *               messages between domains
  *   msg.c       fi_send/fi_recv families and the tagged calls
- *   rma.c       fi_read/fi_write families (hosts and the FPGA)
+ *   rma.c       fi_read/fi_write families and the atomics (fi_atomic,
+ *               fi_fetch_atomic, fi_compare_atomic, their valid calls and
+ *               fi_query_atomic), to hosts and the FPGA
  *
  * Locking: one mutex per domain (domain->lock) serialises the data path
  * and progress for every object of the domain.  A CQ or counter has its
@@ -66,6 +68,7 @@
 #include <rdma/fabric.h>
 #include <rdma/fi_cm.h>
 #include <rdma/fi_domain.h>
+#include <rdma/fi_atomic.h>
 #include <rdma/fi_endpoint.h>
 #include <rdma/fi_eq.h>
 #include <rdma/fi_errno.h>
@@ -101,6 +104,16 @@ extern struct fi_provider fpgadma_prov;
 				 FI_ORDER_RMA_RAW | FI_ORDER_RMA_WAR | \
 				 FI_ORDER_RMA_WAW)
 #define FPGADMA_MAX_MSG_SIZE	(1ULL << 30)
+/*
+ * ... and on a device with atomics (FPGADMA_CAP_ATOMIC), for FI_ATOMIC: a
+ * context's work requests run in posting order in the engine, and the
+ * provider posts an endpoint's RMA and atomics in the order they were
+ * issued (the post queue is FIFO, rma.c), so atomics are ordered with
+ * each other as with RMA (FI_ORDER_RAR ... of FPGADMA_MSG_ORDER cover
+ * RMA and atomics together).
+ */
+#define FPGADMA_ATOMIC_ORDER	(FI_ORDER_ATOMIC_RAR | FI_ORDER_ATOMIC_RAW | \
+				 FI_ORDER_ATOMIC_WAR | FI_ORDER_ATOMIC_WAW)
 
 /* --- addresses (av.c, resolve.c) ----------------------------------------- */
 /*
@@ -222,10 +235,13 @@ int fpgadma_wc_to_fi(uint32_t status);
  * prov_errno of an error completion or event (fpgadma_cq_write_err,
  * fpgadma_eq_write_error): > 0 is an enum fpgadma_wc_status (the CQE's
  * status), < 0 a negative errno from libfpgadma, 0 nothing more to say.
- * fi_cq_strerror and fi_eq_strerror print it that way.  One more, beyond
- * the statuses: FI_FPGADMA_ERR_FRAMES_LOST (rdma/fi_ext_fpgadma.h), a
+ * fi_cq_strerror and fi_eq_strerror print it that way.  Two more, beyond
+ * the statuses (rdma/fi_ext_fpgadma.h): FI_FPGADMA_ERR_FRAMES_LOST, a
  * paced stream's lost frames, whose error completion carries a struct
- * fpgadma_frames_lost as err_data for fi_cq_strerror to print (cq.c).
+ * fpgadma_frames_lost as err_data for fi_cq_strerror to print (cq.c);
+ * FI_FPGADMA_ERR_ATOMIC_ALIGN, an atomic whose target is not aligned to
+ * its datatype (the kernel's FPGADMA_WC_REM_INV_REQ_ERR for an atomic,
+ * which means nothing else there).
  */
 const char *fpgadma_prov_strerror(int prov_errno);
 
@@ -247,8 +263,7 @@ int fpgadma_no_ops_open(struct fid *fid, const char *name, uint64_t flags,
 int fpgadma_no_tostr(const struct fid *fid, char *buf, size_t len);
 int fpgadma_no_ops_set(struct fid *fid, const char *name, uint64_t flags,
 		       void *ops, void *context);
-/* More stubs (ep ops, cm ops, atomic ops...) are declared here as needed. */
-extern struct fi_ops_atomic fpgadma_no_atomic_ops;
+/* More stubs (ep ops, cm ops ...) are declared here as needed. */
 extern struct fi_ops_cm fpgadma_no_cm_ops;
 extern struct fi_ops_collective fpgadma_no_collective_ops;
 
@@ -296,6 +311,13 @@ struct fpgadma_domain {
 	 */
 	struct fid *pep_handle;
 	uint32_t pep_idx;
+	/*
+	 * Atomics posted, under the data path's lock (rma.c): fi_atomic,
+	 * fi_fetch_atomic and fi_compare_atomic calls, and of them those to
+	 * the FPGA's memory; logged at fi_close (FI_LOG_LEVEL=info).
+	 */
+	uint64_t n_atomic[3];
+	uint64_t n_atomic_fpga;
 };
 
 /*
@@ -374,6 +396,13 @@ int fpgadma_cntr_open(struct fid_domain *domain, struct fi_cntr_attr *attr,
 int fpgadma_poll_open(struct fid_domain *domain, struct fi_poll_attr *attr,
 		      struct fid_poll **pollset);
 extern struct fi_ops_mr fpgadma_mr_ops;
+/*
+ * fi_query_atomic (the domain's ops; rma.c): flags 0, FI_FETCH_ATOMIC or
+ * FI_COMPARE_ATOMIC as fi_atomic(3) says; attr may be NULL.
+ */
+int fpgadma_query_atomic(struct fid_domain *domain, enum fi_datatype datatype,
+			 enum fi_op op, struct fi_atomic_attr *attr,
+			 uint64_t flags);
 /* domain ops: fi_endpoint(). */
 int fpgadma_ep_open(struct fid_domain *domain, struct fi_info *info,
 		    struct fid_ep **ep, void *context);

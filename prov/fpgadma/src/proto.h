@@ -37,7 +37,8 @@
 enum fpgadma_work_kind {
 	FPGADMA_WORK_RX = 1,	/* a receive buffer of the pool (RECV) */
 	FPGADMA_WORK_TX,	/* a send buffer of the pool (SEND) */
-	FPGADMA_WORK_RMA,	/* an RMA operation (RDMA_* / *_MEM / READ_STREAM) */
+	FPGADMA_WORK_RMA,	/* an RMA operation (RDMA_* / *_MEM / READ_STREAM)
+				 * or an atomic (ATOMIC / ATOMIC_MEM) */
 	FPGADMA_WORK_RDV,	/* a rendezvous receive (RDMA_READs) */
 };
 
@@ -185,6 +186,7 @@ size_t fpgadma_cm_data_size(void);
 extern struct fi_ops_msg fpgadma_msg_ops;
 extern struct fi_ops_tagged fpgadma_tagged_ops;
 extern struct fi_ops_rma fpgadma_rma_ops;
+extern struct fi_ops_atomic fpgadma_atomic_ops;
 
 /* --- the domain's data plane (dp.c) --------------------------------------- */
 #define PEER_BUCKETS	64
@@ -361,6 +363,7 @@ struct fpgadma_op {
 	uint32_t dest_ep;
 	uint16_t dest_idx;
 	uint32_t rkey;			/* the target MR's (host targets) */
+	bool atomic;			/* an atomic (its flags, its errors) */
 
 	/* RDV (rendezvous receive) */
 	struct fpgadma_rx_entry *rx;	/* the receive it fills */
@@ -541,7 +544,10 @@ bool fpgadma_rdv_start(struct fpgadma_dp *dp, struct fpgadma_ep *ep,
 		       fi_addr_t src_addr, const struct fpgadma_rts_seg *segs);
 /* A rendezvous read is over: FIN to the sender, complete the receive. */
 void fpgadma_rdv_done(struct fpgadma_dp *dp, struct fpgadma_op *op);
-/* An RMA's WRs are over: finish a bounced read, send WRITEDATA, complete. */
+/*
+ * An RMA's or atomic's WRs are over: finish a bounced read (an atomic's
+ * fetched values), send WRITEDATA, complete.
+ */
 void fpgadma_rma_done(struct fpgadma_dp *dp, struct fpgadma_op *op);
 /* A WRITEDATA in its turn: the remote CQ data completion. */
 void fpgadma_writedata_arrived(struct fpgadma_dp *dp, uint32_t src_ep,

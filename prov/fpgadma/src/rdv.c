@@ -6,11 +6,12 @@
  * the (rkey, address, length) of its pieces (msg.c); the receiver that
  * matches it RDMA_READs the data into the receive and answers FIN, on
  * which the sender completes.  ACK answers an EAGER message sent with
- * FI_DELIVERY_COMPLETE.  WRITEDATA follows an RMA write with remote CQ
- * data, once the write has completed, so the target reports the data only
- * when the bytes are there (the same step copies a small read out of its
- * bounce buffer).  FIN and ACK are control messages: they take a send
- * buffer from the reserve, or wait for one in order on the ctrlq.
+ * FI_DELIVERY_COMPLETE.  WRITEDATA follows an RMA write (or an atomic)
+ * with remote CQ data, once the write has completed, so the target
+ * reports the data only when the bytes are there (the same step copies a
+ * small read, or an atomic's fetched values, out of its bounce buffer).
+ * FIN and ACK are control messages: they take a send buffer from the
+ * reserve, or wait for one in order on the ctrlq.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,10 @@ void fpgadma_rma_done(struct fpgadma_dp *dp, struct fpgadma_op *op)
 	if (op->w.first_err && !op->err) {
 		op->err = fpgadma_wc_to_fi(op->w.first_err);
 		op->prov_errno = (int)op->w.first_err;
+		/* for an atomic the status means one thing: say which */
+		if (op->atomic &&
+		    op->w.first_err == FPGADMA_WC_REM_INV_REQ_ERR)
+			op->prov_errno = FI_FPGADMA_ERR_ATOMIC_ALIGN;
 	}
 	if (!op->err && op->rd_iov) {
 		const char *p = fpgadma_txbuf_payload(op->wd);
@@ -243,6 +248,8 @@ void fpgadma_rma_done(struct fpgadma_dp *dp, struct fpgadma_op *op)
 		h->flags = op->wd_cq_data ? FPGADMA_HDR_CQ_DATA : 0;
 		if (op->cq_flags & FI_READ)
 			h->flags |= FPGADMA_HDR_RMA_READ;
+		if (op->atomic)
+			h->flags |= FPGADMA_HDR_ATOMIC;
 		h->tag = op->rkey;	/* the target MR: its counters */
 		h->dst_idx = op->dest_idx;
 		h->src_idx = op->ep ? (uint16_t)op->ep->ep_idx : 0;
@@ -262,31 +269,40 @@ void fpgadma_writedata_arrived(struct fpgadma_dp *dp, uint32_t src_ep,
 			       const struct fpgadma_hdr *hdr)
 {
 	struct fpgadma_ep *ep = fpgadma_dp_ep_at(dp, hdr->dst_idx);
+	bool read = hdr->flags & FPGADMA_HDR_RMA_READ;
 	struct fpgadma_comp c = {
-		.flags = FI_RMA | FI_REMOTE_WRITE | FI_REMOTE_CQ_DATA,
+		/*
+		 * fi_writedata's, or an atomic's with remote CQ data (a
+		 * fetching or comparing one reads the target: FI_REMOTE_READ)
+		 */
+		.flags = (hdr->flags & FPGADMA_HDR_ATOMIC ? FI_ATOMIC : FI_RMA) |
+			 (read ? FI_REMOTE_READ : FI_REMOTE_WRITE) |
+			 FI_REMOTE_CQ_DATA,
 		.len = hdr->len,
 		.data = hdr->data,
 	};
+	struct fpgadma_cntr *cntr;
 
 	/* counters bound to the MR the RMA hit (fi_mr_bind) */
-	fpgadma_mr_rma_event(dp->d, (uint32_t)hdr->tag,
-			     hdr->flags & FPGADMA_HDR_RMA_READ);
+	fpgadma_mr_rma_event(dp->d, (uint32_t)hdr->tag, read);
 	if (!ep)
 		return;
+	/*
+	 * The remote counters: FI_REMOTE_READ for RMA reads, atomic fetches
+	 * and compares, FI_REMOTE_WRITE for RMA writes and base atomics
+	 * (fi_endpoint(3)).
+	 */
+	cntr = read ? ep->rread_cntr : ep->rwrite_cntr;
 	if (!(hdr->flags & FPGADMA_HDR_CQ_DATA)) {
 		/* an FI_RMA_EVENT notice: the remote counters only */
-		if (hdr->flags & FPGADMA_HDR_RMA_READ) {
-			if (ep->rread_cntr)
-				fpgadma_cntr_inc(ep->rread_cntr);
-		} else if (ep->rwrite_cntr) {
-			fpgadma_cntr_inc(ep->rwrite_cntr);
-		}
+		if (cntr)
+			fpgadma_cntr_inc(cntr);
 		return;
 	}
 	c.src_addr = fpgadma_ep_src_addr(ep, src_ep, hdr->src_idx);
 	/* remote CQ data always makes a completion (fi_cq(3)) */
 	if (ep->rx_cq)
 		fpgadma_cq_write(ep->rx_cq, &c);
-	if (ep->rwrite_cntr)
-		fpgadma_cntr_inc(ep->rwrite_cntr);
+	if (cntr)
+		fpgadma_cntr_inc(cntr);
 }

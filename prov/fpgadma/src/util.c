@@ -90,6 +90,10 @@ const char *fpgadma_prov_strerror(int prov_errno)
 	if (prov_errno == FI_FPGADMA_ERR_FRAMES_LOST)
 		return "frames lost: the device's FIFO was full (the receives "
 		       "were not posted fast enough)";
+	if (prov_errno == FI_FPGADMA_ERR_ATOMIC_ALIGN)
+		return "atomic target not aligned: its address must be a "
+		       "multiple of the datatype's size (of 8 for the complex "
+		       "types); nothing was changed";
 	if (prov_errno > 0)
 		return fpgadma_wc_status_str((uint32_t)prov_errno);
 	if (prov_errno < 0)

@@ -41,9 +41,10 @@ enum fpgadma_msg_type {
 	FPGADMA_MSG_RTS		= 3,	/* a large message; segments follow */
 	FPGADMA_MSG_FIN		= 4,	/* receiver has read an RTS's data */
 	FPGADMA_MSG_ACK		= 5,	/* receiver has an eager message (FI_DELIVERY_COMPLETE) */
-	FPGADMA_MSG_WRITEDATA	= 6,	/* an RMA write with CQ data has landed,
-					 * or (without FPGADMA_HDR_CQ_DATA) an
-					 * RMA from an FI_RMA_EVENT endpoint */
+	FPGADMA_MSG_WRITEDATA	= 6,	/* an RMA write (or an atomic) with CQ
+					 * data has landed, or (without
+					 * FPGADMA_HDR_CQ_DATA) an RMA or atomic
+					 * from an FI_RMA_EVENT endpoint */
 	FPGADMA_MSG_CM		= 7,	/* connection management (FI_EP_MSG):
 					 * hdr.cm says which (cm.c) */
 };
@@ -75,7 +76,9 @@ enum fpgadma_cm_op {
 #define FPGADMA_HDR_TAGGED	(1U << 0)	/* a tagged message */
 #define FPGADMA_HDR_CQ_DATA	(1U << 1)	/* data is remote CQ data */
 #define FPGADMA_HDR_WANT_ACK	(1U << 2)	/* EAGER: answer with ACK */
-#define FPGADMA_HDR_RMA_READ	(1U << 3)	/* WRITEDATA: the RMA was a read */
+#define FPGADMA_HDR_RMA_READ	(1U << 3)	/* WRITEDATA: the RMA was a read, or
+						 * the atomic a fetch or compare */
+#define FPGADMA_HDR_ATOMIC	(1U << 4)	/* WRITEDATA: an atomic, not an RMA */
 
 struct fpgadma_hdr {
 	uint8_t  type;		/* enum fpgadma_msg_type */
