@@ -514,6 +514,9 @@ add_fabtest() {
 				in_root "$mpi_root" "$base_root" "$ft_root" -- copy_openmpi
 				in_root "$mpi_root" "$base_root" "$ft_root" -- copy_with_libs \
 					"$(resolve_prog fabtests/mpi_pingpong)" "$ft_dir/mpi_pingpong"
+				[ ! -x "$build_dir/fabtests/mpi_osc" ] ||
+					in_root "$mpi_root" "$base_root" "$ft_root" -- copy_with_libs \
+						"$(resolve_prog fabtests/mpi_osc)" "$ft_dir/mpi_osc"
 				mpi_copied=yes
 			fi
 			src=$mpi_root
