@@ -88,6 +88,7 @@ struct fpgadma_params fpgadma_params = {
 	.mr_cache	= 1,
 	.mr_cache_max_count = 1024,
 	.mr_cache_max_size = 0,		/* fpgadma_mrcache_default_max_size() */
+	.devices	= (1U << FPGADMA_MAX_DEVICES) - 1,
 };
 
 static int fpgadma_getinfo(uint32_t version, const char *node,
@@ -123,9 +124,44 @@ static void param_size(const char *name, size_t *val, size_t min)
 	}
 }
 
+/*
+ * FI_FPGADMA_DEVICES: a comma-separated list of device numbers (0 for
+ * /dev/fpgadma0) or names (fpgadma0).  An entry that is neither is
+ * reported and ignored, so a list of nothing valid hides every device
+ * rather than silently showing them all.
+ */
+static uint32_t parse_devices(const char *list)
+{
+	char buf[256], *tok, *save = NULL;
+	uint32_t mask = 0;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ", ", &save); tok;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		const char *num = tok;
+		char *end;
+		unsigned long v;
+
+		if (!strncmp(num, FPGADMA_PROV_NAME, strlen(FPGADMA_PROV_NAME)))
+			num += strlen(FPGADMA_PROV_NAME);
+		errno = 0;
+		v = strtoul(num, &end, 10);
+		if (*num < '0' || *num > '9' || *end || errno ||
+		    v >= FPGADMA_MAX_DEVICES) {
+			FPGADMA_WARN(FI_LOG_CORE,
+				     "FI_FPGADMA_DEVICES: \"%s\" is not a device number (0..%d) or name (fpgadma0..): ignored\n",
+				     tok, FPGADMA_MAX_DEVICES - 1);
+			continue;
+		}
+		mask |= 1U << v;
+	}
+	return mask;
+}
+
 static void read_params(void)
 {
 	int rnr, yield, ms, cache;
+	char *devices = NULL;
 
 	fi_param_define(&fpgadma_prov, "eager_size", FI_PARAM_SIZE_T,
 			"Largest message sent in one piece; longer ones are read by the receiver (default: %zu)",
@@ -160,6 +196,8 @@ static void read_params(void)
 			fpgadma_params.mr_cache_max_count);
 	fi_param_define(&fpgadma_prov, "mr_cache_max_size", FI_PARAM_SIZE_T,
 			"Bytes of registrations a domain's cache keeps pinned; beyond, the least recently used unused ones are deregistered; 0: the default (default: half of RLIMIT_MEMLOCK, at most 4 GiB; 4 GiB with CAP_IPC_LOCK)");
+	fi_param_define(&fpgadma_prov, "devices", FI_PARAM_STRING,
+			"Devices fi_getinfo reports, a comma-separated list of numbers (0 for /dev/fpgadma0) or names (fpgadma0); endpoints reach only endpoints of their own device, so processes that must talk to each other (the ranks of an MPI job, which Open MPI spreads over the devices of a host) need one device (default: all)");
 
 	param_size("eager_size", &fpgadma_params.eager_size, 64);
 	param_size("rx_bufs", &fpgadma_params.rx_bufs, 1);
@@ -178,6 +216,9 @@ static void read_params(void)
 		fpgadma_params.mr_cache = cache != 0;
 	param_size("mr_cache_max_count", &fpgadma_params.mr_cache_max_count, 0);
 	param_size("mr_cache_max_size", &fpgadma_params.mr_cache_max_size, 0);
+	if (fi_param_get_str(&fpgadma_prov, "devices", &devices) == FI_SUCCESS &&
+	    devices)
+		fpgadma_params.devices = parse_devices(devices);
 	/* An injected message is sent eagerly from a send buffer. */
 	if (fpgadma_params.inject_size > fpgadma_params.eager_size)
 		fpgadma_params.inject_size = fpgadma_params.eager_size;
@@ -789,7 +830,8 @@ static int fpgadma_getinfo(uint32_t version, const char *node,
 	}
 
 	for (i = 0; i < FPGADMA_MAX_DEVICES; i++) {
-		present[i] = !probe_device(i, &attrs[i]);
+		present[i] = (fpgadma_params.devices & (1U << i)) &&
+			     !probe_device(i, &attrs[i]);
 		if (present[i])
 			found++;
 	}

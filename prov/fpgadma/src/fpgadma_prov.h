@@ -222,6 +222,7 @@ struct fpgadma_params {
 	int mr_cache;		/* FI_FPGADMA_MR_CACHE: 0 turns the cache off */
 	size_t mr_cache_max_count; /* FI_FPGADMA_MR_CACHE_MAX_COUNT */
 	size_t mr_cache_max_size; /* FI_FPGADMA_MR_CACHE_MAX_SIZE; 0: the default */
+	uint32_t devices;	/* FI_FPGADMA_DEVICES: bit i, /dev/fpgadma<i> */
 };
 extern struct fpgadma_params fpgadma_params;
 
