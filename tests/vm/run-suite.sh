@@ -41,7 +41,7 @@
 #   edu-highmem 1 GiB, 1 vCPU, the edu device without IOMMU, memory beyond
 #              its reach, a soft device beside it: only edu_reach and
 #              ft-prov_info (fi_info with both engines) run
-#   upstream   6 GiB, 2 vCPUs, the soft FPGA: libfabric's own
+#   upstream   10 GiB, 2 vCPUs, the soft FPGA: libfabric's own
 #              runfabtests.sh -t quick against fpgadma (ft-runfabtests,
 #              each of its cases a check), with the .upstream side archive
 #              (upstream's fabtests: tests/upstream-fabtests.sh builds them
@@ -130,7 +130,11 @@ config_setup() {
 		# runfabtests.sh -t quick: some 90 cases one after the other,
 		# server and client on two vCPUs, each case up to its own 120 s
 		# limit (fpgadma.timeout: the whole run is one test).
-		mem=6G smp=2
+		# 10 GiB: fi_rdm_atomic's server and client each fill three
+		# buffers of 64 x 8 MiB (its window times its largest message
+		# size, the buffer, the results and the compare values), 6 GiB
+		# in all; at 6 GiB the OOM killer ended both.
+		mem=10G smp=2
 		cfg_append="fpgadma.timeout=3600"
 		cfg_boot_timeout=4200
 		;;
