@@ -21,6 +21,12 @@
 #                bench_rma -m host -U (buffers never registered, desc NULL,
 #                64 KiB .. 16 MiB) with -p fpgadma and FI_FPGADMA_MR_CACHE=1,
 #                then =0, and with -p shm (the anchor)
+#   atomic-fpgadma, atomic-shm, atomic-fpga
+#                bench_rma -A: 8-byte atomics (fi_atomic, fi_atomicmsg with
+#                FI_DELIVERY_COMPLETE, fi_fetch_atomic FI_SUM,
+#                fi_compare_atomic FI_CSWAP on one FI_UINT64), one and 64
+#                in flight: -m host with -p fpgadma and -p shm (the
+#                anchor), and -m fpga (the FPGA's memory, -p fpgadma)
 #   stream       bench/stream_bench: paced streams (FPGADMA_CAP_STREAM),
 #                the highest frame rate with no drop per frame size (4 KiB,
 #                64 KiB, 64 KiB + 123, 1 MiB, 4 MiB), its throughput
@@ -176,7 +182,8 @@ if [ "$quick" = 1 ]; then reg_args=-q; else reg_args=; fi
 
 # --- device RMA and host-to-host, fabtests/bench_rma
 if [ "$quick" = 1 ]; then rma_args=-q; else rma_args=; fi
-rma_steps="rma-fpga host-fpgadma host-shm host-nodesc-cache host-nodesc-nocache host-nodesc-shm"
+rma_steps="rma-fpga host-fpgadma host-shm host-nodesc-cache host-nodesc-nocache host-nodesc-shm
+	atomic-fpgadma atomic-shm atomic-fpga"
 any_rma=0
 for s in $rma_steps; do ! want "$s" || any_rma=1; done
 if [ "$any_rma" = 0 ]; then
@@ -199,6 +206,17 @@ elif command -v bench_rma >/dev/null; then
 	# shellcheck disable=SC2086
 	! want host-nodesc-shm || run host-nodesc-shm host-nodesc-shm.tsv \
 		bench_rma -p shm -m host -U $rma_args -o "$out/host-nodesc-shm.tsv"
+	# Atomics (-A): host to host through fpgadma and shm (the anchor),
+	# and on the FPGA's memory.
+	# shellcheck disable=SC2086
+	! want atomic-fpgadma || run atomic-fpgadma atomic-fpgadma.tsv \
+		bench_rma -A -p fpgadma -m host $rma_args -o "$out/atomic-fpgadma.tsv"
+	# shellcheck disable=SC2086
+	! want atomic-shm || run atomic-shm atomic-shm.tsv \
+		bench_rma -A -p shm -m host $rma_args -o "$out/atomic-shm.tsv"
+	# shellcheck disable=SC2086
+	! want atomic-fpga || run atomic-fpga atomic-fpga.tsv \
+		bench_rma -A -p fpgadma -m fpga $rma_args -o "$out/atomic-fpga.tsv"
 else
 	for s in $rma_steps; do
 		! want "$s" || skipped "$s" "fabtests/bench_rma was not built"

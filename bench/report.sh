@@ -13,6 +13,10 @@
 #   host-nodesc-cache.tsv, host-nodesc-nocache.tsv, host-nodesc-shm.tsv
 #                              bench_rma -m host -U (no desc): fpgadma with
 #                              FI_FPGADMA_MR_CACHE=1 and =0, and shm
+#   atomic-fpgadma.tsv, atomic-shm.tsv, atomic-fpga.tsv
+#                              bench_rma -A (8-byte atomics): -m host with
+#                              -p fpgadma / -p shm, and -m fpga (the
+#                              FPGA's memory)
 #   mpi-cache.tsv, mpi-nocache.tsv, mpi-vader.tsv
 #                              fabtests/mpi_pingpong -b (Open MPI, 2 ranks,
 #                              unregistered buffers): cm + ofi MTL on fpgadma
@@ -28,7 +32,8 @@
 #   skipped.tsv                steps skipped, and why
 # The report has a header (date, machine, QEMU, guest), one section per
 # measurement with its table and the ratios to its anchor measured in the
-# same VM run (libfpgadma/rxe, fi_read/memcpy, fpgadma/shm, THP/4k, cache
+# same VM run (libfpgadma/rxe, fi_read/memcpy, fpgadma/shm (RMA and
+# atomics), THP/4k, cache
 # hit/cold, monitor/none, cache on/off), the goals each marked met or
 # missed with its figure, and plots drawn with gnuplot (pngcairo, else png):
 # registration time against size (log-log, with rxe), cache hit against
@@ -180,6 +185,9 @@ BEGIN {
 	have_nc = load("host-nodesc-cache.tsv", "nc", "test,mode,size")
 	have_nn = load("host-nodesc-nocache.tsv", "nn", "test,mode,size")
 	have_ns = load("host-nodesc-shm.tsv", "ns", "test,mode,size")
+	have_af = load("atomic-fpgadma.tsv", "af", "test,mode,size")
+	have_as = load("atomic-shm.tsv", "as", "test,mode,size")
+	have_ag = load("atomic-fpga.tsv", "ag", "test,mode,size")
 	have_mc = load("mpi-cache.tsv", "mc", "size")
 	have_mn = load("mpi-nocache.tsv", "mn", "size")
 	have_mv = load("mpi-vader.tsv", "mv", "size")
@@ -580,6 +588,44 @@ BEGIN {
 	}
 	if (!NR_) goal(text, "not measured", !have_hf ? skipped_why("host-fpgadma") : skipped_why("host-shm"))
 	else { split(MINAT, w, " "); goal(text, MIN >= 1 ? "met" : "missed", sprintf("fpgadma/shm %.2f to %.2f over %d points, lowest: host_%s at %s", MIN, MAX, NR_, w[1], human(w[2] + 0))) }
+
+	# ---- atomics: fpgadma against shm, host to host, and on the FPGA
+	section("Atomics: fpgadma against shm, and on the FPGA")
+	if (!have_af && !have_as && !have_ag)
+		print "Not measured: atomic-fpgadma: " skipped_why("atomic-fpgadma") "; atomic-shm: " skipped_why("atomic-shm") "; atomic-fpga: " skipped_why("atomic-fpga") "."
+	else {
+		print "The same program (fabtests/bench_rma -A) with `-m host -p fpgadma` and `-m host -p shm` (the atomics"
+		print "target a forked server'\''s registered buffer) and with `-m fpga` (the FPGA'\''s memory, through fpgadma),"
+		print "all in the same VM run. One FI_UINT64 (8 B) per operation: `fi_atomic` FI_SUM of 1, `fi_atomic_dc`"
+		print "the same by fi_atomicmsg with FI_DELIVERY_COMPLETE, `fi_fetch_atomic` FI_SUM of 1, `fi_compare_atomic`"
+		print "FI_CSWAP whose compare value matches; `lat`: one in flight, `rate`: a window in flight (-W, 64 unless"
+		print "tx_size is smaller; the notes give each run'\''s). `fpgadma/shm` = fpgadma ops/s / shm ops/s. shm"
+		print "completes a plain fi_atomic as soon as it is queued, fpgadma once the target has the sum, so the"
+		print "fetch and compare rows, round trips for both, are the like-for-like comparison. Each run first"
+		print "checked the results (sums exact, fetched values, CSWAP swapping only when it matched)."
+		if (!have_af) print "\nfpgadma: not measured: " skipped_why("atomic-fpgadma") "."
+		if (!have_as) print "\nshm: not measured: " skipped_why("atomic-shm") "."
+		if (!have_ag) print "\nFPGA: not measured: " skipped_why("atomic-fpga") "."
+		print ""
+		split("operation|mode|fpgadma µs|shm µs|fpgadma ops/s|shm ops/s|fpgadma/shm|FPGA µs|FPGA ops/s", h, "|")
+		header(h, 9)
+		split("fi_atomic fi_atomic_dc fi_fetch_atomic fi_compare_atomic", at, " ")
+		split("lat rate", am, " ")
+		for (a = 1; a <= 4; a++) for (b = 1; b <= 2; b++) {
+			k = at[a] "|" am[b] "|8"
+			fu = val("af", k, "usec"); su = val("as", k, "usec"); gu = val("ag", k, "usec")
+			fo = val("af", k, "ops_per_s"); so = val("as", k, "ops_per_s"); go = val("ag", k, "ops_per_s")
+			if (fu su gu == "") continue
+			c[1] = "`" at[a] "`"; c[2] = am[b]; c[3] = num(fu); c[4] = num(su); c[5] = num(fo); c[6] = num(so)
+			c[7] = rnum(ratio(fo, so)); c[8] = num(gu); c[9] = num(go)
+			row(c, 9)
+		}
+		done()
+		print ""
+		split("af as ag", rp, " "); split("fpgadma|shm|FPGA", rn, "|")
+		for (a = 1; a <= 3; a++) for (i = 1; i <= NNOTE[rp[a]]; i++)
+			if (NOTE[rp[a], i] ~ /^windows: |^checked: |not measured|KNOWN/) print "- " rn[a] ": " NOTE[rp[a], i]
+	}
 
 	# ---- buffers without desc: the provider cache on and off
 	section("Buffers without desc: the registration cache on and off")

@@ -35,6 +35,29 @@
  * 16 MiB (no rate); the notes say FI_FPGADMA_MR_CACHE as the environment
  * had it, for comparing the fpgadma provider's cache on and off.
  *
+ * -A: atomics only.  fi_getinfo is asked for FI_ATOMIC as well (exit 77
+ * when the provider offers none, or not FI_SUM and FI_CSWAP on FI_UINT64,
+ * saying so).  Rows of one FI_UINT64 (size 8), each as lat (one in flight)
+ * and rate (-W in flight):
+ *   fi_atomic          FI_SUM of 1, completed as the provider's default
+ *                      completion says (shm's as soon as it is queued)
+ *   fi_atomic_dc       the same by fi_atomicmsg with FI_DELIVERY_COMPLETE:
+ *                      completed once the target has it (not on shm, whose
+ *                      1.17 then goes wrong: see sum_dc_taken; a note says
+ *                      why a provider that refuses the flag has no row)
+ *   fi_fetch_atomic    FI_SUM of 1, the old value fetched (a result slot
+ *                      of its own per operation in flight)
+ *   fi_compare_atomic  FI_CSWAP whose compare value matches, the same value
+ *                      swapped in (the word keeps it)
+ * With -m host the target is the server's buffer (the words at its RMA
+ * address + 0 and + 8), with -m fpga the FPGA's memory (the FPGA's fi_addr,
+ * key mem_key, mem_base + 0 and + 8).  Before the rows: sums one at a time
+ * and -W in flight must grow the word by exactly their number, a fetch
+ * return the value before it, a CSWAP swap when its compare value matches
+ * and not otherwise, returning the old value both times (the server reads
+ * its words itself, the FPGA's memory is read back with fi_read); after
+ * them the word must have grown by every sum the timed runs made.
+ *
  * Windows are bounded by tx_attr->size.  A point runs for about -t seconds:
  * its iterations grow from 1 until a run lasts half of that, and the whole
  * run is timed, first post to last completion.  Data is checked once per
@@ -68,6 +91,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rdma/fi_atomic.h>
 #include <rdma/fi_ext_fpgadma.h>
 
 #define KiB (1ULL << 10)
@@ -81,13 +105,15 @@
 		  FI_MR_ENDPOINT)
 
 static const char *mode = "fpga";
-static bool quick, null_desc, unregistered;
+static bool quick, null_desc, unregistered, atomics;
 static const char *tsv_path;
 static FILE *tsv;
 static double budget_s;		/* -t; 0: the default */
 static unsigned int bw_window = 16, rate_window = 64;
 static size_t max_size = SIZE_MAX;
 static uint64_t points, bytes_verified;
+static uint64_t atomic_sums;	/* FI_SUMs completed (-A), checked at the target */
+static int test_width = 15;	/* of the test column on stdout */
 
 static int opt(int c, const char *arg)
 {
@@ -119,6 +145,10 @@ static int opt(int c, const char *arg)
 	case 'M':
 		max_size = strtoull(arg, NULL, 0);
 		return max_size ? 0 : -1;
+	case 'A':
+		atomics = true;
+		test_width = 17;
+		return 0;
 	}
 	return -1;
 }
@@ -192,8 +222,8 @@ static void table_open(const char *title, const char *const *notes, size_t nnote
 	printf("\n%s\n", title);
 	for (i = 0; i < nnotes; i++)
 		printf("  %s\n", notes[i]);
-	printf("%-15s %-4s %10s %9s %12s %12s %12s\n", "test", "mode", "size", "iters", "usec",
-	       "MBps", "ops_per_s");
+	printf("%-*s %-4s %10s %9s %12s %12s %12s\n", test_width, "test", "mode", "size", "iters",
+	       "usec", "MBps", "ops_per_s");
 }
 
 /* One row: iters runs of xfers_per_iter operations of size bytes in secs. */
@@ -204,14 +234,22 @@ static void row(const char *test, const char *m, size_t size, uint64_t iters,
 
 	if (usec <= 0)
 		usec = 1e-3;
-	printf("%-15s %-4s %10zu %9" PRIu64 " %12.3f %12.2f %12.0f\n", test, m, size, iters,
-	       usec / xfers, (double)size * xfers / usec, xfers * 1e6 / usec);
+	printf("%-*s %-4s %10zu %9" PRIu64 " %12.3f %12.2f %12.0f\n", test_width, test, m, size,
+	       iters, usec / xfers, (double)size * xfers / usec, xfers * 1e6 / usec);
 	if (tsv) {
 		fprintf(tsv, "%s\t%s\t%zu\t%" PRIu64 "\t%.4f\t%.3f\t%.1f\n", test, m, size, iters,
 			usec / xfers, (double)size * xfers / usec, xfers * 1e6 / usec);
 		fflush(tsv);
 	}
 	points++;
+}
+
+/* A note after the rows: on stdout, and a comment line of the TSV. */
+static void table_note(const char *line)
+{
+	printf("  %s\n", line);
+	if (tsv)
+		fprintf(tsv, "# %s\n", line);
 }
 
 static void table_close(void)
@@ -340,17 +378,73 @@ static void stalled(uint64_t *t0, const char *what)
 	sched_yield();
 }
 
-/* n RMA operations of len bytes, window of them in flight. */
+/* What a run posts. */
+enum run_kind {
+	RUN_READ,	/* fi_read of len bytes */
+	RUN_WRITE,	/* fi_write of len bytes */
+	RUN_SUM,	/* fi_atomic FI_SUM, one FI_UINT64 */
+	RUN_SUM_DC,	/* the same by fi_atomicmsg with FI_DELIVERY_COMPLETE */
+	RUN_FETCH_SUM,	/* fi_fetch_atomic FI_SUM */
+	RUN_CSWAP,	/* fi_compare_atomic FI_CSWAP */
+};
+
+/*
+ * n operations of len bytes, window of them in flight.  Atomics: buf is
+ * the operand (the swap value of CSWAP), cmp the compare value, and res
+ * holds a result slot of 8 bytes per context of ctx_pool, all under desc.
+ */
 struct rma_run {
 	const char *what;
 	struct ft_ep *ep;
 	fi_addr_t peer;
-	bool write;
+	enum run_kind kind;
 	void *buf, *desc;
+	const void *cmp;
+	uint8_t *res;
 	size_t len;
 	uint64_t addr, key;
 	unsigned int window;
 };
+
+static ssize_t post_sum_dc(const struct rma_run *r, struct ft_op *op)
+{
+	struct fi_ioc ioc = { .addr = r->buf, .count = 1 };
+	struct fi_rma_ioc rma = { .addr = r->addr, .count = 1, .key = r->key };
+	void *desc = r->desc;
+	struct fi_msg_atomic msg = {
+		.msg_iov = &ioc, .desc = &desc, .iov_count = 1, .addr = r->peer,
+		.rma_iov = &rma, .rma_iov_count = 1, .datatype = FI_UINT64, .op = FI_SUM,
+		.context = op,
+	};
+
+	return fi_atomicmsg(r->ep->ep, &msg, FI_COMPLETION | FI_DELIVERY_COMPLETE);
+}
+
+static ssize_t post_op(const struct rma_run *r, struct ft_op *op)
+{
+	struct fid_ep *ep = r->ep->ep;
+	size_t slot = (size_t)(op - ctx_pool);
+
+	switch (r->kind) {
+	case RUN_READ:
+		return fi_read(ep, r->buf, r->len, r->desc, r->peer, r->addr, r->key, op);
+	case RUN_WRITE:
+		return fi_write(ep, r->buf, r->len, r->desc, r->peer, r->addr, r->key, op);
+	case RUN_SUM:
+		return fi_atomic(ep, r->buf, 1, r->desc, r->peer, r->addr, r->key, FI_UINT64,
+				 FI_SUM, op);
+	case RUN_SUM_DC:
+		return post_sum_dc(r, op);
+	case RUN_FETCH_SUM:
+		return fi_fetch_atomic(ep, r->buf, 1, r->desc, r->res + 8 * slot, r->desc,
+				       r->peer, r->addr, r->key, FI_UINT64, FI_SUM, op);
+	case RUN_CSWAP:
+		return fi_compare_atomic(ep, r->buf, 1, r->desc, r->cmp, r->desc,
+					 r->res + 8 * slot, r->desc, r->peer, r->addr, r->key,
+					 FI_UINT64, FI_CSWAP, op);
+	}
+	ft_fatal("run kind %d", (int)r->kind);
+}
 
 static double run_rma(void *arg, uint64_t n)
 {
@@ -365,14 +459,7 @@ static double run_rma(void *arg, uint64_t n)
 	t0 = now_s();
 	while (done < n) {
 		while (posted < n && nfree) {
-			struct ft_op *op = ctx_free[nfree - 1];
-
-			if (r->write)
-				ret = fi_write(r->ep->ep, r->buf, r->len, r->desc, r->peer, r->addr,
-					       r->key, op);
-			else
-				ret = fi_read(r->ep->ep, r->buf, r->len, r->desc, r->peer, r->addr,
-					      r->key, op);
+			ret = post_op(r, ctx_free[nfree - 1]);
 			if (ret == -FI_EAGAIN)
 				break;
 			if (ret)
@@ -388,7 +475,10 @@ static double run_rma(void *arg, uint64_t n)
 			ctx_put(ents[i].op_context);
 		done += k;
 	}
-	return now_s() - t0;
+	t0 = now_s() - t0;
+	if (r->kind == RUN_SUM || r->kind == RUN_SUM_DC || r->kind == RUN_FETCH_SUM)
+		atomic_sums += n;
+	return t0;
 }
 
 static void rma_once(struct rma_run *r, void *buf, size_t len)
@@ -448,6 +538,239 @@ static const char *desc_note(const struct ft_dom *d)
 static uint8_t *alloc_buf(size_t len, void **base, size_t *maplen)
 {
 	return ft_alloc_at(len, 0, base, maplen);
+}
+
+/* ---- -A: atomics ---- */
+
+/*
+ * The initiator's area (registered, under one desc): the operand of the
+ * sums (1), the swap and compare values of CSWAP, and from AT_RES a result
+ * slot per context of ctx_pool.
+ */
+#define AT_ONE 0
+#define AT_SWAP 8
+#define AT_CMP 16
+#define AT_RES 64
+#define AT_AREA (AT_RES + 8 * MAX_WINDOW)
+/* The target's words, from its base address: the sums', CSWAP's. */
+#define AT_SUM_WORD 0
+#define AT_CAS_WORD 8
+#define AT_CHECK_N 200	/* operations of a checked run with the rate window */
+#define SUM_BASE 0x00c0ffee00000000ULL
+#define CAS_OLD 0x0123456789abcdefULL
+#define CAS_NEW 0xfedcba9876543210ULL
+#define CAS_WRONG 0x5555aaaa5555aaaaULL
+
+static const char *const atomic_tests[] = { "fi_atomic", "fi_atomic_dc", "fi_fetch_atomic",
+					    "fi_compare_atomic" };
+#define ATOMIC_NOTE "fi_atomic completes as the provider's default completion says (it may " \
+	"before the target has the sum), fi_atomic_dc is fi_atomicmsg with FI_DELIVERY_COMPLETE " \
+	"(once the target has it), the fetch and compare rows once the old value is back"
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* The target's words, set and checked by whoever can read them directly. */
+struct atomic_target {
+	void *arg;
+	void (*set)(void *arg, size_t off, uint64_t v);
+	/* The word at off holds v? A failed check says what when not. */
+	bool (*expect)(void *arg, size_t off, uint64_t v, const char *what);
+};
+
+/* The atomics this program runs are offered, or skip saying which is not. */
+static void atomics_valid_or_skip(const struct ft_ep *e)
+{
+	const char *prov = e->dom->info->fabric_attr->prov_name;
+	size_t n = 0;
+	int ret;
+
+	ret = fi_atomicvalid(e->ep, FI_UINT64, FI_SUM, &n);
+	if (ret || !n)
+		ft_skip("provider %s: fi_atomicvalid(FI_UINT64, FI_SUM): %d, count %zu", prov, ret,
+			n);
+	ret = fi_fetch_atomicvalid(e->ep, FI_UINT64, FI_SUM, &n);
+	if (ret || !n)
+		ft_skip("provider %s: fi_fetch_atomicvalid(FI_UINT64, FI_SUM): %d, count %zu", prov,
+			ret, n);
+	ret = fi_compare_atomicvalid(e->ep, FI_UINT64, FI_CSWAP, &n);
+	if (ret || !n)
+		ft_skip("provider %s: fi_compare_atomicvalid(FI_UINT64, FI_CSWAP): %d, count %zu",
+			prov, ret, n);
+}
+
+static bool expect_u64(uint64_t got, uint64_t want, const char *what)
+{
+	if (got == want) {
+		bytes_verified += 8;
+		return true;
+	}
+	ft_error("%s: 0x%016" PRIx64 ", expected 0x%016" PRIx64, what, got, want);
+	return false;
+}
+
+/* One operation of r alone: what it fetched (result slot 0), if it fetches. */
+static uint64_t atomic_once(const struct rma_run *r)
+{
+	struct rma_run one = *r;
+
+	one.len = 8;
+	one.window = 1;
+	if (one.res)
+		memset(one.res, UNTOUCHED, 8);
+	run_rma(&one, 1);	/* its one context is ctx_pool[0] */
+	return one.res ? get64(one.res) : 0;
+}
+
+static void atomic_run(struct rma_run *r, uint64_t n, unsigned int window)
+{
+	r->len = 8;
+	r->window = window;
+	run_rma(r, n);
+}
+
+/*
+ * Whether the provider takes fi_atomicmsg with FI_DELIVERY_COMPLETE: one
+ * posted (a sum, counted) and completed, or refused at the call (*why).
+ * Not tried on shm: in libfabric 1.17, after such atomics (a window of
+ * them, or one at a time), later atomics with several in flight add wrong
+ * operands; this program's checks of the sum word found it (a deviation
+ * of the kind common.c's table lists).
+ */
+static bool sum_dc_taken(struct rma_run *r, char *why, size_t whylen)
+{
+	const char *prov = r->ep->dom->info->fabric_attr->prov_name;
+	struct fi_cq_tagged_entry ent;
+	uint64_t t_stall = 0;
+	ssize_t ret;
+
+	if (!strcmp(prov, "shm")) {
+		snprintf(why, whylen, "fi_atomic_dc: not measured: KNOWN: provider %s (libfabric "
+			 "%u.%u): after fi_atomicmsg with FI_DELIVERY_COMPLETE, later atomics with "
+			 "several in flight change the target wrongly (not tried)", prov,
+			 FI_MAJOR(fi_version()), FI_MINOR(fi_version()));
+		return false;
+	}
+	ctx_reset(1);
+	while ((ret = post_sum_dc(r, ctx_free[0])) == -FI_EAGAIN) {
+		if (reap(&r->ep->cq, &ent, 1, false))
+			ft_fatal("%s: a completion with nothing posted", r->what);
+		stalled(&t_stall, r->what);
+	}
+	if (ret) {
+		snprintf(why, whylen, "fi_atomic_dc: not measured: fi_atomicmsg with "
+			 "FI_DELIVERY_COMPLETE: %zd (%s)", ret, ft_strerr(ret));
+		return false;
+	}
+	reap(&r->ep->cq, &ent, 1, true);
+	ctx_put(ent.op_context);
+	atomic_sums++;
+	return true;
+}
+
+/*
+ * The atomics checked, then timed: rows of one in flight (lat) and
+ * rate_w in flight (rate).  base: ep, peer, addr (the target's words) and
+ * key; area: the initiator's registered area (AT_*), desc its desc.
+ */
+static void atomic_rows(const struct rma_run *base, uint8_t *area, void *desc,
+			const struct atomic_target *t, unsigned int rate_w)
+{
+	struct rma_run sum = *base, sum_dc, fetch, cas, *runs[4];
+	uint64_t want;
+	char line[200], no_dc[320];
+	bool dc;
+	size_t i;
+
+	sum.desc = desc;
+	sum.cmp = NULL;
+	sum.res = NULL;
+	sum.kind = RUN_SUM;
+	sum.what = "fi_atomic FI_SUM";
+	sum.buf = area + AT_ONE;
+	sum.addr = base->addr + AT_SUM_WORD;
+	sum_dc = sum;
+	sum_dc.kind = RUN_SUM_DC;
+	sum_dc.what = "fi_atomicmsg FI_SUM, FI_DELIVERY_COMPLETE";
+	fetch = sum;
+	fetch.kind = RUN_FETCH_SUM;
+	fetch.what = "fi_fetch_atomic FI_SUM";
+	fetch.res = area + AT_RES;
+	cas = fetch;
+	cas.kind = RUN_CSWAP;
+	cas.what = "fi_compare_atomic FI_CSWAP";
+	cas.buf = area + AT_SWAP;
+	cas.cmp = area + AT_CMP;
+	cas.addr = base->addr + AT_CAS_WORD;
+	runs[0] = &sum;
+	runs[1] = &sum_dc;
+	runs[2] = &fetch;
+	runs[3] = &cas;
+
+	put64(area + AT_ONE, 1);
+	t->set(t->arg, AT_SUM_WORD, SUM_BASE);
+	t->set(t->arg, AT_CAS_WORD, CAS_OLD);
+	atomic_sums = 0;
+
+	/* Sums, one at a time and a window at a time: each adds exactly 1. */
+	atomic_once(&sum);
+	atomic_run(&sum, AT_CHECK_N, rate_w);
+	t->expect(t->arg, AT_SUM_WORD, SUM_BASE + atomic_sums, "fi_atomic FI_SUM of 1");
+	dc = sum_dc_taken(&sum_dc, no_dc, sizeof(no_dc));
+	if (dc) {
+		atomic_run(&sum_dc, AT_CHECK_N, rate_w);
+		t->expect(t->arg, AT_SUM_WORD, SUM_BASE + atomic_sums,
+			  "fi_atomicmsg FI_SUM of 1 with FI_DELIVERY_COMPLETE");
+	}
+	/* A fetching sum returns the word before it. */
+	want = SUM_BASE + atomic_sums;
+	expect_u64(atomic_once(&fetch), want, "fi_fetch_atomic FI_SUM: the value fetched");
+	atomic_run(&fetch, AT_CHECK_N, rate_w);
+	want = SUM_BASE + atomic_sums;
+	expect_u64(atomic_once(&fetch), want,
+		   "fi_fetch_atomic FI_SUM after a window of them: the value fetched");
+	t->expect(t->arg, AT_SUM_WORD, SUM_BASE + atomic_sums, "fi_fetch_atomic FI_SUM of 1");
+	/* CSWAP swaps when the compare value matches, not otherwise; the old value comes back. */
+	put64(area + AT_SWAP, CAS_NEW);
+	put64(area + AT_CMP, CAS_OLD);
+	expect_u64(atomic_once(&cas), CAS_OLD, "fi_compare_atomic FI_CSWAP (matching): fetched");
+	t->expect(t->arg, AT_CAS_WORD, CAS_NEW, "fi_compare_atomic FI_CSWAP (matching)");
+	put64(area + AT_SWAP, CAS_WRONG);
+	expect_u64(atomic_once(&cas), CAS_NEW,
+		   "fi_compare_atomic FI_CSWAP (not matching): fetched");
+	t->expect(t->arg, AT_CAS_WORD, CAS_NEW, "fi_compare_atomic FI_CSWAP (not matching)");
+	/* Timed: a CSWAP that matches and swaps in the value the word has. */
+	put64(area + AT_SWAP, CAS_NEW);
+	put64(area + AT_CMP, CAS_NEW);
+
+	for (i = 0; i < FT_ARRAY_SIZE(runs); i++) {
+		if (runs[i] == &sum_dc && !dc)
+			continue;
+		rma_row(runs[i], atomic_tests[i], "lat", 8, 1);
+		rma_row(runs[i], atomic_tests[i], "rate", 8, rate_w);
+	}
+
+	/* Every sum of the timed runs counted; the CSWAP word as it was. */
+	t->expect(t->arg, AT_SUM_WORD, SUM_BASE + atomic_sums, "the sums of the timed runs");
+	expect_u64(atomic_once(&cas), CAS_NEW,
+		   "fi_compare_atomic FI_CSWAP after the rows: fetched");
+	t->expect(t->arg, AT_CAS_WORD, CAS_NEW, "fi_compare_atomic FI_CSWAP after the rows");
+	snprintf(line, sizeof(line), "checked: the %" PRIu64 " FI_SUMs of 1 of all runs grew the "
+		 "word by exactly that; the values fetched; CSWAP swapped when it matched only",
+		 atomic_sums);
+	table_note(line);
+	if (!dc)
+		table_note(no_dc);
 }
 
 /* ---- -m fpga ---- */
@@ -518,11 +841,21 @@ static void fpga_open(struct fpga_bench *f)
 	int ret;
 
 	ft_default_prov("fpgadma");
-	ft_open_dom_or_skip(ft_hints(FI_RMA | FI_READ | FI_WRITE, mr_modes()), &f->dom,
-			    "FI_RMA on FI_EP_RDM");
+	if (atomics)
+		ft_open_dom_or_skip(ft_hints(FI_RMA | FI_ATOMIC | FI_READ | FI_WRITE, mr_modes()),
+				    &f->dom, "FI_ATOMIC and FI_RMA on FI_EP_RDM (a device "
+				    "without atomics has no FI_ATOMIC)");
+	else
+		ft_open_dom_or_skip(ft_hints(FI_RMA | FI_READ | FI_WRITE, mr_modes()), &f->dom,
+				    "FI_RMA on FI_EP_RDM");
 	ft_describe(&f->dom);
 	ft_query_fpga(&f->dom, &f->fpga);
 	ft_open_ep(&f->dom, &f->ep, "ep");
+	if (atomics) {
+		atomics_valid_or_skip(&f->ep);
+		if (f->fpga.mem_size < AT_CAS_WORD + 8)
+			ft_skip("the FPGA has %" PRIu64 " bytes of memory", f->fpga.mem_size);
+	}
 	f->fpga_addr = ft_av_insert(&f->dom, f->fpga.addr);
 	F = f->fpga.frame_size;
 	if (F % 8)
@@ -530,8 +863,12 @@ static void fpga_open(struct fpga_bench *f)
 
 	hi = (size_t)FT_MIN(FT_MIN((uint64_t)64 * MiB, f->fpga.mem_size),
 			    (uint64_t)f->dom.info->ep_attr->max_msg_size);
+	if (atomics)
+		hi = FT_MIN(hi, (size_t)4 * KiB);	/* only the atomics' area is used */
 	f->hi = hi;
 	f->len = FT_MAX(FT_MIN(hi, max_size), (size_t)(2 * F + 24)) + MAX_SHIFT;
+	if (atomics)
+		f->len = FT_MAX(f->len, (size_t)AT_AREA + 64);
 	f->src = alloc_buf(f->len, &f->src_base, &f->src_map);
 	f->dst = alloc_buf(f->len, &f->dst_base, &f->dst_map);
 	ft_fill(f->src, f->len, PAT_SEED, 0);
@@ -549,12 +886,12 @@ static void fpga_open(struct fpga_bench *f)
 
 	f->mem_write = (struct rma_run){
 		.what = "fi_write to the FPGA's memory", .ep = &f->ep, .peer = f->fpga_addr,
-		.write = true, .buf = f->src, .desc = f->src_desc,
+		.kind = RUN_WRITE, .buf = f->src, .desc = f->src_desc,
 		.addr = f->fpga.mem_base, .key = f->fpga.mem_key, .window = 1,
 	};
 	f->mem_read = f->mem_write;
 	f->mem_read.what = "fi_read of the FPGA's memory";
-	f->mem_read.write = false;
+	f->mem_read.kind = RUN_READ;
 	f->mem_read.buf = f->dst;
 	f->mem_read.desc = f->dst_desc;
 	f->stream_read = f->mem_read;
@@ -573,6 +910,55 @@ static void fpga_close(struct fpga_bench *f)
 	ft_unmap(f->dst_base, f->dst_map);
 }
 
+/* -A: the FPGA's words, written from src and read back into dst after the atomics' area. */
+static void fpga_set_word(void *arg, size_t off, uint64_t v)
+{
+	struct fpga_bench *f = arg;
+	struct rma_run w = f->mem_write;
+
+	w.addr = f->fpga.mem_base + off;
+	put64(f->src, v);
+	rma_once(&w, f->src, 8);
+}
+
+static bool fpga_expect_word(void *arg, size_t off, uint64_t v, const char *what)
+{
+	struct fpga_bench *f = arg;
+	struct rma_run r = f->mem_read;
+	char msg[200];
+
+	r.addr = f->fpga.mem_base + off;
+	memset(f->dst + AT_AREA, UNTOUCHED, 8);
+	rma_once(&r, f->dst + AT_AREA, 8);
+	snprintf(msg, sizeof(msg), "%s: the FPGA's word at mem_base + %zu (fi_read)", what, off);
+	return expect_u64(get64(f->dst + AT_AREA), v, msg);
+}
+
+static void fpga_atomic_bench(struct fpga_bench *f)
+{
+	struct atomic_target t = { f, fpga_set_word, fpga_expect_word };
+	struct rma_run base = f->mem_write;
+	char title[256], n1[160], n2[200], n3[128];
+	const char *notes[] = { n1, n2, ATOMIC_NOTE, n3 };
+
+	snprintf(title, sizeof(title), "bench_rma -m fpga -A: provider %s, domain %s: atomics on "
+		 "the FPGA's memory", f->dom.info->fabric_attr->prov_name,
+		 f->dom.info->domain_attr->name);
+	snprintf(n1, sizeof(n1), "windows: lat 1, rate %u in flight (tx_size %zu); %.2f s per "
+		 "point%s", f->rate_w, f->dom.info->tx_attr->size, budget_s,
+		 quick ? " (quick)" : "");
+	snprintf(n2, sizeof(n2), "one FI_UINT64: FI_SUM of 1 (fi_atomic, fi_atomic_dc, "
+		 "fi_fetch_atomic) at mem_base + %d, FI_CSWAP (fi_compare_atomic, matching) at "
+		 "mem_base + %d (FPGA memory %" PRIu64 " bytes)", AT_SUM_WORD, AT_CAS_WORD,
+		 f->fpga.mem_size);
+	snprintf(n3, sizeof(n3), "%s", desc_note(&f->dom));
+	table_open(title, notes, FT_ARRAY_SIZE(notes));
+	base.what = "atomic";
+	base.addr = f->fpga.mem_base;
+	atomic_rows(&base, f->dst, f->dst_desc, &t, f->rate_w);
+	table_close();
+}
+
 static void fpga_bench(void)
 {
 	struct fpga_bench f;
@@ -586,6 +972,11 @@ static void fpga_bench(void)
 
 	memset(&f, 0, sizeof(f));
 	fpga_open(&f);
+	if (atomics) {
+		fpga_atomic_bench(&f);
+		fpga_close(&f);
+		return;
+	}
 	make_sizes(&bw, 64, f.hi);
 	make_sizes(&small, 8, FT_MIN((size_t)4 * KiB, f.hi));
 
@@ -641,14 +1032,19 @@ static void fpga_bench(void)
 
 /* ---- -m host ---- */
 
-enum { CMD_FILL = 1, CMD_CHECK, CMD_PING, CMD_QUIT };
+/*
+ * CMD_SET and CMD_WORD (-A): set the 64-bit word of buf at byte shift to n,
+ * wait until it holds n.
+ */
+enum { CMD_FILL = 1, CMD_CHECK, CMD_PING, CMD_QUIT, CMD_SET, CMD_WORD };
 
 /* A request of the client over the socket; the server answers with an int32 status. */
 struct cmd {
 	uint32_t op;
-	uint32_t shift;		/* of the pattern */
+	uint32_t shift;		/* of the pattern; CMD_SET, CMD_WORD: of the word */
 	uint64_t size;
-	uint64_t n;		/* CMD_PING: round trips; the first is checked */
+	uint64_t n;		/* CMD_PING: round trips, the first checked; CMD_SET,
+				 * CMD_WORD: the value */
 };
 
 /* What each side tells the other first. */
@@ -721,11 +1117,17 @@ static void host_open(struct host *h, size_t hi)
 {
 	int ret;
 
-	ft_open_dom_or_skip(ft_hints(FI_MSG | FI_RMA, mr_modes()), &h->dom,
-			    "FI_MSG | FI_RMA on FI_EP_RDM");
+	if (atomics)
+		ft_open_dom_or_skip(ft_hints(FI_MSG | FI_RMA | FI_ATOMIC, mr_modes()), &h->dom,
+				    "FI_MSG | FI_RMA | FI_ATOMIC on FI_EP_RDM");
+	else
+		ft_open_dom_or_skip(ft_hints(FI_MSG | FI_RMA, mr_modes()), &h->dom,
+				    "FI_MSG | FI_RMA on FI_EP_RDM");
 	if (!h->server)
 		ft_describe(&h->dom);
 	ft_open_ep(&h->dom, &h->ep, h->server ? "server ep" : "client ep");
+	if (atomics && !h->server)
+		atomics_valid_or_skip(&h->ep);
 	h->len = FT_MIN(hi, h->dom.info->ep_attr->max_msg_size);
 	if (unregistered && ft_need_desc(&h->dom))
 		ft_skip("-U: provider %s requires FI_MR_LOCAL (desc for every buffer)",
@@ -903,6 +1305,35 @@ static int32_t serve_check(struct host *h, const struct cmd *c)
 	return 0;
 }
 
+/* The word of buf at byte off (-A: the target of the client's atomics). */
+static volatile uint64_t *server_word(struct host *h, const struct cmd *c)
+{
+	if (c->shift % 8 || c->shift + 8 > 2 * (h->len + MAX_SHIFT))
+		ft_fatal("server: a word at byte %u", c->shift);
+	return (volatile uint64_t *)(void *)(h->buf + c->shift);
+}
+
+/* Wait until the word holds c->n (atomics may land as the server makes progress). */
+static int32_t serve_word(struct host *h, const struct cmd *c)
+{
+	volatile uint64_t *w = server_word(h, c);
+	struct fi_cq_tagged_entry ents[8];
+	uint64_t t0 = ft_now_us(), v;
+
+	while ((v = *w) != c->n) {
+		if (ft_now_us() - t0 > ft_opts.timeout_ms * 1000ULL) {
+			ft_error("server: the word at byte %u holds 0x%016" PRIx64 ", expected "
+				 "0x%016" PRIx64, c->shift, v, c->n);
+			return 1;
+		}
+		if (reap(&h->ep.cq, ents, FT_ARRAY_SIZE(ents), false))
+			ft_fatal("server: an unexpected completion");
+		sched_yield();
+	}
+	bytes_verified += 8;
+	return 0;
+}
+
 static int host_server(struct host *h)
 {
 	struct fi_cq_tagged_entry ents[8];
@@ -927,6 +1358,12 @@ static int host_server(struct host *h)
 			case CMD_PING:
 				serve_ping(h, &c);
 				continue;	/* it answered "ready" */
+			case CMD_SET:
+				*server_word(h, &c) = c.n;
+				break;
+			case CMD_WORD:
+				st = serve_word(h, &c);
+				break;
 			case CMD_QUIT:
 				host_close(h);
 				return ft_failures() ? FT_FAIL : FT_PASS;
@@ -1022,6 +1459,48 @@ static void cache_counters(struct host *h)
 #endif
 }
 
+/* -A: the server's words, set and checked by the server. */
+static void host_set_word(void *arg, size_t off, uint64_t v)
+{
+	if (request(arg, CMD_SET, 8, off, v))
+		ft_fatal("the server did not set its word at byte %zu", off);
+}
+
+static bool host_expect_word(void *arg, size_t off, uint64_t v, const char *what)
+{
+	if (request(arg, CMD_WORD, 8, off, v)) {
+		ft_error("%s: the server's word at byte %zu is not 0x%016" PRIx64, what, off, v);
+		return false;
+	}
+	bytes_verified += 8;
+	return true;
+}
+
+static void host_atomic_client(struct host *h)
+{
+	struct atomic_target t = { h, host_set_word, host_expect_word };
+	struct rma_run base = {
+		.what = "atomic", .ep = &h->ep, .peer = h->peer, .addr = h->peer_addr,
+		.key = h->peer_key,
+	};
+	char title[256], n1[160], n2[200], n3[160];
+	const char *notes[] = { n1, n2, ATOMIC_NOTE, n3 };
+
+	snprintf(title, sizeof(title), "bench_rma -m host -A: provider %s, domain %s: atomics "
+		 "between two processes", h->dom.info->fabric_attr->prov_name,
+		 h->dom.info->domain_attr->name);
+	snprintf(n1, sizeof(n1), "windows: lat 1, rate %u in flight (tx_size %zu); %.2f s per "
+		 "point%s", h->rate_w, h->dom.info->tx_attr->size, budget_s,
+		 quick ? " (quick)" : "");
+	snprintf(n2, sizeof(n2), "one FI_UINT64 of the server's registered buffer: FI_SUM of 1 "
+		 "(fi_atomic, fi_atomic_dc, fi_fetch_atomic) at + %d, FI_CSWAP (fi_compare_atomic, "
+		 "matching) at + %d", AT_SUM_WORD, AT_CAS_WORD);
+	snprintf(n3, sizeof(n3), "%s", desc_note(&h->dom));
+	table_open(title, notes, FT_ARRAY_SIZE(notes));
+	atomic_rows(&base, h->buf, h->buf_desc, &t, h->rate_w);
+	table_close();
+}
+
 static void host_bench_client(struct host *h)
 {
 	struct sizes bw, small, ping;
@@ -1056,13 +1535,13 @@ static void host_bench_client(struct host *h)
 	table_open(title, notes, unregistered ? 3 : 2);
 
 	wr = (struct rma_run){
-		.what = "fi_write to the server", .ep = &h->ep, .peer = h->peer, .write = true,
+		.what = "fi_write to the server", .ep = &h->ep, .peer = h->peer, .kind = RUN_WRITE,
 		.buf = h->pat, .desc = h->pat_desc, .addr = h->peer_addr, .key = h->peer_key,
 		.window = 1,
 	};
 	rd = wr;
 	rd.what = "fi_read of the server";
-	rd.write = false;
+	rd.kind = RUN_READ;
 	rd.buf = h->buf;
 	rd.desc = h->buf_desc;
 
@@ -1101,7 +1580,7 @@ static void host_bench(void)
 {
 	struct host h;
 	void *pat_base;
-	size_t hi = (unregistered ? 16 : 4) * MiB, pat_map;
+	size_t hi = atomics ? 64 * KiB : (unregistered ? 16 : 4) * MiB, pat_map;
 	uint8_t *pat;
 	int sv[2], status;
 	pid_t pid;
@@ -1133,7 +1612,10 @@ static void host_bench(void)
 			ft_skip("the server skipped");
 		ft_fatal("the server ended before it gave its address (status %#x)", status);
 	}
-	host_bench_client(&h);
+	if (atomics)
+		host_atomic_client(&h);
+	else
+		host_bench_client(&h);
 	request(&h, CMD_QUIT, 0, 0, 0);
 	if (waitpid(pid, &status, 0) != pid)
 		ft_fatal("waitpid: %s", strerror(errno));
@@ -1145,11 +1627,15 @@ static void host_bench(void)
 
 int main(int argc, char **argv)
 {
-	ft_parse(argc, argv, "m:qo:t:w:W:NUM:",
-		 "[-m fpga|host] [-q] [-o FILE] [-t SECONDS] [-w N] [-W N] [-N] [-U] [-M BYTES]\n"
+	ft_parse(argc, argv, "m:qo:t:w:W:NUM:A",
+		 "[-m fpga|host] [-A] [-q] [-o FILE] [-t SECONDS] [-w N] [-W N] [-N] [-U]\n"
+		 "       [-M BYTES]\n"
 		 "  -m fpga      the FPGA's memory and stream against memcpy (default;\n"
 		 "               provider fpgadma unless -p says otherwise)\n"
 		 "  -m host      RMA and ping-pong between a forked server and the client\n"
+		 "  -A           atomics only (FI_ATOMIC): fi_atomic and fi_fetch_atomic\n"
+		 "               FI_SUM, fi_compare_atomic FI_CSWAP, one FI_UINT64, one and\n"
+		 "               -W in flight, to the server's buffer or the FPGA's memory\n"
 		 "  -q           quick: a few sizes, short runs\n"
 		 "  -o FILE      also write the rows as TSV\n"
 		 "  -t SECONDS   time of one point (default 0.3; -q: 0.01)\n"
@@ -1163,6 +1649,8 @@ int main(int argc, char **argv)
 		budget_s = quick ? 0.01 : 0.3;
 	if (unregistered && strcmp(mode, "host"))
 		ft_fatal("-U is for -m host");
+	if (unregistered && atomics)
+		ft_fatal("-A and -U: atomics are measured from registered buffers (-N: desc NULL)");
 	if (!strcmp(mode, "fpga"))
 		fpga_bench();
 	else
