@@ -36,6 +36,12 @@ packages=(
 	# is in Debian's kernel image) as the registration anchor, perftest's
 	# ib_read_bw/ib_read_lat, the rdma tool (iproute2) to add the rxe link
 	gnuplot-nox libibverbs-dev ibverbs-providers rdma-core perftest iproute2
+	# the two-node VM configuration (tests/vm/twonode.list): soft-RoCE on the
+	# link between the guests (rdma_rxe and virtio_net are modules of the
+	# kernel image; iproute2's rdma tool adds rxe0, libibverbs' rxe provider
+	# and librdmacm serve libfabric's verbs provider), Debian's fi_pingpong
+	# (libfabric-bin), upstream's fi_rma_bw and fi_msg_bw (below)
+	iproute2 ibverbs-providers librdmacm1 libfabric-bin
 	# the upstream conformance run (tests/upstream-fabtests.sh): libfabric's
 	# fabtests from Debian's source package (apt-get source, dpkg-source
 	# unpacking its .tar.xz; the deb-src entry below), or from a git

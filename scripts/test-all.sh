@@ -8,7 +8,9 @@
 #   the Debian packages built, installed with DKMS in a clean chroot and
 #   purged, and the modules DKMS built booted in the VM with a quick
 #   selection of the VM suite (scripts/package-test.sh);
-#   the VM suite in every configuration (make vm-check), with the upstream
+#   the VM suite in every configuration (make vm-check), the two-node one
+#   (twonode: two guests linked by a virtual Ethernet, libfabric's tcp and
+#   verbs providers between them over soft-RoCE) among them, with the upstream
 #   conformance run (configuration 'upstream': libfabric's own
 #   runfabtests.sh -t quick against fpgadma) when libfabric's fabtests are
 #   built (tests/upstream-fabtests.sh builds them once, from Debian's
@@ -22,7 +24,7 @@
 # line printed is "N passed, N failed, N skipped"; the exit status is
 # nonzero when anything failed.
 #
-# Environment: VM_CONFIGS="default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem" (the VM suite's
+# Environment: VM_CONFIGS="default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem twonode" (the VM suite's
 # configurations), DEBUG_VM_CONFIGS (the debug-kernel tier's, default
 # "default swiotlb smp2 smp4 faults"; empty skips the tier, counted as one skip), JOBS
 # (parallel make jobs, default: number of CPUs), UPSTREAM_FABTESTS=no (leave
@@ -31,7 +33,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=${JOBS:-$(nproc)}
-vm_configs=${VM_CONFIGS:-default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem}
+vm_configs=${VM_CONFIGS:-default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem twonode}
 debug_vm_configs=${DEBUG_VM_CONFIGS-default swiotlb smp2 smp4 faults}
 passed=0
 failed=0

@@ -30,6 +30,13 @@
 #                            as FPGADMA_TEST_TIME_SCALE; default 1)
 #   fpgadma.allow_no_module=1  a missing /fpgadma_core.ko is skipped instead of
 #                            failed (only for trying the harness itself)
+#   fpgadma.node=a|b         one of the two guests of a two-node configuration
+#   fpgadma.addr=IP/PREFIX   ... its address on the link between them
+#   fpgadma.peer=IP          ... the other guest's: the three exported to
+#                            the tests as FPGADMA_NODE, FPGADMA_NODE_ADDR
+#                            and FPGADMA_PEER_ADDR (the net-* checks,
+#                            tests/vm/guest-twonode.sh, set the link up);
+#                            the host name is fpgadma-<node>
 #
 # Output on the console (ttyS0), one TAP line per check:
 #   ok N - name | not ok N - name | ok N - name # SKIP reason
@@ -93,6 +100,9 @@ config=
 allow_no_module=0
 test_engine=
 time_scale=1
+node=
+node_addr=
+peer_addr=
 set -f
 # shellcheck disable=SC2013 # the command line is words
 for arg in $(cat /proc/cmdline); do
@@ -108,6 +118,9 @@ for arg in $(cat /proc/cmdline); do
 	fpgadma.allow_no_module=*) allow_no_module=$val ;;
 	fpgadma.test_engine=*) test_engine=$val ;;
 	fpgadma.time_scale=*) time_scale=$val ;;
+	fpgadma.node=*) node=$val ;;
+	fpgadma.addr=*) node_addr=$val ;;
+	fpgadma.peer=*) peer_addr=$val ;;
 	esac
 done
 set +f
@@ -118,6 +131,10 @@ if [ -z "$timeout" ]; then
 fi
 timeout=$((timeout * time_scale))
 export FPGADMA_VM=1 FPGADMA_VM_CONFIG="$config" FPGADMA_TEST_TIME_SCALE="$time_scale"
+if [ -n "$node" ]; then
+	export FPGADMA_NODE="$node" FPGADMA_NODE_ADDR="$node_addr" FPGADMA_PEER_ADDR="$peer_addr"
+	hostname "fpgadma-$node"
+fi
 
 # --- reporting
 n=0
@@ -148,7 +165,7 @@ finish() {
 }
 
 kmsg	# the boot log, apart from what the checks below cause
-echo "# fpgadma guest: job=$job config=${config:-?} kernel $(uname -r), $(nproc) cpu(s), $(awk '/^MemTotal/ { print int($2 / 1024) " MiB" }' /proc/meminfo)"
+echo "# fpgadma guest: job=$job config=${config:-?}${node:+ node $node} kernel $(uname -r), $(nproc) cpu(s), $(awk '/^MemTotal/ { print int($2 / 1024) " MiB" }' /proc/meminfo)"
 echo "# pins before insmod (acquired released): $(pins)"
 
 # --- the module (and what it depends on)
@@ -158,7 +175,7 @@ while read -r m; do
 done < /modules/load-order
 # Parameters go to the module their prefix names (fpgadma_soft.ndevs=2,
 # fpgadma_edu.X=...), unprefixed ones to the core.
-core_params= soft_params= edu_params=
+core_params='' soft_params='' edu_params=''
 for p in $params; do
 	case $p in
 	fpgadma_soft.*) soft_params="$soft_params ${p#fpgadma_soft.}" ;;

@@ -25,6 +25,8 @@
 #   --build-upstream-fabtests  build them into that cache when it lacks
 #                      them (tests/upstream-fabtests.sh)
 #   --no-upstream-fabtests  leave them out
+#   --twonode-list FILE  the two-node configuration's checks (default:
+#                      tests/vm/twonode.list; /dev/null: none)
 #   --output FILE      default: <build dir>/tests/vm/initramfs.cpio.gz
 #
 # Contents: busybox (static) with its applet links; /init (guest-init.sh);
@@ -77,6 +79,21 @@
 # mpi_pingpong was built; what is not installed on this machine is left out,
 # saying so, and the guest script skips what needs it.
 #
+# The two-node configuration (run-suite.sh --config twonode; not with
+# --no-tests): the checks of the twonode list (see tests/vm/twonode.list)
+# go into a side archive <output>.net, appended after .fabtests for the
+# configurations that run them: a script /tests/NAME for each net-* check
+# that runs tests/vm/guest-twonode.sh (in /usr/libexec/fpgadma-twonode/)
+# with the line's arguments; the kernel modules of the link in /modules/net/
+# with their load-order (the virtio NIC's driver, crc32_generic, rdma_rxe,
+# rdma_ucm and what they depend on); iproute2's rdma tool, libibverbs' rxe
+# provider with /etc/libibverbs.d/rxe.driver, libfabric-bin's fi_pingpong
+# and fi_info; upstream's fabtests that the list runs (fabtest PROG), from
+# the cache of tests/upstream-fabtests.sh, in /usr/libexec/fpgadma-twonode/bin.
+# What is not there is left out, saying so, and the checks needing it skip.
+# Its "also NAME" lines add twonode to the configurations of NAME (in
+# <output>.configs).
+#
 # Test names are paths under tests/ without the prefix, one per line with
 # the configurations that run the test (see tests/vm-tests.list), '#'
 # starts a comment.  A libtool-built program may be a wrapper script: the
@@ -93,6 +110,7 @@ tests_list=
 fabtests_list=
 no_fabtests=no
 no_bench=no
+twonode_list=
 output=
 kmods=()
 extras=()
@@ -113,6 +131,7 @@ while [ $# -gt 0 ]; do
 	--fabtests-list) fabtests_list=$2; shift 2 ;;
 	--no-fabtests) no_fabtests=yes; shift ;;
 	--no-bench) no_bench=yes; shift ;;
+	--twonode-list) twonode_list=$2; shift 2 ;;
 	--upstream-fabtests) up_prefix=$(cd "$2" && pwd); shift 2 ;;
 	--build-upstream-fabtests) up_mode=build; shift ;;
 	--no-upstream-fabtests) up_mode=no; shift ;;
@@ -646,6 +665,131 @@ if [ "$tests_list" != /dev/null ] && [ "$no_bench" = no ] &&
 	in_root "$bench_root" "$base_root" "$ft_root" -- add_bench
 fi
 
+# --- the two-node configuration's checks (side archive .net)
+net_root=$out_dir/initramfs-net
+net_dir=/usr/libexec/fpgadma-twonode
+rm -rf "$net_root" "$output.net"
+# net_note TEXT: what the .net archive leaves out.
+net_note() { echo "mkinitramfs: twonode: $*" >&2; }
+# net_optional PROGRAM DEST: PROGRAM with its libraries at DEST, or a note.
+net_optional() {
+	if [ -z "$1" ] || [ ! -x "$1" ]; then
+		net_note "left out $2 (not installed here)"
+	elif LD_LIBRARY_PATH=$libpath ldd "$1" 2>/dev/null | grep -q 'not found'; then
+		net_note "left out $2 (a library it needs is not installed)"
+	else
+		copy_with_libs "$1" "$2"
+	fi
+}
+# add_net: what every net-* check needs (the programs of 'fabtest PROG'
+# lines come with add_net_fabtest).
+add_net() {
+	local m verbs_dir f
+	local -a mods=() missing=()
+	install -D -m 0755 "$src_dir/tests/vm/guest-twonode.sh" "$root$net_dir/guest-twonode.sh"
+	# The link's modules: the NIC's driver (virtio-net on virtio-pci),
+	# soft-RoCE (crc32_generic first: rxe's checksum) and the RDMA CM's
+	# user interface (libfabric's verbs provider connects through it).
+	[ -n "${krel:-}" ] ||
+		krel=$(find /lib/modules -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n 1)
+	for m in virtio_pci virtio_net crc32_generic rdma_rxe rdma_ucm; do
+		if modprobe -S "$krel" --show-depends "$m" >/dev/null 2>&1; then
+			mods+=("$m")
+		else
+			missing+=("$m")
+		fi
+	done
+	[ "${#missing[@]}" -eq 0 ] ||
+		net_note "left out kernel modules ${missing[*]} (not modules of kernel $krel)"
+	copy_kmods /modules/net ${mods[@]+"${mods[@]}"}
+	net_optional "$(command -v rdma || true)" /usr/bin/rdma
+	net_optional "$(command -v fi_pingpong || true)" /usr/bin/fi_pingpong
+	net_optional "$(command -v fi_info || true)" /usr/bin/fi_info
+	verbs_dir=$sys_libdir/libibverbs
+	if compgen -G "$verbs_dir/librxe-*.so" >/dev/null && [ -f /etc/libibverbs.d/rxe.driver ]; then
+		for f in "$verbs_dir"/librxe-*.so; do copy_with_libs "$f" "$f"; done
+		install -D -m 0644 /etc/libibverbs.d/rxe.driver "$root/etc/libibverbs.d/rxe.driver"
+	else
+		net_note "left out libibverbs' rxe provider (ibverbs-providers is not installed)"
+	fi
+}
+# add_net_fabtest PROG: upstream's fabtest PROG, or why not (the check
+# skips with it).
+add_net_fabtest() {
+	find_upstream
+	if [ "$up_state" != yes ]; then
+		printf '%s\n' "$up_why" > "$root$net_dir/upstream-why"
+	elif [ ! -x "$up_prefix/bin/$1" ]; then
+		net_note "upstream's fabtests have no $1"
+	elif [ ! -e "$root$net_dir/bin/$1" ]; then
+		copy_with_libs "$up_prefix/bin/$1" "$net_dir/bin/$1"
+	fi
+}
+# add_twonode LINE: one line of the twonode list.
+net_added=no
+add_twonode() {
+	local name cmd i found=no w
+	set -f
+	# shellcheck disable=SC2086 # the line is words
+	set -- $1
+	set +f
+	name=$1
+	if [ "$name" = also ]; then
+		[ $# -eq 2 ] || die "$twonode_list: 'also' takes one test name"
+		for i in ${names[@]+"${!names[@]}"}; do
+			[ "${names[$i]}" = "$2" ] && found=yes
+		done
+		if [ "$found" = no ]; then
+			net_note "also $2: no such test in this initramfs (left out)"
+			return 0
+		fi
+		# "NAME CONFIGS NEED": twonode added ('-' is the list's default, general)
+		awk -v t="$2" '$1 == t { $2 = ($2 == "-" ? "general" : $2) ",twonode" } { print }' \
+			"$output.configs.tmp" > "$output.configs.tmp2"
+		mv "$output.configs.tmp2" "$output.configs.tmp"
+		return 0
+	fi
+	[ $# -ge 2 ] || die "$twonode_list: no command for $name"
+	case $name in net-*) ;; *) die "$twonode_list: $name: the checks' names start with net-" ;; esac
+	cmd=$2
+	case $cmd in setup|ping|pingpong|fabtest) ;; *) die "$twonode_list: $name: unknown command '$cmd'" ;; esac
+	if [ "$net_added" = no ]; then
+		in_root "$net_root" "$base_root" "$ft_root" -- add_net
+		net_added=yes
+	fi
+	if [ "$cmd" = fabtest ]; then
+		[ $# -ge 5 ] || die "$twonode_list: $name: fabtest PROGRAM PROVIDER SIZE,... [ARGS...]"
+		in_root "$net_root" "$base_root" "$ft_root" -- add_net_fabtest "$3"
+	fi
+	shift
+	mkdir -p "$net_root/tests"
+	w=$net_root/tests/$name
+	{
+		echo '#!/bin/sh'
+		echo "# $name, from the twonode list (tests/vm/mkinitramfs.sh)"
+		printf 'exec env FPGADMA_TWONODE_CHECK=%q %q' "$name" "$net_dir/guest-twonode.sh"
+		printf ' %q' "$@"
+		printf '\n'
+	} > "$w"
+	chmod 0755 "$w"
+	names+=("$name")
+	printf '%s\n' "$name" >> "$root/tests/vm-tests.list"
+	printf '%s twonode net\n' "$name" >> "$output.configs.tmp"
+}
+if [ "$tests_list" != /dev/null ]; then
+	if [ -z "$twonode_list" ] && [ -r "$src_dir/tests/vm/twonode.list" ]; then
+		twonode_list=$src_dir/tests/vm/twonode.list
+	fi
+	if [ -n "$twonode_list" ] && [ "$twonode_list" != /dev/null ]; then
+		[ -r "$twonode_list" ] || die "twonode list $twonode_list not found"
+		while IFS= read -r line || [ -n "$line" ]; do
+			line=${line%%#*}
+			[ -n "${line//[[:space:]]/}" ] || continue
+			add_twonode "$line"
+		done < "$twonode_list"
+	fi
+fi
+
 # --- tools
 for tool in fpgadma_demo fpgadma_info; do
 	copy_with_libs "$(resolve_prog "tools/$tool")" "/usr/bin/$tool"
@@ -690,14 +834,14 @@ install -m 0755 "$src_dir/tests/vm/guest-init.sh" "$root/init"
 mknod -m 0600 "$root/dev/console" c 5 1 2>/dev/null || true
 
 pack "$root" "$output"
-for side in fabtests mpi upstream bench; do
+for side in fabtests mpi upstream bench net; do
 	d=$out_dir/initramfs-$side
 	[ ! -d "$d" ] || pack "$d" "$output.$side"
 done
 printf '%s\n' ${names[@]+"${names[@]}"} > "$output.tests"
 mv "$output.configs.tmp" "$output.configs"
 sides=
-for side in fabtests mpi upstream bench; do
+for side in fabtests mpi upstream bench net; do
 	[ ! -f "$output.$side" ] || sides+=", .$side $(du -h "$output.$side" | cut -f1)"
 done
 printf 'mkinitramfs: %s (%s tests, %s%s)\n' "${output#"$build_dir"/}" "${#names[@]}" \

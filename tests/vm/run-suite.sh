@@ -47,6 +47,15 @@
 #              (upstream's fabtests: tests/upstream-fabtests.sh builds them
 #              once); a test's time limit 3600 s, the boot's 4200 s (not in
 #              the default list)
+#   twonode    two guests, node a and node b, each 1 GiB, 1 vCPU, linked by
+#              a virtual Ethernet between their QEMU processes (virtio-net,
+#              QEMU's socket netdev: node a listens on a free TCP port of
+#              127.0.0.1, node b connects; 10.77.0.1/24 and 10.77.0.2/24),
+#              soft-RoCE (rxe0) on it in each: the net-* checks of
+#              tests/vm/twonode.list (ping, fi_pingpong, upstream's fi_rma_bw
+#              and fi_msg_bw between the nodes over tcp and verbs on rxe0,
+#              with the .net side archive) and the tests that list names
+#              with 'also', on both nodes; the boot's time limit 1800 s
 # Each test runs in the configurations its list line names
 # (tests/vm-tests.list, fabtests/vm-fabtests.list; <initramfs>.configs), by
 # default the general ones: default, swiotlb, smp2, smallmem, edu and iommu,
@@ -72,16 +81,18 @@
 #   FPGADMA_VM_TEST_TIMEOUT    time limit of one test in the guest (300 s)
 #   FPGADMA_VM_TIMEOUT         time limit of one boot (900 s; upstream 4200 s)
 #
-# Each boot's console goes to <build dir>/tests/vm/logs/<config>.log.  A
-# configuration fails when a check reports 'not ok', when the guest never
-# printed its FPGADMA-SUITE-DONE marker (crash, hang, time limit: the checks
-# it did not report count as failed) or when the kernel log shows a
-# WARNING, BUG, oops, "Bad page state", a general protection fault, a panic,
-# a call trace or a kmemleak report (check 'kernel-log'); the OOM killer's
-# report is allowed only during the tests that cause it on purpose
-# (oom_tests).  The last line is
-# "N passed, N failed, N skipped" over all configurations; the exit status
-# is nonzero when anything failed.
+# Each boot's console goes to <build dir>/tests/vm/logs/<config>.log (a
+# two-node configuration's to <config>-a.log and <config>-b.log, each
+# judged as a run of its own, config/a and config/b, both counted; the
+# measured figures of the net-* checks, their "result:" lines, are printed
+# after them).  A configuration fails when a check reports 'not ok', when
+# the guest never printed its FPGADMA-SUITE-DONE marker (crash, hang, time
+# limit: the checks it did not report count as failed) or when the kernel
+# log shows a WARNING, BUG, oops, "Bad page state", a general protection
+# fault, a panic, a call trace or a kmemleak report (check 'kernel-log');
+# the OOM killer's report is allowed only during the tests that cause it on
+# purpose (oom_tests).  The last line is "N passed, N failed, N skipped"
+# over all configurations; the exit status is nonzero when anything failed.
 set -euo pipefail
 
 src_dir=$(cd "$(dirname "$0")/../.." && pwd)
@@ -94,19 +105,20 @@ allow_no_module=no
 
 die() { printf 'run-suite: %s\n' "$*" >&2; exit 2; }
 
-all_configs="default swiotlb smp2 smp4 smallmem pressure faults edu iommu edu-highmem bench upstream"
-default_configs="default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem"
+all_configs="default swiotlb smp2 smp4 smallmem pressure faults edu iommu edu-highmem bench upstream twonode"
+default_configs="default swiotlb smp2 smp4 smallmem pressure edu iommu edu-highmem twonode"
 
 # config_setup NAME: sets mem, smp, cfg_append, cfg_qemu, cfg_accel (how QEMU
-# emulates), cfg_params (module parameters, '|' separated), cfg_engine (the
-# engine the tests target: soft or edu), cfg_scale (factor for the guest's
+# emulates), cfg_nodes (guests: 1, or 2 linked by a virtual Ethernet, each
+# with mem and smp), cfg_params (module parameters, '|' separated),
+# cfg_engine (the engine the tests target: soft or edu), cfg_scale (factor for the guest's
 # time limits), cfg_boot_timeout (the boot's time limit unless
 # FPGADMA_VM_TIMEOUT).  Which tests a configuration runs, the test lists
 # say (tests/vm-tests.list, fabtests/vm-fabtests.list).
 config_setup() {
 	cfg_name=$1
 	mem=1G smp=1 cfg_append='' cfg_qemu=() cfg_params='' cfg_engine=soft
-	cfg_scale=1 cfg_boot_timeout=900
+	cfg_scale=1 cfg_boot_timeout=900 cfg_nodes=1
 	# shellcheck disable=SC2054 # commas belong to QEMU's option syntax
 	cfg_accel=(-accel tcg,thread=multi)
 	case $1 in
@@ -181,6 +193,13 @@ config_setup() {
 		cfg_qemu=(-device edu)
 		cfg_engine=edu
 		;;
+	twonode)
+		# Two guests of 1 vCPU each (on the 2-core build machine) and a
+		# link between them (run_nodes); their programs' time limits
+		# are their own (tests/vm/guest-twonode.sh).
+		cfg_nodes=2
+		cfg_boot_timeout=1800
+		;;
 	*) die "unknown configuration '$1' (one of: $all_configs)" ;;
 	esac
 }
@@ -253,7 +272,8 @@ if [ -z "$initramfs" ]; then
 		grep -E '^fpga_pstream[[:space:]]' "$src_dir/fabtests/vm-fabtests.list" \
 			> "$demo_lists/fabtests" || true
 		"${mk[@]}" --tests-list "$demo_lists/tests" \
-			--fabtests-list "$demo_lists/fabtests" --no-upstream-fabtests >&2 ||
+			--fabtests-list "$demo_lists/fabtests" --no-upstream-fabtests \
+			--twonode-list /dev/null >&2 ||
 			{ rm -rf "$demo_lists"; die "could not build the initramfs"; }
 		rm -rf "$demo_lists"
 	elif ! "${mk[@]}"; then
@@ -280,24 +300,33 @@ fi
 
 # initrd_for NAME...: the initramfs that has what tests NAME... need: the
 # base one, or it with side archives appended (built once, next to it):
-# .fabtests, then .mpi and .upstream when a test needs them.
+# .fabtests, then .mpi, .upstream and .net when a test needs them (.net
+# after .fabtests, when the build has fabtests: libfabric is there).
 initrd_for() {
-	local t need_ft=no need_mpi=no need_up=no f
+	local t need_ft=no need_mpi=no need_up=no need_net=no f
 	for t in "$@"; do
 		case ${test_needs[$t]:-} in
 		mpi) need_ft=yes need_mpi=yes ;;
 		upstream) need_ft=yes need_up=yes ;;
 		fabtests) need_ft=yes ;;
+		net)
+			need_net=yes
+			[ ! -f "$initramfs.fabtests" ] || need_ft=yes
+			;;
 		esac
 	done
-	if [ "$need_ft" = no ]; then echo "$initramfs"; return; fi
-	f=$initramfs.with-fabtests
+	if [ "$need_ft" = no ] && [ "$need_net" = no ]; then echo "$initramfs"; return; fi
+	f=$initramfs.with
+	[ "$need_ft" = no ] || f=$initramfs.with-fabtests
 	[ "$need_mpi" = no ] || f=$initramfs.with-mpi
 	[ "$need_up" = no ] || f+=-upstream
+	[ "$need_net" = no ] || f+=-net
 	if [ ! -f "$f" ] || [ "$f" -ot "$initramfs" ]; then
-		cat "$initramfs" "$initramfs.fabtests" > "$f.tmp"
+		cat "$initramfs" > "$f.tmp"
+		[ "$need_ft" = no ] || cat "$initramfs.fabtests" >> "$f.tmp"
 		[ "$need_mpi" = no ] || cat "$initramfs.mpi" >> "$f.tmp"
 		[ "$need_up" = no ] || cat "$initramfs.upstream" >> "$f.tmp"
+		[ "$need_net" = no ] || cat "$initramfs.net" >> "$f.tmp"
 		mv "$f.tmp" "$f"
 	fi
 	echo "$f"
@@ -398,14 +427,11 @@ run_config() {
 	[ -z "${FPGADMA_VM_APPEND:-}" ] || append+=" $FPGADMA_VM_APPEND"
 	[ -z "$extra_append" ] || append+=" $extra_append"
 
-	# shellcheck disable=SC2054 # commas belong to QEMU's option syntax
-	local -a cmd=(timeout -k 10 "${FPGADMA_VM_TIMEOUT:-$cfg_boot_timeout}" "$qemu"
-		"${cfg_accel[@]}" -cpu qemu64 -m "$mem" -smp "$smp"
-		-nographic -no-reboot -nic none -vga none
-		"${cfg_qemu[@]}"
-		-kernel "$kernel" -initrd "$initrd" -append "$append")
-	# shellcheck disable=SC2206 # word splitting is the point
-	[ -z "${FPGADMA_VM_QEMU_ARGS:-}" ] || cmd+=($FPGADMA_VM_QEMU_ARGS)
+	if [ "$cfg_nodes" -gt 1 ]; then
+		run_nodes "$cfg" "$initrd" "$append"
+		return
+	fi
+	qemu_cmd "$initrd" "$append"
 
 	[ "$job" = demo ] || echo "config $cfg: booting ${kernel##*/} (-m $mem -smp $smp${cfg_append:+, $cfg_append}); console in ${log#"$build_dir"/}"
 	{ printf '#'; printf ' %q' "${cmd[@]}"; printf '\n'; } > "$log"
@@ -414,6 +440,116 @@ run_config() {
 	"${cmd[@]}" < /dev/null >> "$log" 2>&1 || rc=$?
 	t1=$(date +%s)
 	judge "$cfg" "$log" "$rc" $((t1 - t0))
+}
+
+# qemu_cmd INITRD APPEND [QEMU ARGS...]: sets cmd, the command that boots
+# the guest of the configuration set up (config_setup).
+qemu_cmd() {
+	local initrd=$1 append=$2
+	shift 2
+	# shellcheck disable=SC2054 # commas belong to QEMU's option syntax
+	cmd=(timeout -k 10 "${FPGADMA_VM_TIMEOUT:-$cfg_boot_timeout}" "$qemu"
+		"${cfg_accel[@]}" -cpu qemu64 -m "$mem" -smp "$smp"
+		-nographic -no-reboot -nic none -vga none
+		"${cfg_qemu[@]}" "$@"
+		-kernel "$kernel" -initrd "$initrd" -append "$append")
+	# shellcheck disable=SC2206 # word splitting is the point
+	[ -z "${FPGADMA_VM_QEMU_ARGS:-}" ] || cmd+=($FPGADMA_VM_QEMU_ARGS)
+}
+
+# host_listens PORT: a TCP socket of this machine listens on PORT.
+host_listens() {
+	awk -v p="$(printf '%04X' "$1")" '
+		FNR > 1 && $4 == "0A" { split($2, a, ":"); if (a[2] == p) found = 1 }
+		END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# free_port: a TCP port below the ephemeral range that no socket of this
+# machine uses.
+free_port() {
+	local used p
+	used=$(awk 'FNR > 1 { split($2, a, ":"); print a[2] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 12000))
+		grep -qx "$(printf '%04X' "$p")" <<<"$used" || { echo "$p"; return 0; }
+	done
+	die "no free TCP port found for the link between the guests"
+}
+
+# run_nodes NAME INITRD APPEND: boot the two guests of a two-node
+# configuration, each with a virtio NIC on a QEMU socket netdev: node a
+# listens on a free TCP port of 127.0.0.1, node b connects to it once it
+# listens (QEMU's connect does not wait).  The guests learn their node,
+# address and peer from the kernel command line (guest-init.sh); the
+# net-* checks set the link up (tests/vm/guest-twonode.sh).  Each node's
+# console is judged as a run of its own (NAME/a, NAME/b).
+run_nodes() {
+	local cfg=$1 initrd=$2 append=$3 port='' n attempt t0 ta tb
+	local log_a=$log_dir/$cfg-a.log log_b=$log_dir/$cfg-b.log
+	local pid_a='' pid_b='' rc_a=0 rc_b=0 res
+	local -a cmd_a=() cmd_b=()
+	[ "$job" = suite ] || die "configuration $cfg runs the suite only (--job suite)"
+	# shellcheck disable=SC2064 # the pids as they are now
+	trap 'kill $pid_a $pid_b 2>/dev/null; exit 130' INT TERM
+	for attempt in 1 2 3; do
+		port=$(free_port)
+		# shellcheck disable=SC2054 # commas belong to QEMU's option syntax
+		qemu_cmd "$initrd" "$append fpgadma.node=a fpgadma.addr=10.77.0.1/24 fpgadma.peer=10.77.0.2" \
+			-netdev "socket,id=link,listen=127.0.0.1:$port" \
+			-device "virtio-net-pci,netdev=link,mac=52:54:00:77:00:01,speed=10000,duplex=full,romfile="
+		cmd_a=("${cmd[@]}")
+		qemu_cmd "$initrd" "$append fpgadma.node=b fpgadma.addr=10.77.0.2/24 fpgadma.peer=10.77.0.1" \
+			-netdev "socket,id=link,connect=127.0.0.1:$port" \
+			-device "virtio-net-pci,netdev=link,mac=52:54:00:77:00:02,speed=10000,duplex=full,romfile="
+		cmd_b=("${cmd[@]}")
+		[ "$attempt" -gt 1 ] || echo "config $cfg: booting ${kernel##*/} (2 guests, each -m $mem -smp $smp${cfg_append:+, $cfg_append}), linked by 127.0.0.1:$port; consoles in ${log_a#"$build_dir"/}, ${log_b#"$build_dir"/}"
+		{ printf '#'; printf ' %q' "${cmd_a[@]}"; printf '\n'; } > "$log_a"
+		{ printf '#'; printf ' %q' "${cmd_b[@]}"; printf '\n'; } > "$log_b"
+		t0=$(date +%s)
+		"${cmd_a[@]}" < /dev/null >> "$log_a" 2>&1 &
+		pid_a=$!
+		for _ in $(seq 600); do
+			! host_listens "$port" || break
+			kill -0 "$pid_a" 2>/dev/null || break
+			sleep 0.1
+		done
+		host_listens "$port" && break
+		# Node a is gone (a taken port, another socket got it first:
+		# retry), or it never listened.
+		kill "$pid_a" 2>/dev/null || true
+		wait "$pid_a" || rc_a=$?
+		grep -q 'Address already in use' "$log_a" || break
+		rc_a=0
+	done
+	if host_listens "$port"; then
+		"${cmd_b[@]}" < /dev/null >> "$log_b" 2>&1 &
+		pid_b=$!
+		wait "$pid_b" || rc_b=$?
+		tb=$(date +%s)
+	else
+		echo "# node b not booted: node a's QEMU did not listen on 127.0.0.1:$port" >> "$log_b"
+		rc_b=1
+		tb=$(date +%s)
+	fi
+	if [ -n "$pid_a" ] && kill -0 "$pid_a" 2>/dev/null; then
+		wait "$pid_a" || rc_a=$?
+	fi
+	ta=$(date +%s)
+	trap - INT TERM
+	judge "$cfg/a" "$log_a" "$rc_a" $((ta - t0))
+	judge "$cfg/b" "$log_b" "$rc_b" $((tb - t0))
+	# "# result: CHECK node N: SIZE bytes RATE MB/s USEC usec/xfer", one
+	# line a check and size with both nodes' figures
+	res=$(cat "$log_a" "$log_b" | tr -d '\r' | awk '
+		$1 == "#" && $2 == "result:" && $4 == "node" {
+			k = $3 " " $6 " B:"
+			if (!(k in line)) { order[++n] = k; line[k] = "" }
+			line[k] = line[k] sprintf(" node %s %s MB/s %s us/xfer;", substr($5, 1, 1), $8, $10)
+		}
+		END { for (i = 1; i <= n; i++) printf "    %s%s\n", order[i], substr(line[order[i]], 1, length(line[order[i]]) - 1) }')
+	[ -z "$res" ] || printf '  measured between the nodes (each node its program'"'"'s figures):\n%s\n' "$res"
+	n=$((ta > tb ? ta - t0 : tb - t0))
+	echo "config $cfg: both nodes done in $n s"
 }
 
 # judge NAME LOG QEMU_STATUS SECONDS: count the results of one boot.
