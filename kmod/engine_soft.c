@@ -12,6 +12,14 @@
  * missing sync shows up as wrong data in the process, as it would with a
  * real board.  The model's platform device uses direct DMA (no IOMMU), where
  * a DMA address translates back to a physical address with dma_to_phys().
+ *
+ * Host-to-host transfers (RDMA_WRITE, RDMA_READ, SEND) take one of two
+ * paths, chosen per transfer in soft_host_copy(): direct, one copy from the
+ * source's pages to the destination's, when no MR of either side needs a
+ * DMA sync (the umem's need_sync: nothing bounced, a coherent device), as
+ * normally; staged, through the model's FIFO with the syncs around each
+ * range, when one does (swiotlb=force) or the host_direct parameter is
+ * off.  Stage timing counts them as host_direct and host_staged.
  */
 #include <linux/dma-direct.h>
 #include <linux/highmem.h>
@@ -47,6 +55,10 @@ static unsigned int max_seg_size = 1U << 31;
 module_param(max_seg_size, uint, 0444);
 MODULE_PARM_DESC(max_seg_size, "Largest DMA segment of an MR, rounded down to pages and to what the DMA layer can map (default 2 GiB)");
 
+static bool host_direct = true;
+module_param(host_direct, bool, 0644);
+MODULE_PARM_DESC(host_direct, "Copy host to host page to page when no side needs a DMA sync (default Y; N: always through the staging FIFO, to compare)");
+
 /* Limits of a paced stream on the model. */
 #define SOFT_STREAM_MAX_FRAME	(16U << 20)
 #define SOFT_STREAM_MAX_FIFO	65536U
@@ -76,8 +88,8 @@ MODULE_PARM_DESC(stream_fifo_frames, "Default FIFO depth of a paced stream in fr
  *		the engine: nobody else may start work.
  * @run:	the worker that drains @queue.
  * @wq:		its ordered workqueue.
- * @staging:	the FIFO host-to-host transfers pass through, and an
- *		atomic's operands, target and old values (runner only).
+ * @staging:	the FIFO staged host-to-host transfers pass through, and
+ *		an atomic's operands, target and old values (runner only).
  * @atomic_lock: held across each atomic WR's read-modify-write of its
  *		target.  The runner already runs one WR of the device at a
  *		time; the lock makes the atomic unit atomic by itself, as a
@@ -314,13 +326,14 @@ static int soft_pieces_xfer(struct fpgadma_soft *soft, u32 opcode,
 }
 
 /*
- * Host to host: the model reads the source through its DMA addresses into
- * its FIFO and writes the FIFO out to the destination, as a board with no
- * host-to-host path of its own would.
+ * Host to host, staged: the model reads the source through its DMA
+ * addresses into its FIFO and writes the FIFO out to the destination, as a
+ * board with no host-to-host path of its own would, syncing each range
+ * around the access (soft_dma_chunk()).
  */
-static u32 soft_host_copy(struct fpgadma_soft *soft,
-			  struct fpgadma_piece *src, u32 nsrc,
-			  struct fpgadma_piece *dst, u32 ndst, u64 len)
+static u32 soft_host_copy_staged(struct fpgadma_soft *soft,
+				 struct fpgadma_piece *src, u32 nsrc,
+				 struct fpgadma_piece *dst, u32 ndst, u64 len)
 {
 	u64 pos, n;
 
@@ -334,6 +347,198 @@ static u32 soft_host_copy(struct fpgadma_soft *soft,
 		cond_resched();
 	}
 	return FPGADMA_WC_SUCCESS;
+}
+
+/*
+ * A position in a list of pieces, at the level of the DMA segments of
+ * their MRs' tables: byte @off of segment @seg (@sg) of @umem's table,
+ * with @left bytes of the current piece from there on; @next is the
+ * piece after it.
+ */
+struct soft_cursor {
+	struct fpgadma_piece *pieces;
+	u32 npieces;
+	u32 next;
+	struct fpgadma_umem *umem;
+	struct scatterlist *sg;
+	unsigned int seg;
+	u64 off;
+	u64 left;
+};
+
+static void soft_cursor_init(struct soft_cursor *c,
+			     struct fpgadma_piece *pieces, u32 npieces)
+{
+	*c = (struct soft_cursor){ .pieces = pieces, .npieces = npieces };
+}
+
+/* Put @c at the first byte of piece @p; -EINVAL past its table's end. */
+static int soft_cursor_seek(struct soft_cursor *c, struct fpgadma_piece *p)
+{
+	struct fpgadma_umem *umem = p->mr->umem;
+	u64 pos = p->offset + umem->offset;
+	struct scatterlist *sg;
+	unsigned int i;
+
+	for_each_sgtable_dma_sg(&umem->sgt_append.sgt, sg, i) {
+		if (pos < sg_dma_len(sg)) {
+			c->umem = umem;
+			c->sg = sg;
+			c->seg = i;
+			c->off = pos;
+			c->left = p->len;
+			return 0;
+		}
+		pos -= sg_dma_len(sg);
+	}
+	return -EINVAL;
+}
+
+/*
+ * The DMA-contiguous run of bytes at @c, going on to the next piece or
+ * segment first if @c is at the end of one: its device, bus address and
+ * length.  -EINVAL when the pieces, or a piece's table, end first.
+ */
+static int soft_cursor_chunk(struct soft_cursor *c, struct device **dev,
+			     dma_addr_t *dma, u32 *len)
+{
+	while (!c->left) {
+		if (c->next >= c->npieces ||
+		    soft_cursor_seek(c, &c->pieces[c->next++]))
+			return -EINVAL;
+	}
+	if (c->off == sg_dma_len(c->sg)) {
+		if (++c->seg >= c->umem->sgt_append.sgt.nents)
+			return -EINVAL;
+		c->sg = sg_next(c->sg);
+		c->off = 0;
+	}
+	*dev = c->umem->dma_dev;
+	*dma = sg_dma_address(c->sg) + c->off;
+	*len = min_t(u64, sg_dma_len(c->sg) - c->off, c->left);
+	return 0;
+}
+
+/* Move @c on by @n bytes, at most the length soft_cursor_chunk() gave. */
+static void soft_cursor_advance(struct soft_cursor *c, u32 n)
+{
+	c->off += n;
+	c->left -= n;
+}
+
+/*
+ * Copy @len bytes from the host pages at physical @src to those at
+ * physical @dst, each range physically contiguous.  The source, mapped,
+ * takes the place of on-board memory in a READ_MEM move into the
+ * destination (soft_copy_chunk()): with highmem a page of it at a time.
+ */
+static int soft_copy_host(phys_addr_t dst, phys_addr_t src, u32 len)
+{
+	struct soft_xfer x = { .opcode = FPGADMA_WR_READ_MEM };
+	int ret;
+
+	while (len) {
+		unsigned long pfn = PHYS_PFN(src);
+		u32 n = len;
+		u8 *va;
+
+		if (!pfn_valid(pfn))
+			return -EFAULT;
+		if (IS_ENABLED(CONFIG_HIGHMEM)) {
+			n = min_t(u32, len, PAGE_SIZE - offset_in_page(src));
+			va = kmap_local_page(pfn_to_page(pfn));
+			x.dev_ptr = va + offset_in_page(src);
+			ret = soft_copy_chunk(&x, dst, n);
+			kunmap_local(va);
+		} else {
+			if (!pfn_valid(PHYS_PFN(src + n - 1)))
+				return -EFAULT;
+			x.dev_ptr = phys_to_virt(src);
+			ret = soft_copy_chunk(&x, dst, n);
+		}
+		if (ret)
+			return ret;
+		src += n;
+		dst += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * Host to host, direct: neither side needs a DMA sync, so the model copies
+ * from the source's DMA segments straight into the destination's, each
+ * run of bytes that is contiguous on both sides in one memcpy(), one copy
+ * per message.  It still reaches the pages only through their DMA
+ * addresses (dma_to_phys()), as a bus master would.
+ */
+static u32 soft_host_copy_direct(struct fpgadma_piece *src, u32 nsrc,
+				 struct fpgadma_piece *dst, u32 ndst, u64 len)
+{
+	struct soft_cursor s, d;
+	struct device *sdev, *ddev;
+	dma_addr_t sdma, ddma;
+	u32 slen, dlen, n;
+
+	soft_cursor_init(&s, src, nsrc);
+	soft_cursor_init(&d, dst, ndst);
+	while (len) {
+		if (soft_cursor_chunk(&s, &sdev, &sdma, &slen) ||
+		    soft_cursor_chunk(&d, &ddev, &ddma, &dlen))
+			return FPGADMA_WC_GENERAL_ERR;
+		n = min_t(u64, min(slen, dlen), len);
+		if (soft_copy_host(dma_to_phys(ddev, ddma),
+				   dma_to_phys(sdev, sdma), n))
+			return FPGADMA_WC_GENERAL_ERR;
+		soft_cursor_advance(&s, n);
+		soft_cursor_advance(&d, n);
+		len -= n;
+		if (len)
+			cond_resched();
+	}
+	return FPGADMA_WC_SUCCESS;
+}
+
+/* Whether any of the pieces lies in a umem that needs DMA syncs. */
+static bool soft_pieces_need_sync(const struct fpgadma_piece *pieces, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		if (pieces[i].len && pieces[i].mr->umem->need_sync)
+			return true;
+	return false;
+}
+
+/*
+ * Host to host (RDMA_WRITE, RDMA_READ, SEND), @len bytes from the pieces
+ * @src to the pieces @dst.  The path is chosen per transfer: direct (one
+ * copy, stage host_direct) when no piece of either side needs a DMA sync,
+ * the usual case; staged through the FIFO (two copies and the syncs, stage
+ * host_staged) when one does: under bounce buffering (swiotlb=force) or
+ * on a device that is not DMA coherent; and always with the host_direct
+ * parameter off.  Both complete alike: success, or
+ * FPGADMA_WC_GENERAL_ERR when a piece cannot be reached, with the
+ * destination then partly written.  Where source and destination share
+ * bytes (two MRs of the same pages) those come out undefined, as with a
+ * board whose reads and writes interleave.
+ */
+static u32 soft_host_copy(struct fpgadma_soft *soft,
+			  struct fpgadma_piece *src, u32 nsrc,
+			  struct fpgadma_piece *dst, u32 ndst, u64 len)
+{
+	u64 t0 = fpgadma_stage_start();
+	u32 status;
+
+	if (!READ_ONCE(host_direct) || soft_pieces_need_sync(src, nsrc) ||
+	    soft_pieces_need_sync(dst, ndst)) {
+		status = soft_host_copy_staged(soft, src, nsrc, dst, ndst, len);
+		fpgadma_stage_end(&soft->fdev, FPGADMA_STAGE_HOST_STAGED, t0);
+	} else {
+		status = soft_host_copy_direct(src, nsrc, dst, ndst, len);
+		fpgadma_stage_end(&soft->fdev, FPGADMA_STAGE_HOST_DIRECT, t0);
+	}
+	return status;
 }
 
 /*

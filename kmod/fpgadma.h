@@ -45,6 +45,10 @@
  * @npages:	pages pinned and charged to @owning_mm->pinned_vm.
  * @writable:	the device may write: pinned with FOLL_WRITE, dirtied at release.
  * @dir:	DMA direction of the mapping.
+ * @need_sync:	some DMA segment needs syncing (dma_need_sync(): bounced or
+ *		not coherent): the pages may be reached only through
+ *		dma_sync_single_*() around each access.  Else a DMA address
+ *		translates straight to the pinned page (dma_to_phys()).
  * @sgt_append:	the pages, coalesced into segments, and their DMA mapping.
  */
 struct fpgadma_umem {
@@ -57,6 +61,7 @@ struct fpgadma_umem {
 	unsigned long npages;
 	bool writable;
 	enum dma_data_direction dir;
+	bool need_sync;
 	struct sg_append_table sgt_append;
 };
 
@@ -135,6 +140,8 @@ enum fpgadma_stage {
 	FPGADMA_STAGE_QUEUE_WAIT,	/* a WR from submission to its start */
 	FPGADMA_STAGE_ENGINE,		/* a WR from its start to its completion */
 	FPGADMA_STAGE_COMPLETE,		/* fpgadma_work_done(): CQE and wake-ups */
+	FPGADMA_STAGE_HOST_DIRECT,	/* an engine's host-to-host copy, page to page */
+	FPGADMA_STAGE_HOST_STAGED,	/* ... through its staging buffer */
 	FPGADMA_NR_STAGES
 };
 

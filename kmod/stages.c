@@ -20,6 +20,8 @@
 #include "fpgadma.h"
 
 DEFINE_STATIC_KEY_FALSE(fpgadma_stage_timing);
+/* Engines time their own stages with fpgadma_stage_start() and _end(). */
+EXPORT_SYMBOL_GPL(fpgadma_stage_timing);
 
 static int stage_timing_set(const char *val, const struct kernel_param *kp)
 {
@@ -63,6 +65,8 @@ static const char * const fpgadma_stage_names[FPGADMA_NR_STAGES] = {
 	[FPGADMA_STAGE_QUEUE_WAIT]	= "queue_wait",
 	[FPGADMA_STAGE_ENGINE]		= "engine",
 	[FPGADMA_STAGE_COMPLETE]	= "complete",
+	[FPGADMA_STAGE_HOST_DIRECT]	= "host_direct",
+	[FPGADMA_STAGE_HOST_STAGED]	= "host_staged",
 };
 
 static struct dentry *fpgadma_debugfs_root;
@@ -84,6 +88,7 @@ void fpgadma_stage_add(struct fpgadma_dev *fdev, enum fpgadma_stage stage,
 	this_cpu_inc(fdev->stages->count[stage]);
 	this_cpu_add(fdev->stages->ns[stage], ns);
 }
+EXPORT_SYMBOL_GPL(fpgadma_stage_add);
 
 /**
  * fpgadma_work_start() - an engine starts running @work.

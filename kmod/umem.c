@@ -62,6 +62,18 @@ static void fpgadma_umem_unpin(struct fpgadma_umem *umem, bool dirty)
 	sg_free_append_table(&umem->sgt_append);
 }
 
+/* Whether any DMA segment of a mapped umem needs dma_sync_single_*(). */
+static bool fpgadma_umem_need_sync(struct fpgadma_umem *umem)
+{
+	struct scatterlist *sg;
+	unsigned int i;
+
+	for_each_sgtable_dma_sg(&umem->sgt_append.sgt, sg, i)
+		if (dma_need_sync(umem->dma_dev, sg_dma_address(sg)))
+			return true;
+	return false;
+}
+
 /**
  * fpgadma_umem_get() - pin and DMA-map a range of the current process.
  * @fdev:	the device the pages are mapped for (its dma_dev), with its
@@ -88,7 +100,8 @@ static void fpgadma_umem_unpin(struct fpgadma_umem *umem, bool dirty)
  * The table is mapped with DMA_ATTR_SKIP_CPU_SYNC: engines sync exactly the
  * bytes each transfer touches, before and after it.  Syncing at map and unmap
  * time instead would, under bounce buffering, copy stale bounce data back
- * over what the process wrote since the last transfer.
+ * over what the process wrote since the last transfer.  The umem's
+ * need_sync tells whether any segment needs such syncs at all.
  *
  * Context: process context of the registering process, may sleep; no lock held.
  * Return: the umem, to be released with fpgadma_umem_release(), or an
@@ -192,6 +205,7 @@ struct fpgadma_umem *fpgadma_umem_get(struct fpgadma_dev *fdev,
 	fpgadma_stage_end(fdev, FPGADMA_STAGE_REG_MAP, t0);
 	if (ret)
 		goto err_unpin;
+	umem->need_sync = fpgadma_umem_need_sync(umem);
 
 	free_page((unsigned long)page_list);
 	return umem;

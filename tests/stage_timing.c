@@ -8,7 +8,13 @@
  *  - with it off nothing moves; a write to the file resets every count;
  *  - small WRs posted behind a large one (which the soft engine leaves to
  *    its worker while it may run small ones in the poster) complete after
- *    it, in order, with their data.
+ *    it, in order, with their data;
+ *  - the soft engine's host-to-host copy (an RDMA_WRITE) passes once
+ *    through host_direct, page to page, or through host_staged, its staging
+ *    buffer with DMA syncs, when every mapping bounces (swiotlb=force on
+ *    the kernel's command line) or its host_direct parameter is off, and
+ *    never through the other; the time of a copy of 8 B, 4 KiB and 64 KiB
+ *    on each path is logged.
  */
 #include "helpers.h"
 
@@ -174,6 +180,124 @@ static void breakdown(uint8_t *buf, size_t len)
 	t_log("counts moved with stage_timing on, stood still with it off, and reset to 0");
 }
 
+/* Whether the kernel was booted with swiotlb=force: every DMA mapping bounces. */
+static bool swiotlb_forced(void)
+{
+	char line[4096] = "";
+	FILE *f = fopen("/proc/cmdline", "re");
+
+	CHECK_MSG(f, "/proc/cmdline: %s", strerror(errno));
+	if (!fgets(line, sizeof(line), f))
+		line[0] = 0;
+	fclose(f);
+	return strstr(line, "swiotlb=force") != NULL;
+}
+
+#define HOST_DIRECT "/sys/module/fpgadma_soft/parameters/host_direct"
+
+/*
+ * One RDMA_WRITE within one MR: one pass through the host copy's path,
+ * host_staged if @staged.
+ */
+static void host_copy_once(uint8_t *buf, size_t len, bool staged)
+{
+	enum { N = 64, DST = 4096 };
+	const char *path_taken = staged ? "host_staged" : "host_direct";
+	const char *other = staged ? "host_direct" : "host_staged";
+	struct fpgadma_mr *mr;
+	struct fpgadma_sge sg;
+	struct fpgadma_wr w;
+	struct fpgadma_cqe c;
+	struct stages st;
+
+	CHECK_GE(len, DST + N);
+	mr = t_reg(&d, buf, len, FPGADMA_ACCESS_ALL);
+	t_fill(buf, N, 3, 0);
+	memset(buf + DST, 0, N);
+	sg = t_sge(mr, buf, N);
+	w = t_rdma_wr(&d, FPGADMA_WR_RDMA_WRITE, mr->rkey, (uintptr_t)buf + DST, 0, &sg, 1);
+	set_timing(true);
+	write_file(path, "0\n");
+	c = t_post_one(&d, &w);
+	set_timing(false);
+	CHECK_CQE(&c, w.wr_id, FPGADMA_WR_RDMA_WRITE, FPGADMA_WC_SUCCESS, N);
+	CHECK_EQ(t_verify(buf + DST, N, 3, 0, "RDMA_WRITE target"), 0);
+	read_stages(&st);
+	expect_count(&st, path_taken, 1, 1);
+	expect_count(&st, other, 0, 0);
+	t_dereg(mr);
+	t_log("a %u-byte RDMA_WRITE went through %s", N, path_taken);
+}
+
+/* The time of @n RDMA_WRITEs of @size bytes in the stage of their path: ns per pass. */
+static double host_copy_ns(uint8_t *buf, size_t len, uint32_t size, unsigned int n,
+			   const char *name)
+{
+	struct fpgadma_mr *mr = t_reg(&d, buf, len, FPGADMA_ACCESS_ALL);
+	struct fpgadma_sge sg = t_sge(mr, buf, size);
+	struct fpgadma_wr w;
+	struct fpgadma_cqe c;
+	struct stages st;
+	unsigned int i;
+
+	CHECK_GE(len, 2 * (size_t)size);
+	set_timing(true);
+	write_file(path, "0\n");
+	for (i = 0; i < n; i++) {
+		w = t_rdma_wr(&d, FPGADMA_WR_RDMA_WRITE, mr->rkey, (uintptr_t)buf + len / 2, 0,
+			      &sg, 1);
+		c = t_post_one(&d, &w);
+		CHECK_CQE(&c, w.wr_id, FPGADMA_WR_RDMA_WRITE, FPGADMA_WC_SUCCESS, size);
+	}
+	set_timing(false);
+	read_stages(&st);
+	expect_count(&st, name, n, n);
+	t_dereg(mr);
+	return (double)stage(&st, name)->ns / n;
+}
+
+/*
+ * The soft engine's host copy takes the path the mappings call for, and
+ * the host_direct parameter off makes it take the staged one; the cost of
+ * an 8-byte copy on each path, side by side.
+ */
+static void host_copy(uint8_t *buf, size_t len)
+{
+	static const struct {
+		uint32_t size;
+		unsigned int n;
+	} runs[] = { { 8, 1000 }, { 4096, 1000 }, { 65536, 200 } };
+	bool forced = swiotlb_forced();
+	FILE *f = fopen(HOST_DIRECT, "re");
+	double direct_ns[T_ARRAY_SIZE(runs)] = { 0 }, staged_ns[T_ARRAY_SIZE(runs)];
+	int was_direct;
+	unsigned int i;
+
+	t_log("swiotlb=force %s", forced ? "on" : "off");
+	host_copy_once(buf, len, forced);
+	if (!f) {
+		t_log("no %s: the staged path is not forced", HOST_DIRECT);
+		return;
+	}
+	was_direct = fgetc(f) == 'Y';
+	fclose(f);
+	for (i = 0; !forced && i < T_ARRAY_SIZE(runs); i++)
+		direct_ns[i] = host_copy_ns(buf, len, runs[i].size, runs[i].n, "host_direct");
+	write_file(HOST_DIRECT, "N\n");
+	host_copy_once(buf, len, true);
+	for (i = 0; i < T_ARRAY_SIZE(runs); i++)
+		staged_ns[i] = host_copy_ns(buf, len, runs[i].size, runs[i].n, "host_staged");
+	write_file(HOST_DIRECT, was_direct ? "Y\n" : "N\n");
+	for (i = 0; i < T_ARRAY_SIZE(runs); i++) {
+		if (forced)
+			t_log("%u-byte RDMA_WRITE: %.0f ns per pass staged", runs[i].size,
+			      staged_ns[i]);
+		else
+			t_log("%u-byte RDMA_WRITE: %.0f ns per pass direct, %.0f ns staged",
+			      runs[i].size, direct_ns[i], staged_ns[i]);
+	}
+}
+
 /* Small WRs behind a large one complete after it, in order, with their data. */
 static void order(uint8_t *buf, size_t len)
 {
@@ -233,6 +357,8 @@ int main(int argc, char **argv)
 		t_unmap(buf, 64 * T_KiB);
 		buf = t_map(len);
 		order(buf, len);
+		if (d.attr.caps & FPGADMA_CAP_HOST_EP)
+			host_copy(buf, len);
 		t_unmap(buf, len);
 	} else {
 		t_log("order: not run: the %s engine runs no work in the poster",
