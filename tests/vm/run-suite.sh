@@ -76,6 +76,8 @@
 #                              engines' with their module's prefix:
 #                              fpgadma_soft.inline_max=0)
 #   FPGADMA_VM_TESTS           run only these tests, '|' separated
+#   FPGADMA_VM_TIER            "debug" (make vm-check-debug): leave out the
+#                              tests whose list line says nodebug
 #   FPGADMA_VM_DEMO_ARGS       arguments of fpgadma_demo, '|' separated
 #   FPGADMA_VM_BENCH_ARGS      arguments of bench/guest-bench.sh, '|' separated
 #   FPGADMA_VM_TEST_TIMEOUT    time limit of one test in the guest (300 s)
@@ -210,13 +212,20 @@ general_configs="default swiotlb smp2 smallmem edu iommu"
 
 # config_tests NAME...: the names of the tests this configuration runs,
 # from the arguments (the whole list), in their order: those whose list
-# line names it (<initramfs>.configs).
+# line names it (<initramfs>.configs).  With FPGADMA_VM_TIER=debug (make
+# vm-check-debug) not those whose line also says "nodebug": the checks of
+# a test program against libfabric's other providers or of MPI over shared
+# memory, which run nothing of the module's.
 config_tests() {
 	local t cfgs
 	for t in "$@"; do
 		cfgs=${test_configs[$t]:-general}
 		cfgs=${cfgs//general/${general_configs// /,}}
-		[[ ,$cfgs, == *,"$cfg_name",* ]] && echo "$t"
+		[[ ,$cfgs, == *,"$cfg_name",* ]] || continue
+		if [ "${FPGADMA_VM_TIER:-}" = debug ] && [[ ,$cfgs, == *,nodebug,* ]]; then
+			continue
+		fi
+		echo "$t"
 	done
 	return 0
 }
