@@ -12,6 +12,17 @@
 #                                          one of upstream's fabtests
 #                                          (fi_rma_bw, fi_msg_bw, ...),
 #                                          a run for each size (-S)
+#   guest-twonode.sh forward PROV [ARGS]   fabtests/fpga_forward: node a's
+#                                          FPGA stream forwarded to node b
+#                                          (node a listens and sends, node
+#                                          b connects and receives)
+#   guest-twonode.sh forward-linkdown PROV [ARGS]
+#                                          the same, a long run, and node b
+#                                          takes its link down 3 s in (ip
+#                                          link set down): both programs
+#                                          must end with a clear error
+#                                          (exit 1, a FAIL: line); the link
+#                                          comes back up after
 # PROV is tcp or verbs: the RDM tests run tcp;ofi_rxm and verbs;ofi_rxm,
 # a test given -e msg the core provider itself.
 #
@@ -35,7 +46,10 @@
 # ofi_rxm's queues are sized for FI_UNIVERSE_SIZE=16 peers (below).
 # Measured figures are printed as lines
 #   result: CHECK node N: SIZE bytes RATE MB/s USEC usec/xfer
-# (the program's own table: its MB/sec and usec/xfer columns).
+# (the program's own table: its MB/sec and usec/xfer columns), and for the
+# forwarder also
+#   forward: CHECK node a: SIZE bytes, MODE: CPU cpu-s/GB (user U, sys S),
+#     C bytes copied by the CPU per frame, lost N
 set -u
 
 dir=/usr/libexec/fpgadma-twonode
@@ -229,6 +243,9 @@ pair() {
 	p_name=$1 p_port=$2
 	shift 2
 	p_limit=$((150 * scale))
+	# pair_expect=fail: the program must fail cleanly (exit 1, a FAIL:
+	# line saying why), as when the link goes down under it
+	p_expect=${pair_expect:-ok}
 	p_out=$PWD/$p_name.out
 	p_other=unknown p_status='' p_peer=''
 	if [ "$node" = a ]; then
@@ -279,6 +296,18 @@ pair() {
 	a:no*) fail "the server did not listen on port $p_port" ;;
 	b:*no) fail "the server on node a did not listen" ;;
 	esac
+	if [ "$p_expect" = fail ]; then
+		case $p_rc in
+		0) fail "exit status 0: the program did not notice the link going down" ;;
+		1)
+			grep -q '^FAIL: ' "$p_out" || fail "exit status 1 without a FAIL: line saying why"
+			echo "node $node: ended with the error expected: $(grep '^FAIL: ' "$p_out" | head -n 1)"
+			return 0
+			;;
+		137) fail "killed (time limit $p_limit s): the program hung when the link went down" ;;
+		*) fail "exit status $p_rc, expected 1 (a clear error)" ;;
+		esac
+	fi
 	case $p_rc in
 	0) return 0 ;;
 	137) fail "killed (time limit $p_limit s)" ;;
@@ -357,8 +386,71 @@ fabtest)
 			-E="$port" -s "$myip" -S "$size" "$@"
 	done
 	;;
+_linkdown)
+	# _linkdown SECS CMD...: run CMD, take the link down SECS seconds in,
+	# bring it up again once CMD ended; CMD's exit status
+	secs=${1:?seconds}
+	shift
+	ifc=$(cat "$state/ifc")
+	"$@" &
+	l_pid=$!
+	sleep "$secs"
+	echo "node $node: ip link set $ifc down (with the program running)"
+	ip link set "$ifc" down
+	wait "$l_pid"
+	l_rc=$?
+	ip link set "$ifc" up
+	i=0
+	while [ "$(cat "/sys/class/net/$ifc/carrier" 2>/dev/null)" != 1 ] && [ "$i" -lt 40 ]; do
+		sleep 0.5
+		i=$((i + 1))
+	done
+	echo "node $node: ip link set $ifc up: carrier $(cat "/sys/class/net/$ifc/carrier" 2>/dev/null)"
+	exit "$l_rc"
+	;;
+forward|forward-linkdown)
+	prov=${1:?provider}
+	shift
+	net_up
+	need_prov "$prov"
+	[ -x "$dir/bin/fpga_forward" ] ||
+		skip "fabtests/fpga_forward is not in the initramfs (configure found no libfabric)"
+	port=$(oob_port "$check")
+	ifc=$(cat "$state/ifc")
+	# fpgadma's provider (the .fabtests archive) beside libfabric's own
+	export FI_TCP_IFACE="$ifc" FI_VERBS_IFACE="$ifc" FI_PROVIDER_PATH=/usr/lib/fpgadma/libfabric
+	# Node a has the FPGA whose frames go out: it listens and sends.
+	if [ "$node" = a ]; then role="-s --send"; else role="--recv"; fi
+	if [ "$cmd" = forward-linkdown ]; then
+		# long enough to be cut; a stalled link noticed within 5 s
+		pair_expect=fail
+		set -- -n 1000000 -T 5 "$@"
+		# shellcheck disable=SC2086 # $role is words
+		if [ "$node" = b ]; then
+			pair "$check" "$port" "$0" _linkdown 3 "$dir/bin/fpga_forward" -p "$prov" \
+				-P "$port" $role "$@"
+		else
+			pair "$check" "$port" "$dir/bin/fpga_forward" -p "$prov" -P "$port" $role "$@"
+		fi
+		exit 0
+	fi
+	# shellcheck disable=SC2086 # $role is words
+	pair "$check" "$port" "$dir/bin/fpga_forward" -p "$prov" -P "$port" $role "$@"
+	# the sender's CPU time per GB (not a "result:" line: no MB/s in it)
+	awk -v check="$check" -v node="$node" '
+		$1 == "bytes" {
+			c = 0
+			for (i = 1; i <= NF; i++) col[$i] = i
+			c = col["cpu-s/GB"]
+			next
+		}
+		c && $1 ~ /^[0-9]+$/ {
+			printf "forward: %s node %s: %s bytes, %s: %s cpu-s/GB (user %s, sys %s), %s bytes copied by the CPU per frame, lost %s\n",
+				check, node, $1, $col["mode"], $c, $col["user-s/GB"], $col["sys-s/GB"], $col["copied-B/frame"], $col["lost"]
+		}' "$PWD/$check.out"
+	;;
 *)
-	fail "unknown check '$cmd' (setup, ping, pingpong, fabtest)"
+	fail "unknown check '$cmd' (setup, ping, pingpong, fabtest, forward, forward-linkdown)"
 	;;
 esac
 exit 0

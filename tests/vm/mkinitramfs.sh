@@ -89,7 +89,8 @@
 # rdma_ucm and what they depend on); iproute2's rdma tool, libibverbs' rxe
 # provider with /etc/libibverbs.d/rxe.driver, libfabric-bin's fi_pingpong
 # and fi_info; upstream's fabtests that the list runs (fabtest PROG), from
-# the cache of tests/upstream-fabtests.sh, in /usr/libexec/fpgadma-twonode/bin.
+# the cache of tests/upstream-fabtests.sh, and fabtests/fpga_forward
+# (forward and forward-linkdown lines), in /usr/libexec/fpgadma-twonode/bin.
 # What is not there is left out, saying so, and the checks needing it skip.
 # Its "also NAME" lines add twonode to the configurations of NAME (in
 # <output>.configs).
@@ -725,6 +726,15 @@ add_net_fabtest() {
 		copy_with_libs "$up_prefix/bin/$1" "$net_dir/bin/$1"
 	fi
 }
+# add_net_forward: fabtests/fpga_forward (forward and forward-linkdown
+# lines), when it was built.
+add_net_forward() {
+	if [ ! -x "$build_dir/fabtests/fpga_forward" ] && [ ! -x "$build_dir/fabtests/.libs/fpga_forward" ]; then
+		net_note "left out fabtests/fpga_forward (not built: configure found no libfabric?)"
+	elif [ ! -e "$root$net_dir/bin/fpga_forward" ]; then
+		copy_with_libs "$(resolve_prog fabtests/fpga_forward)" "$net_dir/bin/fpga_forward"
+	fi
+}
 # add_twonode LINE: one line of the twonode list.
 net_added=no
 add_twonode() {
@@ -752,7 +762,7 @@ add_twonode() {
 	[ $# -ge 2 ] || die "$twonode_list: no command for $name"
 	case $name in net-*) ;; *) die "$twonode_list: $name: the checks' names start with net-" ;; esac
 	cmd=$2
-	case $cmd in setup|ping|pingpong|fabtest) ;; *) die "$twonode_list: $name: unknown command '$cmd'" ;; esac
+	case $cmd in setup|ping|pingpong|fabtest|forward|forward-linkdown) ;; *) die "$twonode_list: $name: unknown command '$cmd'" ;; esac
 	if [ "$net_added" = no ]; then
 		in_root "$net_root" "$base_root" "$ft_root" -- add_net
 		net_added=yes
@@ -760,6 +770,10 @@ add_twonode() {
 	if [ "$cmd" = fabtest ]; then
 		[ $# -ge 5 ] || die "$twonode_list: $name: fabtest PROGRAM PROVIDER SIZE,... [ARGS...]"
 		in_root "$net_root" "$base_root" "$ft_root" -- add_net_fabtest "$3"
+	fi
+	if [ "$cmd" = forward ] || [ "$cmd" = forward-linkdown ]; then
+		[ $# -ge 3 ] || die "$twonode_list: $name: $cmd PROVIDER [ARGS...]"
+		in_root "$net_root" "$base_root" "$ft_root" -- add_net_forward
 	fi
 	shift
 	mkdir -p "$net_root/tests"
