@@ -93,6 +93,35 @@ static void rma_fail_now(struct fpgadma_dp *dp, struct fpgadma_op *op,
 	fpgadma_op_complete(dp, op);
 }
 
+/*
+ * A free slot of the endpoint's transmit queue (running the progress once
+ * when there is none) and an operation for it: -FI_EAGAIN, -FI_ENOMEM.
+ * The caller counts it in ep->tx_inflight once it has filled it.
+ */
+static ssize_t rma_op_get(struct fpgadma_ep *ep, void *context, uint64_t flags,
+			  struct fpgadma_op **op)
+{
+	if (ep->tx_inflight >= ep->tx_size) {
+		fpgadma_dp_progress_locked(ep->dp);
+		if (ep->tx_inflight >= ep->tx_size)
+			return -FI_EAGAIN;
+	}
+	*op = fpgadma_op_alloc(ep, context, flags);
+	return *op ? 0 : -FI_ENOMEM;
+}
+
+/* A send buffer of the pool, after one progress call if none is free. */
+static struct fpgadma_txbuf *txbuf_get_progress(struct fpgadma_dp *dp)
+{
+	struct fpgadma_txbuf *wd = fpgadma_txbuf_get(dp, false);
+
+	if (!wd) {
+		fpgadma_dp_progress_locked(dp);
+		wd = fpgadma_txbuf_get(dp, false);
+	}
+	return wd;
+}
+
 static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 {
 	struct fpgadma_dp *dp = ep->dp;
@@ -139,18 +168,9 @@ static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 	if (!fpga && a.ep_idx >= FPGADMA_MAX_EPS)
 		goto out;
 
-	if (ep->tx_inflight >= ep->tx_size) {
-		fpgadma_dp_progress_locked(dp);
-		if (ep->tx_inflight >= ep->tx_size) {
-			ret = -FI_EAGAIN;
-			goto out;
-		}
-	}
-	op = fpgadma_op_alloc(ep, r->context, r->flags);
-	if (!op) {
-		ret = -FI_ENOMEM;
+	ret = rma_op_get(ep, r->context, r->flags, &op);
+	if (ret)
 		goto out;
-	}
 	op->w.kind = FPGADMA_WORK_RMA;
 	op->cq_flags = FI_RMA | (r->is_read ? FI_READ : FI_WRITE);
 	op->len = len;
@@ -179,11 +199,7 @@ static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 		}
 	}
 	if ((inject || writedata || rma_event) && !op->wd) {
-		op->wd = fpgadma_txbuf_get(dp, false);
-		if (!op->wd) {
-			fpgadma_dp_progress_locked(dp);
-			op->wd = fpgadma_txbuf_get(dp, false);
-		}
+		op->wd = txbuf_get_progress(dp);
 		if (!op->wd) {
 			ep->tx_inflight--;
 			fpgadma_op_free(dp, op);
@@ -760,18 +776,9 @@ static ssize_t atomic_common(struct fpgadma_ep *ep, const struct atomic_args *a)
 				      nused * bytes > fpgadma_params.eager_size))
 		goto out;	/* -FI_EINVAL: no send buffer holds it */
 
-	if (ep->tx_inflight >= ep->tx_size) {
-		fpgadma_dp_progress_locked(dp);
-		if (ep->tx_inflight >= ep->tx_size) {
-			ret = -FI_EAGAIN;
-			goto out;
-		}
-	}
-	op = fpgadma_op_alloc(ep, a->context, a->flags);
-	if (!op) {
-		ret = -FI_ENOMEM;
+	ret = rma_op_get(ep, a->context, a->flags, &op);
+	if (ret)
 		goto out;
-	}
 	op->w.kind = FPGADMA_WORK_RMA;
 	op->atomic = true;
 	op->cq_flags = FI_ATOMIC | (fetch ? FI_READ : FI_WRITE);
@@ -786,23 +793,16 @@ static ssize_t atomic_common(struct fpgadma_ep *ep, const struct atomic_args *a)
 
 	if ((scattered || inject || !covered) && dp->host_ep &&
 	    nused * bytes <= fpgadma_params.eager_size) {
-		op->wd = fpgadma_txbuf_get(dp, false);
+		op->wd = scattered || inject ? txbuf_get_progress(dp) :
+					       fpgadma_txbuf_get(dp, false);
 		if (!op->wd && (scattered || inject)) {
-			fpgadma_dp_progress_locked(dp);
-			op->wd = fpgadma_txbuf_get(dp, false);
-			if (!op->wd) {
-				ret = -FI_EAGAIN;
-				goto fail;
-			}
+			ret = -FI_EAGAIN;
+			goto fail;
 		}
 		bounce = op->wd != NULL;
 	}
 	if ((cq_data || rma_event) && !op->wd) {
-		op->wd = fpgadma_txbuf_get(dp, false);
-		if (!op->wd) {
-			fpgadma_dp_progress_locked(dp);
-			op->wd = fpgadma_txbuf_get(dp, false);
-		}
+		op->wd = txbuf_get_progress(dp);
 		if (!op->wd) {
 			ret = -FI_EAGAIN;
 			goto fail;
