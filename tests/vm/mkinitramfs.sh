@@ -581,7 +581,14 @@ add_fabtest() {
 
 if [ "$tests_list" != /dev/null ] && [ "$no_fabtests" = no ]; then
 	[ -n "$fabtests_list" ] || fabtests_list=$src_dir/fabtests/vm-fabtests.list
-	if [ -x "$build_dir/fabtests/rdm_msg" ] || [ -x "$build_dir/fabtests/.libs/rdm_msg" ]; then
+	# Built when any fabtest is (scripts/demo.sh builds fpga_pstream alone).
+	ft_built=no
+	for p in rdm_msg fpga_pstream; do
+		if [ -x "$build_dir/fabtests/$p" ] || [ -x "$build_dir/fabtests/.libs/$p" ]; then
+			ft_built=yes
+		fi
+	done
+	if [ "$ft_built" = yes ]; then
 		[ -r "$fabtests_list" ] || die "fabtests list $fabtests_list not found"
 		prov_so=$build_dir/prov/fpgadma/.libs/libfpgadma-fi.so
 		if [ -f "$prov_so" ]; then
