@@ -21,7 +21,7 @@ echo "$out" | grep -q "provider: fpgadma" || { echo "FAIL: no 'provider: fpgadma
 echo "$out" | grep -q "fabric: fpgadma" || { echo "FAIL: no 'fabric: fpgadma'"; fail=1; }
 params=$(fi_info -e 2>/dev/null | grep -a '^# FI_FPGADMA_')
 echo "$params"
-for p in EAGER_SIZE RX_BUFS TX_BUFS RNR_RETRY_US INJECT_SIZE POLL_YIELD POST_BATCH CONNECT_TIMEOUT_MS DEVICES; do
+for p in EAGER_SIZE RX_BUFS TX_BUFS RNR_RETRY_US INJECT_SIZE POLL_YIELD POST_BATCH RX_REPOST CONNECT_TIMEOUT_MS DEVICES; do
 	echo "$params" | grep -q "FI_FPGADMA_$p:" || { echo "FAIL: fi_info -e lacks FI_FPGADMA_$p"; fail=1; }
 done
 # FI_FPGADMA_DEVICES: the last device by number, the first by name, both.

@@ -4,8 +4,9 @@
  *
  * Each buffer holds a wire header and an eager payload.  The pools are
  * registered once, when the domain opens, so a message costs a copy and
- * no registration.  A receive buffer a message took is reposted as soon
- * as the message has been handled or copied aside (peer.c).  A few send
+ * no registration.  A receive buffer a message took is given back as soon
+ * as the message has been handled or copied aside (peer.c), and reposted
+ * with the next work the domain posts, or with others (rx_repost).  A few send
  * buffers are kept for control messages (for_ctrl): FIN and ACK let peers
  * finish their operations, so application sends must not take them all.
  */
@@ -40,11 +41,41 @@ void fpgadma_txbuf_put(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb)
 	dp->tx_nfree++;
 }
 
+/*
+ * A receive buffer whose message was handled waits on dp->rxq while the
+ * kernel holds enough others (all but rx_defer): the next work posted
+ * takes the waiting ones along in its system call (postq.c), so a message
+ * received and answered costs one system call, not two.  The one that
+ * fills rxq posts them all at once.
+ */
 void fpgadma_rxbuf_post(struct fpgadma_dp *dp, struct fpgadma_rxbuf *rb)
 {
 	rb->w.nposted = rb->w.ndone = 0;
 	rb->w.first_err = 0;
-	fpgadma_work_submit(dp, &rb->w);
+	if (dp->rx_defer < 2) {
+		fpgadma_work_submit(dp, &rb->w);
+		return;
+	}
+	rb->w.queued = true;
+	if (dp->rxq_len + 1 < dp->rx_defer) {
+		dl_add_tail(&dp->rxq, &rb->w.qlink);
+		dp->rxq_len++;
+		return;
+	}
+	fpgadma_rxq_to_postq(dp);
+	dl_add_tail(&dp->postq, &rb->w.qlink);
+	fpgadma_postq_flush(dp);
+}
+
+void fpgadma_rxq_to_postq(struct fpgadma_dp *dp)
+{
+	while (!dl_empty(&dp->rxq)) {
+		struct dl *n = dp->rxq.next;
+
+		dl_del(n);
+		dl_add_tail(&dp->postq, n);
+	}
+	dp->rxq_len = 0;
 }
 
 static void *alloc_pool(size_t size, size_t align)

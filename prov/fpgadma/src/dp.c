@@ -198,6 +198,10 @@ int fpgadma_dp_init(struct fpgadma_domain *d)
 	dp->nrx = fpgadma_params.rx_bufs ? fpgadma_params.rx_bufs : 1;
 	if (dp->nrx > dp->ring_cap / 2)
 		dp->nrx = dp->ring_cap / 2 ? dp->ring_cap / 2 : 1;
+	dp->rx_defer = fpgadma_params.rx_repost;
+	if (dp->rx_defer > dp->nrx / 2)
+		dp->rx_defer = dp->nrx / 2;
+	dl_init(&dp->rxq);
 	dp->ntx = fpgadma_params.tx_bufs > 2 ? fpgadma_params.tx_bufs : 2;
 	dp->next_msg_id = (uint64_t)make_gen(&dp->next_msg_id) << 16;
 	dl_init(&dp->tx_free);

@@ -84,6 +84,7 @@ struct fpgadma_params fpgadma_params = {
 	.inject_size	= 4096,
 	.poll_yield	= 16,
 	.post_batch	= 64,
+	.rx_repost	= 16,
 	.connect_timeout_ms = 10000,
 	.mr_cache	= 1,
 	.mr_cache_max_count = 1024,
@@ -184,6 +185,9 @@ static void read_params(void)
 	fi_param_define(&fpgadma_prov, "post_batch", FI_PARAM_SIZE_T,
 			"RMA operations issued while others of the domain are in flight wait for the next progress call (fi_cq_read, fi_cntr_read, a wait) and go to the kernel together, up to this many work requests in one system call; 0 or 1: each at once (default: %zu)",
 			fpgadma_params.post_batch);
+	fi_param_define(&fpgadma_prov, "rx_repost", FI_PARAM_SIZE_T,
+			"Receive buffers a domain gathers after their messages were handled before giving them back to the kernel in one system call, unless the next send's system call takes them along first; at most half the receive buffers wait; 0 or 1: each at once (default: %zu)",
+			fpgadma_params.rx_repost);
 
 	fi_param_define(&fpgadma_prov, "connect_timeout_ms", FI_PARAM_INT,
 			"Milliseconds for which messages to an endpoint that has never answered are resent while no endpoint has its number, as when a client starts before its server has bound the service; 0: fail at once (default: %d)",
@@ -204,6 +208,7 @@ static void read_params(void)
 	param_size("tx_bufs", &fpgadma_params.tx_bufs, 1);
 	param_size("inject_size", &fpgadma_params.inject_size, 0);
 	param_size("post_batch", &fpgadma_params.post_batch, 0);
+	param_size("rx_repost", &fpgadma_params.rx_repost, 0);
 	if (fi_param_get_int(&fpgadma_prov, "rnr_retry_us", &rnr) == FI_SUCCESS &&
 	    rnr >= 0)
 		fpgadma_params.rnr_retry_us = rnr;

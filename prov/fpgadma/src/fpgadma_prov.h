@@ -217,6 +217,7 @@ struct fpgadma_params {
 	size_t inject_size;	/* FI_FPGADMA_INJECT_SIZE */
 	int poll_yield;		/* FI_FPGADMA_POLL_YIELD: empty polls before yielding */
 	size_t post_batch;	/* FI_FPGADMA_POST_BATCH: WRs posted in one call */
+	size_t rx_repost;	/* FI_FPGADMA_RX_REPOST: receive buffers reposted together */
 	int connect_timeout_ms;	/* FI_FPGADMA_CONNECT_TIMEOUT_MS: resends to an
 				 * endpoint number nobody has bound yet */
 	int mr_cache;		/* FI_FPGADMA_MR_CACHE: 0 turns the cache off */

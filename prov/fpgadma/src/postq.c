@@ -73,6 +73,14 @@ void fpgadma_work_submit(struct fpgadma_dp *dp, struct fpgadma_work *w)
 		dl_add_tail(&dp->postq, &w->qlink);
 		return;
 	}
+	if (dp->rxq_len && w->kind != FPGADMA_WORK_RX) {
+		/* the receive buffers waiting go out in w's system call */
+		fpgadma_rxq_to_postq(dp);
+		w->queued = true;
+		dl_add_tail(&dp->postq, &w->qlink);
+		fpgadma_postq_flush(dp);
+		return;
+	}
 	if (dl_empty(&dp->postq) && work_try_post(dp, w)) {
 		if (work_unposted_failed(w)) {
 			w->queued = true;

@@ -52,7 +52,8 @@ struct fpgadma_work {
 	uint32_t first_err;		/* first failed WR's status, 0 if none */
 	struct fpgadma_wr *wrs;
 	unsigned int nwr, nposted, ndone;
-	bool queued;			/* on dp->postq (or a peer's rnrq) */
+	bool queued;			/* on dp->postq, dp->rxq or a peer's
+					 * rnrq */
 	bool deferrable;		/* may wait on dp->postq for the next
 					 * progress call, to be posted with
 					 * others in one system call */
@@ -204,6 +205,10 @@ struct fpgadma_dp {
 	size_t buf_size;		/* header + eager payload, rounded */
 
 	size_t nrx;
+	size_t rx_defer;		/* most receive buffers on rxq */
+	struct dl rxq;			/* receive buffers waiting to be
+					 * reposted (bufpool.c) */
+	size_t rxq_len;
 	void *rx_mem;
 	struct fpgadma_mr *rx_mr;
 	struct fpgadma_rxbuf *rx;
@@ -254,6 +259,8 @@ struct fpgadma_ep *fpgadma_dp_ep_at(struct fpgadma_dp *dp, uint16_t idx);
 void fpgadma_work_submit(struct fpgadma_dp *dp, struct fpgadma_work *w);
 /* Post what waits on the post queue, as far as the ring has room. */
 void fpgadma_postq_flush(struct fpgadma_dp *dp);
+/* Move the receive buffers waiting on dp->rxq to the post queue's tail. */
+void fpgadma_rxq_to_postq(struct fpgadma_dp *dp);
 
 /* --- buffer pools (bufpool.c) --------------------------------------------- */
 /* A send buffer of the pool: header + eager payload, registered once. */
