@@ -15,13 +15,25 @@
 
 #include "proto.h"
 
+/* Operations a domain keeps for reuse: no allocation per operation. */
+#define OP_CACHE_MAX	256
+
 struct fpgadma_op *fpgadma_op_alloc(struct fpgadma_ep *ep, void *context,
 				    uint64_t op_flags)
 {
-	struct fpgadma_op *op = calloc(1, sizeof(*op));
+	struct fpgadma_dp *dp = ep->dp;
+	struct fpgadma_op *op;
 
-	if (!op)
-		return NULL;
+	if (dp && dp->op_cache) {
+		op = dp->op_cache;
+		dp->op_cache = op->cache_next;
+		dp->op_ncache--;
+		memset(op, 0, sizeof(*op));
+	} else {
+		op = calloc(1, sizeof(*op));
+		if (!op)
+			return NULL;
+	}
 	op->ep = ep;
 	op->context = context;
 	op->op_flags = op_flags;
@@ -51,7 +63,24 @@ void fpgadma_op_free(struct fpgadma_dp *dp, struct fpgadma_op *op)
 	free(op->regs);
 	free(op->sges);
 	free(op->w.wrs);
+	if (dp->op_ncache < OP_CACHE_MAX) {
+		op->cache_next = dp->op_cache;
+		dp->op_cache = op;
+		dp->op_ncache++;
+		return;
+	}
 	free(op);
+}
+
+void fpgadma_op_cache_free(struct fpgadma_dp *dp)
+{
+	while (dp->op_cache) {
+		struct fpgadma_op *op = dp->op_cache;
+
+		dp->op_cache = op->cache_next;
+		free(op);
+	}
+	dp->op_ncache = 0;
 }
 
 void fpgadma_op_wait_id(struct fpgadma_dp *dp, struct fpgadma_op *op)

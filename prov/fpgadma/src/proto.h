@@ -228,6 +228,8 @@ struct fpgadma_dp {
 	struct dl ctrlq;		/* control messages waiting for a txbuf */
 	struct dl rnr_peers;		/* peers backing off */
 	struct dl ops;			/* every live operation */
+	struct fpgadma_op *op_cache;	/* freed operations kept for reuse */
+	size_t op_ncache;
 	struct dl pstreams;		/* running paced streams (dp.c) */
 	uint64_t next_pstream_id;
 	struct dl ids[ID_BUCKETS];	/* operations waiting for FIN / ACK */
@@ -332,6 +334,7 @@ struct fpgadma_op {
 	struct dl ep_link;		/* on ep->ops */
 	struct dl dp_link;		/* on dp->ops: every live operation */
 	struct dl id_link;		/* tx ops waiting for FIN / ACK: dp->ids */
+	struct fpgadma_op *cache_next;	/* freed: on dp->op_cache */
 	bool id_listed;
 	uint64_t msg_id;
 	void *context;
@@ -392,6 +395,8 @@ enum {
 struct fpgadma_op *fpgadma_op_alloc(struct fpgadma_ep *ep, void *context,
 				    uint64_t op_flags);
 void fpgadma_op_free(struct fpgadma_dp *dp, struct fpgadma_op *op);
+/* Free the operations kept for reuse (the domain's teardown). */
+void fpgadma_op_cache_free(struct fpgadma_dp *dp);
 /* Report op's completion or error to its endpoint, then free it. */
 void fpgadma_op_complete(struct fpgadma_dp *dp, struct fpgadma_op *op);
 
