@@ -445,7 +445,13 @@ BEGIN {
 			row(c, 5)
 		}
 		done()
+		io = val("rma", "ioctl_empty|lat|0", "usec")
+		if (io != "") printf "\nThe anchor, in the same run: an ioctl round trip into the driver that does nothing (a command number no call has, refused after the driver entered the context): %s µs; an 8 B fi_read_mem takes %s of it.\n", num(io), rnum(ratio(val("rma", "fi_read_mem|lat|8", "usec"), io))
 	}
+	text = "8 B fi_read of the FPGA'\''s memory at most twice an empty ioctl round trip (the limit of a kernel-mediated engine)"
+	io = val("rma", "ioctl_empty|lat|0", "usec"); rd = val("rma", "fi_read_mem|lat|8", "usec")
+	if (io == "" || rd == "") goal(text, "not measured", have_rma ? "no ioctl_empty or 8 B fi_read_mem latency row" : skipped_why("rma-fpga"))
+	else { r = ratio(rd, io); goal(text, r <= 2 ? "met" : "missed", sprintf("fi_read_mem %s µs, ioctl %s µs: %.2f times", num(rd), num(io), r)) }
 	text = "device reads of 1 MiB and more at 80% or more of memcpy bandwidth"
 	ext_reset()
 	n = sizes("rma", S, 1048576)
@@ -588,6 +594,10 @@ BEGIN {
 	}
 	if (!NR_) goal(text, "not measured", !have_hf ? skipped_why("host-fpgadma") : skipped_why("host-shm"))
 	else { split(MINAT, w, " "); goal(text, MIN >= 1 ? "met" : "missed", sprintf("fpgadma/shm %.2f to %.2f over %d points, lowest: host_%s at %s", MIN, MAX, NR_, w[1], human(w[2] + 0))) }
+	text = "8 B send/recv half round trip (pingpong) at most 1.5 times shm'\''s"
+	fp = val("hf", "pingpong|lat|8", "usec"); sp = val("hs", "pingpong|lat|8", "usec")
+	if (fp == "" || sp == "") goal(text, "not measured", !have_hf ? skipped_why("host-fpgadma") : skipped_why("host-shm"))
+	else { r = ratio(fp, sp); goal(text, r <= 1.5 ? "met" : "missed", sprintf("fpgadma %s µs, shm %s µs: %.2f times", num(fp), num(sp), r)) }
 
 	# ---- atomics: fpgadma against shm, host to host, and on the FPGA
 	section("Atomics: fpgadma against shm, and on the FPGA")
@@ -752,7 +762,7 @@ BEGIN {
 		}
 	}
 
-	section("Goals of issue 5")
+	section("Goals")
 	for (i = 1; i <= NGOALS; i++) print GOALS[i]
 
 	if (NSKIP) {

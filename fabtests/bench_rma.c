@@ -79,6 +79,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <sched.h>
@@ -86,6 +87,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -93,6 +95,8 @@
 
 #include <rdma/fi_atomic.h>
 #include <rdma/fi_ext_fpgadma.h>
+
+#include <fpgadma-abi.h>
 
 #define KiB (1ULL << 10)
 #define MiB (1ULL << 20)
@@ -959,6 +963,44 @@ static void fpga_atomic_bench(struct fpga_bench *f)
 	table_close();
 }
 
+/*
+ * The anchor of the small operations (-m fpga): an ioctl round trip into
+ * the driver that does nothing, a command number of the driver's type that
+ * no call has; the driver enters the context (as every call does) and
+ * refuses it with EINVAL.  A kernel-mediated engine cannot do an operation
+ * in less than this.
+ */
+static double run_ioctl(void *arg, uint64_t n)
+{
+	int fd = *(int *)arg;
+	double t0 = now_s();
+	uint64_t i;
+
+	for (i = 0; i < n; i++)
+		if (ioctl(fd, _IO(FPGADMA_IOC_MAGIC, 0x7f)) == 0 || errno != EINVAL)
+			ft_fatal("an ioctl no driver call has: %s (EINVAL expected)",
+				 strerror(errno ? errno : EPROTO));
+	return now_s() - t0;
+}
+
+static void ioctl_row(const char *domain)
+{
+	char path[128];
+	uint64_t iters;
+	double secs;
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/%s", domain);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		printf("  ioctl_empty: not measured (%s: %s)\n", path, strerror(errno));
+		return;
+	}
+	secs = timed(run_ioctl, &fd, &iters);
+	row("ioctl_empty", "lat", 0, iters, 1, secs);
+	close(fd);
+}
+
 static void fpga_bench(void)
 {
 	struct fpga_bench f;
@@ -1026,6 +1068,8 @@ static void fpga_bench(void)
 		for (i = 0; i < small.n; i++)
 			rma_row(r, test, "rate", small.v[i], f.rate_w);
 	}
+	if (!strcmp(f.dom.info->fabric_attr->prov_name, "fpgadma"))
+		ioctl_row(f.dom.info->domain_attr->name);
 	table_close();
 	fpga_close(&f);
 }
