@@ -46,6 +46,11 @@
 #                cache counters become notes of the first two
 #   rxe-read     perftest's ib_read_bw and ib_read_lat over rxe_lo, 8 B ..
 #                4 KiB, server and client in this guest
+#   post         bench/post_bench: where a small operation's time goes,
+#                without instrumenting it: a system call, an empty ioctl,
+#                POST refused after each of its checks, a work request
+#                with no bytes, 8 B .. 4 KiB reads and writes of the
+#                device's memory through libfpgadma, one in flight
 #   stages       the module's per-stage times (debugfs fpgadma/<dev>/stages,
 #                parameter stage_timing) over a 1 MiB registration loop and
 #                bench_rma's operations of 8 B .. 4 KiB
@@ -423,6 +428,15 @@ else
 	done
 	[ "$perf_ok" = 1 ] || skipped rxe-read "some perftest runs failed (their output is above)"
 	emit rxe-read.tsv
+fi
+
+# --- where a small operation's time goes, uninstrumented
+if ! want post; then
+	:
+elif command -v post_bench >/dev/null; then
+	run post post.tsv post_bench -d "${dev#fpgadma}" -o "$out/post.tsv"
+else
+	skipped post "bench/post_bench is not in the initramfs"
 fi
 
 # --- where the time goes: the module's stage counters

@@ -193,6 +193,7 @@ BEGIN {
 	have_mv = load("mpi-vader.tsv", "mv", "size")
 	have_rxe = load("rxe-read.tsv", "rxe", "test,mode,size")
 	have_st = load("stages.tsv", "st", "workload,stage")
+	have_pb = load("post.tsv", "pb", "test,mode,size")
 	have_sb = load("stream.tsv", "sb", "size")
 	have_sc = load("stream-fi-copy.tsv", "sc", "size")
 	have_sz = load("stream-fi-zc.tsv", "sz", "size")
@@ -730,6 +731,35 @@ BEGIN {
 		split("mc mn mv", rp, " "); split("cache run|no-cache run|vader run", rn, "|")
 		for (a = 1; a <= 3; a++) for (i = 1; i <= NNOTE[rp[a]]; i++)
 			if (NOTE[rp[a], i] ~ /environment:|registration cache: /) print "- " rn[a] ": " NOTE[rp[a], i]
+	}
+
+	# ---- post_bench: a small operation, step by step, uninstrumented
+	section("Where a small operation'\''s time goes")
+	if (!have_pb) print "Not measured: " skipped_why("post") "."
+	else {
+		print "bench/post_bench (libfpgadma, one in flight): each row does a little more than the one before it, so"
+		print "the differences are the costs of the steps, with no clock read inside them. The last row is the"
+		print "same 8 B read through the provider (bench_rma -m fpga, fi_read_mem), when that step ran too."
+		print ""
+		split("step|µs|added|what the step adds", h, "|"); header(h, 4)
+		np = split("syscall|0|getppid(): entering and leaving the kernel;ioctl_empty|0|the driver: an ioctl refused after entering the context;post_count0|0|POST: the argument'\''s copy;post_malformed|0|one WR copied in and checked;wr_nodata|0|a work request'\''s life with no bytes: allocation, the context'\''s lock, its completion slot, the engine, the CQE, the poll;read_mem|8|an MR resolved and held, 8 bytes moved", PR, ";")
+		prev = ""
+		for (i = 1; i <= np; i++) {
+			split(PR[i], f, "|"); pu = val("pb", f[1] "|lat|" f[2], "usec")
+			if (pu == "") continue
+			c[1] = f[1] (f[2] + 0 ? " " human(f[2]) : ""); c[2] = num(pu)
+			c[3] = prev == "" ? "–" : num(pu - prev); c[4] = f[3]; row(c, 4); prev = pu
+		}
+		fr = val("rma", "fi_read_mem|lat|8", "usec")
+		if (fr != "" && prev != "") { c[1] = "fi_read_mem 8 B"; c[2] = num(fr); c[3] = num(fr - prev); c[4] = "the provider: fi_read and fi_cq_read around the same WR"; row(c, 4) }
+		done()
+		print ""
+		split("size|read_mem µs|write_mem µs", h, "|"); header(h, 3)
+		n = sizes("pb", S, 1)
+		for (i = 1; i <= n; i++) {
+			c[1] = human(S[i]); c[2] = num(val("pb", "read_mem|lat|" S[i], "usec")); c[3] = num(val("pb", "write_mem|lat|" S[i], "usec")); row(c, 3)
+		}
+		done()
 	}
 
 	# ---- stages

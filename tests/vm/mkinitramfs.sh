@@ -70,7 +70,7 @@
 # The bench job (when bench/reg_bench was built, and not --no-tests or
 # --no-bench): a side archive <output>.bench, appended after .fabtests for
 # that job only (tests/vm/run-suite.sh --job bench), with bench/guest-bench.sh
-# and reg_bench in /bench/, stream_bench, fabtests/bench_rma when it was built, perftest's
+# and reg_bench in /bench/, stream_bench, post_bench, fabtests/bench_rma when it was built, perftest's
 # ib_read_bw and ib_read_lat, iproute2's rdma tool, libibverbs' rxe provider
 # and the kernel modules of soft-RoCE (rdma_rxe and what it depends on,
 # crc32_generic first: rxe's checksum) in /modules/bench/ with their
@@ -630,6 +630,9 @@ add_bench() {
 	copy_with_libs "$(resolve_prog bench/reg_bench)" /bench/reg_bench
 	if [ -x "$build_dir/bench/stream_bench" ] || [ -x "$build_dir/bench/.libs/stream_bench" ]; then
 		copy_with_libs "$(resolve_prog bench/stream_bench)" /bench/stream_bench
+	fi
+	if [ -x "$build_dir/bench/post_bench" ] || [ -x "$build_dir/bench/.libs/post_bench" ]; then
+		copy_with_libs "$(resolve_prog bench/post_bench)" /bench/post_bench
 	fi
 	if [ -x "$build_dir/fabtests/bench_rma" ] || [ -x "$build_dir/fabtests/.libs/bench_rma" ]; then
 		copy_with_libs "$(resolve_prog fabtests/bench_rma)" /bench/bench_rma
