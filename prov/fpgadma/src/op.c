@@ -15,6 +15,18 @@
 
 #include "proto.h"
 
+/* Free op->w.wrs and op->sges unless they are the operation's own. */
+static void op_wrs_release(struct fpgadma_op *op)
+{
+	if (op->w.wrs != &op->wr_inl)
+		free(op->w.wrs);
+	if (op->sges != op->sge_inl)
+		free(op->sges);
+	op->w.wrs = NULL;
+	op->w.nwr = 0;
+	op->sges = NULL;
+}
+
 /* Operations a domain keeps for reuse: no allocation per operation. */
 #define OP_CACHE_MAX	256
 
@@ -61,8 +73,7 @@ void fpgadma_op_free(struct fpgadma_dp *dp, struct fpgadma_op *op)
 	dl_del(&op->dp_link);
 	free(op->rd_iov);
 	free(op->regs);
-	free(op->sges);
-	free(op->w.wrs);
+	op_wrs_release(op);
 	if (dp->op_ncache < OP_CACHE_MAX) {
 		op->cache_next = dp->op_cache;
 		dp->op_cache = op;
@@ -221,11 +232,11 @@ int fpgadma_reg_remote_read(struct fpgadma_dp *dp, struct fpgadma_op *op,
 int fpgadma_local_pieces(struct fpgadma_dp *dp, struct fpgadma_op *op,
 			 const struct iovec *iov, void **desc, size_t count,
 			 size_t max_len, bool device_writes,
-			 struct fpgadma_sge **sges)
+			 struct fpgadma_sge *stack, struct fpgadma_sge **sges)
 {
 	uint64_t reg_max = dp->attr.max_mr_size ? dp->attr.max_mr_size : SIZE_MAX;
-	struct fpgadma_sge *arr = NULL;
-	size_t n = 0, cap = 0, left = max_len, i;
+	struct fpgadma_sge *arr = stack;
+	size_t n = 0, cap = FPGADMA_OP_INLINE_SGES, left = max_len, i;
 
 	for (i = 0; i < count && left; i++) {
 		char *base = iov[i].iov_base;
@@ -246,7 +257,8 @@ int fpgadma_local_pieces(struct fpgadma_dp *dp, struct fpgadma_op *op,
 			if (!ret && tmp)
 				ret = push_reg(dp, op, tmp);
 			if (ret) {
-				free(arr);
+				if (arr != stack)
+					free(arr);
 				return ret;
 			}
 			while (p < chunk) {
@@ -257,12 +269,16 @@ int fpgadma_local_pieces(struct fpgadma_dp *dp, struct fpgadma_op *op,
 				if (n == cap) {
 					struct fpgadma_sge *a;
 
-					cap = cap ? 2 * cap : 8;
-					a = realloc(arr, cap * sizeof(*a));
+					cap *= 2;
+					a = malloc(cap * sizeof(*a));
 					if (!a) {
-						free(arr);
+						if (arr != stack)
+							free(arr);
 						return -FI_ENOMEM;
 					}
+					memcpy(a, arr, n * sizeof(*a));
+					if (arr != stack)
+						free(arr);
 					arr = a;
 				}
 				arr[n].addr = (uint64_t)(uintptr_t)(base + off + p);
@@ -349,15 +365,23 @@ int fpgadma_build_wrs(struct fpgadma_dp *dp, struct fpgadma_op *op,
 	struct fpgadma_sge *out;
 
 	wr_walk(sges, nsge, rsegs, nrseg, dp->max_sge, NULL, NULL, &nwr, &nout);
+	op_wrs_release(op);
 	if (!nwr) {
 		/* a zero-length transfer: one WR without pieces */
-		wrs = calloc(1, sizeof(*wrs));
-		if (!wrs)
-			return -FI_ENOMEM;
+		wrs = &op->wr_inl;
+		memset(wrs, 0, sizeof(*wrs));
 		wrs[0].dev_addr = nrseg ? rsegs[0].addr : 0;
 		wrs[0].rkey = nrseg ? rsegs[0].rkey : 0;
 		nwr = 1;
 		out = NULL;
+	} else if (nwr == 1 && nout <= FPGADMA_OP_INLINE_SGES) {
+		/* the common case: no allocation */
+		wrs = &op->wr_inl;
+		out = op->sge_inl;
+		memset(wrs, 0, sizeof(*wrs));
+		memset(out, 0, sizeof(op->sge_inl));
+		wr_walk(sges, nsge, rsegs, nrseg, dp->max_sge, wrs, out, &nwr,
+			&nout);
 	} else {
 		wrs = calloc(nwr, sizeof(*wrs));
 		out = calloc(nout, sizeof(*out));
@@ -374,8 +398,6 @@ int fpgadma_build_wrs(struct fpgadma_dp *dp, struct fpgadma_op *op,
 		wrs[i].opcode = opcode;
 		wrs[i].flags = flags;
 	}
-	free(op->w.wrs);
-	free(op->sges);
 	op->w.wrs = wrs;
 	op->w.nwr = nwr;
 	op->w.nposted = op->w.ndone = 0;

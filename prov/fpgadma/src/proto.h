@@ -328,6 +328,9 @@ void fpgadma_peers_free(struct fpgadma_dp *dp);
 
 /* --- operations (op.c) ---------------------------------------------------- */
 /* An application operation in flight (send, RMA, rendezvous receive). */
+/* Pieces an operation holds without an allocation (and local_pieces' stack). */
+#define FPGADMA_OP_INLINE_SGES	4
+
 struct fpgadma_op {
 	struct fpgadma_work w;		/* RMA / RDV: its WRs */
 	struct fpgadma_ep *ep;		/* NULL once the endpoint closed */
@@ -360,6 +363,9 @@ struct fpgadma_op {
 	struct fpgadma_mrcache_entry **regs;
 	unsigned int nregs;
 	struct fpgadma_sge *sges;	/* the pieces op->w.wrs point to */
+	/* op->w.wrs and op->sges of an operation of one WR of a few pieces */
+	struct fpgadma_wr wr_inl;
+	struct fpgadma_sge sge_inl[FPGADMA_OP_INLINE_SGES];
 
 	struct fpgadma_txbuf *tb;	/* the send buffer carrying it, if any */
 
@@ -435,13 +441,15 @@ void fpgadma_report(struct fpgadma_cq *cq, bool selective, uint64_t op_flags,
  * The pieces (lkey, addr, len) of a local buffer for the device: each at
  * most FPGADMA_PIECE_MAX bytes, registered through desc or temporarily
  * (those registrations are appended to op->regs).  At most max_len bytes of
- * the iov are taken.  Returns the number of pieces in *sges (malloc'd), or
- * a negative FI_E* code.
+ * the iov are taken.  Returns the number of pieces in *sges, or a negative
+ * FI_E* code.  Up to FPGADMA_OP_INLINE_SGES pieces go into the caller's
+ * stack[], more into an allocation: the caller frees *sges unless it is
+ * stack.
  */
 int fpgadma_local_pieces(struct fpgadma_dp *dp, struct fpgadma_op *op,
 			 const struct iovec *iov, void **desc, size_t count,
 			 size_t max_len, bool device_writes,
-			 struct fpgadma_sge **sges);
+			 struct fpgadma_sge *stack, struct fpgadma_sge **sges);
 
 /* A remote range for fpgadma_build_wrs. */
 struct fpgadma_rseg {

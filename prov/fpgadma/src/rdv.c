@@ -132,7 +132,7 @@ bool fpgadma_rdv_start(struct fpgadma_dp *dp, struct fpgadma_ep *ep,
 	size_t count = rx->count, space = 0, i, recv_len;
 	struct iovec one;
 	struct fpgadma_rseg *rs = NULL;
-	struct fpgadma_sge *sges = NULL;
+	struct fpgadma_sge stack[FPGADMA_OP_INLINE_SGES], *sges = NULL;
 	struct fpgadma_op *op;
 	bool listed;
 	int n, ret;
@@ -186,7 +186,7 @@ bool fpgadma_rdv_start(struct fpgadma_dp *dp, struct fpgadma_ep *ep,
 		return listed;
 	}
 	n = fpgadma_local_pieces(dp, op, iov, rx->desc, count, recv_len, true,
-				 &sges);
+				 stack, &sges);
 	if (n < 0) {
 		op->err = -n;
 		fpgadma_rdv_done(dp, op);
@@ -194,7 +194,8 @@ bool fpgadma_rdv_start(struct fpgadma_dp *dp, struct fpgadma_ep *ep,
 	}
 	rs = calloc(hdr->nseg ? hdr->nseg : 1, sizeof(*rs));
 	if (!rs) {
-		free(sges);
+		if (sges != stack)
+			free(sges);
 		op->err = FI_ENOMEM;
 		fpgadma_rdv_done(dp, op);
 		return listed;
@@ -206,7 +207,8 @@ bool fpgadma_rdv_start(struct fpgadma_dp *dp, struct fpgadma_ep *ep,
 	}
 	ret = fpgadma_build_wrs(dp, op, FPGADMA_WR_RDMA_READ, 0, sges,
 				(unsigned int)n, rs, hdr->nseg);
-	free(sges);
+	if (sges != stack)
+		free(sges);
 	free(rs);
 	if (ret) {
 		op->err = -ret;

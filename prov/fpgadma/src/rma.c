@@ -125,7 +125,7 @@ static struct fpgadma_txbuf *txbuf_get_progress(struct fpgadma_dp *dp)
 static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 {
 	struct fpgadma_dp *dp = ep->dp;
-	struct fpgadma_sge *sges = NULL, one;
+	struct fpgadma_sge stack[FPGADMA_OP_INLINE_SGES], *sges = NULL, one;
 	struct fpgadma_rseg rseg;
 	struct fpgadma_op *op;
 	struct fpgadma_addr a;
@@ -257,14 +257,15 @@ static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 					(unsigned int)n, &rseg, 1);
 	} else {
 		n = fpgadma_local_pieces(dp, op, r->iov, r->desc, r->count, len,
-					 r->is_read, &sges);
+					 r->is_read, stack, &sges);
 		if (n < 0) {
 			ret = n;
 			goto fail;
 		}
 		ret = fpgadma_build_wrs(dp, op, opcode, wrflags, sges,
 					(unsigned int)n, &rseg, 1);
-		free(sges);
+		if (sges != stack)
+			free(sges);
 	}
 	if (ret)
 		goto fail;
@@ -874,7 +875,7 @@ static ssize_t atomic_common(struct fpgadma_ep *ep, const struct atomic_args *a)
 	} else {
 		/* each buffer one piece, registered through desc or the cache */
 		for (i = 0; i < NPIECES; i++) {
-			struct fpgadma_sge *one = NULL;
+			struct fpgadma_sge stack[FPGADMA_OP_INLINE_SGES], *one;
 			const struct fi_ioc *ioc;
 			struct iovec iov;
 			void *desc = NULL;
@@ -886,10 +887,11 @@ static ssize_t atomic_common(struct fpgadma_ep *ep, const struct atomic_args *a)
 			iov.iov_base = ioc->addr;
 			iov.iov_len = bytes;
 			k = fpgadma_local_pieces(dp, op, &iov, &desc, 1, bytes,
-						 i == PIECE_RESULT, &one);
+						 i == PIECE_RESULT, stack, &one);
 			if (k == 1)
 				sges[i] = one[0];
-			free(one);
+			if (k > 0 && one != stack)
+				free(one);
 			if (k != 1) {
 				ret = k < 0 ? k : -FI_EINVAL;
 				goto fail;
