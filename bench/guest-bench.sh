@@ -4,6 +4,8 @@
 # loaded).  Usage: guest-bench.sh [-q] [--only=STEP,...]
 #   -q            a few sizes and iterations only
 #   --only=LIST   run only these steps (names below; env always runs)
+#   --forward-prov=LIST  the forward step's network providers (default
+#                 tcp,verbs)
 #
 # Steps, each measured in this one boot so their ratios mean something:
 #   env          the guest: kernel, vCPUs, memory, THP mode, the device
@@ -54,6 +56,29 @@
 #   stages       the module's per-stage times (debugfs fpgadma/<dev>/stages,
 #                parameter stage_timing) over a 1 MiB registration loop and
 #                bench_rma's operations of 8 B .. 4 KiB
+#   forward      only in a two-node guest (tests/vm/run-suite.sh --job bench
+#                --config twonode; there it is the default step, and the
+#                result files are named env-twonode.tsv, forward.tsv and
+#                skipped-twonode.tsv so that they sit beside the bench VM's):
+#                per network provider (tcp, then verbs on rxe0) and frame
+#                size (4 KiB, 16 KiB, 64 KiB, 256 KiB, 1 MiB; -q: 4 KiB,
+#                64 KiB, 1 MiB), node a to node b over FI_EP_MSG: first the
+#                network's own limit, upstream's fi_msg_bw -e msg at that
+#                size (node a the client, which sends; a run of about
+#                64 MiB, 16 MiB with -q, in windows of 16 MiB; twice,
+#                spinning and with -c sread, the higher the limit), then
+#                fabtests/fpga_forward zero copy, then --copy, each for 4 s
+#                (2 s with -q), a ring of 8 MiB of frames (32 to 256
+#                slots), node a's FPGA stream paced at twice the
+#                limit just measured (so that the network, not the source,
+#                is what holds it back; the frames the source then drops
+#                are counted, not failures).  The pairing is
+#                tests/vm/guest-twonode.sh's (both nodes run this step and
+#                meet before each run); node a writes forward.tsv: a row
+#                per provider, size and run (limit, zero-copy, copy) with
+#                MB/s and frames/s delivered and verified at node b, the
+#                frames the source produced and lost, and node a's CPU
+#                seconds per GB (user, system)
 # A step whose program or device is missing is skipped with its reason
 # (skipped.tsv).  Every result file is printed between the lines
 # "FPGADMA-BENCH-FILE NAME" and "FPGADMA-BENCH-FILE-END" for
@@ -65,13 +90,23 @@ export FI_PROVIDER_PATH=/usr/lib/fpgadma/libfabric
 
 quick=0
 only=
+fwd_provs="tcp verbs"
 for arg in "$@"; do
 	case $arg in
 	-q|--quick) quick=1 ;;
 	--only=*) only=",${arg#--only=}," ;;
+	--forward-prov=*) fwd_provs=$(echo "${arg#--forward-prov=}" | tr ',' ' ') ;;
 	*) echo "guest-bench: unknown argument $arg"; exit 1 ;;
 	esac
 done
+# A two-node guest (fpgadma.node): the forward step, and result files
+# that do not replace the bench VM's (sfx).
+node=${FPGADMA_NODE:-}
+sfx=
+if [ -n "$node" ]; then
+	sfx=-twonode
+	[ -n "$only" ] || only=,forward,
+fi
 # want STEP: whether STEP runs (--only).
 want() { [ -z "$only" ] || case $only in *",$1,"*) true ;; *) false ;; esac; }
 out=/tmp/bench-results
@@ -95,7 +130,7 @@ emit() {
 
 # skipped STEP REASON
 skipped() {
-	printf '%s\t%s\n' "$1" "$2" >> "$out/skipped.tsv"
+	printf '%s\t%s\n' "$1" "$2" >> "$out/skipped$sfx.tsv"
 	say "SKIP $1: $2"
 }
 
@@ -152,8 +187,9 @@ say "env: the kernel's random generator is seeded (waited $crng_wait s)"
 	printf 'device\t/dev/%s, engine %s\n' "$dev" "$(cat "/sys/class/fpgadma/$dev/engine" 2>/dev/null)"
 	printf 'quick\t%s\n' "$quick"
 	printf 'crng_wait_s\t%s\n' "$crng_wait"
-} > "$out/env.tsv"
-emit env.tsv
+	[ -z "$node" ] || printf 'guest_node\t%s\n' "$node"
+} > "$out/env$sfx.tsv"
+emit "env$sfx.tsv"
 
 # --- rxe: soft-RoCE on the loopback device
 rxe_why=
@@ -176,7 +212,7 @@ else
 fi
 if [ -z "$rxe_why" ]; then
 	say "rxe: $(rdma link show rxe_lo/1 2>&1)"
-else
+elif [ "$rxe_why" != "not asked for (--only)" ]; then
 	skipped rxe "$rxe_why"
 fi
 
@@ -496,6 +532,134 @@ else
 	emit stages.tsv
 fi
 
-[ ! -f "$out/skipped.tsv" ] || emit skipped.tsv
+# --- forwarding between two nodes: the network's limit, zero copy, copy
+# fwd_run NAME CMD...: a run of the pairing (tests/vm/guest-twonode.sh),
+# its output shown and kept in $out/NAME.log; its exit status.
+fwd_run() {
+	f_name=$1
+	shift
+	say "forward: $f_name: $*"
+	{ FPGADMA_TWONODE_CHECK=$f_name timeout -s KILL "$step_limit" "$@" </dev/null 2>&1
+	  echo $? > "$out/.rc"; } | tee "$out/$f_name.log" | sed 's/^/  /'
+	return "$(cat "$out/.rc")"
+}
+# fwd_row PROV SIZE LOG: forward.tsv's row of fpga_forward's
+# "forward-result:" line in LOG (node a's: the sender's, with node b's
+# verdict in it).
+fwd_row() {
+	awk -v prov="$1" -v size="$2" '
+		$1 == "forward-result:" {
+			for (i = 2; i <= NF; i++) { k = $i; sub(/=.*/, "", k); v = $i; sub(/^[^=]*=/, "", v); r[k] = v }
+			printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", prov, size, r["mode"],
+				r["rx_MBps"], r["rx_frames_per_s"], r["verified"], r["rx_secs"], r["produced"],
+				r["lost"], r["cpu_s_per_GB"], r["user_s_per_GB"], r["sys_s_per_GB"],
+				r["copied_per_frame"], r["rate"], r["slots"]
+			found = 1; exit
+		}
+		END { exit !found }' "$3"
+}
+tw=/usr/libexec/fpgadma-twonode/guest-twonode.sh
+if ! want forward; then
+	:
+elif [ -z "$node" ]; then
+	# the bench VM's full run: the second boot measures it
+	[ -z "$only" ] ||
+		skipped forward "not a two-node guest (tests/vm/run-suite.sh --job bench --config twonode runs it)"
+elif [ ! -x "$tw" ]; then
+	skipped forward "$tw is missing (the .net side archive was not appended)"
+elif ! fwd_run bench-setup "$tw" setup; then
+	skipped forward "the link between the nodes could not be set up (above)"
+	status=1
+else
+	if [ "$quick" = 1 ]; then
+		fwd_sizes="4096 65536 1048576" fwd_secs=2 fwd_bytes=16777216
+	else
+		fwd_sizes="4096 16384 65536 262144 1048576" fwd_secs=4 fwd_bytes=67108864
+	fi
+	if [ "$node" = a ]; then
+		{
+			echo "# title: node a's FPGA stream forwarded to node b (fabtests/fpga_forward) against the network's limit (upstream's fi_msg_bw -e msg, node a to node b), same provider, FI_EP_MSG"
+			echo "# limit rows: fi_msg_bw -e msg -W <window> -I <frames>, about $fwd_bytes bytes a run, windows of 16 MiB (at most 256 messages, at least 16), at least 4 windows; MBps as it prints it (10^6 bytes/s); limit-spin: its default completion method (spinning), limit-sread: -c sread (waiting, as fpga_forward does); limit: the higher"
+			echo "# zero-copy and copy rows: fpga_forward for $fwd_secs s, the FPGA paced at twice the limit of the row above (rate, frames/s); MBps and frames_per_s: frames verified at node b over its time from first to last; produced and lost: the FPGA's frames and those it dropped for want of a free slot; cpu, user, sys: node a's forwarding process, seconds per GB forwarded (getrusage; the model's kernel threads that write the frames and the network's own kernel threads not counted)"
+			printf 'prov\tsize\trun\tMBps\tframes_per_s\tframes\tsecs\tproduced\tlost\tcpu_s_per_GB\tuser_s_per_GB\tsys_s_per_GB\tcopied_per_frame\tstream_rate\tslots\n'
+		} > "$out/forward.tsv"
+	fi
+	for prov in $fwd_provs; do
+		for size in $fwd_sizes; do
+			# The limit: fi_msg_bw with node a the client (the
+			# sender).  It sends a window of messages, waits for
+			# them and for the receiver's word, and sends the next:
+			# a window of 16 MiB (at most 256 messages, tcp's queue
+			# depth) keeps that pause small against the window's
+			# time; at least 4 windows.  Twice: spinning on its
+			# completion queues (its default) and waiting in
+			# fi_cq_sread (-c sread, as fpga_forward waits: on one
+			# vCPU a spinning process takes the CPU from the
+			# kernel's network work, soft-RoCE's above all).  The
+			# limit is the higher of the two.
+			win=$((16777216 / size))
+			[ "$win" -le 256 ] || win=256
+			[ "$win" -ge 16 ] || win=16
+			iters=$((fwd_bytes / size))
+			[ "$iters" -ge $((4 * win)) ] || iters=$((4 * win))
+			lim=
+			for cm in spin sread; do
+				fwd_run "bench-limit-$prov-$cm" env FPGADMA_TWONODE_SERVER=b "$tw" fabtest fi_msg_bw \
+					"$prov" "$size" -e msg -I "$iters" -W "$win" -c "$cm"
+				rc=$?
+				[ "$rc" != 77 ] || break
+				if [ "$rc" != 0 ]; then
+					say "forward: fi_msg_bw $prov $size -c $cm failed (exit status $rc)"
+					status=1
+					continue
+				fi
+				# this node's figure (node a's: the sender's)
+				m=$(awk -v n="$node:" '$1 == "result:" && $3 == "node" && $4 == n { print $7; exit }' \
+					"$out/bench-limit-$prov-$cm.log")
+				[ -n "$m" ] || continue
+				[ "$node" != a ] ||
+					printf '%s\t%s\tlimit-%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\n' "$prov" "$size" "$cm" "$m" \
+						"$(awk -v m="$m" -v s="$size" 'BEGIN { printf "%.1f", m * 1e6 / s }')" "$iters" >> "$out/forward.tsv"
+				lim=$(awk -v a="$lim" -v b="$m" 'BEGIN { print (a == "" || b + 0 > a + 0) ? b : a }')
+			done
+			if [ "$rc" = 77 ]; then
+				skipped "forward-$prov" "$(sed -n 's/^SKIP: *//p' "$out/bench-limit-$prov-$cm.log" | tail -n 1)"
+				break
+			fi
+			if [ "$node" = a ] && [ -n "$lim" ]; then
+				printf '%s\t%s\tlimit\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\n' "$prov" "$size" "$lim" \
+					"$(awk -v m="$lim" -v s="$size" 'BEGIN { printf "%.1f", m * 1e6 / s }')" "$iters" >> "$out/forward.tsv"
+			fi
+			# The stream at twice the limit (200 MB/s without one),
+			# at least 50 frames/s; node b ignores -r (the sender
+			# tells it the period).
+			rate=$(awk -v m="${lim:-100}" -v s="$size" 'BEGIN { r = int(2 * m * 1e6 / s + 1); print r < 50 ? 50 : r }')
+			# The sender's ring: 8 MiB of frames, 32 to 256 slots
+			# (tcp's queue depth): small frames need many in flight.
+			slots=$((8388608 / size))
+			[ "$slots" -le 256 ] || slots=256
+			[ "$slots" -ge 32 ] || slots=32
+			for mode in zero-copy copy; do
+				if [ "$mode" = copy ]; then copy=--copy; else copy=; fi
+				# shellcheck disable=SC2086 # $copy is one word or none
+				fwd_run "bench-fwd-$prov-$mode-$size" "$tw" forward "$prov" $copy -f "$size" \
+					-w "$slots" -r "$rate" -t "$fwd_secs" -n 1000000000
+				rc=$?
+				if [ "$rc" = 77 ]; then
+					skipped "forward-$prov-$mode-$size" "$(sed -n 's/^SKIP: *//p' "$out/bench-fwd-$prov-$mode-$size.log" | tail -n 1)"
+				elif [ "$rc" != 0 ]; then
+					say "forward: fpga_forward $prov $mode $size failed (exit status $rc)"
+					status=1
+				elif [ "$node" = a ] && ! fwd_row "$prov" "$size" "$out/bench-fwd-$prov-$mode-$size.log" >> "$out/forward.tsv"; then
+					say "forward: fpga_forward $prov $mode $size printed no forward-result line"
+					status=1
+				fi
+			done
+		done
+	done
+	[ "$node" != a ] || emit forward.tsv
+fi
+
+[ ! -f "$out/skipped$sfx.tsv" ] || emit "skipped$sfx.tsv"
 say "done, status $status"
 exit "$status"

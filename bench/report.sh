@@ -30,6 +30,12 @@
 #   rxe-read.tsv               perftest ib_read_bw / ib_read_lat over rxe
 #   stages.tsv                 the module's per-stage times
 #   skipped.tsv                steps skipped, and why
+#   forward.tsv                the two-node boot (bench/run-bench.sh's
+#                              second): fabtests/fpga_forward zero copy and
+#                              --copy against fi_msg_bw, per network
+#                              provider and frame size; with
+#                              env-twonode.tsv, host-twonode.tsv and
+#                              skipped-twonode.tsv of that boot
 # The report has a header (date, machine, QEMU, guest), one section per
 # measurement with its table and the ratios to its anchor measured in the
 # same VM run (libfpgadma/rxe, fi_read/memcpy, fpgadma/shm (RMA and
@@ -177,6 +183,9 @@ BEGIN {
 	while ((getline line < (dir "/skipped.tsv")) > 0) {
 		split(line, f, "\t"); SKIP[f[1]] = f[2]; NSKIP++
 	}
+	while ((getline line < (dir "/skipped-twonode.tsv")) > 0) {
+		split(line, f, "\t"); SKIP[f[1]] = f[2]; NSKIP++
+	}
 	load("env.tsv", "env", "key"); load("host.tsv", "host", "key")
 	have_reg = load("reg.tsv", "reg", "api,backing,touch,size")
 	have_rma = load("rma-fpga.tsv", "rma", "test,mode,size")
@@ -197,6 +206,8 @@ BEGIN {
 	have_sb = load("stream.tsv", "sb", "size")
 	have_sc = load("stream-fi-copy.tsv", "sc", "size")
 	have_sz = load("stream-fi-zc.tsv", "sz", "size")
+	have_fw = load("forward.tsv", "fw", "prov,size,run")
+	load("env-twonode.tsv", "env2", "key"); load("host-twonode.tsv", "host2", "key")
 
 	print "# fpgadma benchmarks"
 	print ""
@@ -548,6 +559,67 @@ BEGIN {
 		}
 	}
 
+	# ---- forwarding to another node: against the network'\''s own limit
+	section("Forwarding the FPGA'\''s frames to another node")
+	if (!have_fw) print "Not measured: " skipped_why("forward") "."
+	else {
+		printf "Two guests (node a, node b: kernel %s, %s vCPU, %s MiB each, QEMU `%s`; %s s, exit status %s),\n",
+			val("env2", "guest_kernel", "value"), val("env2", "guest_cpus", "value"), val("env2", "guest_mem_mib", "value"),
+			val("host2", "vm", "value"), val("host2", "vm_seconds", "value"), val("host2", "vm_status", "value")
+		print "linked by a virtio NIC each on a QEMU socket netdev (tcp on it, verbs on soft-RoCE rxe0 over it). **limit**: the"
+		print "network'\''s own, upstream'\''s fi_msg_bw -e msg from node a to node b with the same provider and FI_EP_MSG"
+		print "endpoints, in the same boot just before, the higher of two runs: spinning on its completion queues (its"
+		print "default) and waiting in fi_cq_sread (-c sread, as the forwarder waits). **zero copy**: fabtests/fpga_forward, node a'\''s FPGA stream"
+		print "written into a ring registered with fpgadma and the network provider, each frame sent from its slot;"
+		print "**copy**: the same with each frame memcpy'\''d into a send buffer first. The stream is paced at twice"
+		print "the limit, so the network holds it back and the FPGA drops (and counts) what finds no free slot."
+		print "MB/s and frames/s: frames delivered to node b and verified there, every word, over node b'\''s time"
+		print "from its first frame to its last (10^6 bytes/s). CPU: node a'\''s forwarding process, user + system"
+		print "seconds per 10^9 bytes forwarded (the model'\''s kernel threads that write the frames, a real board'\''s"
+		print "DMA, and the network'\''s own kernel threads are not counted). `zc/limit` = zero copy MB/s / limit MB/s."
+		print "‡: the limit measured below the forwarder'\''s rate (fi_msg_bw'\''s window-and-acknowledge loop does not fill"
+		print "the link at this size, so the ratio overstates); †: the source dropped no frame (the stream, not the"
+		print "network, was the limit)."
+		split("tcp verbs", FP, " ")
+		for (a = 1; a <= 2; a++) {
+			pv = FP[a]
+			printf "\n### %s\n\n", pv
+			delete S6; n = 0
+			for (k in SIZES) { split(k, p, SUBSEP); if (p[1] == "fw" && (val("fw", pv "|" p[2] "|limit", "MBps") != "" || val("fw", pv "|" p[2] "|zero-copy", "MBps") != "" || val("fw", pv "|" p[2] "|copy", "MBps") != "")) S6[++n] = p[2] + 0 }
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && S6[j - 1] > S6[j]; j--) { t = S6[j]; S6[j] = S6[j - 1]; S6[j - 1] = t }
+			if (!n) { print "Not measured: " skipped_why("forward-" pv) "."; continue }
+			split("frame|limit MB/s|fi_msg_bw spin / sread MB/s|zero copy MB/s|zero copy frames/s|zc/limit|copy MB/s|copy/limit|frames dropped at the source (zc, copy)|CPU s/GB node a, zero copy (user + sys)|CPU s/GB node a, copy (user + sys)|copy/zc CPU", h, "|")
+			header(h, 12)
+			ext_reset(); nfl = 0; nlow = 0
+			for (i = 1; i <= n; i++) {
+				s = S6[i]; kl = pv "|" s "|limit"; kz = pv "|" s "|zero-copy"; kc = pv "|" s "|copy"
+				lim = val("fw", kl, "MBps"); zm = val("fw", kz, "MBps"); cm = val("fw", kc, "MBps")
+				r = ratio(zm, lim); mark = ""
+				if (r != "" && r > 1.1) { mark = " ‡"; nlow++ }
+				if (zm != "" && val("fw", kz, "lost") + 0 == 0) mark = mark " †"
+				if (mark == "") ext_add(r, s); else if (r != "") nfl++
+				c[1] = human(s); c[2] = num(lim)
+				c[3] = num(val("fw", pv "|" s "|limit-spin", "MBps")) " / " num(val("fw", pv "|" s "|limit-sread", "MBps"))
+				c[4] = num(zm) mark; c[5] = num(val("fw", kz, "frames_per_s"))
+				c[6] = rnum(r); c[7] = num(cm); c[8] = rnum(ratio(cm, lim))
+				c[9] = sprintf("%s of %s, %s of %s", val("fw", kz, "lost") == "" ? "–" : val("fw", kz, "lost"),
+					val("fw", kz, "produced") == "" ? "–" : val("fw", kz, "produced"),
+					val("fw", kc, "lost") == "" ? "–" : val("fw", kc, "lost"), val("fw", kc, "produced") == "" ? "–" : val("fw", kc, "produced"))
+				c[10] = num(val("fw", kz, "cpu_s_per_GB")) " (" num(val("fw", kz, "user_s_per_GB")) " + " num(val("fw", kz, "sys_s_per_GB")) ")"
+				c[11] = num(val("fw", kc, "cpu_s_per_GB")) " (" num(val("fw", kc, "user_s_per_GB")) " + " num(val("fw", kc, "sys_s_per_GB")) ")"
+				c[12] = rnum(ratio(val("fw", kc, "cpu_s_per_GB"), val("fw", kz, "cpu_s_per_GB")))
+				series("fwd-" pv "-limit", s, lim); series("fwd-" pv "-zc", s, zm); series("fwd-" pv "-copy", s, cm)
+				row(c, 12)
+			}
+			done()
+			text = "Goal: forwarding (zero copy) over " pv " at 90% or more of the network'\''s limit at every frame size"
+			if (!NR_) print "\n**not measured**: " text ": no size with both figures" (nfl ? " where the limit is meaningful" : "") "."
+			else printf "\n**%s**: %s: zc/limit %.2f to %.2f over %d %s, lowest at %s%s.\n", (MIN >= 0.9 ? "met" : "missed"),
+				text, MIN, MAX, NR_, NR_ == 1 ? "size" : "sizes", human(MINAT), nfl ? sprintf(" (%d more marked ‡ or † left out)", nfl) : ""
+		}
+		for (i = 1; i <= NNOTE["fw"]; i++) print "\n- " NOTE["fw", i]
+	}
+
 	# ---- host to host
 	section("Host to host: fpgadma against shm and rxe")
 	if (!have_hf && !have_hs && !have_rxe)
@@ -861,6 +933,10 @@ if [ -n "$terminal" ]; then
 	plot stream-bw 'Paced streams: throughput at the highest rate without a drop, against memcpy' 'frame size (bytes)' 'MB/s' xy \
 		stream-MBps-libfpgadma:'libfpgadma (mapped ring)' stream-MBps-fi-copy:'libfabric copy mode (FI_MULTI_RECV)' \
 		stream-MBps-fi-zc:'libfabric zero-copy ring' stream-memcpy:'memcpy of one frame'
+	plot forward-bw 'Forwarding to another node against the network limit (fi_msg_bw), node a to node b' 'frame size (bytes)' 'MB/s' x \
+		fwd-tcp-limit:'tcp: fi_msg_bw' fwd-tcp-zc:'tcp: forward, zero copy' fwd-tcp-copy:'tcp: forward, copy' \
+		fwd-verbs-limit:'verbs (rxe): fi_msg_bw' fwd-verbs-zc:'verbs (rxe): forward, zero copy' \
+		fwd-verbs-copy:'verbs (rxe): forward, copy'
 	plot small-ops 'Small-operation rate: fpgadma, shm, rxe' 'bytes' 'operations/s' xy \
 		rate-fpgadma-host_read:'fpgadma host_read' rate-shm-host_read:'shm host_read' \
 		rate-fpgadma-host_write:'fpgadma host_write' rate-shm-host_write:'shm host_write' \

@@ -75,7 +75,13 @@
  * secs; the sender's also CPU s/GB, user and system apart, and the bytes
  * the CPU copied per frame: 0, or the frame with --copy) and on the sender
  * a summary line: frames forwarded, received and verified by the peer,
- * lost, bytes, rate, CPU time per GB on this node.  Exit status 0, 1 (a failure: wrong frame, unaccounted loss, link
+ * lost, bytes, rate, CPU time per GB on this node; then the same figures
+ * as one line of key=value words for scripts ("forward-result: prov=...
+ * mode=zero-copy|copy frame= slots= rate= frames= verified= bytes= secs= rx_secs=
+ * rx_frames_per_s= rx_MBps= tx_MBps= produced= lost= cpu_s_per_GB=
+ * user_s_per_GB= sys_s_per_GB= copied_per_frame=", the rx_ figures the
+ * receiver's: frames verified there over its time from first frame to
+ * last).  Exit status 0, 1 (a failure: wrong frame, unaccounted loss, link
  * error), 77 (skip: no such provider, no FPGA, no paced stream).
  */
 #include "common.h"
@@ -1263,8 +1269,8 @@ static int run_sender(void)
 	struct fwd w;
 	struct oob_msg m;
 	uint64_t hello[H_NWORDS], end[E_NWORDS], first, n, k, t_start, t_end, t_stop, dev_drops;
-	uint64_t produced, trailing = 0;
-	double u0, s0, u1, s1, cpu, secs, gb;
+	uint64_t produced = 0, trailing = 0;
+	double u0, s0, u1, s1, cpu, secs, gb, rx_secs, rx_fps;
 	size_t len;
 	int ret;
 
@@ -1487,6 +1493,28 @@ static int run_sender(void)
 		       " dropped, FIFO high-water mark %" PRIu32 " of %" PRIu32,
 		       (uint64_t)w.fin.frames, (uint64_t)w.fin.frames_delivered,
 		       (uint64_t)w.fin.drops, w.fin.fifo_hwm, w.fin.fifo_frames);
+	/*
+	 * The same figures as one line of key=value words, for scripts
+	 * (bench/guest-bench.sh): the rate is the receiver's, frames verified
+	 * at the other node over the time from its first frame to its last
+	 * (n frames, n - 1 intervals); produced is what the source made in
+	 * all (the FPGA's frames, or the stand-in's), lost of them the frames
+	 * that never reached the ring.
+	 */
+	rx_secs = (double)m.v[V_USEC] / 1e6;
+	rx_fps = m.v[V_VERIFIED] > 1 && rx_secs > 0 ? (double)(m.v[V_VERIFIED] - 1) / rx_secs : 0.0;
+	printf("forward-result: prov=%s mode=%s frame=%" PRIu32 " slots=%" PRIu32 " rate=%" PRIu64 " frames=%"
+	       PRIu64 " verified=%" PRIu64 " bytes=%" PRIu64 " secs=%.3f rx_secs=%.3f"
+	       " rx_frames_per_s=%.1f rx_MBps=%.3f tx_MBps=%.3f produced=%" PRIu64 " lost=%"
+	       PRIu64 " cpu_s_per_GB=%.4f user_s_per_GB=%.4f sys_s_per_GB=%.4f"
+	       " copied_per_frame=%" PRIu64 "\n", ft_opts.prov, o.copy ? "copy" : "zero-copy",
+	       o.frame_size, o.slots, o.src == SRC_READ ? 0 : o.rate, w.retired, m.v[V_VERIFIED], w.bytes,
+	       secs, rx_secs, rx_fps, rx_fps * o.frame_size / 1e6,
+	       secs > 0 ? (double)w.bytes / secs / 1e6 : 0.0,
+	       o.src == SRC_STREAM ? produced : o.src == SRC_SOFT ? w.soft_next_seq : w.retired,
+	       w.hdrs.lost + trailing,
+	       gb > 0 ? cpu / gb : 0.0, gb > 0 ? (u1 - u0) / gb : 0.0,
+	       gb > 0 ? (s1 - s0) / gb : 0.0, w.retired ? w.copied / w.retired : 0);
 	ft_check(w.retired > 0, "no frame was forwarded");
 	free(w.done);
 	cleanup();

@@ -238,18 +238,22 @@ results() {
 # nodes meet three times: NAME-ready (node a's server listens, or not),
 # NAME-done (node b's client ended: node a gives its server 30 s more)
 # and NAME-result (each learns the other's exit status).  Fails unless
-# this node's program exited 0.
+# this node's program exited 0.  FPGADMA_TWONODE_SERVER=b swaps the roles
+# (node b serves, node a connects): upstream's bandwidth tests send from
+# the client, and the benchmarks measure the link in the direction the
+# forwarder sends, node a to node b (bench/guest-bench.sh).
 pair() {
 	p_name=$1 p_port=$2
 	shift 2
+	p_server=${FPGADMA_TWONODE_SERVER:-a}
 	p_limit=$((150 * scale))
 	# pair_expect=fail: the program must fail cleanly (exit 1, a FAIL:
 	# line saying why), as when the link goes down under it
 	p_expect=${pair_expect:-ok}
 	p_out=$PWD/$p_name.out
 	p_other=unknown p_status='' p_peer=''
-	if [ "$node" = a ]; then
-		echo "node a (server): $*"
+	if [ "$node" = "$p_server" ]; then
+		echo "node $node (server): $*"
 		timeout -s KILL "$p_limit" "$@" > "$p_out" 2>&1 &
 		p_pid=$!
 		p_i=0 p_status=no
@@ -263,7 +267,7 @@ pair() {
 			kill -9 "$p_pid" 2>/dev/null
 			wait "$p_pid"
 			cat "$p_out"
-			fail "node b did not come"
+			fail "the other node did not come"
 		fi
 		if [ "$p_status" = ok ]; then
 			meet "$p_name-done" - $((p_limit + 60)) >/dev/null
@@ -277,8 +281,8 @@ pair() {
 		wait "$p_pid"
 		p_rc=$?
 	else
-		echo "node b (client): $* $peer"
-		p_peer=$(meet "$p_name-ready" ok) || fail "node a did not come"
+		echo "node $node (client): $* $peer"
+		p_peer=$(meet "$p_name-ready" ok) || fail "the other node did not come"
 		if [ "$p_peer" = ok ]; then
 			timeout -s KILL "$p_limit" "$@" "$peer" > "$p_out" 2>&1
 			p_rc=$?
@@ -292,9 +296,9 @@ pair() {
 	cat "$p_out"
 	results "$p_out"
 	echo "node $node: exit status $p_rc; node $( [ "$node" = a ] && echo b || echo a)'s: $p_other"
-	case $node:$p_status$p_peer in
-	a:no*) fail "the server did not listen on port $p_port" ;;
-	b:*no) fail "the server on node a did not listen" ;;
+	case $node=$p_server:$p_status$p_peer in
+	a=a:no*|b=b:no*) fail "the server did not listen on port $p_port" ;;
+	*:*no) fail "the server on node $p_server did not listen" ;;
 	esac
 	if [ "$p_expect" = fail ]; then
 		case $p_rc in

@@ -10,7 +10,9 @@
 #   --job bench        run the benchmarks (bench/guest-bench.sh, with the
 #                      initramfs's .bench side archive appended): the check
 #                      'bench' passes when they ran; bench/run-bench.sh takes
-#                      their results out of the console (use --config bench)
+#                      their results out of the console (use --config bench;
+#                      --config twonode: the forwarding benchmark between the
+#                      two guests, with the .net archive appended too)
 #   --build-dir DIR    the build tree (default: the source tree)
 #   --module FILE      the core module to test, the engines beside it
 #                      (default: kmod/fpgadma_core.ko)
@@ -367,6 +369,22 @@ initrd_bench() {
 	echo "$f"
 }
 
+# initrd_bench_net: initrd_bench's with the two-node checks' side archive
+# (the link's modules, tests/vm/guest-twonode.sh, upstream's fi_msg_bw,
+# fabtests/fpga_forward) appended: the bench job of a two-node
+# configuration (the forward step of bench/guest-bench.sh).
+initrd_bench_net() {
+	local f=$initramfs.with-bench-net b
+	[ -f "$initramfs.net" ] ||
+		die "$initramfs.net not found: the two-node checks' side archive (tests/vm/twonode.list) was not built"
+	b=$(initrd_bench)
+	if [ ! -f "$f" ] || [ "$f" -ot "$b" ]; then
+		cat "$b" "$initramfs.net" > "$f.tmp"
+		mv "$f.tmp" "$f"
+	fi
+	echo "$f"
+}
+
 # Kernel log lines that fail a run (kmemleak reports come as "unreferenced
 # object"; lockdep's as WARNING or BUG, or "INFO: trying to register
 # non-static key" with a call trace; DMA-API debugging's as a WARNING with
@@ -411,7 +429,9 @@ run_config() {
 		fi
 	fi
 	expected=$((${#expected_names[@]} + 3))
-	if [ "$job" = bench ]; then
+	if [ "$job" = bench ] && [ "$cfg_nodes" -gt 1 ]; then
+		initrd=$(initrd_bench_net)
+	elif [ "$job" = bench ]; then
 		initrd=$(initrd_bench)
 	elif [ "$job" = demo ] && [ -f "$initramfs.fabtests" ]; then
 		initrd=$(initrd_demo)
@@ -497,7 +517,7 @@ run_nodes() {
 	local log_a=$log_dir/$cfg-a.log log_b=$log_dir/$cfg-b.log
 	local pid_a='' pid_b='' rc_a=0 rc_b=0 res
 	local -a cmd_a=() cmd_b=()
-	[ "$job" = suite ] || die "configuration $cfg runs the suite only (--job suite)"
+	[ "$job" != demo ] || die "configuration $cfg runs the suite or the benchmarks (--job suite or bench)"
 	# shellcheck disable=SC2064 # the pids as they are now
 	trap 'kill $pid_a $pid_b 2>/dev/null; exit 130' INT TERM
 	for attempt in 1 2 3; do
