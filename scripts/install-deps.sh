@@ -42,6 +42,10 @@ packages=(
 	# and librdmacm serve libfabric's verbs provider), Debian's fi_pingpong
 	# (libfabric-bin), upstream's fi_rma_bw and fi_msg_bw (below)
 	iproute2 ibverbs-providers librdmacm1 libfabric-bin
+	# the two-node MPI check (net-mpi-*): Open MPI's rsh launcher reaches
+	# node b through Debian's small ssh server and client (dropbear,
+	# dbclient, dropbearkey for the test keys made at initramfs build time)
+	dropbear-bin
 	# the upstream conformance run (tests/upstream-fabtests.sh): libfabric's
 	# fabtests from Debian's source package (apt-get source, dpkg-source
 	# unpacking its .tar.xz; the deb-src entry below), or from a git

@@ -23,6 +23,18 @@
 #                                          must end with a clear error
 #                                          (exit 1, a FAIL: line); the link
 #                                          comes back up after
+#   guest-twonode.sh mpi TRANSPORT [ARGS]  an Open MPI job over both nodes
+#                                          (2 ranks each: node a runs
+#                                          mpirun, node b a dropbear server
+#                                          for its rsh launcher), every rank
+#                                          reading its node's FPGA through
+#                                          fpgadma, the data combined with
+#                                          MPI collectives, checked
+#                                          (fabtests/mpi_fpga_reduce ARGS;
+#                                          TRANSPORT tcp: the tcp BTL,
+#                                          ofi-tcp or ofi-verbs: the ofi
+#                                          MTL; the details in
+#                                          tests/vm/twonode-mpi.sh)
 # PROV is tcp or verbs: the RDM tests run tcp;ofi_rxm and verbs;ofi_rxm,
 # a test given -e msg the core provider itself.
 #
@@ -453,8 +465,15 @@ forward|forward-linkdown)
 				check, node, $1, $col["mode"], $c, $col["user-s/GB"], $col["sys-s/GB"], $col["copied-B/frame"], $col["lost"]
 		}' "$PWD/$check.out"
 	;;
+mpi)
+	net_up
+	[ -r "$dir/twonode-mpi.sh" ] || skip "$dir/twonode-mpi.sh is not in the initramfs"
+	# shellcheck source=tests/vm/twonode-mpi.sh
+	. "$dir/twonode-mpi.sh"
+	mpi_check "$@"
+	;;
 *)
-	fail "unknown check '$cmd' (setup, ping, pingpong, fabtest, forward, forward-linkdown)"
+	fail "unknown check '$cmd' (setup, ping, pingpong, fabtest, forward, forward-linkdown, mpi)"
 	;;
 esac
 exit 0

@@ -91,6 +91,12 @@
 # and fi_info; upstream's fabtests that the list runs (fabtest PROG), from
 # the cache of tests/upstream-fabtests.sh, and fabtests/fpga_forward
 # (forward and forward-linkdown lines), in /usr/libexec/fpgadma-twonode/bin.
+# For the MPI check (mpi lines): Open MPI in the .mpi archive with
+# fabtests/mpi_fpga_reduce, and in .net Debian's dropbear and dbclient,
+# keys made with dropbearkey at build time (in <output dir>/twonode-keys),
+# tests/vm/twonode-mpi.sh and the launcher's rsh agent; such a check's
+# line in <output>.configs says net-mpi (the harness appends .fabtests,
+# .mpi and .net).
 # What is not there is left out, saying so, and the checks needing it skip.
 # Its "also NAME" lines add twonode to the configurations of NAME (in
 # <output>.configs).
@@ -745,6 +751,73 @@ add_net_forward() {
 		copy_with_libs "$(resolve_prog fabtests/fpga_forward)" "$net_dir/bin/fpga_forward"
 	fi
 }
+# add_net_mpi: what the MPI check needs (mpi lines; see
+# tests/vm/twonode-mpi.sh), once, or why not in $net_dir/mpi-why (the check
+# skips with it): Open MPI in the .mpi archive (as for the fabtests' MPI
+# tests) with fabtests/mpi_fpga_reduce in $ft_dir; in the .net archive
+# dropbear and dbclient, the test's keys, the guest's script and the rsh
+# agent Open MPI's launcher runs.  The keys are made here with dropbearkey,
+# in the build's output directory next to the initramfs (twonode-keys/,
+# kept across builds), never in the source tree.
+net_mpi_added=no net_mpi_why=
+add_net_mpi() {
+	local keys=$out_dir/twonode-keys
+	[ "$net_mpi_added" = no ] && [ -z "$net_mpi_why" ] || return 0
+	if ! have_openmpi; then
+		net_mpi_why="Open MPI is not there to test (openmpi-bin, or configure found no mpicc)"
+	elif [ ! -x "$build_dir/fabtests/mpi_fpga_reduce" ]; then
+		net_mpi_why="fabtests/mpi_fpga_reduce was not built (configure found no mpicc or no libfabric)"
+	elif [ ! -f "$build_dir/prov/fpgadma/.libs/libfpgadma-fi.so" ] || [ ! -d "$ft_root" ]; then
+		net_mpi_why="the fpgadma provider or the fabtests' side archive was not built"
+	elif ! command -v dropbear >/dev/null || ! command -v dbclient >/dev/null ||
+		! command -v dropbearkey >/dev/null; then
+		net_mpi_why="dropbear, dbclient or dropbearkey is not installed here (dropbear-bin)"
+	fi
+	if [ -n "$net_mpi_why" ]; then
+		mkdir -p "$net_root$net_dir"
+		printf '%s\n' "$net_mpi_why" > "$net_root$net_dir/mpi-why"
+		net_note "the MPI check will skip: $net_mpi_why"
+		return 0
+	fi
+	if [ "$mpi_copied" = no ]; then
+		in_root "$mpi_root" "$base_root" "$ft_root" -- copy_openmpi
+		in_root "$mpi_root" "$base_root" "$ft_root" -- copy_with_libs \
+			"$(resolve_prog fabtests/mpi_pingpong)" "$ft_dir/mpi_pingpong"
+		mpi_copied=yes
+	fi
+	in_root "$mpi_root" "$base_root" "$ft_root" -- copy_with_libs \
+		"$(resolve_prog fabtests/mpi_fpga_reduce)" "$ft_dir/mpi_fpga_reduce"
+	mkdir -p "$keys"
+	[ -f "$keys/host_key" ] || dropbearkey -t ed25519 -f "$keys/host_key" >/dev/null 2>&1 ||
+		die "dropbearkey -t ed25519 -f $keys/host_key failed"
+	[ -f "$keys/id_dropbear" ] || dropbearkey -t ed25519 -f "$keys/id_dropbear" >/dev/null 2>&1 ||
+		die "dropbearkey -t ed25519 -f $keys/id_dropbear failed"
+	dropbearkey -y -f "$keys/id_dropbear" 2>/dev/null | grep '^ssh-' > "$keys/authorized_keys" ||
+		die "dropbearkey -y -f $keys/id_dropbear: no public key line"
+	in_root "$net_root" "$base_root" "$ft_root" -- copy_net_mpi "$keys"
+	net_mpi_added=yes
+}
+# copy_net_mpi KEYS: dropbear, dbclient, the keys of KEYS, the scripts.
+copy_net_mpi() {
+	copy_with_libs "$(command -v dropbear)" /usr/sbin/dropbear
+	copy_with_libs "$(command -v dbclient)" /usr/bin/dbclient
+	install -D -m 0600 "$1/host_key" "$root/etc/dropbear/dropbear_ed25519_host_key"
+	install -D -m 0600 "$1/id_dropbear" "$root/root/.ssh/id_dropbear"
+	install -D -m 0600 "$1/authorized_keys" "$root/root/.ssh/authorized_keys"
+	chmod 0700 "$root/root/.ssh"
+	printf '/bin/sh\n' > "$root/etc/shells"
+	install -D -m 0755 "$src_dir/tests/vm/twonode-mpi.sh" "$root$net_dir/twonode-mpi.sh"
+	# Open MPI's rsh launcher runs its agent as "AGENT HOST COMMAND...":
+	# dbclient with the test's key, no host key check (the keys are
+	# made for this closed link), no pty.
+	cat > "$root$net_dir/twonode-mpi-rsh" <<'EOF_RSH'
+#!/bin/sh
+# the agent of Open MPI's rsh launcher in the two-node MPI check
+# (tests/vm/twonode-mpi.sh, made by tests/vm/mkinitramfs.sh)
+exec dbclient -y -y -T -i /root/.ssh/id_dropbear "$@"
+EOF_RSH
+	chmod 0755 "$root$net_dir/twonode-mpi-rsh"
+}
 # add_twonode LINE: one line of the twonode list.
 net_added=no
 add_twonode() {
@@ -772,7 +845,7 @@ add_twonode() {
 	[ $# -ge 2 ] || die "$twonode_list: no command for $name"
 	case $name in net-*) ;; *) die "$twonode_list: $name: the checks' names start with net-" ;; esac
 	cmd=$2
-	case $cmd in setup|ping|pingpong|fabtest|forward|forward-linkdown) ;; *) die "$twonode_list: $name: unknown command '$cmd'" ;; esac
+	case $cmd in setup|ping|pingpong|fabtest|forward|forward-linkdown|mpi) ;; *) die "$twonode_list: $name: unknown command '$cmd'" ;; esac
 	if [ "$net_added" = no ]; then
 		in_root "$net_root" "$base_root" "$ft_root" -- add_net
 		net_added=yes
@@ -784,6 +857,10 @@ add_twonode() {
 	if [ "$cmd" = forward ] || [ "$cmd" = forward-linkdown ]; then
 		[ $# -ge 3 ] || die "$twonode_list: $name: $cmd PROVIDER [ARGS...]"
 		in_root "$net_root" "$base_root" "$ft_root" -- add_net_forward
+	fi
+	if [ "$cmd" = mpi ]; then
+		[ $# -ge 3 ] || die "$twonode_list: $name: mpi TRANSPORT [ARGS...]"
+		add_net_mpi
 	fi
 	shift
 	mkdir -p "$net_root/tests"
@@ -798,7 +875,12 @@ add_twonode() {
 	chmod 0755 "$w"
 	names+=("$name")
 	printf '%s\n' "$name" >> "$root/tests/vm-tests.list"
-	printf '%s twonode net\n' "$name" >> "$output.configs.tmp"
+	# the MPI check boots with the .mpi archive too (Open MPI)
+	if [ "$cmd" = mpi ] && [ -z "$net_mpi_why" ]; then
+		printf '%s twonode net-mpi\n' "$name" >> "$output.configs.tmp"
+	else
+		printf '%s twonode net\n' "$name" >> "$output.configs.tmp"
+	fi
 }
 if [ "$tests_list" != /dev/null ]; then
 	if [ -z "$twonode_list" ] && [ -r "$src_dir/tests/vm/twonode.list" ]; then

@@ -56,7 +56,8 @@
 #              soft-RoCE (rxe0) on it in each: the net-* checks of
 #              tests/vm/twonode.list (ping, fi_pingpong, upstream's fi_rma_bw
 #              and fi_msg_bw between the nodes over tcp and verbs on rxe0,
-#              with the .net side archive) and the tests that list names
+#              with the .net side archive; an Open MPI job over both
+#              nodes, with .mpi too) and the tests that list names
 #              with 'also', on both nodes; the boot's time limit 1800 s
 # Each test runs in the configurations its list line names
 # (tests/vm-tests.list, fabtests/vm-fabtests.list; <initramfs>.configs), by
@@ -312,7 +313,9 @@ fi
 # initrd_for NAME...: the initramfs that has what tests NAME... need: the
 # base one, or it with side archives appended (built once, next to it):
 # .fabtests, then .mpi, .upstream and .net when a test needs them (.net
-# after .fabtests, when the build has fabtests: libfabric is there).
+# after .fabtests, when the build has fabtests: libfabric is there; the
+# two-node MPI check, need net-mpi, takes all three of .fabtests, .mpi and
+# .net).
 initrd_for() {
 	local t need_ft=no need_mpi=no need_up=no need_net=no f
 	for t in "$@"; do
@@ -324,6 +327,7 @@ initrd_for() {
 			need_net=yes
 			[ ! -f "$initramfs.fabtests" ] || need_ft=yes
 			;;
+		net-mpi) need_net=yes need_mpi=yes need_ft=yes ;;
 		esac
 	done
 	if [ "$need_ft" = no ] && [ "$need_net" = no ]; then echo "$initramfs"; return; fi
