@@ -490,18 +490,11 @@ qemu_cmd() {
 	[ -z "${FPGADMA_VM_QEMU_ARGS:-}" ] || cmd+=($FPGADMA_VM_QEMU_ARGS)
 }
 
-# host_listens PORT: a TCP socket of this machine listens on PORT.
-host_listens() {
-	awk -v p="$(printf '%04X' "$1")" '
-		FNR > 1 && $4 == "0A" { split($2, a, ":"); if (a[2] == p) found = 1 }
-		END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-
-# free_port: a TCP port below the ephemeral range that no socket of this
-# machine uses.
+# free_port: a port below the ephemeral range that no TCP or UDP socket of
+# this machine uses.
 free_port() {
 	local used p
-	used=$(awk 'FNR > 1 { split($2, a, ":"); print a[2] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+	used=$(awk 'FNR > 1 { split($2, a, ":"); print a[2] }' /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 2>/dev/null)
 	for _ in $(seq 50); do
 		p=$((20000 + RANDOM % 12000))
 		grep -qx "$(printf '%04X' "$p")" <<<"$used" || { echo "$p"; return 0; }
@@ -510,14 +503,18 @@ free_port() {
 }
 
 # run_nodes NAME INITRD APPEND: boot the two guests of a two-node
-# configuration, each with a virtio NIC on a QEMU socket netdev: node a
-# listens on a free TCP port of 127.0.0.1, node b connects to it once it
-# listens (QEMU's connect does not wait).  The guests learn their node,
+# configuration, each with a virtio NIC on a QEMU socket netdev in UDP
+# mode: each QEMU sends its guest's frames to the other's port of
+# 127.0.0.1.  Not the TCP mode (listen/connect): a stream stalls for good
+# when the other side stops reading for a while (its guest's receive ring
+# full under soft-RoCE's load, or its link set down), node a's guest then
+# reporting NETDEV WATCHDOG; datagrams that find the other side full are
+# dropped instead, which TCP and soft-RoCE recover from.  The guests learn their node,
 # address and peer from the kernel command line (guest-init.sh); the
 # net-* checks set the link up (tests/vm/guest-twonode.sh).  Each node's
 # console is judged as a run of its own (NAME/a, NAME/b).
 run_nodes() {
-	local cfg=$1 initrd=$2 append=$3 port='' n attempt t0 ta tb
+	local cfg=$1 initrd=$2 append=$3 port='' port_b='' n attempt t0 ta tb
 	local log_a=$log_dir/$cfg-a.log log_b=$log_dir/$cfg-b.log
 	local pid_a='' pid_b='' rc_a=0 rc_b=0 res
 	local -a cmd_a=() cmd_b=()
@@ -526,44 +523,40 @@ run_nodes() {
 	trap 'kill $pid_a $pid_b 2>/dev/null; exit 130' INT TERM
 	for attempt in 1 2 3; do
 		port=$(free_port)
+		port_b=$(free_port)
+		[ "$port" != "$port_b" ] || continue
 		# shellcheck disable=SC2054 # commas belong to QEMU's option syntax
 		qemu_cmd "$initrd" "$append fpgadma.node=a fpgadma.addr=10.77.0.1/24 fpgadma.peer=10.77.0.2" \
-			-netdev "socket,id=link,listen=127.0.0.1:$port" \
+			-netdev "socket,id=link,udp=127.0.0.1:$port_b,localaddr=127.0.0.1:$port" \
 			-device "virtio-net-pci,netdev=link,mac=52:54:00:77:00:01,speed=10000,duplex=full,romfile="
 		cmd_a=("${cmd[@]}")
+		# shellcheck disable=SC2054
 		qemu_cmd "$initrd" "$append fpgadma.node=b fpgadma.addr=10.77.0.2/24 fpgadma.peer=10.77.0.1" \
-			-netdev "socket,id=link,connect=127.0.0.1:$port" \
+			-netdev "socket,id=link,udp=127.0.0.1:$port,localaddr=127.0.0.1:$port_b" \
 			-device "virtio-net-pci,netdev=link,mac=52:54:00:77:00:02,speed=10000,duplex=full,romfile="
 		cmd_b=("${cmd[@]}")
-		[ "$attempt" -gt 1 ] || echo "config $cfg: booting ${kernel##*/} (2 guests, each -m $mem -smp $smp${cfg_append:+, $cfg_append}), linked by 127.0.0.1:$port; consoles in ${log_a#"$build_dir"/}, ${log_b#"$build_dir"/}"
+		[ "$attempt" -gt 1 ] || echo "config $cfg: booting ${kernel##*/} (2 guests, each -m $mem -smp $smp${cfg_append:+, $cfg_append}), linked by UDP 127.0.0.1:$port <-> 127.0.0.1:$port_b; consoles in ${log_a#"$build_dir"/}, ${log_b#"$build_dir"/}"
 		{ printf '#'; printf ' %q' "${cmd_a[@]}"; printf '\n'; } > "$log_a"
 		{ printf '#'; printf ' %q' "${cmd_b[@]}"; printf '\n'; } > "$log_b"
 		t0=$(date +%s)
 		"${cmd_a[@]}" < /dev/null >> "$log_a" 2>&1 &
 		pid_a=$!
-		for _ in $(seq 600); do
-			! host_listens "$port" || break
-			kill -0 "$pid_a" 2>/dev/null || break
-			sleep 0.1
-		done
-		host_listens "$port" && break
-		# Node a is gone (a taken port, another socket got it first:
-		# retry), or it never listened.
-		kill "$pid_a" 2>/dev/null || true
-		wait "$pid_a" || rc_a=$?
-		grep -q 'Address already in use' "$log_a" || break
-		rc_a=0
-	done
-	if host_listens "$port"; then
 		"${cmd_b[@]}" < /dev/null >> "$log_b" 2>&1 &
 		pid_b=$!
+		sleep 2
+		if kill -0 "$pid_a" 2>/dev/null && kill -0 "$pid_b" 2>/dev/null; then
+			break
+		fi
+		# A QEMU gone at once: a taken port (another socket got it
+		# first: retry), or another failure.
+		kill "$pid_a" "$pid_b" 2>/dev/null || true
+		wait "$pid_a" || rc_a=$?
 		wait "$pid_b" || rc_b=$?
-		tb=$(date +%s)
-	else
-		echo "# node b not booted: node a's QEMU did not listen on 127.0.0.1:$port" >> "$log_b"
-		rc_b=1
-		tb=$(date +%s)
-	fi
+		grep -q 'Address already in use' "$log_a" "$log_b" || break
+		rc_a=0 rc_b=0
+	done
+	wait "$pid_b" || rc_b=$?
+	tb=$(date +%s)
 	if [ -n "$pid_a" ] && kill -0 "$pid_a" 2>/dev/null; then
 		wait "$pid_a" || rc_a=$?
 	fi
