@@ -604,8 +604,19 @@ static void fuzz_stream_id(struct fuzzer *f, int fd, bool stop, uint32_t id, boo
 			bad = true;
 		}
 	}
-	if (!ours && chance(f, 8))
+	if (!ours && chance(f, 8)) {
 		arg = rand_arg(f, stop ? sizeof(*sp) : sizeof(*sq), &readable);
+		/*
+		 * A STOP read from shifted scratch on the shared context can
+		 * name the other thread's stream (an id byte, or drain_ms, as
+		 * stream_id) and stop it under that thread: there, only
+		 * arguments the kernel cannot read.
+		 */
+		if (stop && fd == fd_a && readable) {
+			arg = f->scratch;
+			readable = true;
+		}
+	}
 	r = do_ioctl(fd, stop ? FPGADMA_IOC_STREAM_STOP : FPGADMA_IOC_STREAM_STATS, arg, &err);
 	if (readable && arg == f->scratch) {
 		if (bad && !(r == -1 && err == EINVAL))
