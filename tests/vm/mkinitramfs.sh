@@ -428,7 +428,7 @@ have_openmpi() {
 up_dir=/usr/libexec/fpgadma-upstream-fabtests
 up_state='' up_why=''
 find_upstream() {
-	local out rc=0
+	local out='' rc=0
 	[ -z "$up_state" ] || return 0
 	up_state=no
 	if [ -n "$up_prefix" ]; then
