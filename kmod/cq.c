@@ -118,7 +118,14 @@ static void fpgadma_cq_write(struct fpgadma_ctx *ctx,
 		/* Pairs with the process's load-acquire of the tail: CQE first. */
 		smp_store_release(ctx->tail, ctx->cq_tail);
 	}
-	wake_up_interruptible(&ctx->cq_wait);
+	/*
+	 * Only a process asleep in poll() needs the wake-up's lock; one
+	 * that spins on the mapped ring does not.  The barrier in
+	 * wq_has_sleeper() pairs with the one fpgadma_poll() puts between
+	 * queueing itself and reading the tail.
+	 */
+	if (wq_has_sleeper(&ctx->cq_wait))
+		wake_up_interruptible(&ctx->cq_wait);
 }
 
 /**
@@ -176,8 +183,9 @@ void fpgadma_work_done(struct fpgadma_wqe *work, u32 status, u64 bytes)
 
 	spin_lock_irqsave(&ctx->cq_lock, irqflags);
 	fpgadma_cq_write(ctx, &cqe);
-	ctx->inflight--;
-	wake_up_all(&ctx->idle_wait);
+	/* Only fpgadma_ctx_drain() waits, and only for the last one. */
+	if (!--ctx->inflight && wq_has_sleeper(&ctx->idle_wait))
+		wake_up_all(&ctx->idle_wait);
 	spin_unlock_irqrestore(&ctx->cq_lock, irqflags);
 	/* The context may be gone now; the device is not. */
 	kfree(work);

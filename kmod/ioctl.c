@@ -285,6 +285,12 @@ static __poll_t fpgadma_poll(struct file *file, poll_table *wait)
 
 	poll_wait(file, &ctx->cq_wait, wait);
 	poll_wait(file, &ctx->mon_wait, wait);
+	/*
+	 * Queued before the tail is read: pairs with the barrier of
+	 * wq_has_sleeper() in the CQE's writer, which wakes only a queue
+	 * with sleepers.
+	 */
+	smp_mb();
 	mask = fpgadma_ctx_cq_ready(ctx) ? EPOLLIN | EPOLLRDNORM : 0;
 	if (fpgadma_mon_pending(ctx))
 		mask |= EPOLLPRI;
