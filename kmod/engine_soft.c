@@ -82,7 +82,8 @@ MODULE_PARM_DESC(stream_fifo_frames, "Default FIFO depth of a paced stream in fr
  * @pdev:	the platform device DMA is mapped for.
  * @mem:	on-board memory.
  * @stream_pos:	bytes of the stream delivered so far (runner only).
- * @lock:	protects @queue and @busy.
+ * @lock:	protects @queue and @busy; process context only (POST, the
+ *		worker, the flush), so interrupts stay on.
  * @queue:	submitted work, in order.
  * @busy:	a runner (the worker, or a poster running one WR inline) owns
  *		the engine: nobody else may start work.
@@ -663,7 +664,7 @@ static void soft_run(struct work_struct *w)
 	bool owner = false;
 
 	for (;;) {
-		spin_lock_irq(&soft->lock);
+		spin_lock(&soft->lock);
 		work = NULL;
 		if (owner || !soft->busy) {
 			work = list_first_entry_or_null(&soft->queue,
@@ -673,7 +674,7 @@ static void soft_run(struct work_struct *w)
 			owner = work;
 			soft->busy = owner;
 		}
-		spin_unlock_irq(&soft->lock);
+		spin_unlock(&soft->lock);
 		if (!work)
 			return;
 		soft_run_work(soft, work);
@@ -692,16 +693,15 @@ static void soft_submit(struct fpgadma_dev *fdev, struct fpgadma_wqe *work)
 {
 	struct fpgadma_soft *soft = container_of(fdev, struct fpgadma_soft, fdev);
 	bool run_inline;
-	unsigned long flags;
 
-	spin_lock_irqsave(&soft->lock, flags);
+	spin_lock(&soft->lock);
 	run_inline = !soft->busy && list_empty(&soft->queue) &&
 		     work->length <= READ_ONCE(inline_max);
 	if (run_inline)
 		soft->busy = true;
 	else
 		list_add_tail(&work->node, &soft->queue);
-	spin_unlock_irqrestore(&soft->lock, flags);
+	spin_unlock(&soft->lock);
 	if (!run_inline) {
 		queue_work(soft->wq, &soft->run);
 		return;
@@ -709,11 +709,11 @@ static void soft_submit(struct fpgadma_dev *fdev, struct fpgadma_wqe *work)
 
 	soft_run_work(soft, work);
 
-	spin_lock_irqsave(&soft->lock, flags);
+	spin_lock(&soft->lock);
 	soft->busy = false;
 	if (!list_empty(&soft->queue))
 		queue_work(soft->wq, &soft->run);
-	spin_unlock_irqrestore(&soft->lock, flags);
+	spin_unlock(&soft->lock);
 }
 
 /*
@@ -728,9 +728,9 @@ static void soft_flush(struct fpgadma_dev *fdev)
 	struct fpgadma_wqe *work, *tmp;
 	LIST_HEAD(flushed);
 
-	spin_lock_irq(&soft->lock);
+	spin_lock(&soft->lock);
 	list_splice_init(&soft->queue, &flushed);
-	spin_unlock_irq(&soft->lock);
+	spin_unlock(&soft->lock);
 	flush_workqueue(soft->wq);
 	list_for_each_entry_safe(work, tmp, &flushed, node) {
 		list_del(&work->node);
