@@ -364,8 +364,22 @@ int fpgadma_build_wrs(struct fpgadma_dp *dp, struct fpgadma_op *op,
 	struct fpgadma_wr *wrs;
 	struct fpgadma_sge *out;
 
-	wr_walk(sges, nsge, rsegs, nrseg, dp->max_sge, NULL, NULL, &nwr, &nout);
 	op_wrs_release(op);
+	if (nsge == 1 && nrseg == 1 && sges[0].length &&
+	    sges[0].length <= rsegs[0].len) {
+		/* one piece to one segment (most small RMAs): wr_walk's result */
+		wrs = &op->wr_inl;
+		out = op->sge_inl;
+		memset(wrs, 0, sizeof(*wrs));
+		out[0] = sges[0];
+		wrs->dev_addr = rsegs[0].addr;
+		wrs->sg_list = (uint64_t)(uintptr_t)out;
+		wrs->num_sge = 1;
+		wrs->rkey = rsegs[0].rkey;
+		nwr = 1;
+		goto fill;
+	}
+	wr_walk(sges, nsge, rsegs, nrseg, dp->max_sge, NULL, NULL, &nwr, &nout);
 	if (!nwr) {
 		/* a zero-length transfer: one WR without pieces */
 		wrs = &op->wr_inl;
@@ -393,6 +407,7 @@ int fpgadma_build_wrs(struct fpgadma_dp *dp, struct fpgadma_op *op,
 		wr_walk(sges, nsge, rsegs, nrseg, dp->max_sge, wrs, out, &nwr,
 			&nout);
 	}
+fill:
 	for (i = 0; i < nwr; i++) {
 		wrs[i].wr_id = (uint64_t)(uintptr_t)&op->w;
 		wrs[i].opcode = opcode;
