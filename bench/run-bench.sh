@@ -148,7 +148,8 @@ host_tsv() {
 	printf 'mem_mib\t%s\n' "$(awk '/^MemTotal/ { print int($2 / 1024) }' /proc/meminfo)"
 	printf 'host_kernel\t%s\n' "$(uname -r)"
 	printf 'qemu\t%s\n' "$("$qemu" --version 2>/dev/null | head -n 1)"
-	printf 'vm\t%s\n' "$(sed -n '1s/^# //p' "$1" | grep -o -- '-m [^ ]* -smp [^ ]*' || true)"
+	# (the console's first line is the command, printf %q's: \, for ,)
+	printf 'vm\t%s\n' "$({ sed -n '1s/^# //p' "$1" | grep -o -- '-m [^ ]* -smp [^ ]*' || true; } | sed 's/\\,/,/g')"
 	printf 'vm_seconds\t%s\n' "$2"
 	printf 'vm_status\t%s\n' "$3"
 	printf 'quick\t%s\n' "$quick"

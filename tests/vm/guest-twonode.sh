@@ -147,9 +147,10 @@ net_up() {
 
 # link_back_or_skip: after a link-fault check of this boot, the peer must
 # answer ping within 30 s.  When it does not, the virtual link itself has
-# not come back: QEMU's socket netdev sometimes keeps node a's transmit
-# queue stalled after node b's link went down under load (node a's kernel
-# then reports NETDEV WATCHDOG), which nothing in the guests can undo, so
+# not come back.  A transmit queue that QEMU no longer served (a lost
+# virtio notification; node a's kernel reporting NETDEV WATCHDOG) did
+# that, before run-suite.sh gave the twonode guests maxcpus=2, and
+# nothing in the guests can undo it; should the link still not come back,
 # the check skips saying so (pin-balance still runs after the suite).
 link_back_or_skip() {
 	[ -f "$state/linkdown-done" ] || return 0
@@ -159,7 +160,7 @@ link_back_or_skip() {
 		lb_i=$((lb_i + 1))
 	done
 	dmesg | grep "NETDEV WATCHDOG" | tail -n 2
-	skip "the virtual link did not come back after the link-fault checks: the peer does not answer ping for 30 s (QEMU's socket netdev stalls a transmit queue after a guest's link went down under load; node a's kernel log says NETDEV WATCHDOG)"
+	skip "the virtual link did not come back after the link-fault checks: the peer does not answer ping for 30 s (a transmit queue QEMU no longer serves shows as NETDEV WATCHDOG in a node's kernel log)"
 }
 
 net_setup() {

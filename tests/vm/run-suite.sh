@@ -49,10 +49,11 @@
 #              (upstream's fabtests: tests/upstream-fabtests.sh builds them
 #              once); a test's time limit 3600 s, the boot's 4200 s (not in
 #              the default list)
-#   twonode    two guests, node a and node b, each 1 GiB, 1 vCPU, linked by
-#              a virtual Ethernet between their QEMU processes (virtio-net,
-#              QEMU's socket netdev: node a listens on a free TCP port of
-#              127.0.0.1, node b connects; 10.77.0.1/24 and 10.77.0.2/24),
+#   twonode    two guests, node a and node b, each 1 GiB, 1 vCPU (QEMU
+#              -smp 1,maxcpus=2: see config_setup), linked by a virtual
+#              Ethernet between their QEMU processes (virtio-net, QEMU's
+#              socket netdev in UDP mode: each QEMU sends to the other's
+#              free UDP port of 127.0.0.1; 10.77.0.1/24 and 10.77.0.2/24),
 #              soft-RoCE (rxe0) on it in each: the net-* checks of
 #              tests/vm/twonode.list (ping, fi_pingpong, upstream's fi_rma_bw
 #              and fi_msg_bw between the nodes over tcp and verbs on rxe0,
@@ -201,7 +202,20 @@ config_setup() {
 	twonode)
 		# Two guests of 1 vCPU each (on the 2-core build machine) and a
 		# link between them (run_nodes); their programs' time limits
-		# are their own (tests/vm/guest-twonode.sh).
+		# are their own (tests/vm/guest-twonode.sh).  maxcpus=2, a
+		# second vCPU that is never plugged in: TCG translates a guest
+		# that can have only one vCPU without its memory barriers
+		# (mfence and lock-prefixed instructions become plain code, as
+		# no other vCPU could tell), yet QEMU's own thread that serves
+		# the virtio NIC's rings works on them beside the vCPU, and
+		# virtio's notification handshake needs those barriers.
+		# Without them the host lets the guest's load of QEMU's event
+		# index pass its store of the ring's index: a kick is lost,
+		# QEMU waits for the next one, the guest (its kick given, as it
+		# believes) waits for QEMU, and the transmit queue never moves
+		# again (node a's kernel: NETDEV WATCHDOG ... transmit queue 0
+		# timed out), now and then under soft-RoCE's load.
+		smp=1,maxcpus=2
 		cfg_nodes=2
 		cfg_boot_timeout=1800
 		;;
@@ -499,17 +513,18 @@ free_port() {
 		p=$((20000 + RANDOM % 12000))
 		grep -qx "$(printf '%04X' "$p")" <<<"$used" || { echo "$p"; return 0; }
 	done
-	die "no free TCP port found for the link between the guests"
+	die "no free port found for the link between the guests"
 }
 
 # run_nodes NAME INITRD APPEND: boot the two guests of a two-node
 # configuration, each with a virtio NIC on a QEMU socket netdev in UDP
 # mode: each QEMU sends its guest's frames to the other's port of
-# 127.0.0.1.  Not the TCP mode (listen/connect): a stream stalls for good
-# when the other side stops reading for a while (its guest's receive ring
-# full under soft-RoCE's load, or its link set down), node a's guest then
-# reporting NETDEV WATCHDOG; datagrams that find the other side full are
-# dropped instead, which TCP and soft-RoCE recover from.  The guests learn their node,
+# 127.0.0.1.  Datagrams that find the other side's receive ring full (under
+# soft-RoCE's load, or its link set down) are dropped, which TCP and
+# soft-RoCE recover from, rather than held back as a stream (the TCP mode)
+# holds them.  The transmit queue that stalled for good under load (NETDEV
+# WATCHDOG), in either mode, was a lost virtio notification, not the
+# socket: see the twonode case of config_setup.  The guests learn their node,
 # address and peer from the kernel command line (guest-init.sh); the
 # net-* checks set the link up (tests/vm/guest-twonode.sh).  Each node's
 # console is judged as a run of its own (NAME/a, NAME/b).
