@@ -27,9 +27,7 @@
 #              link's subnet only, vader (shared memory) within a node.
 #              ofi-tcp, ofi-verbs: cm with the ofi MTL on libfabric's
 #              tcp;ofi_rxm or verbs;ofi_rxm (soft-RoCE rxe0 on the link;
-#              skips without it), within a node too (ofi-verbs is not in
-#              the list: it passed alone, but hung once in a whole run of
-#              the configuration, after the forwarder's link-down checks);
+#              skips without it), within a node too;
 #              each rank's log line
 #              of what the MTL took (mtl_base_verbose: the domain of the
 #              one provider allowed, the link's interface or rxe0) must be
