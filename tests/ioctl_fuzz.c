@@ -612,10 +612,8 @@ static void fuzz_stream_id(struct fuzzer *f, int fd, bool stop, uint32_t id, boo
 		 * stream_id) and stop it under that thread: there, only
 		 * arguments the kernel cannot read.
 		 */
-		if (stop && fd == fd_a && readable) {
+		if (stop && fd == fd_a && readable)
 			arg = f->scratch;
-			readable = true;
-		}
 	}
 	r = do_ioctl(fd, stop ? FPGADMA_IOC_STREAM_STOP : FPGADMA_IOC_STREAM_STATS, arg, &err);
 	if (readable && arg == f->scratch) {
