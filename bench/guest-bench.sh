@@ -6,6 +6,11 @@
 #   --only=LIST   run only these steps (names below; env always runs)
 #   --forward-prov=LIST  the forward step's network providers (default
 #                 tcp,verbs)
+#   --forward-rounds=N   the forward step's rounds (default 3, 1 with -q)
+#   --forward-sizes=LIST the forward step's frame sizes (bytes, default
+#                 4096,16384,65536,262144,1048576; -q 4096,65536,1048576)
+#   --forward-slots=N    the sender's ring: N slots at every size (default
+#                 8 MiB of frames, 32 to 256 slots)
 #
 # Steps, each measured in this one boot so their ratios mean something:
 #   env          the guest: kernel, vCPUs, memory, THP mode, the device
@@ -72,13 +77,17 @@
 #                slots), node a's FPGA stream paced at twice the
 #                limit just measured (so that the network, not the source,
 #                is what holds it back; the frames the source then drops
-#                are counted, not failures).  The pairing is
+#                are counted, not failures).  All of it in rounds (3, 1
+#                with -q), a round every size once: one run moves by more
+#                than the goal's margin on this machine, the median of
+#                three much less.  The pairing is
 #                tests/vm/guest-twonode.sh's (both nodes run this step and
 #                meet before each run); node a writes forward.tsv: a row
-#                per provider, size and run (limit, zero-copy, copy) with
-#                MB/s and frames/s delivered and verified at node b, the
-#                frames the source produced and lost, and node a's CPU
-#                seconds per GB (user, system)
+#                per provider, size, run (limit, zero-copy, copy) and round
+#                (RUN#R) with MB/s and frames/s delivered and verified at
+#                node b, the frames the source produced and lost, and node
+#                a's CPU seconds per GB (user, system); then the rows of
+#                the medians (RUN alone)
 # A step whose program or device is missing is skipped with its reason
 # (skipped.tsv).  Every result file is printed between the lines
 # "FPGADMA-BENCH-FILE NAME" and "FPGADMA-BENCH-FILE-END" for
@@ -91,11 +100,21 @@ export FI_PROVIDER_PATH=/usr/lib/fpgadma/libfabric
 quick=0
 only=
 fwd_provs="tcp verbs"
+fwd_rounds=
+fwd_sizes_arg=
+fwd_slots=
 for arg in "$@"; do
 	case $arg in
 	-q|--quick) quick=1 ;;
 	--only=*) only=",${arg#--only=}," ;;
 	--forward-prov=*) fwd_provs=$(echo "${arg#--forward-prov=}" | tr ',' ' ') ;;
+	--forward-sizes=*) fwd_sizes_arg=$(echo "${arg#--forward-sizes=}" | tr ',' ' ') ;;
+	--forward-slots=*) fwd_slots=${arg#--forward-slots=} ;;
+	--forward-rounds=*)
+		fwd_rounds=${arg#--forward-rounds=}
+		case $fwd_rounds in
+		''|*[!0-9]*|0) echo "guest-bench: --forward-rounds wants a number of 1 or more, not '$fwd_rounds'"; exit 1 ;;
+		esac ;;
 	*) echo "guest-bench: unknown argument $arg"; exit 1 ;;
 	esac
 done
@@ -543,20 +562,55 @@ fwd_run() {
 	  echo $? > "$out/.rc"; } | tee "$out/$f_name.log" | sed 's/^/  /'
 	return "$(cat "$out/.rc")"
 }
-# fwd_row PROV SIZE LOG: forward.tsv's row of fpga_forward's
+# fwd_row PROV SIZE SUFFIX LOG: forward.tsv's row of fpga_forward's
 # "forward-result:" line in LOG (node a's: the sender's, with node b's
-# verdict in it).
+# verdict in it), its run the mode followed by SUFFIX (#ROUND).
 fwd_row() {
-	awk -v prov="$1" -v size="$2" '
+	awk -v prov="$1" -v size="$2" -v sfx="$3" '
 		$1 == "forward-result:" {
 			for (i = 2; i <= NF; i++) { k = $i; sub(/=.*/, "", k); v = $i; sub(/^[^=]*=/, "", v); r[k] = v }
-			printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", prov, size, r["mode"],
+			printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", prov, size, r["mode"] sfx,
 				r["rx_MBps"], r["rx_frames_per_s"], r["verified"], r["rx_secs"], r["produced"],
 				r["lost"], r["cpu_s_per_GB"], r["user_s_per_GB"], r["sys_s_per_GB"],
 				r["copied_per_frame"], r["rate"], r["slots"]
 			found = 1; exit
 		}
-		END { exit !found }' "$3"
+		END { exit !found }' "$4"
+}
+# fwd_medians PROV FILE: the rows without # of PROV, from its rows RUN#R
+# in FILE: for limit-spin and limit-sread the median MBps of the rounds;
+# for limit the higher of those two; for zero-copy and copy the whole row
+# of the round with the median MBps.  With an even number of rounds the
+# lower of the two middle ones.
+fwd_medians() {
+	awk -F '\t' -v OFS='\t' -v prov="$1" '
+		$1 == prov && $3 ~ /#[0-9]+$/ {
+			run = $3; sub(/#.*/, "", run)
+			if (run == "limit") next
+			k = $2 SUBSEP run; n = ++N[k]; V[k, n] = $4 + 0; L[k, n] = $0
+			if (!($2 in SEEN)) { SEEN[$2] = 1; S[++ns] = $2 }
+		}
+		function med(k,    n, i, j, t, idx) {
+			n = N[k]
+			for (i = 1; i <= n; i++) idx[i] = i
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && V[k, idx[j - 1]] > V[k, idx[j]]; j--) { t = idx[j]; idx[j] = idx[j - 1]; idx[j - 1] = t }
+			return idx[int((n + 1) / 2)]
+		}
+		END {
+			for (i = 1; i <= ns; i++) {
+				s = S[i]; lim = ""
+				split("limit-spin limit-sread zero-copy copy", R, " ")
+				for (r = 1; r <= 4; r++) {
+					k = s SUBSEP R[r]
+					if (!N[k]) continue
+					split(L[k, med(k)], f, "\t"); f[3] = R[r]
+					line = f[1]; for (c = 2; c <= 15; c++) line = line OFS f[c]
+					print line
+					if (r <= 2 && (lim == "" || f[4] + 0 > lim + 0)) { lim = f[4]; limrow = line }
+				}
+				if (lim != "") { sub(/\tlimit-(spin|sread)\t/, "\tlimit\t", limrow); print limrow }
+			}
+		}' "$2"
 }
 tw=/usr/libexec/fpgadma-twonode/guest-twonode.sh
 if ! want forward; then
@@ -576,86 +630,105 @@ else
 	else
 		fwd_sizes="4096 16384 65536 262144 1048576" fwd_secs=4 fwd_bytes=67108864
 	fi
+	[ -z "$fwd_sizes_arg" ] || fwd_sizes=$fwd_sizes_arg
+	if [ -z "$fwd_rounds" ]; then
+		if [ "$quick" = 1 ]; then fwd_rounds=1; else fwd_rounds=3; fi
+	fi
 	if [ "$node" = a ]; then
 		{
 			echo "# title: node a's FPGA stream forwarded to node b (fabtests/fpga_forward) against the network's limit (upstream's fi_msg_bw -e msg, node a to node b), same provider, FI_EP_MSG"
-			echo "# limit rows: fi_msg_bw -e msg -W <window> -I <frames>, about $fwd_bytes bytes a run, windows of 16 MiB (at most 256 messages, at least 16), at least 4 windows; MBps as it prints it (10^6 bytes/s); limit-spin: its default completion method (spinning), limit-sread: -c sread (waiting, as fpga_forward does); limit: the higher"
-			echo "# zero-copy and copy rows: fpga_forward for $fwd_secs s, the FPGA paced at twice the limit of the row above (rate, frames/s); MBps and frames_per_s: frames verified at node b over its time from first to last; produced and lost: the FPGA's frames and those it dropped for want of a free slot; cpu, user, sys: node a's forwarding process, seconds per GB forwarded (getrusage; the model's kernel threads that write the frames and the network's own kernel threads not counted)"
+			echo "# rounds: $fwd_rounds; a round measures every size once (limit, zero copy, copy); rows named RUN#R are round R's, rows without # the median of the rounds"
+			echo "# limit rows: fi_msg_bw -e msg -W <window> -I <frames>, about $fwd_bytes bytes a run, windows of 16 MiB (at most 256 messages, at least 16), at least 4 windows; MBps as it prints it (10^6 bytes/s); limit-spin: its default completion method (spinning), limit-sread: -c sread (waiting, as fpga_forward does); limit: the higher (of a round's two; without #, of the two medians)"
+			echo "# zero-copy and copy rows: fpga_forward for $fwd_secs s, the FPGA paced at twice the round's limit (rate, frames/s); MBps and frames_per_s: frames verified at node b over its time from first to last; produced and lost: the FPGA's frames and those it dropped for want of a free slot; cpu, user, sys: node a's forwarding process, seconds per GB forwarded (getrusage; the model's kernel threads that write the frames and the network's own kernel threads not counted); without #: the round of the median MBps, all its figures"
 			printf 'prov\tsize\trun\tMBps\tframes_per_s\tframes\tsecs\tproduced\tlost\tcpu_s_per_GB\tuser_s_per_GB\tsys_s_per_GB\tcopied_per_frame\tstream_rate\tslots\n'
 		} > "$out/forward.tsv"
 	fi
+	# fwd_limit_row PROV SIZE RUN MBPS ITERS: a limit row of forward.tsv.
+	fwd_limit_row() {
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\n' "$1" "$2" "$3" "$4" \
+			"$(awk -v m="$4" -v s="$2" 'BEGIN { printf "%.1f", m * 1e6 / s }')" "$5" >> "$out/forward.tsv"
+	}
 	for prov in $fwd_provs; do
-		for size in $fwd_sizes; do
-			# The limit: fi_msg_bw with node a the client (the
-			# sender).  It sends a window of messages, waits for
-			# them and for the receiver's word, and sends the next:
-			# a window of 16 MiB (at most 256 messages, tcp's queue
-			# depth) keeps that pause small against the window's
-			# time; at least 4 windows.  Twice: spinning on its
-			# completion queues (its default) and waiting in
-			# fi_cq_sread (-c sread, as fpga_forward waits: on one
-			# vCPU a spinning process takes the CPU from the
-			# kernel's network work, soft-RoCE's above all).  The
-			# limit is the higher of the two.
-			win=$((16777216 / size))
-			[ "$win" -le 256 ] || win=256
-			[ "$win" -ge 16 ] || win=16
-			iters=$((fwd_bytes / size))
-			[ "$iters" -ge $((4 * win)) ] || iters=$((4 * win))
-			lim=
-			for cm in spin sread; do
-				fwd_run "bench-limit-$prov-$cm" env FPGADMA_TWONODE_SERVER=b "$tw" fabtest fi_msg_bw \
-					"$prov" "$size" -e msg -I "$iters" -W "$win" -c "$cm"
-				rc=$?
-				[ "$rc" != 77 ] || break
-				if [ "$rc" != 0 ]; then
-					say "forward: fi_msg_bw $prov $size -c $cm failed (exit status $rc)"
-					status=1
-					continue
-				fi
-				# this node's figure (node a's: the sender's)
-				m=$(awk -v n="$node:" '$1 == "result:" && $3 == "node" && $4 == n { print $7; exit }' \
-					"$out/bench-limit-$prov-$cm.log")
-				[ -n "$m" ] || continue
-				[ "$node" != a ] ||
-					printf '%s\t%s\tlimit-%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\n' "$prov" "$size" "$cm" "$m" \
-						"$(awk -v m="$m" -v s="$size" 'BEGIN { printf "%.1f", m * 1e6 / s }')" "$iters" >> "$out/forward.tsv"
-				lim=$(awk -v a="$lim" -v b="$m" 'BEGIN { print (a == "" || b + 0 > a + 0) ? b : a }')
-			done
-			if [ "$rc" = 77 ]; then
-				skipped "forward-$prov" "$(sed -n 's/^SKIP: *//p' "$out/bench-limit-$prov-$cm.log" | tail -n 1)"
-				break
-			fi
-			if [ "$node" = a ] && [ -n "$lim" ]; then
-				printf '%s\t%s\tlimit\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\n' "$prov" "$size" "$lim" \
-					"$(awk -v m="$lim" -v s="$size" 'BEGIN { printf "%.1f", m * 1e6 / s }')" "$iters" >> "$out/forward.tsv"
-			fi
-			# The stream at twice the limit (200 MB/s without one),
-			# at least 50 frames/s; node b ignores -r (the sender
-			# tells it the period).
-			rate=$(awk -v m="${lim:-100}" -v s="$size" 'BEGIN { r = int(2 * m * 1e6 / s + 1); print r < 50 ? 50 : r }')
-			# The sender's ring: 8 MiB of frames, 32 to 256 slots
-			# (tcp's queue depth): small frames need many in flight.
-			slots=$((8388608 / size))
-			[ "$slots" -le 256 ] || slots=256
-			[ "$slots" -ge 32 ] || slots=32
-			for mode in zero-copy copy; do
-				if [ "$mode" = copy ]; then copy=--copy; else copy=; fi
-				# shellcheck disable=SC2086 # $copy is one word or none
-				fwd_run "bench-fwd-$prov-$mode-$size" "$tw" forward "$prov" $copy -f "$size" \
-					-w "$slots" -r "$rate" -t "$fwd_secs" -n 1000000000
-				rc=$?
+		# Rounds over the sizes, not one size at a time: a slow stretch
+		# of the machine then lands in one round of several sizes, and
+		# the median leaves it out.
+		round=0 rc=0
+		while [ "$round" -lt "$fwd_rounds" ] && [ "$rc" != 77 ]; do
+			round=$((round + 1))
+			for size in $fwd_sizes; do
+				# The limit: fi_msg_bw with node a the client (the
+				# sender).  It sends a window of messages, waits for
+				# them and for the receiver's word, and sends the next:
+				# a window of 16 MiB (at most 256 messages, tcp's queue
+				# depth) keeps that pause small against the window's
+				# time; at least 4 windows.  Twice: spinning on its
+				# completion queues (its default) and waiting in
+				# fi_cq_sread (-c sread, as fpga_forward waits: on one
+				# vCPU a spinning process takes the CPU from the
+				# kernel's network work, soft-RoCE's above all).  The
+				# limit is the higher of the two.
+				win=$((16777216 / size))
+				[ "$win" -le 256 ] || win=256
+				[ "$win" -ge 16 ] || win=16
+				iters=$((fwd_bytes / size))
+				[ "$iters" -ge $((4 * win)) ] || iters=$((4 * win))
+				lim=
+				for cm in spin sread; do
+					fwd_run "bench-limit-$prov-$cm-$size-$round" env FPGADMA_TWONODE_SERVER=b "$tw" fabtest fi_msg_bw \
+						"$prov" "$size" -e msg -I "$iters" -W "$win" -c "$cm"
+					rc=$?
+					[ "$rc" != 77 ] || break
+					if [ "$rc" != 0 ]; then
+						say "forward: fi_msg_bw $prov $size -c $cm failed (exit status $rc)"
+						status=1
+						continue
+					fi
+					# this node's figure (node a's: the sender's)
+					m=$(awk -v n="$node:" '$1 == "result:" && $3 == "node" && $4 == n { print $7; exit }' \
+						"$out/bench-limit-$prov-$cm-$size-$round.log")
+					[ -n "$m" ] || continue
+					[ "$node" != a ] || fwd_limit_row "$prov" "$size" "limit-$cm#$round" "$m" "$iters"
+					lim=$(awk -v a="$lim" -v b="$m" 'BEGIN { print (a == "" || b + 0 > a + 0) ? b : a }')
+				done
 				if [ "$rc" = 77 ]; then
-					skipped "forward-$prov-$mode-$size" "$(sed -n 's/^SKIP: *//p' "$out/bench-fwd-$prov-$mode-$size.log" | tail -n 1)"
-				elif [ "$rc" != 0 ]; then
-					say "forward: fpga_forward $prov $mode $size failed (exit status $rc)"
-					status=1
-				elif [ "$node" = a ] && ! fwd_row "$prov" "$size" "$out/bench-fwd-$prov-$mode-$size.log" >> "$out/forward.tsv"; then
-					say "forward: fpga_forward $prov $mode $size printed no forward-result line"
-					status=1
+					skipped "forward-$prov" "$(sed -n 's/^SKIP: *//p' "$out/bench-limit-$prov-$cm-$size-$round.log" | tail -n 1)"
+					break
 				fi
+				[ "$node" != a ] || [ -z "$lim" ] || fwd_limit_row "$prov" "$size" "limit#$round" "$lim" "$iters"
+				# The stream at twice the limit (200 MB/s without one),
+				# at least 50 frames/s; node b ignores -r (the sender
+				# tells it the period).
+				rate=$(awk -v m="${lim:-100}" -v s="$size" 'BEGIN { r = int(2 * m * 1e6 / s + 1); print r < 50 ? 50 : r }')
+				# The sender's ring: 8 MiB of frames, 32 to 256 slots
+				# (tcp's queue depth): small frames need many in flight.
+				slots=$((8388608 / size))
+				[ "$slots" -le 256 ] || slots=256
+				[ "$slots" -ge 32 ] || slots=32
+				[ -z "$fwd_slots" ] || slots=$fwd_slots
+				for mode in zero-copy copy; do
+					if [ "$mode" = copy ]; then copy=--copy; else copy=; fi
+					f_log=$out/bench-fwd-$prov-$mode-$size-$round.log
+					# shellcheck disable=SC2086 # $copy is one word or none
+					fwd_run "bench-fwd-$prov-$mode-$size-$round" "$tw" forward "$prov" $copy -f "$size" \
+						-w "$slots" -r "$rate" -t "$fwd_secs" -n 1000000000
+					rc=$?
+					if [ "$rc" = 77 ]; then
+						skipped "forward-$prov-$mode-$size" "$(sed -n 's/^SKIP: *//p' "$f_log" | tail -n 1)"
+					elif [ "$rc" != 0 ]; then
+						say "forward: fpga_forward $prov $mode $size failed (exit status $rc)"
+						status=1
+					elif [ "$node" = a ] && ! fwd_row "$prov" "$size" "#$round" "$f_log" >> "$out/forward.tsv"; then
+						say "forward: fpga_forward $prov $mode $size printed no forward-result line"
+						status=1
+					fi
+				done
+				rc=0
 			done
 		done
+		if [ "$node" = a ]; then
+			fwd_medians "$prov" "$out/forward.tsv" > "$out/.medians"
+			cat "$out/.medians" >> "$out/forward.tsv"
+		fi
 	done
 	[ "$node" != a ] || emit forward.tsv
 fi

@@ -33,7 +33,8 @@
 #   forward.tsv                the two-node boot (bench/run-bench.sh's
 #                              second): fabtests/fpga_forward zero copy and
 #                              --copy against fi_msg_bw, per network
-#                              provider and frame size; with
+#                              provider and frame size, each round's
+#                              rows (RUN#R) and their medians; with
 #                              env-twonode.tsv, host-twonode.tsv and
 #                              skipped-twonode.tsv of that boot
 # The report has a header (date, machine, QEMU, guest), one section per
@@ -577,6 +578,9 @@ BEGIN {
 		print "from its first frame to its last (10^6 bytes/s). CPU: node a'\''s forwarding process, user + system"
 		print "seconds per 10^9 bytes forwarded (the model'\''s kernel threads that write the frames, a real board'\''s"
 		print "DMA, and the network'\''s own kernel threads are not counted). `zc/limit` = zero copy MB/s / limit MB/s."
+		print "With rounds (each measures every size once; forward.tsv'\''s rows RUN#R): each figure is the median"
+		print "round'\''s (limit: the higher of the spinning and waiting medians; zero copy and copy: all figures of"
+		print "the round with the median MB/s), and `zc/limit by round` gives each round'\''s own ratio."
 		print "‡: the limit measured below the forwarder'\''s rate (fi_msg_bw'\''s window-and-acknowledge loop does not fill"
 		print "the link at this size, so the ratio overstates); †: the source dropped no frame (the stream, not the"
 		print "network, was the limit)."
@@ -588,8 +592,8 @@ BEGIN {
 			for (k in SIZES) { split(k, p, SUBSEP); if (p[1] == "fw" && (val("fw", pv "|" p[2] "|limit", "MBps") != "" || val("fw", pv "|" p[2] "|zero-copy", "MBps") != "" || val("fw", pv "|" p[2] "|copy", "MBps") != "")) S6[++n] = p[2] + 0 }
 			for (i = 2; i <= n; i++) for (j = i; j > 1 && S6[j - 1] > S6[j]; j--) { t = S6[j]; S6[j] = S6[j - 1]; S6[j - 1] = t }
 			if (!n) { print "Not measured: " skipped_why("forward-" pv) "."; continue }
-			split("frame|limit MB/s|fi_msg_bw spin / sread MB/s|zero copy MB/s|zero copy frames/s|zc/limit|copy MB/s|copy/limit|frames dropped at the source (zc, copy)|CPU s/GB node a, zero copy (user + sys)|CPU s/GB node a, copy (user + sys)|copy/zc CPU", h, "|")
-			header(h, 12)
+			split("frame|limit MB/s|fi_msg_bw spin / sread MB/s|zero copy MB/s|zero copy frames/s|zc/limit|zc/limit by round|copy MB/s|copy/limit|frames dropped at the source (zc, copy)|CPU s/GB node a, zero copy (user + sys)|CPU s/GB node a, copy (user + sys)|copy/zc CPU", h, "|")
+			header(h, 13)
 			ext_reset(); nfl = 0; nlow = 0
 			for (i = 1; i <= n; i++) {
 				s = S6[i]; kl = pv "|" s "|limit"; kz = pv "|" s "|zero-copy"; kc = pv "|" s "|copy"
@@ -601,15 +605,19 @@ BEGIN {
 				c[1] = human(s); c[2] = num(lim)
 				c[3] = num(val("fw", pv "|" s "|limit-spin", "MBps")) " / " num(val("fw", pv "|" s "|limit-sread", "MBps"))
 				c[4] = num(zm) mark; c[5] = num(val("fw", kz, "frames_per_s"))
-				c[6] = rnum(r); c[7] = num(cm); c[8] = rnum(ratio(cm, lim))
-				c[9] = sprintf("%s of %s, %s of %s", val("fw", kz, "lost") == "" ? "–" : val("fw", kz, "lost"),
+				c[6] = rnum(r); c[7] = ""
+				for (rd = 1; ("fw", pv "|" s "|limit#" rd, "MBps") in V || ("fw", pv "|" s "|zero-copy#" rd, "MBps") in V; rd++)
+					c[7] = c[7] (rd > 1 ? " " : "") rnum(ratio(val("fw", pv "|" s "|zero-copy#" rd, "MBps"), val("fw", pv "|" s "|limit#" rd, "MBps")))
+				if (c[7] == "") c[7] = "–"
+				c[8] = num(cm); c[9] = rnum(ratio(cm, lim))
+				c[10] = sprintf("%s of %s, %s of %s", val("fw", kz, "lost") == "" ? "–" : val("fw", kz, "lost"),
 					val("fw", kz, "produced") == "" ? "–" : val("fw", kz, "produced"),
 					val("fw", kc, "lost") == "" ? "–" : val("fw", kc, "lost"), val("fw", kc, "produced") == "" ? "–" : val("fw", kc, "produced"))
-				c[10] = num(val("fw", kz, "cpu_s_per_GB")) " (" num(val("fw", kz, "user_s_per_GB")) " + " num(val("fw", kz, "sys_s_per_GB")) ")"
-				c[11] = num(val("fw", kc, "cpu_s_per_GB")) " (" num(val("fw", kc, "user_s_per_GB")) " + " num(val("fw", kc, "sys_s_per_GB")) ")"
-				c[12] = rnum(ratio(val("fw", kc, "cpu_s_per_GB"), val("fw", kz, "cpu_s_per_GB")))
+				c[11] = num(val("fw", kz, "cpu_s_per_GB")) " (" num(val("fw", kz, "user_s_per_GB")) " + " num(val("fw", kz, "sys_s_per_GB")) ")"
+				c[12] = num(val("fw", kc, "cpu_s_per_GB")) " (" num(val("fw", kc, "user_s_per_GB")) " + " num(val("fw", kc, "sys_s_per_GB")) ")"
+				c[13] = rnum(ratio(val("fw", kc, "cpu_s_per_GB"), val("fw", kz, "cpu_s_per_GB")))
 				series("fwd-" pv "-limit", s, lim); series("fwd-" pv "-zc", s, zm); series("fwd-" pv "-copy", s, cm)
-				row(c, 12)
+				row(c, 13)
 			}
 			done()
 			text = "Goal: forwarding (zero copy) over " pv " at 90% or more of the network'\''s limit at every frame size"

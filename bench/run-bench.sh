@@ -33,7 +33,9 @@
 # forward step (node a's FPGA stream forwarded to node b over tcp and
 # verbs, against fi_msg_bw between the same nodes), node a's console giving
 # forward.tsv, env-twonode.tsv and skipped-twonode.tsv, and host-twonode.tsv
-# (that boot's time and status); about 6 minutes (3 with --quick).
+# (that boot's time and status); about 11 minutes: three rounds of every
+# measurement, the report giving their medians (3 minutes with --quick: one
+# round, three sizes).
 # bench/report.sh writes report.md and the PNG plots there.  The exit
 # status is the VM runs' (a benchmark that failed, a kernel warning, pins
 # left behind); a slow machine never fails it.
