@@ -11,7 +11,10 @@
  * frame the device wrote is handed to fi_send on an FI_EP_MSG endpoint of
  * the network provider (tcp or verbs, its own fabric and domain) with the
  * network MR's desc, straight from its slot; its slot goes back to the
- * device (stream_release) once its send completed, oldest first.  Nothing
+ * device (stream_release) once its send completed, oldest first (sends in
+ * flight: at most the transmit queue's depth and half the receives the
+ * peer posted; a ring of more slots lets the device write ahead meanwhile).
+ * Nothing
  * on this node copies a frame: the CPU reads its 48-byte header (the loss
  * count) and nothing else.
  *
@@ -153,7 +156,7 @@ enum oob_type {
 	OOB_SKIP,	/* either: text, exit 77 */
 	OOB_ERROR,	/* either: text, exit 1 */
 	OOB_NETPORT,	/* server: v[0] the passive endpoint's port */
-	OOB_READY,	/* receiver: receives posted */
+	OOB_READY,	/* receiver: v[0] receives posted */
 	OOB_END,	/* sender: totals (v[]) */
 	OOB_VERDICT,	/* receiver: what it saw (v[]) */
 };
@@ -1014,6 +1017,7 @@ struct fwd {
 	uint64_t posted;	/* frames handed to fi_send */
 	uint64_t retired;	/* sends completed, oldest first */
 	uint64_t inflight;
+	uint64_t max_inflight;	/* slots, or the transmit queue if smaller */
 	bool *done;		/* per slot: its send completed, not retired yet */
 	uint64_t taken;		/* frames of the source taken (sent or copied) */
 	uint64_t released;	/* source slots handed back */
@@ -1186,7 +1190,7 @@ static bool send_frame(struct fwd *w, uint64_t idx, const uint8_t *f)
 	void *desc = fi_mr_desc(net.ring_mr);
 	ssize_t r;
 
-	if (w->posted - w->retired >= o.slots)
+	if (w->posted - w->retired >= w->max_inflight)
 		return false;
 	/* the header says what was lost before it: read, not copied */
 	if (o.src == SRC_READ) {
@@ -1314,9 +1318,6 @@ static int run_sender(void)
 	if (net.info->ep_attr->max_msg_size < o.frame_size)
 		skip("provider %s: max_msg_size %zu, frames of %" PRIu32 " bytes", ft_opts.prov,
 		     net.info->ep_attr->max_msg_size, o.frame_size);
-	if (net.info->tx_attr->size < o.slots)
-		die("provider %s: a transmit queue of %zu, fewer than the %" PRIu32 " slots (-w)",
-		    ft_opts.prov, net.info->tx_attr->size, o.slots);
 	/* the same pages, registered with the network: it sends from them */
 	ret = reg_net(ring, len, FI_SEND, &net.ring_mr);
 	if (ret)
@@ -1337,6 +1338,24 @@ static int run_sender(void)
 	       ", each frame sent from its slot (zero copy)",
 	       o.src == SRC_READ ? "; as fast as the reads go" : "");
 	oob_expect(&m, OOB_READY, "that its receives are posted");
+	/*
+	 * Sends in flight: one per slot, at most the transmit queue's depth
+	 * and half the receives the peer posted.  A send that finds no
+	 * receive waits for the peer (over verbs a receiver-not-ready retry,
+	 * with its timer); the half leaves the peer receives posted while it
+	 * checks frames and posts their receives again.  The slots beyond
+	 * are where the source writes ahead while the network is busy,
+	 * rather than the sender spinning on -FI_EAGAIN.  (Measured over
+	 * verbs, 4 KiB frames, 1024 slots: 384 in flight against 384
+	 * receives forwarded at 0.59 of the network's limit, 192 at 0.88.)
+	 */
+	w.max_inflight = FT_MIN(FT_MIN((uint64_t)o.slots, (uint64_t)net.info->tx_attr->size),
+				FT_MAX(m.v[0] / 2, (uint64_t)1));
+	if (!w.max_inflight)
+		die("provider %s: a transmit queue of 0", ft_opts.prov);
+	ft_log("sender: at most %" PRIu64 " sends in flight (%" PRIu32 " slots, a transmit queue of "
+	       "%zu, %" PRIu64 " receives posted by the peer)", w.max_inflight, o.slots,
+	       net.info->tx_attr->size, m.v[0]);
 
 	cpu_secs(&u0, &s0);
 	t_start = ft_now_us();
@@ -1582,7 +1601,11 @@ static int run_receiver(void)
 	       src == SRC_STREAM ? "the FPGA's paced stream" :
 	       src == SRC_READ ? "fi_read of the FPGA's stream" : "a stand-in device",
 	       m.v[H_COPY] ? ", the sender copies" : ", zero copy at the sender", o.rx_slots);
-	oob_send(OOB_READY, NULL, 0, NULL);
+	{
+		uint64_t posted = o.rx_slots;
+
+		oob_send(OOB_READY, &posted, 1, NULL);
+	}
 
 	last_us = ft_now_us();
 	while (frames < expect) {
