@@ -761,15 +761,6 @@ static int info_fit_hints(struct fi_info *fi, uint32_t version,
 
 /* --- fi_getinfo -------------------------------------------------------------- */
 
-struct fi_info *fpgadma_device_info(uint32_t dev_index)
-{
-	struct fpgadma_device_attr attr;
-
-	if (dev_index >= FPGADMA_MAX_DEVICES || probe_device(dev_index, &attr))
-		return NULL;
-	return info_for_device(&attr);
-}
-
 /*
  * The address node and service name on device dev (fpgadma_resolve() left
  * the device open when they name the host), in src or dest.

@@ -276,13 +276,6 @@ struct fpgadma_fabric {
 	pthread_mutex_t lock;
 };
 
-/* --- fi_info helpers (fabric.c) ----------------------------------------- */
-/*
- * The fi_info of device index with every capability the device has (a new
- * one: fi_freeinfo() it); NULL if there is no such device.
- */
-struct fi_info *fpgadma_device_info(uint32_t dev_index);
-
 /* --- domain.c ----------------------------------------------------------- */
 struct fpgadma_dp;		/* dp.c's state of a domain */
 struct fpgadma_ep;
