@@ -85,9 +85,10 @@
 #                meet before each run); node a writes forward.tsv: a row
 #                per provider, size, run (limit, zero-copy, copy) and round
 #                (RUN#R) with MB/s and frames/s delivered and verified at
-#                node b, the frames the source produced and lost, and node
-#                a's CPU seconds per GB (user, system); then the rows of
-#                the medians (RUN alone)
+#                node b, the frames the source produced and lost, node
+#                a's CPU seconds per GB (user, system) and, over verbs,
+#                soft-RoCE's resends and RNR retries on node a during the
+#                run; then the rows of the medians (RUN alone)
 # A step whose program or device is missing is skipped with its reason
 # (skipped.tsv).  Every result file is printed between the lines
 # "FPGADMA-BENCH-FILE NAME" and "FPGADMA-BENCH-FILE-END" for
@@ -562,17 +563,18 @@ fwd_run() {
 	  echo $? > "$out/.rc"; } | tee "$out/$f_name.log" | sed 's/^/  /'
 	return "$(cat "$out/.rc")"
 }
-# fwd_row PROV SIZE SUFFIX LOG: forward.tsv's row of fpga_forward's
+# fwd_row PROV SIZE SUFFIX LOG RXE: forward.tsv's row of fpga_forward's
 # "forward-result:" line in LOG (node a's: the sender's, with node b's
-# verdict in it), its run the mode followed by SUFFIX (#ROUND).
+# verdict in it), its run the mode followed by SUFFIX (#ROUND), RXE its
+# last two columns (rxe_delta's).
 fwd_row() {
-	awk -v prov="$1" -v size="$2" -v sfx="$3" '
+	awk -v prov="$1" -v size="$2" -v sfx="$3" -v rxe="$5" '
 		$1 == "forward-result:" {
 			for (i = 2; i <= NF; i++) { k = $i; sub(/=.*/, "", k); v = $i; sub(/^[^=]*=/, "", v); r[k] = v }
-			printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", prov, size, r["mode"] sfx,
+			printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", prov, size, r["mode"] sfx,
 				r["rx_MBps"], r["rx_frames_per_s"], r["verified"], r["rx_secs"], r["produced"],
 				r["lost"], r["cpu_s_per_GB"], r["user_s_per_GB"], r["sys_s_per_GB"],
-				r["copied_per_frame"], r["rate"], r["slots"]
+				r["copied_per_frame"], r["rate"], r["slots"], rxe
 			found = 1; exit
 		}
 		END { exit !found }' "$4"
@@ -604,7 +606,7 @@ fwd_medians() {
 					k = s SUBSEP R[r]
 					if (!N[k]) continue
 					split(L[k, med(k)], f, "\t"); f[3] = R[r]
-					line = f[1]; for (c = 2; c <= 15; c++) line = line OFS f[c]
+					line = f[1]; for (c = 2; c <= 17; c++) line = line OFS f[c]
 					print line
 					if (r <= 2 && (lim == "" || f[4] + 0 > lim + 0)) { lim = f[4]; limrow = line }
 				}
@@ -640,13 +642,32 @@ else
 			echo "# rounds: $fwd_rounds; a round measures every size once (limit, zero copy, copy); rows named RUN#R are round R's, rows without # the median of the rounds"
 			echo "# limit rows: fi_msg_bw -e msg -W <window> -I <frames>, about $fwd_bytes bytes a run, windows of 16 MiB (at most 256 messages, at least 16), at least 4 windows; MBps as it prints it (10^6 bytes/s); limit-spin: its default completion method (spinning), limit-sread: -c sread (waiting, as fpga_forward does); limit: the higher (of a round's two; without #, of the two medians)"
 			echo "# zero-copy and copy rows: fpga_forward for $fwd_secs s, the FPGA paced at twice the round's limit (rate, frames/s); MBps and frames_per_s: frames verified at node b over its time from first to last; produced and lost: the FPGA's frames and those it dropped for want of a free slot; cpu, user, sys: node a's forwarding process, seconds per GB forwarded (getrusage; the model's kernel threads that write the frames and the network's own kernel threads not counted); without #: the round of the median MBps, all its figures"
-			printf 'prov\tsize\trun\tMBps\tframes_per_s\tframes\tsecs\tproduced\tlost\tcpu_s_per_GB\tuser_s_per_GB\tsys_s_per_GB\tcopied_per_frame\tstream_rate\tslots\n'
+			echo "# rxe rows (verbs only): soft-RoCE's counters on node a over the run (/sys/class/infiniband/rxe0/ports/1/hw_counters): resends, its rcvd_seq_err (a packet lost on the link: everything after it sent again); rnr_retries, its rcvd_rnr_err (a send that found no receive posted, retried on a timer)"
+			printf 'prov\tsize\trun\tMBps\tframes_per_s\tframes\tsecs\tproduced\tlost\tcpu_s_per_GB\tuser_s_per_GB\tsys_s_per_GB\tcopied_per_frame\tstream_rate\tslots\tresends\trnr_retries\n'
 		} > "$out/forward.tsv"
 	fi
-	# fwd_limit_row PROV SIZE RUN MBPS ITERS: a limit row of forward.tsv.
+	# fwd_limit_row PROV SIZE RUN MBPS ITERS [RXE]: a limit row of
+	# forward.tsv (RXE: rxe_delta's two columns).
 	fwd_limit_row() {
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\n' "$1" "$2" "$3" "$4" \
-			"$(awk -v m="$4" -v s="$2" 'BEGIN { printf "%.1f", m * 1e6 / s }')" "$5" >> "$out/forward.tsv"
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\t%s\n' "$1" "$2" "$3" "$4" \
+			"$(awk -v m="$4" -v s="$2" 'BEGIN { printf "%.1f", m * 1e6 / s }')" "$5" "${6:-	}" >> "$out/forward.tsv"
+	}
+	# rxe_mark / rxe_delta: over verbs ($prov), soft-RoCE's
+	# rcvd_seq_err and rcvd_rnr_err on this node, then their growth
+	# since the mark as two columns (tab between; empty for tcp or
+	# without rxe0).
+	rxe_hw=/sys/class/infiniband/rxe0/ports/1/hw_counters
+	rxe_mark() {
+		rxe0_seq='' rxe0_rnr=''
+		[ "$prov" = verbs ] || return 0
+		rxe0_seq=$(cat "$rxe_hw/rcvd_seq_err" 2>/dev/null) rxe0_rnr=$(cat "$rxe_hw/rcvd_rnr_err" 2>/dev/null)
+	}
+	rxe_delta() {
+		if [ -n "$rxe0_seq" ] && [ -n "$rxe0_rnr" ] && [ -r "$rxe_hw/rcvd_seq_err" ]; then
+			printf '%s\t%s' $(($(cat "$rxe_hw/rcvd_seq_err") - rxe0_seq)) $(($(cat "$rxe_hw/rcvd_rnr_err") - rxe0_rnr))
+		else
+			printf '\t'
+		fi
 	}
 	for prov in $fwd_provs; do
 		# Rounds over the sizes, not one size at a time: a slow stretch
@@ -674,9 +695,11 @@ else
 				[ "$iters" -ge $((4 * win)) ] || iters=$((4 * win))
 				lim=
 				for cm in spin sread; do
+					rxe_mark
 					fwd_run "bench-limit-$prov-$cm-$size-$round" env FPGADMA_TWONODE_SERVER=b "$tw" fabtest fi_msg_bw \
 						"$prov" "$size" -e msg -I "$iters" -W "$win" -c "$cm"
 					rc=$?
+					rxe=$(rxe_delta)
 					[ "$rc" != 77 ] || break
 					if [ "$rc" != 0 ]; then
 						say "forward: fi_msg_bw $prov $size -c $cm failed (exit status $rc)"
@@ -687,7 +710,7 @@ else
 					m=$(awk -v n="$node:" '$1 == "result:" && $3 == "node" && $4 == n { print $7; exit }' \
 						"$out/bench-limit-$prov-$cm-$size-$round.log")
 					[ -n "$m" ] || continue
-					[ "$node" != a ] || fwd_limit_row "$prov" "$size" "limit-$cm#$round" "$m" "$iters"
+					[ "$node" != a ] || fwd_limit_row "$prov" "$size" "limit-$cm#$round" "$m" "$iters" "$rxe"
 					lim=$(awk -v a="$lim" -v b="$m" 'BEGIN { print (a == "" || b + 0 > a + 0) ? b : a }')
 				done
 				if [ "$rc" = 77 ]; then
@@ -711,16 +734,18 @@ else
 				for mode in zero-copy copy; do
 					if [ "$mode" = copy ]; then copy=--copy; else copy=; fi
 					f_log=$out/bench-fwd-$prov-$mode-$size-$round.log
+					rxe_mark
 					# shellcheck disable=SC2086 # $copy is one word or none
 					fwd_run "bench-fwd-$prov-$mode-$size-$round" "$tw" forward "$prov" $copy -f "$size" \
 						-w "$slots" -r "$rate" -t "$fwd_secs" -n 1000000000
 					rc=$?
+					rxe=$(rxe_delta)
 					if [ "$rc" = 77 ]; then
 						skipped "forward-$prov-$mode-$size" "$(sed -n 's/^SKIP: *//p' "$f_log" | tail -n 1)"
 					elif [ "$rc" != 0 ]; then
 						say "forward: fpga_forward $prov $mode $size failed (exit status $rc)"
 						status=1
-					elif [ "$node" = a ] && ! fwd_row "$prov" "$size" "#$round" "$f_log" >> "$out/forward.tsv"; then
+					elif [ "$node" = a ] && ! fwd_row "$prov" "$size" "#$round" "$f_log" "$rxe" >> "$out/forward.tsv"; then
 						say "forward: fpga_forward $prov $mode $size printed no forward-result line"
 						status=1
 					fi

@@ -86,6 +86,7 @@ function load(file, prefix, keycols,   line, f, n, i, j, col, nk, kc, key, hdr) 
 	return ROWS[prefix]
 }
 function val(prefix, key, c) { return ((prefix, key, c) in V) ? V[prefix, key, c] : "" }
+function dash(x) { return x == "" ? "–" : x }
 # sizes(prefix, out, lo, hi): the sizes of prefix in [lo, hi], ascending.
 function sizes(prefix, out, lo, hi,   k, p, n, i, j, t) {
 	n = 0
@@ -580,7 +581,9 @@ BEGIN {
 		print "DMA, and the network'\''s own kernel threads are not counted). `zc/limit` = zero copy MB/s / limit MB/s."
 		print "With rounds (each measures every size once; forward.tsv'\''s rows RUN#R): each figure is the median"
 		print "round'\''s (limit: the higher of the spinning and waiting medians; zero copy and copy: all figures of"
-		print "the round with the median MB/s), and `zc/limit by round` gives each round'\''s own ratio."
+		print "the round with the median MB/s), and `zc/limit by round` gives each round'\''s own ratio. Over verbs,"
+		print "soft-RoCE'\''s counters on node a over each of those runs: resends (rcvd_seq_err: a packet lost on the link,"
+		print "everything after it sent again) and RNR retries (rcvd_rnr_err: a send that found no receive posted)."
 		print "‡: the limit measured below the forwarder'\''s rate (fi_msg_bw'\''s window-and-acknowledge loop does not fill"
 		print "the link at this size, so the ratio overstates); †: the source dropped no frame (the stream, not the"
 		print "network, was the limit)."
@@ -592,8 +595,8 @@ BEGIN {
 			for (k in SIZES) { split(k, p, SUBSEP); if (p[1] == "fw" && (val("fw", pv "|" p[2] "|limit", "MBps") != "" || val("fw", pv "|" p[2] "|zero-copy", "MBps") != "" || val("fw", pv "|" p[2] "|copy", "MBps") != "")) S6[++n] = p[2] + 0 }
 			for (i = 2; i <= n; i++) for (j = i; j > 1 && S6[j - 1] > S6[j]; j--) { t = S6[j]; S6[j] = S6[j - 1]; S6[j - 1] = t }
 			if (!n) { print "Not measured: " skipped_why("forward-" pv) "."; continue }
-			split("frame|limit MB/s|fi_msg_bw spin / sread MB/s|zero copy MB/s|zero copy frames/s|zc/limit|zc/limit by round|copy MB/s|copy/limit|frames dropped at the source (zc, copy)|CPU s/GB node a, zero copy (user + sys)|CPU s/GB node a, copy (user + sys)|copy/zc CPU", h, "|")
-			header(h, 13)
+			split("frame|limit MB/s|fi_msg_bw spin / sread MB/s|zero copy MB/s|zero copy frames/s|zc/limit|zc/limit by round|copy MB/s|copy/limit|frames dropped at the source (zc, copy)|CPU s/GB node a, zero copy (user + sys)|CPU s/GB node a, copy (user + sys)|copy/zc CPU|soft-RoCE resends, RNR retries (limit; zc; copy)", h, "|")
+			header(h, 14)
 			ext_reset(); nfl = 0; nlow = 0
 			for (i = 1; i <= n; i++) {
 				s = S6[i]; kl = pv "|" s "|limit"; kz = pv "|" s "|zero-copy"; kc = pv "|" s "|copy"
@@ -616,8 +619,13 @@ BEGIN {
 				c[11] = num(val("fw", kz, "cpu_s_per_GB")) " (" num(val("fw", kz, "user_s_per_GB")) " + " num(val("fw", kz, "sys_s_per_GB")) ")"
 				c[12] = num(val("fw", kc, "cpu_s_per_GB")) " (" num(val("fw", kc, "user_s_per_GB")) " + " num(val("fw", kc, "sys_s_per_GB")) ")"
 				c[13] = rnum(ratio(val("fw", kc, "cpu_s_per_GB"), val("fw", kz, "cpu_s_per_GB")))
+				c[14] = "–"
+				if (val("fw", kl, "resends") != "" || val("fw", kz, "resends") != "" || val("fw", kc, "resends") != "")
+					c[14] = sprintf("%s, %s; %s, %s; %s, %s", dash(val("fw", kl, "resends")), dash(val("fw", kl, "rnr_retries")),
+						dash(val("fw", kz, "resends")), dash(val("fw", kz, "rnr_retries")),
+						dash(val("fw", kc, "resends")), dash(val("fw", kc, "rnr_retries")))
 				series("fwd-" pv "-limit", s, lim); series("fwd-" pv "-zc", s, zm); series("fwd-" pv "-copy", s, cm)
-				row(c, 13)
+				row(c, 14)
 			}
 			done()
 			text = "Goal: forwarding (zero copy) over " pv " at 90% or more of the network'\''s limit at every frame size"
