@@ -111,12 +111,14 @@ for arg in "$@"; do
 	--forward-prov=*) fwd_provs=$(echo "${arg#--forward-prov=}" | tr ',' ' ') ;;
 	--forward-sizes=*) fwd_sizes_arg=$(echo "${arg#--forward-sizes=}" | tr ',' ' ') ;;
 	--forward-slots=*) fwd_slots=${arg#--forward-slots=} ;;
-	--forward-rounds=*)
-		fwd_rounds=${arg#--forward-rounds=}
-		case $fwd_rounds in
-		''|*[!0-9]*|0) echo "guest-bench: --forward-rounds wants a number of 1 or more, not '$fwd_rounds'"; exit 1 ;;
-		esac ;;
+	--forward-rounds=*) fwd_rounds=${arg#--forward-rounds=} ;;
 	*) echo "guest-bench: unknown argument $arg"; exit 1 ;;
+	esac
+done
+# Numbers of 1 or more, each (--forward-sizes: a list of them).
+for v in $fwd_sizes_arg $fwd_slots $fwd_rounds; do
+	case $v in
+	*[!0-9]*|0*) echo "guest-bench: --forward-sizes, --forward-slots and --forward-rounds want numbers of 1 or more, not '$v'"; exit 1 ;;
 	esac
 done
 # A two-node guest (fpgadma.node): the forward step, and result files

@@ -613,9 +613,8 @@ BEGIN {
 					c[7] = c[7] (rd > 1 ? " " : "") rnum(ratio(val("fw", pv "|" s "|zero-copy#" rd, "MBps"), val("fw", pv "|" s "|limit#" rd, "MBps")))
 				if (c[7] == "") c[7] = "–"
 				c[8] = num(cm); c[9] = rnum(ratio(cm, lim))
-				c[10] = sprintf("%s of %s, %s of %s", val("fw", kz, "lost") == "" ? "–" : val("fw", kz, "lost"),
-					val("fw", kz, "produced") == "" ? "–" : val("fw", kz, "produced"),
-					val("fw", kc, "lost") == "" ? "–" : val("fw", kc, "lost"), val("fw", kc, "produced") == "" ? "–" : val("fw", kc, "produced"))
+				c[10] = sprintf("%s of %s, %s of %s", dash(val("fw", kz, "lost")), dash(val("fw", kz, "produced")),
+					dash(val("fw", kc, "lost")), dash(val("fw", kc, "produced")))
 				c[11] = num(val("fw", kz, "cpu_s_per_GB")) " (" num(val("fw", kz, "user_s_per_GB")) " + " num(val("fw", kz, "sys_s_per_GB")) ")"
 				c[12] = num(val("fw", kc, "cpu_s_per_GB")) " (" num(val("fw", kc, "user_s_per_GB")) " + " num(val("fw", kc, "sys_s_per_GB")) ")"
 				c[13] = rnum(ratio(val("fw", kc, "cpu_s_per_GB"), val("fw", kz, "cpu_s_per_GB")))
