@@ -29,6 +29,12 @@
  *             stream_release, the frames left in the ring after the stop,
  *             nothing written outside the frames; fi_close of the MR while
  *             the stream runs is -FI_EBUSY
+ *   zc-hold   the same, the application keeping the newest 4 frames and
+ *             handing back only the older ones (a forwarder sending from
+ *             its slots), never reading a CQ: the device keeps writing,
+ *             6144 frames at 20000 frames/s (the provider takes the
+ *             stream's completions, which would otherwise fill the
+ *             completion ring and stop the device)
  *   errors    stream_start's -FI_EINVAL (flags, reserved fields, a ZC
  *             without MR, an MR of another domain, a ring outside its MR,
  *             ...) and -FI_EBUSY, stream_stop / stream_stats -FI_ENOENT
@@ -73,6 +79,12 @@
 #define ZC_SLOT		(FRAME_SIZE + 10)	/* odd, as FRAME_SIZE */
 #define ZC_SLOTS	16
 #define ZC_TAIL		64			/* bytes after the ring */
+#define ZC_HOLD		4	/* zc-hold: frames kept, */
+#define ZC_HOLD_FRAMES	6144	/* until this many came: a CQE each (a
+				 * ring this small), more than the default
+				 * completion ring (4096) holds */
+#define ZC_HOLD_RATE	20000
+#define ZC_HOLD_SECS	60.0	/* a stop fails; it takes about 1 s */
 #define ZC_MR_PAGE_OFF	100	/* the MR starts inside a page: its kernel
 				 * registration (whole pages) does not */
 #define CANARY		0xa5
@@ -625,11 +637,17 @@ static void copy_run(struct run *r, uint64_t rate, double secs, uint64_t take_ns
 
 /* ---- zero copy ---- */
 
-static void zc_run(void)
+/*
+ * name: the run; hold: frames the application keeps (newest first) when it
+ * hands the older ones back, as a forwarder sending from its slots does.
+ * With hold 0 it runs ZC_SECS at ZC_RATE; else at ZC_HOLD_RATE until
+ * ZC_HOLD_FRAMES came, which they must within ZC_HOLD_SECS.
+ */
+static void zc_run(const char *name, uint64_t hold)
 {
-	struct run rr = { .name = "zc" }, *r = &rr;
+	struct run rr = { .name = name }, *r = &rr;
 	size_t zlen = ZC_OFFSET + (size_t)ZC_SLOTS * ZC_SLOT + ZC_TAIL, zmap, i;
-	uint64_t t_end, first, n, k, seen = 0, tail;
+	uint64_t t_end, first, n, k, seen = 0, released = 0, tail;
 	struct fid_mr *zmr;
 	uint8_t *zbuf;
 	void *zbase;
@@ -641,7 +659,7 @@ static void zc_run(void)
 	/* FI_RECV: the device writes it */
 	ret = ft_mr_reg(&dom, &rma_ep, zbuf, zlen, FI_RECV, 0, &zmr);
 	if (ret)
-		ft_fatal("zc: fi_mr_reg of %zu bytes: %s", zlen, ft_strerr(ret));
+		ft_fatal("%s: fi_mr_reg of %zu bytes: %s", name, zlen, ft_strerr(ret));
 
 	memset(&r->a, 0, sizeof(r->a));
 	r->a.flags = FI_FPGADMA_STREAM_ZC;
@@ -650,35 +668,37 @@ static void zc_run(void)
 	r->a.slot_size = ZC_SLOT;
 	r->a.nslots = ZC_SLOTS;
 	r->a.frame_size = FRAME_SIZE;
-	r->a.frame_period_ns = 1000000000ULL / ZC_RATE;
+	r->a.frame_period_ns = 1000000000ULL / (hold ? ZC_HOLD_RATE : ZC_RATE);
 	ret = start(&r->a);
 	if (ret)
-		ft_fatal("zc: stream_start (FI_FPGADMA_STREAM_ZC, %d slots of %d bytes at offset %d): "
-			 "%d (%s)", ZC_SLOTS, ZC_SLOT, ZC_OFFSET, ret, fi_strerror(-ret));
+		ft_fatal("%s: stream_start (FI_FPGADMA_STREAM_ZC, %d slots of %d bytes at offset %d): "
+			 "%d (%s)", name, ZC_SLOTS, ZC_SLOT, ZC_OFFSET, ret, fi_strerror(-ret));
 	r->t0_us = ft_now_us();
-	ft_log("zc: zero copy into the application's MR at offset %d, %d slots of %d bytes, "
-	       "frames of %" PRIu32 " bytes every %" PRIu64 " ns", ZC_OFFSET, ZC_SLOTS, ZC_SLOT,
-	       r->a.frame_size, (uint64_t)r->a.frame_period_ns);
+	ft_log("%s: zero copy into the application's MR at offset %d, %d slots of %d bytes, "
+	       "frames of %" PRIu32 " bytes every %" PRIu64 " ns%s", name, ZC_OFFSET, ZC_SLOTS,
+	       ZC_SLOT, r->a.frame_size, (uint64_t)r->a.frame_period_ns,
+	       hold ? "; the newest frames held, no CQ read" : "");
 	ret = fi_close(&zmr->fid);
-	ft_check(ret == -FI_EBUSY, "zc: fi_close of the ring's MR while the stream runs: %d (%s), "
-		 "expected -FI_EBUSY", ret, fi_strerror(-ret));
+	ft_check(ret == -FI_EBUSY, "%s: fi_close of the ring's MR while the stream runs: %d (%s), "
+		 "expected -FI_EBUSY", name, ret, fi_strerror(-ret));
 	if (!ret)
-		ft_fatal("zc: the ring's MR is gone under the stream");
+		ft_fatal("%s: the ring's MR is gone under the stream", name);
 
-	t_end = now_ns() + (uint64_t)(ZC_SECS * 1e9);
-	while (now_ns() < t_end && !r->bad) {
+	t_end = now_ns() + (uint64_t)((hold ? ZC_HOLD_SECS : ZC_SECS) * 1e9);
+	while (now_ns() < t_end && !r->bad && (!hold || seen < ZC_HOLD_FRAMES)) {
 		n = ops->stream_ready(sep, &first);
-		if (n > ZC_SLOTS || first != seen) {
-			ft_error("zc: stream_ready: %" PRIu64 " frames from %" PRIu64 ", after %" PRIu64
-				 " taken, %d slots", n, first, seen, ZC_SLOTS);
+		if (n > ZC_SLOTS || first != released || first + n < seen) {
+			ft_error("%s: stream_ready: %" PRIu64 " frames from %" PRIu64 ", after %" PRIu64
+				 " handed back and %" PRIu64 " seen, %d slots", name, n, first,
+				 released, seen, ZC_SLOTS);
 			r->bad = true;
 			break;
 		}
-		if (!n) {
+		if (first + n == seen) {
 			sleep_until(now_ns() + 100000);
 			continue;
 		}
-		for (k = 0; k < n && !r->bad; k++) {
+		for (k = seen - first; k < n && !r->bad; k++) {
 			const uint8_t *f = ops->stream_slot(sep, first + k);
 			const uint8_t *want = zbuf + ZC_OFFSET +
 					      (first + k) % ZC_SLOTS * (size_t)ZC_SLOT;
@@ -686,30 +706,45 @@ static void zc_run(void)
 			snprintf(where, sizeof(where), "frame %" PRIu64 " (slot %" PRIu64 ")",
 				 first + k, (first + k) % ZC_SLOTS);
 			if (f != want) {
-				ft_error("zc: stream_slot(%" PRIu64 ") is %p, expected %p", first + k,
-					 (const void *)f, (const void *)want);
+				ft_error("%s: stream_slot(%" PRIu64 ") is %p, expected %p", name,
+					 first + k, (const void *)f, (const void *)want);
 				r->bad = true;
 				break;
 			}
 			check_frame(r, f, FRAME_SIZE, where);
 		}
-		ops->stream_release(sep, n);
-		seen += n;
+		seen = first + k;
+		if (seen - released > hold) {
+			ops->stream_release(sep, seen - released - hold);
+			released = seen - hold;
+		}
 	}
 	ret = ops->stream_stop(sep, 0, &r->fin);
 	r->t1_us = ft_now_us();
 	if (ret)
-		ft_fatal("zc: stream_stop: %d (%s)", ret, fi_strerror(-ret));
+		ft_fatal("%s: stream_stop: %d (%s)", name, ret, fi_strerror(-ret));
 	ft_check(!ops->stream_ready(sep, &first) && !ops->stream_slot(sep, 0),
-		 "zc: stream_ready / stream_slot after the stop");
+		 "%s: stream_ready / stream_slot after the stop", name);
 	if (r->bad) {
-		ft_error("zc: stopped at the first wrong frame");
+		ft_error("%s: stopped at the first wrong frame", name);
 		goto out;
 	}
+	/*
+	 * Holding frames must not stop the device: the provider takes the
+	 * stream's completions although no CQ is read and stream_ready never
+	 * finds the ring empty.
+	 */
+	if (hold)
+		ft_check(seen >= ZC_HOLD_FRAMES,
+			 "%s: holding the newest %" PRIu64 " frames, only %" PRIu64 " frames came in "
+			 "%.0f s (device: %" PRIu64 " delivered, %" PRIu64 " dropped, FIFO %" PRIu32
+			 " of %" PRIu32 "): the device stopped while the application held frames",
+			 name, hold, seen, ZC_HOLD_SECS, (uint64_t)r->fin.frames_delivered,
+			 (uint64_t)r->fin.drops, r->fin.fifo_level, r->fin.fifo_frames);
 	/* the frames not taken yet stay in the ring, which is the application's */
-	if (r->fin.write_idx < seen || r->fin.write_idx - seen > ZC_SLOTS) {
-		ft_error("zc: final write index %" PRIu64 " after %" PRIu64 " frames taken",
-			 (uint64_t)r->fin.write_idx, seen);
+	if (r->fin.write_idx < seen || r->fin.write_idx - released > ZC_SLOTS) {
+		ft_error("%s: final write index %" PRIu64 " after %" PRIu64 " frames seen, %" PRIu64
+			 " handed back", name, (uint64_t)r->fin.write_idx, seen, released);
 		goto out;
 	}
 	tail = r->fin.write_idx - seen;
@@ -719,8 +754,8 @@ static void zc_run(void)
 	}
 	seen += tail;
 	ft_check(r->fin.frames_delivered == seen && r->fin.bytes_delivered == r->bytes,
-		 "zc: the device delivered %" PRIu64 " frames (%" PRIu64 " bytes), the application "
-		 "took %" PRIu64 " (%" PRIu64 " bytes)", (uint64_t)r->fin.frames_delivered,
+		 "%s: the device delivered %" PRIu64 " frames (%" PRIu64 " bytes), the application "
+		 "took %" PRIu64 " (%" PRIu64 " bytes)", name, (uint64_t)r->fin.frames_delivered,
 		 (uint64_t)r->fin.bytes_delivered, seen, r->bytes);
 	/* nothing written outside the frames: before the ring, between, after */
 	ft_expect_bytes(zbuf, ZC_OFFSET, CANARY, "zc: the bytes before the ring");
@@ -732,7 +767,7 @@ static void zc_run(void)
 	if (!r->bad)
 		check_drops(r, 0);
 	if (tail)
-		ft_log("zc: %" PRIu64 " of the frames read from the ring after the stop", tail);
+		ft_log("%s: %" PRIu64 " of the frames read from the ring after the stop", name, tail);
 out:
 	ft_close_fid(&zmr->fid, "zc mr");
 	ft_unmap(zbase, zmap);
@@ -935,7 +970,8 @@ int main(int argc, char **argv)
 		       (uint64_t)overrun.fin.drops);
 
 	/* c. zero copy, d. bad calls */
-	zc_run();
+	zc_run("zc", 0);
+	zc_run("zc-hold", ZC_HOLD);
 	test_errors();
 
 	ft_close_fid(&rmr->fid, "receive mr");

@@ -705,24 +705,35 @@ uint64_t fpgadma_ext_stream_ready(struct fid_ep *ep_fid, uint64_t *first)
 {
 	struct fpgadma_ep *ep = NULL;
 	struct fpgadma_pstream *ps = zc_stream(ep_fid, &ep);
-	uint64_t n;
+	uint64_t n, from, written;
 
 	if (!ps) {
 		if (first)
 			*first = 0;
 		return 0;
 	}
-	n = fpgadma_stream_ready(ps->s, first);
+	n = fpgadma_stream_ready(ps->s, &from);
+	written = from + n;
 	/*
-	 * Nothing there: run the domain's progress, unless another thread
-	 * does, so that the stream's CQEs are taken even by an application
-	 * that reads no CQ (a full completion ring holds the frames back).
+	 * Nothing there, or a whole ring of frames written since the last
+	 * time: run the domain's progress, unless another thread does, so
+	 * that the stream's CQEs are taken even by an application that reads
+	 * no CQ (a full completion ring holds the frames back).  Not only
+	 * when nothing is there: frames a zero-copy application still holds
+	 * (sending from their slots, say) count as there until handed back,
+	 * and the device stops for want of a completion slot long before
+	 * the application has handed back everything.  One progress a ring
+	 * of frames keeps the CQEs within the budget stream_start set.
 	 */
-	if (!n && !pthread_mutex_trylock(&ep->domain->lock)) {
+	if ((!n || written - ps->zc_progress_idx >= ps->nslots) &&
+	    !pthread_mutex_trylock(&ep->domain->lock)) {
 		fpgadma_dp_progress_locked(ep->dp);
 		pthread_mutex_unlock(&ep->domain->lock);
-		n = fpgadma_stream_ready(ps->s, first);
+		ps->zc_progress_idx = written;
+		n = fpgadma_stream_ready(ps->s, &from);
 	}
+	if (first)
+		*first = from;
 	return n;
 }
 

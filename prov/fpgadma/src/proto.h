@@ -594,6 +594,8 @@ struct fpgadma_pstream {
 	uint64_t taken;			/* frames taken out of the ring */
 	/* zero copy: the application's MR (its stream_refs held) */
 	struct fpgadma_prov_mr *app_mr;
+	uint64_t zc_progress_idx;	/* the write index stream_ready last ran
+					 * progress at (the zero-copy thread's) */
 	bool ended;			/* its STREAM_END CQE came */
 	uint32_t end;			/* enum fpgadma_stream_end */
 };
