@@ -573,10 +573,13 @@ fwd_row() {
 	awk -v prov="$1" -v size="$2" -v sfx="$3" -v rxe="$5" '
 		$1 == "forward-result:" {
 			for (i = 2; i <= NF; i++) { k = $i; sub(/=.*/, "", k); v = $i; sub(/^[^=]*=/, "", v); r[k] = v }
-			printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", prov, size, r["mode"] sfx,
+			st = r["stream_secs"] + 0
+			printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", prov, size, r["mode"] sfx,
 				r["rx_MBps"], r["rx_frames_per_s"], r["verified"], r["rx_secs"], r["produced"],
 				r["lost"], r["cpu_s_per_GB"], r["user_s_per_GB"], r["sys_s_per_GB"],
-				r["copied_per_frame"], r["rate"], r["slots"], rxe
+				r["copied_per_frame"], r["rate"], r["slots"], rxe,
+				st > 0 && r["wait_full_secs"] != "" ? sprintf("%.3f", r["wait_full_secs"] / st) : "",
+				st > 0 && r["wait_src_secs"] != "" ? sprintf("%.3f", (r["wait_src_secs"] + r["nap_secs"]) / st) : ""
 			found = 1; exit
 		}
 		END { exit !found }' "$4"
@@ -608,7 +611,7 @@ fwd_medians() {
 					k = s SUBSEP R[r]
 					if (!N[k]) continue
 					split(L[k, med(k)], f, "\t"); f[3] = R[r]
-					line = f[1]; for (c = 2; c <= 17; c++) line = line OFS f[c]
+					line = f[1]; for (c = 2; c <= 19; c++) line = line OFS f[c]
 					print line
 					if (r <= 2 && (lim == "" || f[4] + 0 > lim + 0)) { lim = f[4]; limrow = line }
 				}
@@ -644,14 +647,15 @@ else
 			echo "# rounds: $fwd_rounds; a round measures every size once (limit, zero copy, copy); rows named RUN#R are round R's, rows without # the median of the rounds"
 			echo "# limit rows: fi_msg_bw -e msg -W <window> -I <frames>, about $fwd_bytes bytes a run, windows of 16 MiB (at most 256 messages, at least 16), at least 4 windows; MBps as it prints it (10^6 bytes/s); limit-spin: its default completion method (spinning), limit-sread: -c sread (waiting, as fpga_forward does); limit: the higher (of a round's two; without #, of the two medians)"
 			echo "# zero-copy and copy rows: fpga_forward for $fwd_secs s, the FPGA paced at twice the round's limit (rate, frames/s); MBps and frames_per_s: frames verified at node b over its time from first to last; produced and lost: the FPGA's frames and those it dropped for want of a free slot; cpu, user, sys: node a's forwarding process, seconds per GB forwarded (getrusage; the model's kernel threads that write the frames and the network's own kernel threads not counted); without #: the round of the median MBps, all its figures"
+			echo "# asleep_network, asleep_source (zero-copy and copy rows): the parts of the forwarder's streaming time it slept with the most sends in flight it allows (waiting for the network) and with fewer and no frame to send (waiting for the FPGA)"
 			echo "# rxe rows (verbs only): soft-RoCE's counters on node a over the run (/sys/class/infiniband/rxe0/ports/1/hw_counters): resends, its rcvd_seq_err (a packet lost on the link: everything after it sent again); rnr_retries, its rcvd_rnr_err (a send that found no receive posted, retried on a timer)"
-			printf 'prov\tsize\trun\tMBps\tframes_per_s\tframes\tsecs\tproduced\tlost\tcpu_s_per_GB\tuser_s_per_GB\tsys_s_per_GB\tcopied_per_frame\tstream_rate\tslots\tresends\trnr_retries\n'
+			printf 'prov\tsize\trun\tMBps\tframes_per_s\tframes\tsecs\tproduced\tlost\tcpu_s_per_GB\tuser_s_per_GB\tsys_s_per_GB\tcopied_per_frame\tstream_rate\tslots\tresends\trnr_retries\tasleep_network\tasleep_source\n'
 		} > "$out/forward.tsv"
 	fi
 	# fwd_limit_row PROV SIZE RUN MBPS ITERS [RXE]: a limit row of
 	# forward.tsv (RXE: rxe_delta's two columns).
 	fwd_limit_row() {
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\t%s\n' "$1" "$2" "$3" "$4" \
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\t%s\t\t\n' "$1" "$2" "$3" "$4" \
 			"$(awk -v m="$4" -v s="$2" 'BEGIN { printf "%.1f", m * 1e6 / s }')" "$5" "${6:-	}" >> "$out/forward.tsv"
 	}
 	# rxe_mark / rxe_delta: over verbs ($prov), soft-RoCE's

@@ -584,6 +584,8 @@ BEGIN {
 		print "the round with the median MB/s), and `zc/limit by round` gives each round'\''s own ratio. Over verbs,"
 		print "soft-RoCE'\''s counters on node a over each of those runs: resends (rcvd_seq_err: a packet lost on the link,"
 		print "everything after it sent again) and RNR retries (rcvd_rnr_err: a send that found no receive posted)."
+		print "Forwarder asleep: the share of the zero-copy run'\''s streaming time it slept with the most sends in flight"
+		print "it allows (waiting for the network) and with fewer and no frame to send (waiting for the FPGA)."
 		print "‡: the limit measured below the forwarder'\''s rate (fi_msg_bw'\''s window-and-acknowledge loop does not fill"
 		print "the link at this size, so the ratio overstates); †: the source dropped no frame (the stream, not the"
 		print "network, was the limit)."
@@ -595,8 +597,8 @@ BEGIN {
 			for (k in SIZES) { split(k, p, SUBSEP); if (p[1] == "fw" && (val("fw", pv "|" p[2] "|limit", "MBps") != "" || val("fw", pv "|" p[2] "|zero-copy", "MBps") != "" || val("fw", pv "|" p[2] "|copy", "MBps") != "")) S6[++n] = p[2] + 0 }
 			for (i = 2; i <= n; i++) for (j = i; j > 1 && S6[j - 1] > S6[j]; j--) { t = S6[j]; S6[j] = S6[j - 1]; S6[j - 1] = t }
 			if (!n) { print "Not measured: " skipped_why("forward-" pv) "."; continue }
-			split("frame|limit MB/s|fi_msg_bw spin / sread MB/s|zero copy MB/s|zero copy frames/s|zc/limit|zc/limit by round|copy MB/s|copy/limit|frames dropped at the source (zc, copy)|CPU s/GB node a, zero copy (user + sys)|CPU s/GB node a, copy (user + sys)|copy/zc CPU|soft-RoCE resends, RNR retries (limit; zc; copy)", h, "|")
-			header(h, 14)
+			split("frame|limit MB/s|fi_msg_bw spin / sread MB/s|zero copy MB/s|zero copy frames/s|zc/limit|zc/limit by round|copy MB/s|copy/limit|frames dropped at the source (zc, copy)|CPU s/GB node a, zero copy (user + sys)|CPU s/GB node a, copy (user + sys)|copy/zc CPU|soft-RoCE resends, RNR retries (limit; zc; copy)|forwarder asleep, zc: on the network, on the FPGA", h, "|")
+			header(h, 15)
 			ext_reset(); nfl = 0; nlow = 0
 			for (i = 1; i <= n; i++) {
 				s = S6[i]; kl = pv "|" s "|limit"; kz = pv "|" s "|zero-copy"; kc = pv "|" s "|copy"
@@ -623,8 +625,11 @@ BEGIN {
 					c[14] = sprintf("%s, %s; %s, %s; %s, %s", dash(val("fw", kl, "resends")), dash(val("fw", kl, "rnr_retries")),
 						dash(val("fw", kz, "resends")), dash(val("fw", kz, "rnr_retries")),
 						dash(val("fw", kc, "resends")), dash(val("fw", kc, "rnr_retries")))
+				c[15] = "–"
+				if (val("fw", kz, "asleep_network") != "")
+					c[15] = sprintf("%.0f%%, %.0f%%", 100 * val("fw", kz, "asleep_network"), 100 * val("fw", kz, "asleep_source"))
 				series("fwd-" pv "-limit", s, lim); series("fwd-" pv "-zc", s, zm); series("fwd-" pv "-copy", s, cm)
-				row(c, 14)
+				row(c, 15)
 			}
 			done()
 			text = "Goal: forwarding (zero copy) over " pv " at 90% or more of the network'\''s limit at every frame size"

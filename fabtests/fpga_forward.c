@@ -1029,6 +1029,14 @@ struct fwd {
 	struct fpgadma_stream_stats fin;
 	uint64_t read_frames;
 	bool read_synced;	/* --read: reads start at a frame now */
+	/*
+	 * Where the sender waited (run_sender's main loop): asleep on the
+	 * CQ with max_inflight sends in flight (the network is the limit),
+	 * asleep on the CQ with fewer in flight and no frame to send (the
+	 * source is), napping with none in flight; fi_send's -FI_EAGAIN.
+	 */
+	uint64_t wait_full_us, wait_full_n, wait_src_us, wait_src_n, nap_us, nap_n;
+	uint64_t eagain_n;
 };
 
 static uint8_t *slot_at(uint64_t idx)
@@ -1231,6 +1239,7 @@ static bool send_frame(struct fwd *w, uint64_t idx, const uint8_t *f)
 		r = fi_send(net.ep, from, o.frame_size, desc, 0, op);
 		if (r != -FI_EAGAIN)
 			break;
+		w->eagain_n++;
 		reap(w, 0);
 		check_signal();
 		if (ft_now_us() - w->last_progress_us > ft_opts.timeout_ms * 1000ULL)
@@ -1272,7 +1281,7 @@ static int run_sender(void)
 	struct fwd w;
 	struct oob_msg m;
 	uint64_t hello[H_NWORDS], end[E_NWORDS], first, n, k, t_start, t_end, t_stop, dev_drops;
-	uint64_t produced = 0, trailing = 0;
+	uint64_t produced = 0, trailing = 0, t_wait, t_loop;
 	double u0, s0, u1, s1, cpu, secs, gb, rx_secs, rx_fps;
 	size_t len;
 	int ret;
@@ -1405,11 +1414,25 @@ static int run_sender(void)
 		 * ms: fi_cq_sread's unit; the ring and the device's FIFO hold
 		 * the frames meanwhile).
 		 */
-		if (w.inflight)
+		t_wait = ft_now_us();
+		if (w.inflight) {
+			bool full = w.posted - w.retired >= w.max_inflight;
+
 			reap(&w, (int)FT_MAX(w.period / 1000000ULL, 1ULL));
-		else
+			if (full) {
+				w.wait_full_us += ft_now_us() - t_wait;
+				w.wait_full_n++;
+			} else {
+				w.wait_src_us += ft_now_us() - t_wait;
+				w.wait_src_n++;
+			}
+		} else {
 			nap_ns(FT_MAX(FT_MIN(w.period, 1000000ULL), 20000ULL));
+			w.nap_us += ft_now_us() - t_wait;
+			w.nap_n++;
+		}
 	}
+	t_loop = ft_now_us();
 	/* the end: stop the stream; what the device wrote after is forwarded too */
 	if (o.src == SRC_STREAM) {
 		ret = fp.ops->stream_stop(fp.ep, 0, &w.fin);
@@ -1512,6 +1535,13 @@ static int run_sender(void)
 		       " dropped, FIFO high-water mark %" PRIu32 " of %" PRIu32,
 		       (uint64_t)w.fin.frames, (uint64_t)w.fin.frames_delivered,
 		       (uint64_t)w.fin.drops, w.fin.fifo_hwm, w.fin.fifo_frames);
+	ft_log("sender: of its %.2f s streaming, asleep %.3f s on the CQ with %" PRIu64
+	       " sends in flight (%" PRIu64 " times), %.3f s on the CQ with fewer and no frame "
+	       "to send (%" PRIu64 " times), %.3f s napping with none in flight (%" PRIu64
+	       " times); fi_send -FI_EAGAIN %" PRIu64 " times", (double)(t_loop - t_start) / 1e6,
+	       (double)w.wait_full_us / 1e6, w.max_inflight, w.wait_full_n,
+	       (double)w.wait_src_us / 1e6, w.wait_src_n, (double)w.nap_us / 1e6, w.nap_n,
+	       w.eagain_n);
 	/*
 	 * The same figures as one line of key=value words, for scripts
 	 * (bench/guest-bench.sh): the rate is the receiver's, frames verified
@@ -1526,14 +1556,17 @@ static int run_sender(void)
 	       PRIu64 " verified=%" PRIu64 " bytes=%" PRIu64 " secs=%.3f rx_secs=%.3f"
 	       " rx_frames_per_s=%.1f rx_MBps=%.3f tx_MBps=%.3f produced=%" PRIu64 " lost=%"
 	       PRIu64 " cpu_s_per_GB=%.4f user_s_per_GB=%.4f sys_s_per_GB=%.4f"
-	       " copied_per_frame=%" PRIu64 "\n", ft_opts.prov, o.copy ? "copy" : "zero-copy",
+	       " copied_per_frame=%" PRIu64 " stream_secs=%.3f wait_full_secs=%.3f"
+	       " wait_src_secs=%.3f nap_secs=%.3f eagain=%" PRIu64 "\n", ft_opts.prov, o.copy ? "copy" : "zero-copy",
 	       o.frame_size, o.slots, o.src == SRC_READ ? 0 : o.rate, w.retired, m.v[V_VERIFIED], w.bytes,
 	       secs, rx_secs, rx_fps, rx_fps * o.frame_size / 1e6,
 	       secs > 0 ? (double)w.bytes / secs / 1e6 : 0.0,
 	       o.src == SRC_STREAM ? produced : o.src == SRC_SOFT ? w.soft_next_seq : w.retired,
 	       w.hdrs.lost + trailing,
 	       gb > 0 ? cpu / gb : 0.0, gb > 0 ? (u1 - u0) / gb : 0.0,
-	       gb > 0 ? (s1 - s0) / gb : 0.0, w.retired ? w.copied / w.retired : 0);
+	       gb > 0 ? (s1 - s0) / gb : 0.0, w.retired ? w.copied / w.retired : 0,
+	       (double)(t_loop - t_start) / 1e6, (double)w.wait_full_us / 1e6,
+	       (double)w.wait_src_us / 1e6, (double)w.nap_us / 1e6, w.eagain_n);
 	ft_check(w.retired > 0, "no frame was forwarded");
 	free(w.done);
 	cleanup();
