@@ -573,13 +573,13 @@ fwd_row() {
 	awk -v prov="$1" -v size="$2" -v sfx="$3" -v rxe="$5" '
 		$1 == "forward-result:" {
 			for (i = 2; i <= NF; i++) { k = $i; sub(/=.*/, "", k); v = $i; sub(/^[^=]*=/, "", v); r[k] = v }
-			st = r["stream_secs"] + 0
+			st = r["stream_secs"] + 0; wn = ""; ws = ""
+			if (st > 0 && r["wait_full_secs"] != "") wn = sprintf("%.3f", r["wait_full_secs"] / st)
+			if (st > 0 && r["wait_src_secs"] != "") ws = sprintf("%.3f", (r["wait_src_secs"] + r["nap_secs"]) / st)
 			printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", prov, size, r["mode"] sfx,
 				r["rx_MBps"], r["rx_frames_per_s"], r["verified"], r["rx_secs"], r["produced"],
 				r["lost"], r["cpu_s_per_GB"], r["user_s_per_GB"], r["sys_s_per_GB"],
-				r["copied_per_frame"], r["rate"], r["slots"], rxe,
-				st > 0 && r["wait_full_secs"] != "" ? sprintf("%.3f", r["wait_full_secs"] / st) : "",
-				st > 0 && r["wait_src_secs"] != "" ? sprintf("%.3f", (r["wait_src_secs"] + r["nap_secs"]) / st) : ""
+				r["copied_per_frame"], r["rate"], r["slots"], rxe, wn, ws
 			found = 1; exit
 		}
 		END { exit !found }' "$4"
