@@ -12,8 +12,9 @@
  * the network provider (tcp or verbs, its own fabric and domain) with the
  * network MR's desc, straight from its slot; its slot goes back to the
  * device (stream_release) once its send completed, oldest first (sends in
- * flight: at most the transmit queue's depth and half the receives the
- * peer posted; a ring of more slots lets the device write ahead meanwhile).
+ * flight: at most half the slots, the transmit queue's depth and half the
+ * receives the peer posted; the other slots let the device write ahead
+ * meanwhile).
  * Nothing on this node copies a frame: the CPU reads its 48-byte header
  * (the loss count) and nothing else.
  *
@@ -960,7 +961,8 @@ static void soft_frame(uint8_t *f, uint32_t fs, uint64_t seq, uint64_t lost, uin
 static void fpga_open(void)
 {
 	struct fi_info *h = fi_allocinfo();
-	struct fi_cq_attr cq_attr = { .format = FI_CQ_FORMAT_TAGGED, .wait_obj = FI_WAIT_NONE };
+	/* an fd: the sender sleeps on it and the network's CQ at once */
+	struct fi_cq_attr cq_attr = { .format = FI_CQ_FORMAT_TAGGED, .wait_obj = FI_WAIT_FD };
 	const char *why = NULL;
 	int ret;
 
@@ -1037,6 +1039,7 @@ struct fwd {
 	 */
 	uint64_t wait_full_us, wait_full_n, wait_src_us, wait_src_n, nap_us, nap_n;
 	uint64_t eagain_n;
+	int net_fd, fp_fd;	/* the CQs' wait fds, -1: none (wait_either) */
 };
 
 static uint8_t *slot_at(uint64_t idx)
@@ -1189,6 +1192,42 @@ static bool reap(struct fwd *w, int timeout_ms)
 	return n > 0;
 }
 
+/* The CQ's wait fd, or -1 when its wait object is not an fd. */
+static int cq_wait_fd(struct fid_cq *cq)
+{
+	enum fi_wait_obj obj = FI_WAIT_NONE;
+	int fd = -1;
+
+	if (fi_control(&cq->fid, FI_GETWAITOBJ, &obj) || obj != FI_WAIT_FD ||
+	    fi_control(&cq->fid, FI_GETWAIT, &fd))
+		return -1;
+	return fd;
+}
+
+/*
+ * Sleep until a send completes or the FPGA writes a frame (its completion
+ * makes the fpgadma CQ's fd readable), timeout_ms at most.  false when the
+ * two CQs have no fds: the caller then sleeps on the network's CQ alone,
+ * and a frame that comes meanwhile waits for the next send completion.
+ */
+static bool wait_either(struct fwd *w, int timeout_ms)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = w->net_fd, .events = POLLIN },
+		{ .fd = w->fp_fd, .events = POLLIN },
+	};
+	struct fid *nf = &net.cq->fid, *ff = &fp.cq->fid;
+
+	if (w->net_fd < 0 || w->fp_fd < 0)
+		return false;
+	/* each runs its provider's progress; -FI_EAGAIN: something is there */
+	if (fi_trywait(net.fabric, &nf, 1) || fi_trywait(fp.dom.fabric, &ff, 1))
+		return true;
+	if (poll(pfd, 2, timeout_ms) < 0 && errno != EINTR)
+		die("poll of the two CQs' fds: %s", strerror(errno));
+	return true;
+}
+
 /* Send the frame of source index idx (zero copy) or a copy of it. */
 static bool send_frame(struct fwd *w, uint64_t idx, const uint8_t *f)
 {
@@ -1282,11 +1321,14 @@ static int run_sender(void)
 	struct oob_msg m;
 	uint64_t hello[H_NWORDS], end[E_NWORDS], first, n, k, t_start, t_end, t_stop, dev_drops;
 	uint64_t produced = 0, trailing = 0, t_wait, t_loop;
+	bool slept;
+	int tmo;
 	double u0, s0, u1, s1, cpu, secs, gb, rx_secs, rx_fps;
 	size_t len;
 	int ret;
 
 	memset(&w, 0, sizeof(w));
+	w.net_fd = w.fp_fd = -1;
 	/* the other node first: it hears of a skip or failure here */
 	oob_open();
 	if (o.src != SRC_SOFT)
@@ -1346,19 +1388,31 @@ static int run_sender(void)
 	       ", each frame sent from its slot (zero copy)",
 	       o.src == SRC_READ ? "; as fast as the reads go" : "");
 	oob_expect(&m, OOB_READY, "that its receives are posted");
+	if (o.src == SRC_STREAM) {
+		w.net_fd = cq_wait_fd(net.cq);
+		w.fp_fd = cq_wait_fd(fp.cq);
+		if (w.net_fd < 0 || w.fp_fd < 0)
+			ft_log("sender: no wait fd of the %s CQ: waiting for frames on the network's "
+			       "CQ (a frame that comes meanwhile waits for a send completion)",
+			       w.net_fd < 0 ? ft_opts.prov : "fpgadma");
+	}
 	/*
-	 * Sends in flight: one per slot, at most the transmit queue's depth
-	 * and half the receives the peer posted.  A send that finds no
+	 * Sends in flight: at most half the slots, the transmit queue's
+	 * depth and half the receives the peer posted.  A send that finds no
 	 * receive waits for the peer (over verbs a receiver-not-ready retry,
 	 * with its timer); the half leaves the peer receives posted while it
-	 * checks frames and posts their receives again.  The slots beyond
-	 * are where the source writes ahead while the network is busy,
-	 * rather than the sender spinning on -FI_EAGAIN.  (Measured over
-	 * verbs, 4 KiB frames, 1024 slots: 384 in flight against 384
-	 * receives forwarded at 0.59 of the network's limit, 192 at 0.70
-	 * and 0.88 in two boots.)
+	 * checks frames and posts their receives again.  The other slots are
+	 * where the source writes ahead while the network is busy: with
+	 * every slot a send in flight (zero copy) the device finds none free
+	 * when a send completes, and the sender then waits for the device as
+	 * much as for the network (measured over verbs, 64 KiB frames, 128
+	 * slots, all in flight: asleep with fewer in flight and no frame to
+	 * send 3.1 s of 4).  (Over verbs, 4 KiB frames, 1024 slots: 384 in
+	 * flight against 384 receives forwarded at 0.59 of the network's
+	 * limit, 192 at 0.70 and 0.88 in two boots.)
 	 */
-	w.max_inflight = FT_MIN(FT_MIN((uint64_t)o.slots, (uint64_t)net.info->tx_attr->size),
+	w.max_inflight = FT_MIN(FT_MIN(FT_MAX((uint64_t)o.slots / 2, (uint64_t)1),
+				       (uint64_t)net.info->tx_attr->size),
 				FT_MAX(m.v[0] / 2, (uint64_t)1));
 	if (!w.max_inflight)
 		die("provider %s: a transmit queue of 0", ft_opts.prov);
@@ -1410,22 +1464,30 @@ static int run_sender(void)
 		stalled(&w);
 		/*
 		 * Nothing to do: sleep until a send completes (the CQ's wait
-		 * object) or, at the latest, the next frame is due (at least 1
-		 * ms: fi_cq_sread's unit; the ring and the device's FIFO hold
-		 * the frames meanwhile).
+		 * object) or, with fewer sends in flight than allowed, the FPGA
+		 * writes a frame (the fpgadma CQ's fd, polled with the
+		 * network's); at the latest until the next frame is due (at
+		 * least 1 ms: fi_cq_sread's unit; the ring and the device's
+		 * FIFO hold the frames meanwhile).
 		 */
 		t_wait = ft_now_us();
-		if (w.inflight) {
-			bool full = w.posted - w.retired >= w.max_inflight;
-
-			reap(&w, (int)FT_MAX(w.period / 1000000ULL, 1ULL));
-			if (full) {
-				w.wait_full_us += ft_now_us() - t_wait;
-				w.wait_full_n++;
-			} else {
-				w.wait_src_us += ft_now_us() - t_wait;
-				w.wait_src_n++;
-			}
+		tmo = (int)FT_MAX(w.period / 1000000ULL, 1ULL);
+		if (w.inflight && w.posted - w.retired >= w.max_inflight) {
+			/* the network is the limit: a send completion first */
+			reap(&w, tmo);
+			w.wait_full_us += ft_now_us() - t_wait;
+			w.wait_full_n++;
+			continue;
+		}
+		/* no frame: the FPGA's next one, or a send completion */
+		slept = o.src == SRC_STREAM && wait_either(&w, tmo);
+		if (!slept && w.inflight) {
+			reap(&w, tmo);
+			slept = true;
+		}
+		if (slept) {
+			w.wait_src_us += ft_now_us() - t_wait;
+			w.wait_src_n++;
 		} else {
 			nap_ns(FT_MAX(FT_MIN(w.period, 1000000ULL), 20000ULL));
 			w.nap_us += ft_now_us() - t_wait;
