@@ -10,7 +10,7 @@
 #   --forward-sizes=LIST the forward step's frame sizes (bytes, default
 #                 4096,16384,65536,262144,1048576; -q 4096,65536,1048576)
 #   --forward-slots=N    the sender's ring: N slots at every size (default
-#                 8 MiB of frames, 32 to 1024 slots)
+#                 8 MiB of frames, 64 to 1024 slots)
 #
 # Steps, each measured in this one boot so their ratios mean something:
 #   env          the guest: kernel, vCPUs, memory, THP mode, the device
@@ -73,7 +73,7 @@
 #                64 MiB, 16 MiB with -q, in windows of 16 MiB; twice,
 #                spinning and with -c sread, the higher the limit), then
 #                fabtests/fpga_forward zero copy, then --copy, each for 4 s
-#                (2 s with -q), a ring of 8 MiB of frames (32 to 1024
+#                (2 s with -q), a ring of 8 MiB of frames (64 to 1024
 #                slots), node a's FPGA stream paced at twice the
 #                limit just measured (so that the network, not the source,
 #                is what holds it back; the frames the source then drops
@@ -728,14 +728,16 @@ else
 				# at least 50 frames/s; node b ignores -r (the sender
 				# tells it the period).
 				rate=$(awk -v m="${lim:-100}" -v s="$size" 'BEGIN { r = int(2 * m * 1e6 / s + 1); print r < 50 ? 50 : r }')
-				# The sender's ring: 8 MiB of frames, 32 to 1024 slots.
+				# The sender's ring: 8 MiB of frames, 64 to 1024 slots.
 				# Small frames need many in flight; fpga_forward keeps
-				# at most the transmit queue's depth and half node b's
-				# receives in flight, and the slots beyond are where
-				# the FPGA writes ahead meanwhile.
+				# at most half the slots, the transmit queue's depth
+				# and half node b's receives in flight, and the slots
+				# beyond are where the FPGA writes ahead meanwhile.
+				# 64 at least: with 32 (256 KiB and 1 MiB frames) the
+				# half left 16 sends in flight.
 				slots=$((8388608 / size))
 				[ "$slots" -le 1024 ] || slots=1024
-				[ "$slots" -ge 32 ] || slots=32
+				[ "$slots" -ge 64 ] || slots=64
 				[ -z "$fwd_slots" ] || slots=$fwd_slots
 				for mode in zero-copy copy; do
 					if [ "$mode" = copy ]; then copy=--copy; else copy=; fi

@@ -619,11 +619,23 @@ static void net_open_ep(struct fi_info *info)
 	struct fi_cq_attr cq_attr = {
 		.format = FI_CQ_FORMAT_DATA,
 		.size = 2 * MAX_SLOTS,
-		.wait_obj = FI_WAIT_UNSPEC,
+		.wait_obj = FI_WAIT_FD,
 	};
+	int ret;
 
 	CALL(fi_domain(net.fabric, info, &net.domain, NULL));
-	CALL(fi_cq_open(net.domain, &cq_attr, &net.cq, NULL));
+	/*
+	 * An fd to poll beside the fpgadma CQ's (run_sender): tcp gives one
+	 * only when asked (under FI_WAIT_UNSPEC it waits on a poll set of
+	 * its own); a provider that has none gets its own choice.
+	 */
+	ret = fi_cq_open(net.domain, &cq_attr, &net.cq, NULL);
+	if (ret) {
+		ft_log("%s: no CQ with FI_WAIT_FD (%d, %s): FI_WAIT_UNSPEC", ft_opts.prov, ret,
+		       fi_strerror(-ret));
+		cq_attr.wait_obj = FI_WAIT_UNSPEC;
+		CALL(fi_cq_open(net.domain, &cq_attr, &net.cq, NULL));
+	}
 	CALL(fi_endpoint(net.domain, info, &net.ep, NULL));
 	CALL(fi_ep_bind(net.ep, &net.eq->fid, 0));
 	CALL(fi_ep_bind(net.ep, &net.cq->fid, FI_TRANSMIT | FI_RECV));
