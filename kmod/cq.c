@@ -44,6 +44,7 @@ int fpgadma_ctx_init_ring(struct fpgadma_ctx *ctx, u32 entries)
 	ctx->flags = ctx->ring + FPGADMA_RING_FLAGS_OFF;
 	ctx->cqes = ctx->ring + FPGADMA_RING_CQES_OFF;
 	spin_lock_init(&ctx->cq_lock);
+	INIT_LIST_HEAD(&ctx->work_cache);
 	init_waitqueue_head(&ctx->cq_wait);
 	init_waitqueue_head(&ctx->idle_wait);
 	return 0;
@@ -128,9 +129,118 @@ static void fpgadma_cq_write(struct fpgadma_ctx *ctx,
 		wake_up_interruptible(&ctx->cq_wait);
 }
 
+/* Keep a done work for the context's next post; @ctx->cq_lock held. */
+static bool fpgadma_work_recycle(struct fpgadma_ctx *ctx,
+				 struct fpgadma_wqe *work)
+{
+	lockdep_assert_held(&ctx->cq_lock);
+	if (!work->cached || ctx->work_cached >= FPGADMA_WORK_CACHE)
+		return false;
+	list_add(&work->node, &ctx->work_cache);
+	ctx->work_cached++;
+	return true;
+}
+
+/**
+ * fpgadma_works_get() - take works for a batch of WRs.
+ * @ctx:	the posting context.
+ * @wrs:	the batch, checked (fpgadma_wr_check()).
+ * @works:	out: a work for each WR, or NULL where none could be had.
+ * @n:		WRs in the batch.
+ *
+ * A WR of up to FPGADMA_WORK_CACHE_SGE SGEs gets a work of the context's
+ * cache, or a new one with room for that many; a larger one a work of its
+ * size.  Each is filled from its WR, with no piece and no peer MR.
+ *
+ * Context: process context, may sleep; takes @ctx->cq_lock.
+ */
+void fpgadma_works_get(struct fpgadma_ctx *ctx, const struct fpgadma_wr *wrs,
+		       struct fpgadma_wqe **works, u32 n)
+{
+	struct fpgadma_wqe *work;
+	u32 i;
+
+	spin_lock_irq(&ctx->cq_lock);
+	for (i = 0; i < n; i++) {
+		works[i] = NULL;
+		if (wrs[i].num_sge > FPGADMA_WORK_CACHE_SGE || !ctx->work_cached)
+			continue;
+		works[i] = list_first_entry(&ctx->work_cache,
+					    struct fpgadma_wqe, node);
+		list_del(&works[i]->node);
+		ctx->work_cached--;
+	}
+	spin_unlock_irq(&ctx->cq_lock);
+
+	for (i = 0; i < n; i++) {
+		const struct fpgadma_wr *wr = &wrs[i];
+		bool cached = wr->num_sge <= FPGADMA_WORK_CACHE_SGE;
+
+		work = works[i];
+		if (!work) {
+			work = kmalloc(struct_size(work, pieces, cached ?
+					FPGADMA_WORK_CACHE_SGE : wr->num_sge),
+				       GFP_KERNEL);
+			if (!work)
+				continue;
+		}
+		/* Every field but the pieces, which count from none. */
+		*work = (struct fpgadma_wqe) {
+			.ctx = ctx,
+			.wr_id = wr->wr_id,
+			.opcode = wr->opcode,
+			.dev_addr = wr->dev_addr,
+			.dest = wr->dest,
+			.flags = wr->flags,
+			.atomic_op = wr->atomic_op,
+			.atomic_type = wr->atomic_type,
+			.cached = cached,
+		};
+		works[i] = work;
+	}
+}
+
+/**
+ * fpgadma_work_release() - give back a work that was never submitted.
+ * @ctx:	the context it was taken for (fpgadma_works_get()).
+ * @work:	the work, holding no MR; NULL is ignored.
+ *
+ * Context: any; takes @ctx->cq_lock.
+ */
+void fpgadma_work_release(struct fpgadma_ctx *ctx, struct fpgadma_wqe *work)
+{
+	unsigned long flags;
+	bool recycled;
+
+	if (!work)
+		return;
+	spin_lock_irqsave(&ctx->cq_lock, flags);
+	recycled = fpgadma_work_recycle(ctx, work);
+	spin_unlock_irqrestore(&ctx->cq_lock, flags);
+	if (!recycled)
+		kfree(work);
+}
+
+/**
+ * fpgadma_ctx_free_works() - free the context's cache of works.
+ * @ctx:	a context with no work in flight (fpgadma_ctx_drain()).
+ *
+ * Context: process context.
+ */
+void fpgadma_ctx_free_works(struct fpgadma_ctx *ctx)
+{
+	struct fpgadma_wqe *work, *tmp;
+
+	list_for_each_entry_safe(work, tmp, &ctx->work_cache, node)
+		kfree(work);
+	INIT_LIST_HEAD(&ctx->work_cache);
+	ctx->work_cached = 0;
+}
+
 /**
  * fpgadma_work_done() - complete a work request; called by engines.
- * @work:	the work, owned by the engine until now; freed here.
+ * @work:	the work, owned by the engine until now; freed here, or kept
+ *		for the context's next post (fpgadma_works_get()).
  * @status:	FPGADMA_WC_* (ignored if the work already carries an error).
  * @bytes:	bytes moved.
  *
@@ -147,6 +257,7 @@ void fpgadma_work_done(struct fpgadma_wqe *work, u32 status, u64 bytes)
 	u64 t0 = fpgadma_stage_start();
 	struct fpgadma_cqe cqe;
 	unsigned long irqflags;
+	bool recycled;
 	u32 i;
 
 	if (work->t_start)
@@ -183,12 +294,15 @@ void fpgadma_work_done(struct fpgadma_wqe *work, u32 status, u64 bytes)
 
 	spin_lock_irqsave(&ctx->cq_lock, irqflags);
 	fpgadma_cq_write(ctx, &cqe);
+	/* Before the count falls: the context outlives what it caches. */
+	recycled = fpgadma_work_recycle(ctx, work);
 	/* Only fpgadma_ctx_drain() waits, and only for the last one. */
 	if (!--ctx->inflight && wq_has_sleeper(&ctx->idle_wait))
 		wake_up_all(&ctx->idle_wait);
 	spin_unlock_irqrestore(&ctx->cq_lock, irqflags);
 	/* The context may be gone now; the device is not. */
-	kfree(work);
+	if (!recycled)
+		kfree(work);
 	fpgadma_stage_end(fdev, FPGADMA_STAGE_COMPLETE, t0);
 }
 EXPORT_SYMBOL_GPL(fpgadma_work_done);

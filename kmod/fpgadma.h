@@ -329,6 +329,8 @@ void fpgadma_stages_module_exit(void);
  * @cq_tail:	the kernel's own producer index.
  * @outstanding: CQE slots reserved by posted, not yet completed work.
  * @inflight:	posted work not yet completed.
+ * @work_cache:	works of done WRs kept for the next posts (under @cq_lock).
+ * @work_cached: how many (at most FPGADMA_WORK_CACHE).
  * @cq_wait:	poll() sleepers.
  * @idle_wait:	waiters for @inflight == 0.
  * @ep_id:	the context's endpoint number in the device's @eps; changed
@@ -373,6 +375,8 @@ struct fpgadma_ctx {
 	u32 cq_tail;
 	u32 outstanding;
 	u32 inflight;
+	struct list_head work_cache;
+	u32 work_cached;
 	wait_queue_head_t cq_wait;
 	wait_queue_head_t idle_wait;
 	u32 ep_id;
@@ -457,6 +461,8 @@ struct fpgadma_piece {
  * @src_ep:	RECV: the sender's ep_id, set when a SEND fills it.
  * @t_submit:	when it went to the engine, if stage timing was on (else 0).
  * @t_start:	when the engine started it (fpgadma_work_start()), or 0.
+ * @cached:	it has room for FPGADMA_WORK_CACHE_SGE pieces and goes back
+ *		to its context's cache of works when done (post.c, cq.c).
  * @npieces:	entries in @pieces, each holding a reference on its MR.
  * @pieces:	host side of the transfer, in order; an atomic's are its
  *		operand (unless ATOMIC_READ), its compare values
@@ -479,9 +485,24 @@ struct fpgadma_wqe {
 	u32 src_ep;
 	u64 t_submit;
 	u64 t_start;
+	bool cached;
 	u32 npieces;
 	struct fpgadma_piece pieces[];
 };
+
+/*
+ * A context keeps up to FPGADMA_WORK_CACHE works of done WRs, each with
+ * room for FPGADMA_WORK_CACHE_SGE pieces, for its next posts: a small WR
+ * then costs no allocation and no zeroing (post.c).
+ */
+#define FPGADMA_WORK_CACHE	64
+#define FPGADMA_WORK_CACHE_SGE	4
+
+struct fpgadma_wr;
+void fpgadma_works_get(struct fpgadma_ctx *ctx, const struct fpgadma_wr *wrs,
+		       struct fpgadma_wqe **works, u32 n);
+void fpgadma_work_release(struct fpgadma_ctx *ctx, struct fpgadma_wqe *work);
+void fpgadma_ctx_free_works(struct fpgadma_ctx *ctx);
 
 void fpgadma_work_start(struct fpgadma_wqe *work);
 

@@ -410,6 +410,7 @@ static int fpgadma_release(struct inode *inode, struct file *file)
 		fpgadma_ctx_leave(ctx);
 	}
 	xa_destroy(&ctx->mrs);
+	fpgadma_ctx_free_works(ctx);
 	fpgadma_stream_ctx_free(ctx);
 	fpgadma_mon_ctx_free(ctx);
 	vfree(ctx->ring);

@@ -234,24 +234,6 @@ out:
 	work->length = total;
 }
 
-/* Allocate the work of a well-formed WR; NULL if out of memory. */
-static struct fpgadma_wqe *fpgadma_work_alloc(const struct fpgadma_wr *wr)
-{
-	struct fpgadma_wqe *work;
-
-	work = kzalloc(struct_size(work, pieces, wr->num_sge), GFP_KERNEL);
-	if (!work)
-		return NULL;
-	work->wr_id = wr->wr_id;
-	work->opcode = wr->opcode;
-	work->dev_addr = wr->dev_addr;
-	work->dest = wr->dest;
-	work->flags = wr->flags;
-	work->atomic_op = wr->atomic_op;
-	work->atomic_type = wr->atomic_type;
-	return work;
-}
-
 /*
  * A batch of up to this many WRs, with up to this many SGEs in all, is
  * copied in on the stack: a small post then allocates only its works.
@@ -326,12 +308,13 @@ int fpgadma_post_wqes(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd)
 			if (ret)
 				goto out;
 		}
-		works[i] = fpgadma_work_alloc(&wrs[i]);
+	}
+	fpgadma_works_get(ctx, wrs, works, n);
+	for (i = 0; i < n; i++) {
 		if (!works[i]) {
 			ret = -ENOMEM;
 			goto out;
 		}
-		works[i]->ctx = ctx;
 	}
 
 	mutex_lock(&ctx->lock);
@@ -362,7 +345,7 @@ int fpgadma_post_wqes(struct fpgadma_ctx *ctx, const struct fpgadma_post *cmd)
 	}
 out:
 	for (i = 0; i < n; i++)
-		kfree(works[i]);
+		fpgadma_work_release(ctx, works[i]);
 out_free:
 	if (sges != sge_buf)
 		kvfree(sges);
