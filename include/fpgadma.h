@@ -66,6 +66,15 @@ int fpgadma_close(struct fpgadma_context *ctx);
 
 int fpgadma_query(struct fpgadma_context *ctx, struct fpgadma_device_attr *attr);
 /*
+ * The device memory mapped into the process (devices with
+ * FPGADMA_CAP_MEM_MAP; others: -EOPNOTSUPP), read-write: device address A
+ * is at (char *)*addr + A, dev_mem_size bytes.  Mapped at the first call,
+ * the same address after; unmapped by fpgadma_close().  Loads and stores
+ * through it need no system call; they are ordered with work requests only
+ * by completions (fpgadma_mem_map(3)).
+ */
+int fpgadma_mem_map(struct fpgadma_context *ctx, void **addr);
+/*
  * Take endpoint number ep_id (1..65535) in place of the one opening gave,
  * once per context.  -EADDRINUSE if another context of the device has it.
  */

@@ -265,12 +265,28 @@ struct fpgadma_engine_ops {
  * Everything above @stats is the engine's to fill in before
  * fpgadma_dev_register(); the rest is the core's.
  */
+/**
+ * struct fpgadma_devmem - on-board memory kept in host memory (devmem.c).
+ * @ref:	the engine's reference and one per mapping of it.
+ * @mem:	the memory (vmalloc).
+ * @size:	its bytes.
+ */
+struct fpgadma_devmem {
+	struct kref ref;
+	void *mem;
+	u64 size;
+};
+
+struct fpgadma_devmem *fpgadma_devmem_alloc(u64 size);
+void fpgadma_devmem_put(struct fpgadma_devmem *dm);
+
 struct fpgadma_dev {
 	int index;
 	struct device *dma_dev;
 	const struct fpgadma_engine_ops *ops;
 	void *engine;
 	u64 dev_mem_size;
+	struct fpgadma_devmem *devmem;
 	u64 frame_size;
 	u32 max_seg_size;
 	u64 max_mr_size;
@@ -402,6 +418,10 @@ struct fpgadma_ctx {
 
 /* Monitor events a context queues for read() before it counts an overflow. */
 #define FPGADMA_MON_EVQ		256
+
+/* devmem.c */
+void fpgadma_devmem_query(struct fpgadma_ctx *ctx, struct fpgadma_query *q);
+int fpgadma_devmem_mmap(struct fpgadma_ctx *ctx, struct vm_area_struct *vma);
 
 /* monitor.c */
 int fpgadma_mon_ctx_init(struct fpgadma_ctx *ctx);

@@ -56,6 +56,7 @@ static int fpgadma_ioctl_query(struct fpgadma_ctx *ctx, void __user *uarg)
 	fpgadma_ring_layout(ctx, &q);
 	fpgadma_mon_query(ctx, &q);
 	fpgadma_stream_query(ctx, &q);
+	fpgadma_devmem_query(ctx, &q);
 	return copy_to_user(uarg, &q, sizeof(q)) ? -EFAULT : 0;
 }
 
@@ -236,7 +237,8 @@ static long fpgadma_ioctl(struct file *file, unsigned int cmd,
 
 /*
  * The ring, the monitor area and the stream area belong to the context,
- * not to the device:
+ * not to the device, and the device memory lives as long as a mapping of
+ * it (devmem.c):
  * a mapping made before the device left stays valid (it shows the last
  * CQEs); a new one is refused like every other call.
  */
@@ -253,6 +255,9 @@ static int fpgadma_mmap(struct file *file, struct vm_area_struct *vma)
 	if (ret <= 0)
 		return ret;
 	ret = fpgadma_stream_mmap(ctx, vma);
+	if (ret <= 0)
+		return ret;
+	ret = fpgadma_devmem_mmap(ctx, vma);
 	if (ret <= 0)
 		return ret;
 	if (vma->vm_pgoff ||

@@ -78,6 +78,7 @@ struct fpgadma_context {
 	size_t mon_len;
 	void *stream_area;		/* the stream area, read-write; or NULL */
 	size_t stream_len;
+	void *mem_map;			/* the device memory (fpgadma_mem_map); or NULL */
 
 	pthread_mutex_t cq_lock;	/* consumers of ring */
 	struct fpgadma_ring ring;
@@ -369,6 +370,11 @@ int fpgadma_close(struct fpgadma_context *ctx)
 		if (err && !ret)
 			ret = err;
 	}
+	if (ctx->mem_map) {
+		err = ring_unmap(ctx->mem_map, ctx->query.dev_mem_size);
+		if (err && !ret)
+			ret = err;
+	}
 	if (close(ctx->fd) && !ret && errno != EINTR)
 		ret = -errno;
 	pthread_mutex_destroy(&ctx->res_lock);
@@ -431,6 +437,34 @@ int fpgadma_get_fd(const struct fpgadma_context *ctx)
 	if (!ctx)
 		return -EINVAL;
 	return ctx->fd;
+}
+
+int fpgadma_mem_map(struct fpgadma_context *ctx, void **addr)
+{
+	void *m;
+	int ret = 0;
+
+	if (!ctx || !addr)
+		return -EINVAL;
+	if (ctx_forked(ctx))
+		return -EACCES;
+	if (!(ctx->query.caps & FPGADMA_CAP_MEM_MAP) ||
+	    (size_t)ctx->query.dev_mem_size != ctx->query.dev_mem_size)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&ctx->res_lock);
+	if (!ctx->mem_map) {
+		/* Pages come as they are touched: mapping costs nothing. */
+		m = mmap(NULL, (size_t)ctx->query.dev_mem_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, ctx->fd, (off_t)ctx->query.mem_mmap_off);
+		if (m == MAP_FAILED)
+			ret = -errno;
+		else
+			ctx->mem_map = m;
+	}
+	if (!ret)
+		*addr = ctx->mem_map;
+	pthread_mutex_unlock(&ctx->res_lock);
+	return ret;
 }
 
 /* ---- protection domains ---- */

@@ -56,11 +56,16 @@ static void check_query(void)
 	CHECK(q.ep_id != 0);
 	/*
 	 * paced streams unless the core's max_streams parameter is 0; atomics,
-	 * also on floating-point types (the guest is x86-64)
+	 * also on floating-point types (the guest is x86-64); the device
+	 * memory mappable
 	 */
 	CHECK_EQ(q.caps, FPGADMA_CAP_HOST_EP | FPGADMA_CAP_BIND_EP | FPGADMA_CAP_MR_MONITOR |
 			 (t_module_param("max_streams") == 0 ? 0 : FPGADMA_CAP_STREAM) |
-			 FPGADMA_CAP_ATOMIC | FPGADMA_CAP_ATOMIC_FP);
+			 FPGADMA_CAP_ATOMIC | FPGADMA_CAP_ATOMIC_FP | FPGADMA_CAP_MEM_MAP);
+	/* the device memory: at its own page-aligned offset, clear of the others */
+	CHECK(q.mem_mmap_off && q.mem_mmap_off % page == 0 &&
+	      q.mem_mmap_off >= q.mon_mmap_off + q.mon_size &&
+	      q.mem_mmap_off >= q.stream_mmap_off + q.stream_area_size);
 	/* the monitor area: at its own page-aligned offset, beyond the ring's */
 	CHECK(q.mon_mmap_off && q.mon_mmap_off % page == 0 && q.mon_mmap_off >= q.ring_size);
 	CHECK(q.mon_size && q.mon_size % page == 0);

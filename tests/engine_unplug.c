@@ -12,7 +12,9 @@
  *     the system's pin count back where it was);
  *  4. further calls fail with ENODEV (QUERY, REG_MR, POST, a new mmap of
  *     the ring), poll() reports POLLHUP and fpgadma_wait() -ENODEV, while
- *     the ring mapped before still reads; deregistering and closing work;
+ *     the ring mapped before still reads, and so does the device memory
+ *     mapped before (soft engine: fpgadma_mem_map(3)), which also still
+ *     takes stores; deregistering and closing work;
  *  5. the engine comes back (insmod with the boot's parameters, or sysfs
  *     bind) and its device moves data again.
  */
@@ -118,6 +120,7 @@ int main(int argc, char **argv)
 	uint8_t *abuf, *bbuf;
 	char pci[64] = "";
 	size_t chunk, len;
+	void *mem = NULL;
 	bool soft;
 
 	t_init(argc, argv, 300);
@@ -149,6 +152,12 @@ int main(int argc, char **argv)
 	if (b.attr.caps & FPGADMA_CAP_HOST_EP) {
 		sg = t_sge(mb, bbuf, 4096);
 		CHECK_OK(fpgadma_post_recv(b.ctx, 7, &sg, 1));
+	}
+
+	/* device memory mapped, a pattern stored at its end */
+	if (soft) {
+		CHECK_OK(fpgadma_mem_map(a.ctx, &mem));
+		t_fill((uint8_t *)mem + a.attr.dev_mem_size - 4096, 4096, 77, 0);
 	}
 
 	unplug(soft, pci);
@@ -187,6 +196,14 @@ int main(int argc, char **argv)
 
 	/* 4 */
 	calls_fail(&a, ma, abuf);
+	if (mem) {
+		uint8_t *end = (uint8_t *)mem + a.attr.dev_mem_size - 4096;
+
+		CHECK_EQ(t_verify(end, 4096, 77, 0, "device memory mapped before the removal"), 0);
+		t_fill(end, 4096, 78, 0);
+		CHECK_EQ(t_verify(end, 4096, 78, 0, "stores to it after the removal"), 0);
+		t_log("the device memory mapped before the removal still reads and takes stores");
+	}
 	t_dereg(ma);
 	t_dereg(mb);
 	t_close(&b);

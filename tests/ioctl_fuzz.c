@@ -18,11 +18,12 @@
  * unmapped, read-only or straddle a guard page; POSTs with random opcodes
  * (atomics among them, with random operations, datatypes and flags),
  * counts, device addresses and SGE lists; other drivers' commands;
- * mmap/munmap of the ring, of the monitor area and of the stream area with
- * random lengths, offsets and protections (the monitor area maps read-only
- * up to its size, never writable or larger; the stream area only shared,
- * never executable or larger, and garbage written into its read indices
- * only stalls the streams); read() of monitor events with random sizes
+ * mmap/munmap of the ring, of the monitor area, of the stream area and of
+ * the device memory with random lengths, offsets and protections (the
+ * monitor area maps read-only up to its size, never writable or larger;
+ * the stream area only shared, never executable or larger, and garbage
+ * written into its read indices only stalls the streams; the device
+ * memory only shared, never executable, never past its end); read() of monitor events with random sizes
  * and buffers (EINVAL below one event, else EAGAIN: the files are
  * non-blocking and no MR is invalidated); the ring's head overwritten with
  * garbage; contexts closed with MRs (monitored ones too) registered and
@@ -769,6 +770,9 @@ static void fuzz_mmap(struct fuzzer *f, int fd)
 	int err;
 
 	bool stream_area = !mon_area && (q.caps & FPGADMA_CAP_STREAM) && chance(f, 15);
+	bool mem_area = !mon_area && !stream_area && (q.caps & FPGADMA_CAP_MEM_MAP) &&
+			chance(f, 15);
+	uint64_t mem_at = 0;
 
 	/* The monitor area: read-only, at most mon_size. */
 	if (mon_area) {
@@ -784,8 +788,26 @@ static void fuzz_mmap(struct fuzzer *f, int fd)
 		else if (chance(f, 50))
 			len = page * (1 + rnd(f, q.max_streams));
 	}
+	/* The device memory: shared only, never executable, within its size. */
+	if (mem_area) {
+		mem_at = chance(f, 50) ? 0 : page * rnd(f, q.dev_mem_size / page + 2);
+		off = (off_t)(q.mem_mmap_off + mem_at);
+		if (chance(f, 30))
+			len = (size_t)T_MIN(q.dev_mem_size - T_MIN(mem_at, q.dev_mem_size),
+					    (uint64_t)64 * T_MiB);
+	}
 	m = mmap(NULL, len, prot, flags, fd, off);
 	err = errno;
+	if (mem_area && m != MAP_FAILED &&
+	    (flags != MAP_SHARED || (prot & PROT_EXEC) || mem_at >= q.dev_mem_size ||
+	     len > q.dev_mem_size - mem_at))
+		t_fail("thread %u: mmap of the device memory at %llu, %zu bytes, prot 0x%x, "
+		       "flags 0x%x: mapped", f->id, (unsigned long long)mem_at, len, prot, flags);
+	if (mem_area && m == MAP_FAILED && len && mem_at < q.dev_mem_size &&
+	    len <= q.dev_mem_size - mem_at && flags == MAP_SHARED &&
+	    prot == (PROT_READ | PROT_WRITE))
+		t_fail("thread %u: read-write shared mmap of %zu bytes of the device memory at "
+		       "%llu: %s", f->id, len, (unsigned long long)mem_at, t_errname(err));
 	if (mon_area && m != MAP_FAILED && ((prot & (PROT_WRITE | PROT_EXEC)) || len > q.mon_size))
 		t_fail("thread %u: mmap of the monitor area, %zu bytes, prot 0x%x: mapped", f->id,
 		       len, prot);

@@ -64,6 +64,7 @@ enum fpgadma_access {
 #define FPGADMA_CAP_STREAM	(1ULL << 3) /* FPGADMA_IOC_STREAM_*, the stream area */
 #define FPGADMA_CAP_ATOMIC	(1ULL << 4) /* WRs ATOMIC and ATOMIC_MEM on integer types */
 #define FPGADMA_CAP_ATOMIC_FP	(1ULL << 5) /* ... and on float, double and their complex types */
+#define FPGADMA_CAP_MEM_MAP	(1ULL << 6) /* the device memory can be mapped: mem_mmap_off */
 
 /* Endpoint numbers: opening takes one of FPGADMA_EP_ID_DYNAMIC_MIN..MAX. */
 #define FPGADMA_EP_ID_MAX		65535
@@ -113,6 +114,19 @@ enum fpgadma_engine_type {
  * @stream_area_size:	its bytes (@max_streams pages).
  * @max_streams:	paced streams a context may run at once (0 without
  *			FPGADMA_CAP_STREAM).
+ * @mem_mmap_off:	with FPGADMA_CAP_MEM_MAP: the mmap offset of the
+ *			device memory (MAP_SHARED, read-write or read-only,
+ *			not executable): device address A is at offset
+ *			@mem_mmap_off + A, and a window of it may be mapped
+ *			(its offset and length in pages, within
+ *			@dev_mem_size).  The memory every context of the
+ *			device reads and writes with READ_MEM and WRITE_MEM:
+ *			a load or store through the mapping is ordered with
+ *			WRs only by their completions (a WR's data is there
+ *			once its CQE is; data stored before a POST is there
+ *			for its WRs).  Not inherited by a fork child.  A
+ *			mapping made before the device left stays valid.
+ *			Else 0.
  * @reserved:		zero.
  */
 struct fpgadma_query {
@@ -140,7 +154,8 @@ struct fpgadma_query {
 	__u64 stream_mmap_off;
 	__u32 stream_area_size;
 	__u32 max_streams;
-	__u64 reserved[3];
+	__u64 mem_mmap_off;
+	__u64 reserved[2];
 };
 
 /* REG_MR flags. */

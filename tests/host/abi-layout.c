@@ -43,7 +43,8 @@ AT(struct fpgadma_query, mon_slots, 100);
 AT(struct fpgadma_query, stream_mmap_off, 104);
 AT(struct fpgadma_query, stream_area_size, 112);
 AT(struct fpgadma_query, max_streams, 116);
-AT(struct fpgadma_query, reserved, 120);
+AT(struct fpgadma_query, mem_mmap_off, 120);
+AT(struct fpgadma_query, reserved, 128);
 _Static_assert(sizeof(struct fpgadma_query) == 144, "query size");
 
 /* struct fpgadma_reg_mr */
@@ -311,7 +312,7 @@ ALIGNED8(struct fpgadma_stream_stop);
 ALIGNED8(struct fpgadma_stream_query);
 
 /* No implicit padding: the fields fill the struct. */
-_Static_assert(18 * 4 + 6 * 8 + FSIZE(struct fpgadma_query, reserved) ==
+_Static_assert(18 * 4 + 7 * 8 + FSIZE(struct fpgadma_query, reserved) ==
 	       sizeof(struct fpgadma_query), "query padding");
 _Static_assert(2 * 8 + 8 * 4 + FSIZE(struct fpgadma_reg_mr, reserved) ==
 	       sizeof(struct fpgadma_reg_mr), "reg_mr padding");
@@ -407,7 +408,7 @@ int main(void)
 	       F(struct fpgadma_query, mon_mmap_off), F(struct fpgadma_query, mon_size),
 	       F(struct fpgadma_query, mon_slots), F(struct fpgadma_query, stream_mmap_off),
 	       F(struct fpgadma_query, stream_area_size), F(struct fpgadma_query, max_streams),
-	       F(struct fpgadma_query, reserved));
+	       F(struct fpgadma_query, mem_mmap_off), F(struct fpgadma_query, reserved));
 	STRUCT(struct fpgadma_reg_mr,
 	       F(struct fpgadma_reg_mr, addr), F(struct fpgadma_reg_mr, length),
 	       F(struct fpgadma_reg_mr, access), F(struct fpgadma_reg_mr, flags),
@@ -508,6 +509,7 @@ int main(void)
 	CHECK_EQ(FPGADMA_CAP_STREAM, 8);
 	CHECK_EQ(FPGADMA_CAP_ATOMIC, 16);
 	CHECK_EQ(FPGADMA_CAP_ATOMIC_FP, 32);
+	CHECK_EQ(FPGADMA_CAP_MEM_MAP, 64);
 	CHECK_EQ(FPGADMA_WR_ATOMIC, 10);
 	CHECK_EQ(FPGADMA_WR_ATOMIC_MEM, 11);
 	CHECK_EQ(FPGADMA_WR_F_REMOTE_OFFSET, 1);
