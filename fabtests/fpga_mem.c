@@ -15,6 +15,15 @@
  *               provider negotiated FI_MR_LOCAL); each write is read back
  *               with its neighbours, byte by byte
  *   queue       64 writes posted before any completion is read, then 64 reads
+ *   paths       small RMAs go through the device memory mapped into the
+ *               process when the endpoint has nothing else in flight
+ *               (FI_FPGADMA_MEM_MAP_MAX, default 4 KiB), larger ones and
+ *               those behind others through the engine: 16 idle 8-byte
+ *               reads complete no work request of the device (its
+ *               wrs_completed counter; all 16 with FI_FPGADMA_MEM_MAP_MAX=0
+ *               or on a device that cannot map its memory); an 8-byte
+ *               read posted behind a 64 KiB write it overlaps sees the
+ *               write, and a 64 KiB read behind an 8-byte write sees it
  *   errors      past mem_size (straddling and wholly beyond), a wrong key:
  *               a CQ error entry with a readable fi_cq_strerror, the host
  *               buffer and device memory untouched, the endpoint still works
@@ -254,6 +263,99 @@ static void test_queue(void)
 	       N, piece, N);
 }
 
+/* The device's count of completed work requests; -1 if unreadable. */
+static long long dev_wrs_completed(void)
+{
+	char path[128], buf[64];
+	FILE *f;
+	long long v = -1;
+
+	snprintf(path, sizeof(path), "/sys/class/fpgadma/fpgadma%u/wrs_completed",
+		 fpga.dev_index);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f))
+		v = strtoll(buf, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* Post an RMA of the FPGA's memory without waiting for it. */
+static void post_rma(bool write, void *buf, size_t len, uint64_t off, struct ft_op *op)
+{
+	if (write)
+		FT_POST(fi_write(ep.ep, buf, len, hdesc, fpga_addr, fpga.mem_base + off,
+				 fpga.mem_key, op));
+	else
+		FT_POST(fi_read(ep.ep, buf, len, hdesc, fpga_addr, fpga.mem_base + off,
+				fpga.mem_key, op));
+	ops++;
+}
+
+static void test_paths(void)
+{
+	enum { N = 16, BIG = 65536 };
+	const char *env = getenv("FI_FPGADMA_MEM_MAP_MAX");
+	bool engine_only = (env && strtoull(env, NULL, 0) < 8) ||
+			   fpga.engine != FI_FPGADMA_ENGINE_SOFT;
+	struct ft_op a = { .what = "64 KiB fi_write" }, b = { .what = "8-byte fi_read behind it" };
+	long long w0, w1;
+	uint64_t word;
+	int k;
+
+	if (fpga.mem_size < 2 * BIG || 3 * BIG + 8 > hlen) {
+		ft_log("paths: skipped (device memory %" PRIu64 " bytes, host buffer %zu: 128 KiB "
+		       "and 192 KiB needed)", fpga.mem_size, hlen);
+		return;
+	}
+	/* Which path idle small reads take: the device's own count says. */
+	w0 = dev_wrs_completed();
+	for (k = 0; k < N; k++)
+		rma(false, hreg, 8, hdesc, (uint64_t)k * 8, "idle 8-byte fi_read");
+	w1 = dev_wrs_completed();
+	if (w0 < 0 || w1 < 0)
+		ft_log("paths: the device's wrs_completed is not readable: path not checked");
+	else if (engine_only)
+		ft_check(w1 - w0 == N, "paths: %d idle 8-byte reads through the engine completed %lld "
+			 "work requests of the device", N, w1 - w0);
+	else
+		ft_check(w1 == w0, "paths: %d idle 8-byte reads through the mapped memory completed "
+			 "%lld work requests of the device (none expected)", N, w1 - w0);
+
+	/* A small read behind a large write it overlaps sees the write. */
+	ft_fill(hreg, BIG, 5150, 0);
+	memset(hreg + BIG, HBYTE, 8);
+	post_rma(true, hreg, BIG, BIG, &a);
+	post_rma(false, hreg + BIG, 8, 2 * BIG - 8, &b);
+	ft_wait_op(&ep.cq, &a, NULL);
+	ft_wait_op(&ep.cq, &b, NULL);
+	ft_check(!memcmp(hreg + BIG, hreg + BIG - 8, 8),
+		 "paths: an 8-byte fi_read posted behind a 64 KiB fi_write of the same bytes did "
+		 "not read what was written");
+	bytes_verified += 8;
+
+	/* A large read behind a small write sees it. */
+	word = 0x0123456789abcdefULL;
+	memcpy(hreg + 2 * BIG, &word, 8);
+	a = (struct ft_op){ .what = "8-byte fi_write" };
+	b = (struct ft_op){ .what = "64 KiB fi_read behind it" };
+	memset(hreg + 2 * BIG + 8, HBYTE, BIG);
+	post_rma(true, hreg + 2 * BIG, 8, BIG + 100, &a);
+	post_rma(false, hreg + 2 * BIG + 8, BIG, BIG, &b);
+	ft_wait_op(&ep.cq, &a, NULL);
+	ft_wait_op(&ep.cq, &b, NULL);
+	memcpy(hreg + 100, &word, 8);	/* the expected bytes: the write over the pattern */
+	ft_check(!memcmp(hreg + 2 * BIG + 8, hreg, BIG),
+		 "paths: a 64 KiB fi_read posted behind an 8-byte fi_write inside it did not "
+		 "read what was written");
+	bytes_verified += BIG;
+	put_background(BIG, BIG);
+	ft_log("paths: %d idle 8-byte reads %s (device work requests +%lld); reads behind writes "
+	       "see them, both ways", N, engine_only ? "through the engine" :
+	       "through the mapped memory", w1 - w0);
+}
+
 /* A bad RMA: error completion, host buffer and device memory untouched. */
 static void bad(bool write, uint64_t addr, size_t len, uint64_t key, const char *what)
 {
@@ -342,6 +444,7 @@ int main(int argc, char **argv)
 
 	test_sizes();
 	test_queue();
+	test_paths();
 	test_errors();
 
 	t0 = ft_now_us();

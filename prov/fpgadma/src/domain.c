@@ -169,6 +169,10 @@ static int domain_close(struct fid *fid)
 			     " of them to the FPGA's memory\n",
 			     d->info->domain_attr->name, d->n_atomic[0],
 			     d->n_atomic[1], d->n_atomic[2], d->n_atomic_fpga);
+	if (d->n_mem_map)
+		FPGADMA_INFO(FI_LOG_DOMAIN, "%s: %" PRIu64
+			     " RMAs of the FPGA's memory done through its mapping\n",
+			     d->info->domain_attr->name, d->n_mem_map);
 	fpgadma_mrcache_close(d->mrcache);
 	ret = fpgadma_dealloc_pd(d->pd);
 	if (ret)

@@ -90,6 +90,7 @@ struct fpgadma_params fpgadma_params = {
 	.mr_cache_max_count = 1024,
 	.mr_cache_max_size = 0,		/* fpgadma_mrcache_default_max_size() */
 	.devices	= (1U << FPGADMA_MAX_DEVICES) - 1,
+	.mem_map_max	= 4096,
 };
 
 static int fpgadma_getinfo(uint32_t version, const char *node,
@@ -200,6 +201,9 @@ static void read_params(void)
 			fpgadma_params.mr_cache_max_count);
 	fi_param_define(&fpgadma_prov, "mr_cache_max_size", FI_PARAM_SIZE_T,
 			"Bytes of registrations a domain's cache keeps pinned; beyond, the least recently used unused ones are deregistered; 0: the default (default: half of RLIMIT_MEMLOCK, at most 4 GiB; 4 GiB with CAP_IPC_LOCK)");
+	fi_param_define(&fpgadma_prov, "mem_map_max", FI_PARAM_SIZE_T,
+			"Largest fi_read / fi_write of the FPGA's memory done with loads and stores through the device memory mapped into the process (devices that can map it: the soft engine) when the endpoint has nothing else in flight, completing at once without a system call; larger ones, and all on other devices, go through the DMA engine; 0: all through the engine (default: %zu)",
+			fpgadma_params.mem_map_max);
 	fi_param_define(&fpgadma_prov, "devices", FI_PARAM_STRING,
 			"Devices fi_getinfo reports, a comma-separated list of numbers (0 for /dev/fpgadma0) or names (fpgadma0); endpoints reach only endpoints of their own device, so processes that must talk to each other (the ranks of an MPI job, which Open MPI spreads over the devices of a host) need one device (default: all)");
 
@@ -221,6 +225,7 @@ static void read_params(void)
 		fpgadma_params.mr_cache = cache != 0;
 	param_size("mr_cache_max_count", &fpgadma_params.mr_cache_max_count, 0);
 	param_size("mr_cache_max_size", &fpgadma_params.mr_cache_max_size, 0);
+	param_size("mem_map_max", &fpgadma_params.mem_map_max, 0);
 	if (fi_param_get_str(&fpgadma_prov, "devices", &devices) == FI_SUCCESS &&
 	    devices)
 		fpgadma_params.devices = parse_devices(devices);

@@ -224,6 +224,8 @@ struct fpgadma_params {
 	size_t mr_cache_max_count; /* FI_FPGADMA_MR_CACHE_MAX_COUNT */
 	size_t mr_cache_max_size; /* FI_FPGADMA_MR_CACHE_MAX_SIZE; 0: the default */
 	uint32_t devices;	/* FI_FPGADMA_DEVICES: bit i, /dev/fpgadma<i> */
+	size_t mem_map_max;	/* FI_FPGADMA_MEM_MAP_MAX: largest RMA of FPGA
+				 * memory done through its mapping */
 };
 extern struct fpgadma_params fpgadma_params;
 
@@ -313,6 +315,13 @@ struct fpgadma_domain {
 	 */
 	uint64_t n_atomic[3];
 	uint64_t n_atomic_fpga;
+	/*
+	 * The FPGA's memory mapped (fpgadma_mem_map(3), on the first RMA
+	 * that may use it; rma.c), under lock; mem_map_tried once asked.
+	 */
+	char *mem_map;
+	bool mem_map_tried;
+	uint64_t n_mem_map;		/* RMAs done through it, logged at close */
 };
 
 /*

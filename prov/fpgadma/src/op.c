@@ -115,7 +115,7 @@ struct fpgadma_op *fpgadma_op_by_id(struct fpgadma_dp *dp, uint64_t msg_id)
 	return NULL;
 }
 
-static struct fpgadma_cntr *ep_cntr(struct fpgadma_ep *ep, int sel)
+struct fpgadma_cntr *fpgadma_ep_cntr(struct fpgadma_ep *ep, int sel)
 {
 	switch (sel) {
 	case FPGADMA_CNTR_SEND:
@@ -170,7 +170,7 @@ void fpgadma_op_complete(struct fpgadma_dp *dp, struct fpgadma_op *op)
 			c.buf = NULL;
 		}
 		fpgadma_report(ep->tx_cq, ep->tx_selective, op->op_flags,
-			       op->no_comp, ep_cntr(ep, op->cntr_sel), &c,
+			       op->no_comp, fpgadma_ep_cntr(ep, op->cntr_sel), &c,
 			       op->err, op->prov_errno, 0);
 	}
 	fpgadma_op_free(dp, op);

@@ -405,6 +405,8 @@ void fpgadma_op_free(struct fpgadma_dp *dp, struct fpgadma_op *op);
 void fpgadma_op_cache_free(struct fpgadma_dp *dp);
 /* Report op's completion or error to its endpoint, then free it. */
 void fpgadma_op_complete(struct fpgadma_dp *dp, struct fpgadma_op *op);
+/* The endpoint's counter of a FPGADMA_CNTR_* kind, or NULL. */
+struct fpgadma_cntr *fpgadma_ep_cntr(struct fpgadma_ep *ep, int sel);
 
 /* The completion entry an operation's end reports, from @src. */
 static inline struct fpgadma_comp fpgadma_op_comp(const struct fpgadma_op *op,

@@ -94,6 +94,50 @@ static void rma_fail_now(struct fpgadma_dp *dp, struct fpgadma_op *op,
 }
 
 /*
+ * The FPGA's memory mapped, for an RMA of len bytes at raddr on an
+ * endpoint with nothing else in flight (so that it comes after everything
+ * the endpoint posted before, and its completion in order): NULL when the
+ * engine must move it (too long, out of range, where the kernel reports
+ * the error, or a device that cannot map its memory).  Domain lock held.
+ */
+static char *rma_mem_map(struct fpgadma_ep *ep, uint64_t raddr, size_t len)
+{
+	struct fpgadma_domain *d = ep->domain;
+	void *m;
+	int ret;
+
+	if (len > fpgadma_params.mem_map_max || ep->tx_inflight ||
+	    raddr > d->attr.dev_mem_size || len > d->attr.dev_mem_size - raddr)
+		return NULL;
+	if (!d->mem_map_tried) {
+		d->mem_map_tried = true;
+		ret = (d->attr.caps & FPGADMA_CAP_MEM_MAP) ?
+		      fpgadma_mem_map(d->ctx, &m) : -EOPNOTSUPP;
+		if (!ret)
+			d->mem_map = m;
+		else if (ret != -EOPNOTSUPP)
+			FPGADMA_WARN(FI_LOG_EP_DATA,
+				     "the FPGA's memory not mapped (%s): its RMAs go through the engine\n",
+				     fpgadma_strerror(ret));
+	}
+	return d->mem_map ? d->mem_map + raddr : NULL;
+}
+
+/* Loads and stores between the iov and the mapped FPGA memory at p. */
+static void rma_mem_copy(const struct rma_args *r, char *p)
+{
+	size_t i;
+
+	for (i = 0; i < r->count; i++) {
+		if (r->is_read)
+			memcpy(r->iov[i].iov_base, p, r->iov[i].iov_len);
+		else
+			memcpy(p, r->iov[i].iov_base, r->iov[i].iov_len);
+		p += r->iov[i].iov_len;
+	}
+}
+
+/*
  * A free slot of the endpoint's transmit queue (running the progress once
  * when there is none) and an operation for it: -FI_EAGAIN, -FI_ENOMEM.
  * The caller counts it in ep->tx_inflight once it has filled it.
@@ -133,6 +177,7 @@ static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 	bool inject = r->inject_call || (r->flags & FI_INJECT);
 	bool writedata = !r->is_read && (r->flags & FI_REMOTE_CQ_DATA);
 	bool stream = false, bounce = false, fpga, rma_event;
+	char *mem = NULL;
 	size_t len;
 	ssize_t ret;
 	int n;
@@ -167,6 +212,26 @@ static ssize_t rma_common(struct fpgadma_ep *ep, const struct rma_args *r)
 	rma_event = !fpga && (ep->caps & FI_RMA_EVENT);
 	if (!fpga && a.ep_idx >= FPGADMA_MAX_EPS)
 		goto out;
+	if (fpga && r->key == FI_FPGADMA_MEM_KEY)
+		mem = rma_mem_map(ep, r->raddr, len);
+	if (mem) {
+		/* done now: no operation, no work request, no system call */
+		struct fpgadma_comp c = {
+			.op_context = r->context,
+			.flags = FI_RMA | (r->is_read ? FI_READ : FI_WRITE),
+			.len = len,
+			.src_addr = FI_ADDR_NOTAVAIL,
+		};
+
+		rma_mem_copy(r, mem);
+		ep->domain->n_mem_map++;
+		fpgadma_report(ep->tx_cq, ep->tx_selective, r->flags, r->inject_call,
+			       fpgadma_ep_cntr(ep, r->is_read ? FPGADMA_CNTR_READ :
+							     FPGADMA_CNTR_WRITE),
+			       &c, 0, 0, 0);
+		ret = 0;
+		goto out;
+	}
 
 	ret = rma_op_get(ep, r->context, r->flags, &op);
 	if (ret)
