@@ -22,7 +22,11 @@
 #                and the munmap rows: mmap+munmap of 64 KiB no MR covers with
 #                0 and 1000 monitored MRs (all in reg.tsv)
 #   rma-fpga     fabtests/bench_rma -p fpgadma -m fpga: device reads and
-#                writes against memcpy, small-op latency and rate
+#                writes against memcpy, small-op latency and rate (small
+#                ones through the device memory mapped into the process,
+#                the provider's default)
+#   rma-fpga-engine  the same small operations (-S) with
+#                FI_FPGADMA_MEM_MAP_MAX=0: every one through the DMA engine
 #   host-fpgadma, host-shm   bench_rma -m host with -p fpgadma and -p shm
 #   host-nodesc-cache, host-nodesc-nocache, host-nodesc-shm
 #                bench_rma -m host -U (buffers never registered, desc NULL,
@@ -245,7 +249,7 @@ if [ "$quick" = 1 ]; then reg_args=-q; else reg_args=; fi
 
 # --- device RMA and host-to-host, fabtests/bench_rma
 if [ "$quick" = 1 ]; then rma_args=-q; else rma_args=; fi
-rma_steps="rma-fpga host-fpgadma host-shm host-nodesc-cache host-nodesc-nocache host-nodesc-shm
+rma_steps="rma-fpga rma-fpga-engine host-fpgadma host-shm host-nodesc-cache host-nodesc-nocache host-nodesc-shm
 	atomic-fpgadma atomic-shm atomic-fpga"
 any_rma=0
 for s in $rma_steps; do ! want "$s" || any_rma=1; done
@@ -254,6 +258,9 @@ if [ "$any_rma" = 0 ]; then
 elif command -v bench_rma >/dev/null; then
 	# shellcheck disable=SC2086
 	! want rma-fpga || run rma-fpga rma-fpga.tsv bench_rma -p fpgadma -m fpga $rma_args -o "$out/rma-fpga.tsv"
+	# shellcheck disable=SC2086
+	! want rma-fpga-engine || run rma-fpga-engine rma-fpga-engine.tsv env FI_FPGADMA_MEM_MAP_MAX=0 \
+		bench_rma -p fpgadma -m fpga -S $rma_args -o "$out/rma-fpga-engine.tsv"
 	# shellcheck disable=SC2086
 	! want host-fpgadma || run host-fpgadma host-fpgadma.tsv bench_rma -p fpgadma -m host $rma_args -o "$out/host-fpgadma.tsv"
 	# shellcheck disable=SC2086

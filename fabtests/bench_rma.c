@@ -12,6 +12,8 @@
  *         FPGA's memory), -w operations in flight
  *   lat   fi_read_mem and fi_write_mem, 8 B .. 4 KiB, one operation in flight
  *   rate  the same with -W operations in flight
+ *   -S: lat and rate only (with FI_FPGADMA_MEM_MAP_MAX=0: the same small
+ *   operations through the DMA engine rather than the mapped memory)
  * -m host: the program forks a server.  Client and server each open a
  * domain and an FI_EP_RDM endpoint of whatever provider -p names, and trade
  * their addresses, and the server its buffer's RMA address and key, over a
@@ -109,7 +111,7 @@
 		  FI_MR_ENDPOINT)
 
 static const char *mode = "fpga";
-static bool quick, null_desc, unregistered, atomics;
+static bool quick, null_desc, unregistered, atomics, small_only;
 static const char *tsv_path;
 static FILE *tsv;
 static double budget_s;		/* -t; 0: the default */
@@ -127,6 +129,9 @@ static int opt(int c, const char *arg)
 		return strcmp(arg, "fpga") && strcmp(arg, "host") ? -1 : 0;
 	case 'q':
 		quick = true;
+		return 0;
+	case 'S':
+		small_only = true;
 		return 0;
 	case 'o':
 		tsv_path = arg;
@@ -1006,8 +1011,9 @@ static void fpga_bench(void)
 	struct fpga_bench f;
 	struct sizes bw, small;
 	struct copy_run cp;
-	char title[256], n1[128], n2[160], n3[128];
-	const char *notes[] = { n1, n2, n3 };
+	char title[256], n1[128], n2[160], n3[128], n4[320];
+	const char *notes[] = { n1, n2, n3, n4 };
+	const char *mm = getenv("FI_FPGADMA_MEM_MAP_MAX");
 	uint64_t iters;
 	size_t i, t;
 	double secs;
@@ -1032,9 +1038,13 @@ static void fpga_bench(void)
 		 "memcpy between the same registered buffers", f.fpga.mem_size,
 		 f.fpga.frame_size);
 	snprintf(n3, sizeof(n3), "%s", desc_note(&f.dom));
+	snprintf(n4, sizeof(n4), "FI_FPGADMA_MEM_MAP_MAX=%.32s: an RMA of the FPGA's memory up to "
+		 "that size, with nothing else in flight, through its mapping; the rest through "
+		 "the DMA engine%s", mm ? mm : "(unset: the provider's default)",
+		 small_only ? " (-S: small operations only)" : "");
 	table_open(title, notes, FT_ARRAY_SIZE(notes));
 
-	for (t = 0; t < 2; t++) {
+	for (t = 0; t < 2 && !small_only; t++) {
 		struct rma_run *r = t ? &f.mem_write : &f.mem_read;
 
 		for (i = 0; i < bw.n; i++) {
@@ -1042,7 +1052,9 @@ static void fpga_bench(void)
 			rma_row(r, t ? "fi_write_mem" : "fi_read_mem", "bw", bw.v[i], f.bw_w);
 		}
 	}
-	if (f.fpga.frame_size) {
+	if (small_only) {
+		/* lat and rate only */
+	} else if (f.fpga.frame_size) {
 		for (i = 0; i < bw.n; i++) {
 			verify_stream(&f, bw.v[i]);
 			rma_row(&f.stream_read, "fi_read_stream", "bw", bw.v[i], f.bw_w);
@@ -1050,7 +1062,7 @@ static void fpga_bench(void)
 	} else {
 		printf("  fi_read_stream: not measured (the FPGA has no stream: frame_size 0)\n");
 	}
-	for (i = 0; i < bw.n; i++) {
+	for (i = 0; i < bw.n && !small_only; i++) {
 		cp = (struct copy_run){ f.dst, f.src + shift_of(i), bw.v[i] };
 		run_memcpy(&cp, 1);
 		expect_same(f.dst, f.src + shift_of(i), bw.v[i], "memcpy", bw.v[i]);
@@ -1671,8 +1683,8 @@ static void host_bench(void)
 
 int main(int argc, char **argv)
 {
-	ft_parse(argc, argv, "m:qo:t:w:W:NUM:A",
-		 "[-m fpga|host] [-A] [-q] [-o FILE] [-t SECONDS] [-w N] [-W N] [-N] [-U]\n"
+	ft_parse(argc, argv, "m:qo:t:w:W:NUM:AS",
+		 "[-m fpga|host] [-A] [-S] [-q] [-o FILE] [-t SECONDS] [-w N] [-W N] [-N] [-U]\n"
 		 "       [-M BYTES]\n"
 		 "  -m fpga      the FPGA's memory and stream against memcpy (default;\n"
 		 "               provider fpgadma unless -p says otherwise)\n"
@@ -1680,6 +1692,7 @@ int main(int argc, char **argv)
 		 "  -A           atomics only (FI_ATOMIC): fi_atomic and fi_fetch_atomic\n"
 		 "               FI_SUM, fi_compare_atomic FI_CSWAP, one FI_UINT64, one and\n"
 		 "               -W in flight, to the server's buffer or the FPGA's memory\n"
+		 "  -S           -m fpga: small operations only (lat and rate rows)\n"
 		 "  -q           quick: a few sizes, short runs\n"
 		 "  -o FILE      also write the rows as TSV\n"
 		 "  -t SECONDS   time of one point (default 0.3; -q: 0.01)\n"
@@ -1693,6 +1706,8 @@ int main(int argc, char **argv)
 		budget_s = quick ? 0.01 : 0.3;
 	if (unregistered && strcmp(mode, "host"))
 		ft_fatal("-U is for -m host");
+	if (small_only && (strcmp(mode, "fpga") || atomics))
+		ft_fatal("-S is for -m fpga without -A");
 	if (unregistered && atomics)
 		ft_fatal("-A and -U: atomics are measured from registered buffers (-N: desc NULL)");
 	if (!strcmp(mode, "fpga"))
