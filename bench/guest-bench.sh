@@ -6,7 +6,7 @@
 #   --only=LIST   run only these steps (names below; env always runs)
 #   --forward-prov=LIST  the forward step's network providers (default
 #                 tcp,verbs)
-#   --forward-rounds=N   the forward step's rounds (default 3, 1 with -q)
+#   --forward-rounds=N   the forward step's rounds (default 5, 1 with -q)
 #   --forward-sizes=LIST the forward step's frame sizes (bytes, default
 #                 4096,16384,65536,262144,1048576; -q 4096,65536,1048576)
 #   --forward-slots=N    the sender's ring: N slots at every size (default
@@ -646,7 +646,7 @@ else
 	fi
 	[ -z "$fwd_sizes_arg" ] || fwd_sizes=$fwd_sizes_arg
 	if [ -z "$fwd_rounds" ]; then
-		if [ "$quick" = 1 ]; then fwd_rounds=1; else fwd_rounds=3; fi
+		if [ "$quick" = 1 ]; then fwd_rounds=1; else fwd_rounds=5; fi
 	fi
 	if [ "$node" = a ]; then
 		{

@@ -33,7 +33,7 @@
 # forward step (node a's FPGA stream forwarded to node b over tcp and
 # verbs, against fi_msg_bw between the same nodes), node a's console giving
 # forward.tsv, env-twonode.tsv and skipped-twonode.tsv, and host-twonode.tsv
-# (that boot's time and status); about 11 minutes: three rounds of every
+# (that boot's time and status); about 22 minutes: five rounds of every
 # measurement, the report giving their medians (3 minutes with --quick: one
 # round, three sizes).
 # bench/report.sh writes report.md and the PNG plots there.  The exit
