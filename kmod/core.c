@@ -114,8 +114,12 @@ ATTRIBUTE_GROUPS(fpgadma);
 
 static void fpgadma_dev_release(struct kref *kref)
 {
+	struct fpgadma_dev *fdev = container_of(kref, struct fpgadma_dev, kref);
+
+	/* The device's reference: the memory lives on in mappings of it. */
+	fpgadma_devmem_put(fdev->devmem);
 	/* The engine's structure that embeds the device, at offset 0. */
-	kfree(container_of(kref, struct fpgadma_dev, kref));
+	kfree(fdev);
 }
 
 /**

@@ -7,11 +7,12 @@
  * access it did not have.  Small reads and writes then need no system
  * call, as a board's registers and memory behind a BAR need none.
  *
- * The memory is reference counted: the engine holds one reference, each
- * mapping another (taken in mmap and in the VMA's open, as a split or a
- * copy makes one, dropped in its close).  A mapping made before the device
- * left stays valid, as the ring does; the memory goes with the last of
- * them.  Pages are mapped as they are touched (the fault handler), so a
+ * The memory is reference counted: the device holds one reference, which
+ * goes with the device's structure (after its engine and every open file:
+ * fpgadma_dev_put()), each mapping another (taken in mmap and in the VMA's
+ * open, as a split or a copy makes one, dropped in its close).  A mapping
+ * made before the device left stays valid, as the ring does; the memory
+ * goes with the last of them.  Pages are mapped as they are touched (the fault handler), so a
  * mapping of gigabytes costs nothing until used.
  */
 #include <linux/mm.h>
@@ -27,8 +28,11 @@
  * fpgadma_devmem_alloc() - allocate an engine's on-board memory, zeroed.
  * @size:	bytes.
  *
+ * The engine puts it in its struct fpgadma_dev's @devmem at once, which
+ * then holds the reference (the core drops it when the device goes).
+ *
  * Context: process context, may sleep.
- * Return: the memory, with one reference (the engine's), or NULL.
+ * Return: the memory, with one reference, or NULL.
  */
 struct fpgadma_devmem *fpgadma_devmem_alloc(u64 size)
 {
@@ -67,7 +71,6 @@ void fpgadma_devmem_put(struct fpgadma_devmem *dm)
 	if (dm)
 		kref_put(&dm->ref, fpgadma_devmem_free);
 }
-EXPORT_SYMBOL_GPL(fpgadma_devmem_put);
 
 /**
  * fpgadma_devmem_query() - QUERY's fields of the device memory mapping.

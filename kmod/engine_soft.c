@@ -80,8 +80,8 @@ MODULE_PARM_DESC(stream_fifo_frames, "Default FIFO depth of a paced stream in fr
  * struct fpgadma_soft - one soft FPGA.
  * @fdev:	the core's view.
  * @pdev:	the platform device DMA is mapped for.
- * @devmem:	on-board memory, which processes may map (devmem.c).
- * @mem:	its bytes (@devmem's).
+ * @mem:	on-board memory: @fdev.devmem's bytes, which processes may
+ *		map (devmem.c).
  * @stream_pos:	bytes of the stream delivered so far (runner only).
  * @lock:	protects @queue and @busy; process context only (POST, the
  *		worker, the flush), so interrupts stay on.
@@ -102,7 +102,6 @@ MODULE_PARM_DESC(stream_fifo_frames, "Default FIFO depth of a paced stream in fr
 struct fpgadma_soft {
 	struct fpgadma_dev fdev;
 	struct platform_device *pdev;
-	struct fpgadma_devmem *devmem;
 	void *mem;
 	u64 stream_pos;
 	spinlock_t lock;
@@ -1065,7 +1064,6 @@ static void soft_destroy(struct fpgadma_soft *soft)
 		destroy_workqueue(soft->wq);
 	if (!IS_ERR_OR_NULL(soft->pdev))
 		platform_device_unregister(soft->pdev);
-	fpgadma_devmem_put(soft->devmem);
 	kfree(soft->staging);
 	mutex_destroy(&soft->atomic_lock);
 	fpgadma_dev_put(&soft->fdev);
@@ -1091,11 +1089,12 @@ static int soft_create(unsigned int id, struct fpgadma_soft **out)
 	INIT_WORK(&soft->run, soft_run);
 
 	ret = -ENOMEM;
-	soft->devmem = fpgadma_devmem_alloc(dev_mem_size);
+	/* the device's from now on: the core frees it (fpgadma_dev_put()) */
+	soft->fdev.devmem = fpgadma_devmem_alloc(dev_mem_size);
 	soft->staging = kmalloc(SOFT_STAGING_SIZE, GFP_KERNEL);
-	if (!soft->devmem || !soft->staging)
+	if (!soft->fdev.devmem || !soft->staging)
 		goto err;
-	soft->mem = soft->devmem->mem;
+	soft->mem = soft->fdev.devmem->mem;
 	soft->wq = alloc_ordered_workqueue("fpgadma-soft%u", 0, id);
 	soft->stream_wq = alloc_workqueue("fpgadma-soft%u-stream",
 					  WQ_UNBOUND | WQ_HIGHPRI, 0, id);
@@ -1118,7 +1117,6 @@ static int soft_create(unsigned int id, struct fpgadma_soft **out)
 	soft->fdev.ops = &soft_ops;
 	soft->fdev.engine = soft;
 	soft->fdev.dev_mem_size = dev_mem_size;
-	soft->fdev.devmem = soft->devmem;
 	soft->fdev.frame_size = frame_size;
 	soft->fdev.stream_frame_size = stream_frame_size;
 	soft->fdev.stream_fifo_frames = stream_fifo_frames;

@@ -233,6 +233,10 @@ struct fpgadma_engine_ops {
  * @ops:	its engine.
  * @engine:	the engine's private data.
  * @dev_mem_size: bytes of on-board memory.
+ * @devmem:	on-board memory processes may map (fpgadma_devmem_alloc()), or
+ *		NULL; the device's reference, dropped when this structure goes
+ *		(after the engine and every open file), so that mmap, which
+ *		runs without the unplug semaphore, always finds it.
  * @frame_size:	bytes per stream frame.
  * @max_seg_size: largest segment in an MR's table.
  * @max_mr_size: largest MR the device can map, if the engine knows a

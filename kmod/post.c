@@ -236,7 +236,8 @@ out:
 
 /*
  * A batch of up to this many WRs, with up to this many SGEs in all, is
- * copied in on the stack: a small post then allocates only its works.
+ * copied in on the stack: a small post then allocates nothing (its works
+ * come from the context's cache, fpgadma_works_get()).
  */
 #define FPGADMA_POST_ONSTACK	4
 
