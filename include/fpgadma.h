@@ -75,6 +75,20 @@ int fpgadma_query(struct fpgadma_context *ctx, struct fpgadma_device_attr *attr)
  */
 int fpgadma_mem_map(struct fpgadma_context *ctx, void **addr);
 /*
+ * Local message channels (devices with FPGADMA_CAP_CHAN; others:
+ * -EOPNOTSUPP), fpgadma_chan_map(3): this context's inbox, mapped
+ * read-write at the first call (FPGADMA_CHAN_INBOX_SIZE bytes, the same
+ * address after; unmapped by fpgadma_close()), and its channel to endpoint
+ * ep_id of the device: its own slot of that endpoint's inbox
+ * (FPGADMA_CHAN_SLOT_SIZE bytes; -ENOENT: the endpoint has no inbox,
+ * -ENOSPC: no slot is free), unmapped by fpgadma_chan_unmap().  A
+ * mapping keeps the device file open: fpgadma_close() unmaps them all, and
+ * fpgadma_bind_ep() too (its channels end with the old number).
+ */
+int fpgadma_chan_inbox(struct fpgadma_context *ctx, void **addr);
+int fpgadma_chan_map(struct fpgadma_context *ctx, uint32_t ep_id, void **addr);
+int fpgadma_chan_unmap(struct fpgadma_context *ctx, void *addr);
+/*
  * Take endpoint number ep_id (1..65535) in place of the one opening gave,
  * once per context.  -EADDRINUSE if another context of the device has it.
  */

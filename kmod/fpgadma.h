@@ -418,10 +418,19 @@ struct fpgadma_ctx {
 	struct fpgadma_stream **streams;
 	void *stream_area;
 	size_t stream_area_size;
+	spinlock_t chan_lock;
+	struct fpgadma_inbox *inbox;
+	struct list_head chan_links;
 };
 
 /* Monitor events a context queues for read() before it counts an overflow. */
 #define FPGADMA_MON_EVQ		256
+
+/* chan.c */
+struct fpgadma_inbox;
+void fpgadma_chan_query(struct fpgadma_ctx *ctx, struct fpgadma_query *q);
+int fpgadma_chan_mmap(struct fpgadma_ctx *ctx, struct vm_area_struct *vma);
+void fpgadma_chan_reset(struct fpgadma_ctx *ctx);
 
 /* devmem.c */
 void fpgadma_devmem_query(struct fpgadma_ctx *ctx, struct fpgadma_query *q);

@@ -57,6 +57,7 @@ static int fpgadma_ioctl_query(struct fpgadma_ctx *ctx, void __user *uarg)
 	fpgadma_mon_query(ctx, &q);
 	fpgadma_stream_query(ctx, &q);
 	fpgadma_devmem_query(ctx, &q);
+	fpgadma_chan_query(ctx, &q);
 	return copy_to_user(uarg, &q, sizeof(q)) ? -EFAULT : 0;
 }
 
@@ -145,6 +146,8 @@ static int fpgadma_ioctl_bind_ep(struct fpgadma_ctx *ctx, void __user *uarg)
 		}
 		WRITE_ONCE(ctx->ep_id, cmd.ep_id);
 		xa_erase(&fdev->eps, old);
+		/* channels name the old number: their ends map anew */
+		fpgadma_chan_reset(ctx);
 	}
 	ctx->ep_bound = true;
 	ret = 0;
@@ -260,6 +263,9 @@ static int fpgadma_mmap(struct file *file, struct vm_area_struct *vma)
 	ret = fpgadma_devmem_mmap(ctx, vma);
 	if (ret <= 0)
 		return ret;
+	ret = fpgadma_chan_mmap(ctx, vma);
+	if (ret <= 0)
+		return ret;
 	if (vma->vm_pgoff ||
 	    vma->vm_end - vma->vm_start > PAGE_ALIGN(ctx->ring_size))
 		return -EINVAL;
@@ -321,6 +327,7 @@ void fpgadma_ctx_teardown(struct fpgadma_ctx *ctx)
 	/* No SEND can find the endpoint now; its posted RECVs complete flushed. */
 	xa_erase(&ctx->fdev->eps, ctx->ep_id);
 	fpgadma_recv_flush(ctx, NULL);
+	fpgadma_chan_reset(ctx);
 	fpgadma_stream_stop_all(ctx);
 	fpgadma_ctx_drain(ctx);
 	fpgadma_mr_destroy_all(ctx);
@@ -348,6 +355,8 @@ static int fpgadma_open(struct inode *inode, struct file *file)
 	xa_init(&ctx->mrs);
 	spin_lock_init(&ctx->recv_lock);
 	INIT_LIST_HEAD(&ctx->recvq);
+	spin_lock_init(&ctx->chan_lock);
+	INIT_LIST_HEAD(&ctx->chan_links);
 	INIT_LIST_HEAD(&ctx->node);
 	ret = fpgadma_ctx_init_ring(ctx, fpgadma_cq_entries);
 	if (ret)
@@ -415,6 +424,8 @@ static int fpgadma_release(struct inode *inode, struct file *file)
 		fpgadma_ctx_leave(ctx);
 	}
 	xa_destroy(&ctx->mrs);
+	/* a mapping made as the device went may have come after teardown */
+	fpgadma_chan_reset(ctx);
 	fpgadma_ctx_free_works(ctx);
 	fpgadma_stream_ctx_free(ctx);
 	fpgadma_mon_ctx_free(ctx);

@@ -79,6 +79,8 @@ struct fpgadma_context {
 	void *stream_area;		/* the stream area, read-write; or NULL */
 	size_t stream_len;
 	void *mem_map;			/* the device memory (fpgadma_mem_map); or NULL */
+	void *inbox;			/* the inbox (fpgadma_chan_inbox); or NULL */
+	struct chan_map *chans;		/* channels mapped (fpgadma_chan_map) */
 
 	pthread_mutex_t cq_lock;	/* consumers of ring */
 	struct fpgadma_ring ring;
@@ -154,6 +156,35 @@ static int ring_unmap(void *addr, size_t len)
 		sched_yield();
 	}
 	return 0;
+}
+
+/* A channel mapped by fpgadma_chan_map, for fpgadma_close to unmap. */
+struct chan_map {
+	struct chan_map *next;
+	void *addr;
+};
+
+/* Unmap what fpgadma_chan_inbox and fpgadma_chan_map mapped; res_lock held. */
+static int chan_unmap_all(struct fpgadma_context *ctx)
+{
+	int ret = 0, err;
+
+	while (ctx->chans) {
+		struct chan_map *c = ctx->chans;
+
+		ctx->chans = c->next;
+		err = ring_unmap(c->addr, FPGADMA_CHAN_SLOT_SIZE);
+		if (err && !ret)
+			ret = err;
+		free(c);
+	}
+	if (ctx->inbox) {
+		err = ring_unmap(ctx->inbox, FPGADMA_CHAN_INBOX_SIZE);
+		if (err && !ret)
+			ret = err;
+		ctx->inbox = NULL;
+	}
+	return ret;
 }
 
 /*
@@ -370,6 +401,10 @@ int fpgadma_close(struct fpgadma_context *ctx)
 		if (err && !ret)
 			ret = err;
 	}
+	/* a mapping keeps the file, and so the context, open */
+	err = chan_unmap_all(ctx);
+	if (err && !ret)
+		ret = err;
 	if (ctx->mem_map) {
 		err = ring_unmap(ctx->mem_map, ctx->query.dev_mem_size);
 		if (err && !ret)
@@ -429,6 +464,12 @@ int fpgadma_bind_ep(struct fpgadma_context *ctx, uint32_t ep_id)
 	/* the one attribute that changes: fpgadma_query() answers from here */
 	if (!ret)
 		__atomic_store_n(&ctx->query.ep_id, ep_id, __ATOMIC_RELAXED);
+	/* the inbox and channels died with the old number: map anew */
+	if (!ret) {
+		pthread_mutex_lock(&ctx->res_lock);
+		chan_unmap_all(ctx);
+		pthread_mutex_unlock(&ctx->res_lock);
+	}
 	return ret;
 }
 
@@ -465,6 +506,87 @@ int fpgadma_mem_map(struct fpgadma_context *ctx, void **addr)
 		*addr = ctx->mem_map;
 	pthread_mutex_unlock(&ctx->res_lock);
 	return ret;
+}
+
+/* ---- local message channels ---- */
+
+int fpgadma_chan_inbox(struct fpgadma_context *ctx, void **addr)
+{
+	void *m;
+	int ret = 0;
+
+	if (!ctx || !addr)
+		return -EINVAL;
+	if (ctx_forked(ctx))
+		return -EACCES;
+	if (!(ctx->query.caps & FPGADMA_CAP_CHAN))
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&ctx->res_lock);
+	if (!ctx->inbox) {
+		m = mmap(NULL, FPGADMA_CHAN_INBOX_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, ctx->fd, (off_t)ctx->query.chan_mmap_off);
+		if (m == MAP_FAILED)
+			ret = -errno;
+		else
+			ctx->inbox = m;
+	}
+	if (!ret)
+		*addr = ctx->inbox;
+	pthread_mutex_unlock(&ctx->res_lock);
+	return ret;
+}
+
+int fpgadma_chan_map(struct fpgadma_context *ctx, uint32_t ep_id, void **addr)
+{
+	struct chan_map *c;
+	void *m;
+
+	if (!ctx || !addr || !ep_id || ep_id > FPGADMA_EP_ID_MAX)
+		return -EINVAL;
+	if (ctx_forked(ctx))
+		return -EACCES;
+	if (!(ctx->query.caps & FPGADMA_CAP_CHAN))
+		return -EOPNOTSUPP;
+	c = malloc(sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	m = mmap(NULL, FPGADMA_CHAN_SLOT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 ctx->fd, (off_t)(ctx->query.chan_mmap_off +
+				  ep_id * FPGADMA_CHAN_WINDOW));
+	if (m == MAP_FAILED) {
+		int err = -errno;
+
+		free(c);
+		return err;
+	}
+	c->addr = m;
+	pthread_mutex_lock(&ctx->res_lock);
+	c->next = ctx->chans;
+	ctx->chans = c;
+	pthread_mutex_unlock(&ctx->res_lock);
+	*addr = m;
+	return 0;
+}
+
+int fpgadma_chan_unmap(struct fpgadma_context *ctx, void *addr)
+{
+	struct chan_map **pp, *c = NULL;
+
+	if (!ctx || !addr)
+		return -EINVAL;
+	pthread_mutex_lock(&ctx->res_lock);
+	for (pp = &ctx->chans; *pp; pp = &(*pp)->next) {
+		if ((*pp)->addr == addr) {
+			c = *pp;
+			*pp = c->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ctx->res_lock);
+	if (!c)
+		return -EINVAL;
+	free(c);
+	return munmap(addr, FPGADMA_CHAN_SLOT_SIZE) ? -errno : 0;
 }
 
 /* ---- protection domains ---- */

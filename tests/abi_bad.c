@@ -3,8 +3,8 @@
  * abi_bad: the ioctl and mmap ABI rejects what it does not know.
  *  - QUERY answers consistently (ABI version, caps, ring layout inside
  *    ring_size, the monitor area's offset and size, the stream area's
- *    offset and size and max_streams, reserved fields zero, the module
- *    parameters);
+ *    offset and size and max_streams, the device memory's and the
+ *    channels' offsets, reserved fields zero, the module parameters);
  *  - every command (the paced-stream ones too) with a size one struct
  *    smaller, bigger, 0 or the largest encodable: EINVAL; with the wrong
  *    direction: EINVAL; unknown numbers in our magic (past the last one,
@@ -57,15 +57,21 @@ static void check_query(void)
 	/*
 	 * paced streams unless the core's max_streams parameter is 0; atomics,
 	 * also on floating-point types (the guest is x86-64); the device
-	 * memory mappable
+	 * memory mappable; local message channels
 	 */
 	CHECK_EQ(q.caps, FPGADMA_CAP_HOST_EP | FPGADMA_CAP_BIND_EP | FPGADMA_CAP_MR_MONITOR |
 			 (t_module_param("max_streams") == 0 ? 0 : FPGADMA_CAP_STREAM) |
-			 FPGADMA_CAP_ATOMIC | FPGADMA_CAP_ATOMIC_FP | FPGADMA_CAP_MEM_MAP);
+			 FPGADMA_CAP_ATOMIC | FPGADMA_CAP_ATOMIC_FP | FPGADMA_CAP_MEM_MAP |
+			 FPGADMA_CAP_CHAN);
 	/* the device memory: at its own page-aligned offset, clear of the others */
 	CHECK(q.mem_mmap_off && q.mem_mmap_off % page == 0 &&
 	      q.mem_mmap_off >= q.mon_mmap_off + q.mon_size &&
 	      q.mem_mmap_off >= q.stream_mmap_off + q.stream_area_size);
+	/* the channels: one window per ep_id from a page-aligned offset, after the others */
+	CHECK(q.chan_mmap_off && q.chan_mmap_off % page == 0 &&
+	      q.chan_mmap_off >= q.mem_mmap_off + q.dev_mem_size &&
+	      q.chan_mmap_off >= q.mon_mmap_off + q.mon_size &&
+	      q.chan_mmap_off >= q.stream_mmap_off + q.stream_area_size);
 	/* the monitor area: at its own page-aligned offset, beyond the ring's */
 	CHECK(q.mon_mmap_off && q.mon_mmap_off % page == 0 && q.mon_mmap_off >= q.ring_size);
 	CHECK(q.mon_size && q.mon_size % page == 0);
@@ -118,6 +124,8 @@ static void check_query(void)
 	      q.ring_flags_off, q.ring_cqes_off, q.cq_entries);
 	t_log("QUERY: stream area at 0x%llx, %u bytes, %u streams",
 	      (unsigned long long)q.stream_mmap_off, q.stream_area_size, q.max_streams);
+	t_log("QUERY: device memory at 0x%llx, channels at 0x%llx",
+	      (unsigned long long)q.mem_mmap_off, (unsigned long long)q.chan_mmap_off);
 	CHECK_IOCTL(FPGADMA_IOC_QUERY, NULL, -EFAULT);
 	CHECK_IOCTL(FPGADMA_IOC_QUERY, (void *)0xffff888000000000ULL, -EFAULT);
 }

@@ -23,7 +23,18 @@
  * monitor area maps read-only up to its size, never writable or larger;
  * the stream area only shared, never executable or larger, and garbage
  * written into its read indices only stalls the streams; the device
- * memory only shared, never executable, never past its end); read() of monitor events with random sizes
+ * memory only shared, never executable, never past its end); mmap of
+ * local message channels (FPGADMA_CAP_CHAN): the context's inbox and its
+ * channels to random endpoints (the contexts of the run, invented numbers,
+ * numbers past the last window), with random lengths, offsets inside and
+ * at the start of a window, protections and flags, garbage written into
+ * whatever maps writable (the table and slot headers too: the module only
+ * writes them), some mappings kept across the close of their file and
+ * unmapped later (only shared, never executable, never longer than a slot
+ * or the inbox, never inside a window; the own inbox always maps; a refused
+ * mapping is refused for its shape before any lookup, ENOENT and ENOSPC
+ * only for well-formed channels; on a device without channels nothing
+ * maps there); read() of monitor events with random sizes
  * and buffers (EINVAL below one event, else EAGAIN: the files are
  * non-blocking and no MR is invalidated); the ring's head overwritten with
  * garbage; contexts closed with MRs (monitored ones too) registered and
@@ -62,12 +73,17 @@
 #define NERR		134
 
 enum kind { K_QUERY, K_REG, K_DEREG, K_POST, K_BIND, K_OURS_BAD, K_FOREIGN, K_MMAP, K_RING,
-	    K_READ, K_REOPEN, K_STREAM, K_COUNT };
+	    K_READ, K_REOPEN, K_STREAM, K_CHAN, K_COUNT };
 static const char *const kind_name[K_COUNT] = {
 	"QUERY", "REG_MR", "DEREG_MR", "POST", "BIND_EP", "our magic, bad cmd",
 	"other drivers' cmds", "mmap", "ring head writes", "read (monitor events)",
-	"close/reopen with work", "STREAM_START/STOP/STATS",
+	"close/reopen with work", "STREAM_START/STOP/STATS", "mmap of channels",
 };
+
+/* The soft engine's chan_mmap_off: tried on a device without channels too. */
+#define SOFT_CHAN_MMAP_OFF	(8ULL << 30)
+/* Channel mappings a thread keeps for a while (across a close of their file). */
+#define CHAN_KEEP		8
 
 /* Each thread's stream rings: not in the arena, one half per context. */
 #define SRING		(64 * 1024)
@@ -89,9 +105,14 @@ struct fuzzer {
 	uint32_t skey_a, skey_b;	/* their MRs on fd_a and fd_b (LOCAL_WRITE) */
 	uint64_t stream_starts;		/* STREAM_STARTs that succeeded */
 	uint64_t stream_left;		/* streams left running for a close */
+	_Atomic uint32_t ep_b;		/* fd_b's endpoint number */
+	void *chan_kept[CHAN_KEEP];	/* channel mappings kept for later */
+	size_t chan_kept_len[CHAN_KEEP];
+	uint64_t chan_inboxes, chan_slots;	/* inboxes and channels mapped */
 };
 
 static int fd_a;
+static _Atomic uint32_t ep_a;	/* fd_a's endpoint number */
 static bool dma_api_debug;	/* the kernel checks DMA-API use */
 static uint64_t time_limit_ms;	/* TIME_LIMIT_MS, longer on a debug kernel */
 static uint8_t *ring_a, *reserve, *arena, *ro_page;
@@ -121,6 +142,8 @@ static void record(struct fuzzer *f, enum kind k, long r, int err)
 	    !(k == K_REG && (e == EEXIST || e == ENOSPC)) && !(k == K_POST && e == EOPNOTSUPP) &&
 	    !(k == K_BIND && e == EADDRINUSE) &&
 	    !(k == K_MMAP && (e == EPERM || e == EACCES || e == ENODEV)) &&
+	    !(k == K_CHAN && (e == EPERM || e == EACCES || e == ENODEV || e == ENOENT ||
+			      e == ENOSPC)) &&
 	    !(k == K_STREAM && (e == ENOSPC || e == EACCES ||
 				(e == EOPNOTSUPP && !(q.caps & FPGADMA_CAP_STREAM)))))
 		t_fail("thread %u, %s: unexpected error %s", f->id, kind_name[k], t_errname(e));
@@ -491,6 +514,13 @@ static void fuzz_bind(struct fuzzer *f, int fd)
 	if (arg == b && bad && !(r == -1 && err == EINVAL))
 		t_fail("thread %u: BIND_EP of %u, flags 0x%x: %ld %s, expected EINVAL", f->id,
 		       b->ep_id, b->flags, r, t_errname(err));
+	if (r == 0) {
+		/* the channels' targets: the contexts' numbers as they are now */
+		struct fpgadma_query bq;
+
+		CHECK_SYS(ioctl(fd, FPGADMA_IOC_QUERY, &bq));
+		atomic_store(fd == fd_a ? &ep_a : &f->ep_b, bq.ep_id);
+	}
 	record(f, K_BIND, r, err);
 }
 
@@ -841,6 +871,126 @@ static void fuzz_mmap(struct fuzzer *f, int fd)
 	}
 }
 
+/* An endpoint number for a channel: 0 (the inbox), the run's contexts, invented. */
+static uint32_t rand_chan_ep(struct fuzzer *f)
+{
+	struct fuzzer *other = &fz[(f->id + 1) % NTHREADS];
+	uint64_t r = rnd(f, 100);
+
+	if (r < 20)
+		return 0;
+	if (r < 45)
+		return atomic_load(&ep_a);
+	if (r < 60)
+		return atomic_load(&f->ep_b);
+	if (r < 72)
+		return atomic_load(&other->ep_b);
+	if (r < 85)
+		return 1 + (uint32_t)rnd(f, FPGADMA_EP_ID_MAX);
+	if (r < 95)
+		return FPGADMA_EP_ID_DYNAMIC_MIN + (uint32_t)rnd(f, 256);
+	return FPGADMA_EP_ID_MAX + 1 + (uint32_t)rnd(f, 4);
+}
+
+static void chan_unmap_kept(struct fuzzer *f, unsigned int i)
+{
+	if (!f->chan_kept[i])
+		return;
+	CHECK_SYS(munmap(f->chan_kept[i], f->chan_kept_len[i]));
+	f->chan_kept[i] = NULL;
+}
+
+/* Garbage into what a channel mapping shows: only the users' (and the owner's) to break. */
+static void chan_scribble(struct fuzzer *f, uint8_t *m, size_t len)
+{
+	unsigned int i;
+
+	if (chance(f, 20))
+		memset(m, (int)rnd(f, 256), len);
+	for (i = 0; i < 16; i++) {
+		uint64_t v = t_rand(&f->rng);
+
+		memcpy(m + (rnd(f, len / 8) * 8), &v, sizeof(v));
+	}
+	if (len >= sizeof(struct fpgadma_chan_table) && chance(f, 30)) {
+		/* the first page: an inbox's table, or a slot's header */
+		struct fpgadma_chan_table *t = (void *)m;
+
+		__atomic_store_n(&t->nslots, (uint32_t)t_rand(&f->rng), __ATOMIC_RELEASE);
+		__atomic_store_n(&t->dead, (uint32_t)t_rand(&f->rng), __ATOMIC_RELEASE);
+		t->slot[rnd(f, FPGADMA_CHAN_SLOTS)].state = (uint32_t)t_rand(&f->rng);
+	}
+}
+
+/*
+ * mmap of local message channels: the inbox (ep 0) and channels to random
+ * endpoints, of random shapes.  A well-formed one (shared, not executable,
+ * at a window's start, no longer than a slot or the inbox) maps or, for a
+ * channel, fails with ENOENT or ENOSPC; anything else is refused for its
+ * shape (EINVAL, EPERM, EACCES), never ENOENT or ENOSPC.
+ */
+static void fuzz_chan(struct fuzzer *f, int fd)
+{
+	static const int prots[] = { PROT_READ, PROT_READ | PROT_WRITE, PROT_WRITE, PROT_NONE,
+				     PROT_READ | PROT_EXEC, PROT_READ | PROT_WRITE | PROT_EXEC };
+	bool chan = q.caps & FPGADMA_CAP_CHAN;
+	uint64_t base = chan ? q.chan_mmap_off : SOFT_CHAN_MMAP_OFF;
+	uint32_t ep = rand_chan_ep(f);
+	uint64_t size = ep ? FPGADMA_CHAN_SLOT_SIZE : FPGADMA_CHAN_INBOX_SIZE;
+	uint64_t r = rnd(f, 100), in = 0;
+	size_t len = r < 35 ? size : r < 55 ? page * (1 + rnd(f, size / page)) :
+		     r < 70 ? size + page * (1 + rnd(f, 4)) : r < 76 ? 0 :
+		     r < 88 ? 1 + rnd(f, 3 * size) : FPGADMA_CHAN_INBOX_SIZE;
+	size_t maplen = (len + page - 1) & ~(page - 1);
+	int prot = prots[rnd(f, T_ARRAY_SIZE(prots))];
+	int flags = chance(f, 85) ? MAP_SHARED : MAP_PRIVATE;
+	bool fine;
+	uint8_t *m;
+	int err;
+
+	if (chance(f, 15))
+		in = chance(f, 50) ? page * (1 + rnd(f, FPGADMA_CHAN_WINDOW / page - 1)) :
+		     FPGADMA_CHAN_TABLE_SIZE + FPGADMA_CHAN_SLOT_SIZE * rnd(f, FPGADMA_CHAN_SLOTS);
+	fine = chan && ep <= FPGADMA_EP_ID_MAX && !in && len && maplen <= size &&
+	       flags == MAP_SHARED && !(prot & PROT_EXEC);
+	m = mmap(NULL, len, prot, flags, fd,
+		 (off_t)(base + (uint64_t)ep * FPGADMA_CHAN_WINDOW + in));
+	err = errno;
+	if (m != MAP_FAILED && !fine)
+		t_fail("thread %u: mmap of the channel to ep %u at +0x%llx, %zu bytes, prot 0x%x, "
+		       "flags 0x%x%s: mapped", f->id, ep, (unsigned long long)in, len, prot, flags,
+		       chan ? "" : " (a device without channels)");
+	if (m == MAP_FAILED && !fine && err != EINVAL && err != EPERM && err != EACCES)
+		t_fail("thread %u: mmap of the channel to ep %u at +0x%llx, %zu bytes, prot 0x%x, "
+		       "flags 0x%x: %s, expected a refusal for its shape", f->id, ep,
+		       (unsigned long long)in, len, prot, flags, t_errname(err));
+	if (m == MAP_FAILED && fine && err != ENOMEM && (!ep || (err != ENOENT && err != ENOSPC)))
+		t_fail("thread %u: well-formed mmap of window %u (0: the inbox), %zu bytes, "
+		       "prot 0x%x: %s", f->id, ep, len, prot, t_errname(err));
+	if (m == MAP_FAILED) {
+		record(f, K_CHAN, -1, err);
+		return;
+	}
+	if (ep)
+		f->chan_slots++;
+	else
+		f->chan_inboxes++;
+	if (prot & PROT_WRITE)
+		chan_scribble(f, m, maplen);
+	if (prot & PROT_READ)
+		(void)*(volatile uint32_t *)(m + rnd(f, maplen / 4) * 4);
+	if (chance(f, 20)) {
+		unsigned int i = (unsigned int)rnd(f, CHAN_KEEP);
+
+		chan_unmap_kept(f, i);
+		f->chan_kept[i] = m;
+		f->chan_kept_len[i] = maplen;
+	} else {
+		CHECK_SYS(munmap(m, maplen));
+	}
+	record(f, K_CHAN, 0, 0);
+}
+
 /* The process owns head: garbage in it must only hurt this process. */
 static void fuzz_ring(struct fuzzer *f)
 {
@@ -894,6 +1044,12 @@ static void reopen_b(struct fuzzer *f)
 		close(f->fd_b);	/* with MRs registered and work in flight */
 	f->fd_b = open("/dev/fpgadma0", O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	CHECK_SYS(f->fd_b);
+	{
+		struct fpgadma_query bq;
+
+		CHECK_SYS(ioctl(f->fd_b, FPGADMA_IOC_QUERY, &bq));
+		atomic_store(&f->ep_b, bq.ep_id);
+	}
 	f->nlive_b = 0;
 	f->skey_b = reg_sring(f->fd_b, f->sring + SRING);
 	record(f, K_REOPEN, 0, 0);
@@ -903,6 +1059,7 @@ static void *fuzz_main(void *arg)
 {
 	struct fuzzer *f = arg;
 	uint64_t quota = TARGET_CALLS / NTHREADS + 1;
+	unsigned int i;
 
 	reopen_b(f);
 	while (f->calls < quota && !atomic_load(&stop)) {
@@ -927,6 +1084,8 @@ static void *fuzz_main(void *arg)
 			fuzz_foreign(f, fd);
 		else if (r < 930)
 			fuzz_mmap(f, fd);
+		else if (r < 955)
+			fuzz_chan(f, fd);
 		else if (r < 975)
 			fuzz_ring(f);
 		else if (r < 998)
@@ -936,6 +1095,8 @@ static void *fuzz_main(void *arg)
 		if ((f->calls & 1023) == 0 && t_now_ms() - t_start > time_limit_ms)
 			atomic_store(&stop, 1);
 	}
+	for (i = 0; i < CHAN_KEEP; i++)
+		chan_unmap_kept(f, i);
 	close(f->fd_b);
 	f->fd_b = -1;
 	return NULL;
@@ -1051,6 +1212,7 @@ int main(int argc, char **argv)
 	fd_a = open("/dev/fpgadma0", O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	CHECK_SYS(fd_a);
 	CHECK_SYS(ioctl(fd_a, FPGADMA_IOC_QUERY, &q));
+	atomic_store(&ep_a, q.ep_id);
 	ring_len = (q.ring_size + page - 1) & ~(page - 1);
 	ring_a = mmap(NULL, ring_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd_a, 0);
 	CHECK(ring_a != MAP_FAILED);
@@ -1100,7 +1262,17 @@ int main(int argc, char **argv)
 			CHECK_GT(fz[i].stream_starts, 10);
 			CHECK_GT(fz[i].hist[K_STREAM][EINVAL], 10);
 		}
+		CHECK_GT(fz[i].hist[K_CHAN][EINVAL], 10);
+		if (q.caps & FPGADMA_CAP_CHAN) {
+			CHECK_GT(fz[i].chan_inboxes, 10);
+			CHECK_GT(fz[i].chan_slots, 10);
+		} else {
+			CHECK_EQ(fz[i].hist[K_CHAN][0], 0);
+		}
 	}
+	t_log("channels mapped: inboxes %llu and %llu, channels %llu and %llu",
+	      (unsigned long long)fz[0].chan_inboxes, (unsigned long long)fz[1].chan_inboxes,
+	      (unsigned long long)fz[0].chan_slots, (unsigned long long)fz[1].chan_slots);
 	t_log("paced streams started: %llu and %llu (left running for a close: %llu and %llu)",
 	      (unsigned long long)fz[0].stream_starts, (unsigned long long)fz[1].stream_starts,
 	      (unsigned long long)fz[0].stream_left, (unsigned long long)fz[1].stream_left);

@@ -65,6 +65,7 @@ enum fpgadma_access {
 #define FPGADMA_CAP_ATOMIC	(1ULL << 4) /* WRs ATOMIC and ATOMIC_MEM on integer types */
 #define FPGADMA_CAP_ATOMIC_FP	(1ULL << 5) /* ... and on float, double and their complex types */
 #define FPGADMA_CAP_MEM_MAP	(1ULL << 6) /* the device memory can be mapped: mem_mmap_off */
+#define FPGADMA_CAP_CHAN	(1ULL << 7) /* local message channels: chan_mmap_off */
 
 /* Endpoint numbers: opening takes one of FPGADMA_EP_ID_DYNAMIC_MIN..MAX. */
 #define FPGADMA_EP_ID_MAX		65535
@@ -127,6 +128,10 @@ enum fpgadma_engine_type {
  *			for its WRs).  Not inherited by a fork child.  A
  *			mapping made before the device left stays valid.
  *			Else 0.
+ * @chan_mmap_off:	with FPGADMA_CAP_CHAN: the mmap offset of the
+ *			context's inbox and of its channels to other
+ *			contexts of the device (see "Local message
+ *			channels" below); else 0.
  * @reserved:		zero.
  */
 struct fpgadma_query {
@@ -155,7 +160,80 @@ struct fpgadma_query {
 	__u32 stream_area_size;
 	__u32 max_streams;
 	__u64 mem_mmap_off;
-	__u64 reserved[2];
+	__u64 chan_mmap_off;
+	__u64 reserved[1];
+};
+
+/*
+ * Local message channels (FPGADMA_CAP_CHAN): memory two contexts of a
+ * device share, set up by the module, through which one hands the other
+ * small messages with loads and stores, without a system call, as a
+ * doorbell-less queue pair would.  The module only sets them up, tells
+ * who is at the other end and says when that end has gone; what goes
+ * through a channel and how is the users' (the provider's format is in
+ * fi_fpgadma(7)).
+ *
+ * A context's inbox, at chan_mmap_off (MAP_SHARED, read-write, not
+ * executable; at most FPGADMA_CHAN_INBOX_SIZE bytes), made at its first
+ * mapping: a struct fpgadma_chan_table page, then FPGADMA_CHAN_SLOTS
+ * slots of FPGADMA_CHAN_SLOT_SIZE bytes.  Slot i is at
+ * FPGADMA_CHAN_TABLE_SIZE + i * FPGADMA_CHAN_SLOT_SIZE.
+ *
+ * A context's channel to endpoint X (1..FPGADMA_EP_ID_MAX) of the device
+ * is its slot in X's inbox, at chan_mmap_off + X * FPGADMA_CHAN_WINDOW
+ * (MAP_SHARED, read-write, not executable, at most
+ * FPGADMA_CHAN_SLOT_SIZE bytes).  Its first mapping takes the next free
+ * slot of X's inbox and writes the table's entry (the mapper's ep_id,
+ * FPGADMA_CHAN_OPEN), then nslots; later mappings by the same context
+ * give the same slot.  ENOENT: X has no inbox (no such endpoint, or it
+ * never mapped one); ENOSPC: the inbox's slots are all taken (slots are
+ * not reused while the inbox lives).  A context sees only its own slot
+ * of another's inbox, so what it writes there reaches that context and
+ * nobody else; the owner must check what it reads there, as any message.
+ *
+ * Endings, written by the module: when the owner of an inbox closes (or
+ * BIND_EP gives it another number), the table's dead and every slot's
+ * struct fpgadma_chan_slot_hdr dead become 1; the memory stays valid for
+ * every mapping until it is unmapped.  When a context with a slot closes
+ * (or rebinds), its table entry's state becomes FPGADMA_CHAN_GONE.  A
+ * context that rebinds or whose inbox died maps anew.  Mappings are not
+ * inherited by a fork child.
+ */
+#define FPGADMA_CHAN_SLOTS		32
+#define FPGADMA_CHAN_SLOT_SIZE		16384
+#define FPGADMA_CHAN_TABLE_SIZE		4096
+#define FPGADMA_CHAN_INBOX_SIZE		(FPGADMA_CHAN_TABLE_SIZE + \
+					 FPGADMA_CHAN_SLOTS * FPGADMA_CHAN_SLOT_SIZE)
+#define FPGADMA_CHAN_WINDOW		(1ULL << 20)
+
+/* fpgadma_chan_table.slot[].state */
+#define FPGADMA_CHAN_OPEN		1 /* the context at src_ep holds the slot */
+#define FPGADMA_CHAN_GONE		2 /* it closed or rebound: nothing more comes */
+
+/*
+ * The first page of an inbox, written by the module only.
+ * @nslots:	slots handed out (entries 0..nslots-1 are valid; it is
+ *		written after them).
+ * @dead:	1 once the inbox's owner closed or rebound.
+ * @slot:	per slot, who holds it and whether it still does.
+ */
+struct fpgadma_chan_table {
+	__u32 nslots;
+	__u32 dead;
+	__u32 reserved[14];
+	struct {
+		__u32 src_ep;
+		__u32 state;
+	} slot[FPGADMA_CHAN_SLOTS];
+};
+
+/*
+ * The first 64 bytes of a slot, written by the module only; the rest of
+ * the slot is the users'.  @dead: 1 once the inbox's owner has gone.
+ */
+struct fpgadma_chan_slot_hdr {
+	__u32 dead;
+	__u32 reserved[15];
 };
 
 /* REG_MR flags. */

@@ -44,8 +44,11 @@ AT(struct fpgadma_query, stream_mmap_off, 104);
 AT(struct fpgadma_query, stream_area_size, 112);
 AT(struct fpgadma_query, max_streams, 116);
 AT(struct fpgadma_query, mem_mmap_off, 120);
-AT(struct fpgadma_query, reserved, 128);
+AT(struct fpgadma_query, chan_mmap_off, 128);
+AT(struct fpgadma_query, reserved, 136);
 _Static_assert(sizeof(struct fpgadma_query) == 144, "query size");
+_Static_assert(FSIZE(struct fpgadma_query, reserved) == 8,
+	       "chan_mmap_off took the first reserved word");
 
 /* struct fpgadma_reg_mr */
 AT(struct fpgadma_reg_mr, addr, 0);
@@ -206,6 +209,26 @@ AT(struct fpgadma_stream_ctrl, reserved, 144);
 _Static_assert(sizeof(struct fpgadma_stream_ctrl) == 192, "stream_ctrl size");
 _Static_assert(sizeof(struct fpgadma_stream_ctrl) <= 4096, "stream_ctrl fits a page");
 
+/* struct fpgadma_chan_table: the first page of an inbox */
+AT(struct fpgadma_chan_table, nslots, 0);
+AT(struct fpgadma_chan_table, dead, 4);
+AT(struct fpgadma_chan_table, reserved, 8);
+AT(struct fpgadma_chan_table, slot, 64);
+AT(struct fpgadma_chan_table, slot[0].src_ep, 64);
+AT(struct fpgadma_chan_table, slot[0].state, 68);
+AT(struct fpgadma_chan_table, slot[1].src_ep, 72);
+_Static_assert(FSIZE(struct fpgadma_chan_table, slot) == FPGADMA_CHAN_SLOTS * 8,
+	       "chan_table slots");
+_Static_assert(sizeof(struct fpgadma_chan_table) == 64 + FPGADMA_CHAN_SLOTS * 8,
+	       "chan_table size");
+_Static_assert(sizeof(struct fpgadma_chan_table) <= FPGADMA_CHAN_TABLE_SIZE,
+	       "chan_table fits its page");
+
+/* struct fpgadma_chan_slot_hdr: the first 64 bytes of a slot */
+AT(struct fpgadma_chan_slot_hdr, dead, 0);
+AT(struct fpgadma_chan_slot_hdr, reserved, 4);
+_Static_assert(sizeof(struct fpgadma_chan_slot_hdr) == 64, "chan_slot_hdr size");
+
 /* struct fpgadma_stream_start */
 AT(struct fpgadma_stream_start, user_data, 0);
 AT(struct fpgadma_stream_start, ring_offset, 8);
@@ -310,9 +333,12 @@ ALIGNED8(struct fpgadma_stream_start);
 ALIGNED8(struct fpgadma_stream_stats);
 ALIGNED8(struct fpgadma_stream_stop);
 ALIGNED8(struct fpgadma_stream_query);
+/* the channels' structs are all __u32: the same on every ABI */
+_Static_assert(_Alignof(struct fpgadma_chan_table) == 4 &&
+	       _Alignof(struct fpgadma_chan_slot_hdr) == 4, "chan structs alignment");
 
 /* No implicit padding: the fields fill the struct. */
-_Static_assert(18 * 4 + 7 * 8 + FSIZE(struct fpgadma_query, reserved) ==
+_Static_assert(18 * 4 + 8 * 8 + FSIZE(struct fpgadma_query, reserved) ==
 	       sizeof(struct fpgadma_query), "query padding");
 _Static_assert(2 * 8 + 8 * 4 + FSIZE(struct fpgadma_reg_mr, reserved) ==
 	       sizeof(struct fpgadma_reg_mr), "reg_mr padding");
@@ -408,7 +434,8 @@ int main(void)
 	       F(struct fpgadma_query, mon_mmap_off), F(struct fpgadma_query, mon_size),
 	       F(struct fpgadma_query, mon_slots), F(struct fpgadma_query, stream_mmap_off),
 	       F(struct fpgadma_query, stream_area_size), F(struct fpgadma_query, max_streams),
-	       F(struct fpgadma_query, mem_mmap_off), F(struct fpgadma_query, reserved));
+	       F(struct fpgadma_query, mem_mmap_off), F(struct fpgadma_query, chan_mmap_off),
+	       F(struct fpgadma_query, reserved));
 	STRUCT(struct fpgadma_reg_mr,
 	       F(struct fpgadma_reg_mr, addr), F(struct fpgadma_reg_mr, length),
 	       F(struct fpgadma_reg_mr, access), F(struct fpgadma_reg_mr, flags),
@@ -455,6 +482,10 @@ int main(void)
 	       F(struct fpgadma_stream_ctrl, read_idx), F(struct fpgadma_stream_ctrl, pad1),
 	       F(struct fpgadma_stream_ctrl, state), F(struct fpgadma_stream_ctrl, end),
 	       F(struct fpgadma_stream_ctrl, drops), F(struct fpgadma_stream_ctrl, reserved));
+	STRUCT(struct fpgadma_chan_table,
+	       F(struct fpgadma_chan_table, nslots), F(struct fpgadma_chan_table, dead),
+	       F(struct fpgadma_chan_table, reserved), F(struct fpgadma_chan_table, slot));
+	/* struct fpgadma_chan_slot_hdr (dead, then 15 reserved words): asserted above */
 	STRUCT(struct fpgadma_stream_start,
 	       F(struct fpgadma_stream_start, user_data),
 	       F(struct fpgadma_stream_start, ring_offset),
@@ -510,6 +541,7 @@ int main(void)
 	CHECK_EQ(FPGADMA_CAP_ATOMIC, 16);
 	CHECK_EQ(FPGADMA_CAP_ATOMIC_FP, 32);
 	CHECK_EQ(FPGADMA_CAP_MEM_MAP, 64);
+	CHECK_EQ(FPGADMA_CAP_CHAN, 128);
 	CHECK_EQ(FPGADMA_WR_ATOMIC, 10);
 	CHECK_EQ(FPGADMA_WR_ATOMIC_MEM, 11);
 	CHECK_EQ(FPGADMA_WR_F_REMOTE_OFFSET, 1);
@@ -562,6 +594,22 @@ int main(void)
 	CHECK_EQ(FPGADMA_MON_CAUSE_OTHER, 4);
 	CHECK_EQ(FPGADMA_EP_ID_DYNAMIC_MIN, 49152);
 	CHECK_EQ(FPGADMA_EP_ID_MAX, 65535);
+
+	/* local message channels: an inbox is a table page and 32 slots */
+	CHECK_EQ(FPGADMA_CHAN_SLOTS, 32);
+	CHECK_EQ(FPGADMA_CHAN_SLOT_SIZE, 16384);
+	CHECK_EQ(FPGADMA_CHAN_TABLE_SIZE, 4096);
+	CHECK_EQ(FPGADMA_CHAN_INBOX_SIZE, 4096 + 32 * 16384);
+	CHECK_EQ(FPGADMA_CHAN_WINDOW, 1ULL << 20);
+	CHECK(FPGADMA_CHAN_INBOX_SIZE <= FPGADMA_CHAN_WINDOW);
+	/* the windows of ep_ids 0..65535 span 64 GiB of offsets */
+	CHECK((FPGADMA_EP_ID_MAX + 1ULL) * FPGADMA_CHAN_WINDOW == 1ULL << 36);
+	CHECK_EQ(FPGADMA_CHAN_OPEN, 1);
+	CHECK_EQ(FPGADMA_CHAN_GONE, 2);
+	printf("channels: inbox %llu bytes (table %d, %d slots of %d), a window of %llu "
+	       "bytes per ep_id\n", (unsigned long long)FPGADMA_CHAN_INBOX_SIZE,
+	       FPGADMA_CHAN_TABLE_SIZE, FPGADMA_CHAN_SLOTS, FPGADMA_CHAN_SLOT_SIZE,
+	       (unsigned long long)FPGADMA_CHAN_WINDOW);
 
 	/* values that are part of the ABI */
 	CHECK_EQ(FPGADMA_ABI_VERSION, 1);

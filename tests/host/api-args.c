@@ -65,6 +65,15 @@ int main(void)
 		 -EINVAL);
 	CHECK_EQ(fpgadma_poll(NULL, &cqe, 1), -EINVAL);
 	CHECK_EQ(fpgadma_wait(NULL, 0), -EINVAL);
+	{
+		void *addr = NULL;
+
+		CHECK_EQ(fpgadma_mem_map(NULL, &addr), -EINVAL);
+		CHECK_EQ(fpgadma_chan_inbox(NULL, &addr), -EINVAL);
+		CHECK_EQ(fpgadma_chan_map(NULL, 1, &addr), -EINVAL);
+		CHECK_EQ(fpgadma_chan_unmap(NULL, NULL), -EINVAL);
+		CHECK(addr == NULL);
+	}
 
 	/* PDs and MRs that are NULL or belong to no context */
 	CHECK_EQ(fpgadma_dealloc_pd(NULL), -EINVAL);

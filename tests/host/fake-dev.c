@@ -19,7 +19,10 @@
  *    their CQEs, -ENOSPC, -EAGAIN with the completion slot a stream keeps,
  *    stop (EINTR restarted) and stats, a stream its MR's deregistration
  *    stopped, fpgadma_close() stopping what is left, a fork child, and a
- *    device without them (-EOPNOTSUPP).
+ *    device without them (-EOPNOTSUPP);
+ *  - the device memory mapped and local message channels on a device
+ *    without them: the arguments checked first (-EINVAL), then
+ *    -EOPNOTSUPP, without an ioctl.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* configure passes it too */
@@ -153,6 +156,25 @@ static void test_lifecycle(uint32_t start_index)
 	CHECK_EQ(fpgadma_atomic_valid(ctx, FPGADMA_ATOMIC_BOR, FPGADMA_TYPE_FLOAT, NULL), -EINVAL);
 	CHECK_EQ(fpgadma_atomic_valid(ctx, FPGADMA_ATOMIC_SUM, FPGADMA_TYPE_LONG_DOUBLE, NULL),
 		 -EINVAL);
+	/*
+	 * The device memory mapped and local message channels: the arguments,
+	 * then the device's caps (the fake has neither FPGADMA_CAP_MEM_MAP nor
+	 * FPGADMA_CAP_CHAN).
+	 */
+	{
+		void *addr = NULL;
+
+		CHECK(!(attr.caps & (FPGADMA_CAP_MEM_MAP | FPGADMA_CAP_CHAN)));
+		CHECK_EQ(fpgadma_mem_map(ctx, NULL), -EINVAL);
+		CHECK_EQ(fpgadma_chan_inbox(ctx, NULL), -EINVAL);
+		CHECK_EQ(fpgadma_chan_map(ctx, 1, NULL), -EINVAL);
+		CHECK_EQ(fpgadma_chan_map(ctx, 0, &addr), -EINVAL);
+		CHECK_EQ(fpgadma_chan_map(ctx, FPGADMA_EP_ID_MAX + 1, &addr), -EINVAL);
+		CHECK_EQ(fpgadma_mem_map(ctx, &addr), -EOPNOTSUPP);
+		CHECK_EQ(fpgadma_chan_inbox(ctx, &addr), -EOPNOTSUPP);
+		CHECK_EQ(fpgadma_chan_map(ctx, 1, &addr), -EOPNOTSUPP);
+		CHECK(addr == NULL);
+	}
 	CHECK_EQ(fakedev_ioctls(), ioctls);
 
 	/* the kernel's errno, passed through */
