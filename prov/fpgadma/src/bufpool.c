@@ -29,6 +29,7 @@ struct fpgadma_txbuf *fpgadma_txbuf_get(struct fpgadma_dp *dp, bool for_ctrl)
 	tb->op = NULL;
 	tb->peer = NULL;
 	tb->nop_tries = 0;
+	tb->no_chan = false;
 	memset(tb->hdr, 0, sizeof(*tb->hdr));
 	return tb;
 }

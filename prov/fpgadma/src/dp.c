@@ -37,6 +37,7 @@
  * libfpgadma's (one thread, never during stream_stop or fi_close).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -159,6 +160,12 @@ static void dp_free(struct fpgadma_dp *dp)
 {
 	struct dl *pos, *tmp;
 
+	if (dp->n_chan_sent || dp->n_chan_recv)
+		FPGADMA_INFO(FI_LOG_DOMAIN, "%s: %" PRIu64 " messages sent and %"
+			     PRIu64 " received through channels, %" PRIu64
+			     " wake-ups through the kernel\n",
+			     dp->d->info->domain_attr->name, dp->n_chan_sent,
+			     dp->n_chan_recv, dp->n_chan_kicks);
 	fpgadma_pools_dereg(dp);
 	dl_foreach_safe(&dp->ops, pos, tmp) {
 		struct fpgadma_op *op = container_of(pos, struct fpgadma_op,
@@ -212,6 +219,8 @@ int fpgadma_dp_init(struct fpgadma_domain *d)
 	dl_init(&dp->rnr_peers);
 	dl_init(&dp->ops);
 	dl_init(&dp->pstreams);
+	dl_init(&dp->chan_doneq);
+	dl_init(&dp->chan_kickq);
 	for (i = 0; i < ID_BUCKETS; i++)
 		dl_init(&dp->ids[i]);
 	d->dp = dp;
@@ -224,6 +233,7 @@ int fpgadma_dp_init(struct fpgadma_domain *d)
 		dp_free(dp);
 		return ret;
 	}
+	fpgadma_chan_init(dp);
 	return 0;
 }
 

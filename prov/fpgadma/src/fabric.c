@@ -91,6 +91,7 @@ struct fpgadma_params fpgadma_params = {
 	.mr_cache_max_size = 0,		/* fpgadma_mrcache_default_max_size() */
 	.devices	= (1U << FPGADMA_MAX_DEVICES) - 1,
 	.mem_map_max	= 4096,
+	.chan		= 1,
 };
 
 static int fpgadma_getinfo(uint32_t version, const char *node,
@@ -162,7 +163,7 @@ static uint32_t parse_devices(const char *list)
 
 static void read_params(void)
 {
-	int rnr, yield, ms, cache;
+	int rnr, yield, ms, cache, chan;
 	char *devices = NULL;
 
 	fi_param_define(&fpgadma_prov, "eager_size", FI_PARAM_SIZE_T,
@@ -204,6 +205,9 @@ static void read_params(void)
 	fi_param_define(&fpgadma_prov, "mem_map_max", FI_PARAM_SIZE_T,
 			"Largest fi_read / fi_write of the FPGA's memory done with loads and stores through the device memory mapped into the process (devices that can map it: the soft engine) when the endpoint has nothing else in flight, completing at once without a system call; larger ones, and all on other devices, go through the DMA engine; 0: all through the engine (default: %zu)",
 			fpgadma_params.mem_map_max);
+	fi_param_define(&fpgadma_prov, "chan", FI_PARAM_BOOL,
+			"Hand small messages (header and payload up to 1016 bytes) to endpoints of other domains of the device through the module's local message channels, shared memory the module sets up, when nothing else of the domain is in flight, without a system call; 0: every message is a SEND through the kernel (default: %d)",
+			fpgadma_params.chan);
 	fi_param_define(&fpgadma_prov, "devices", FI_PARAM_STRING,
 			"Devices fi_getinfo reports, a comma-separated list of numbers (0 for /dev/fpgadma0) or names (fpgadma0); endpoints reach only endpoints of their own device, so processes that must talk to each other (the ranks of an MPI job, which Open MPI spreads over the devices of a host) need one device (default: all)");
 
@@ -226,6 +230,8 @@ static void read_params(void)
 	param_size("mr_cache_max_count", &fpgadma_params.mr_cache_max_count, 0);
 	param_size("mr_cache_max_size", &fpgadma_params.mr_cache_max_size, 0);
 	param_size("mem_map_max", &fpgadma_params.mem_map_max, 0);
+	if (fi_param_get_bool(&fpgadma_prov, "chan", &chan) == FI_SUCCESS)
+		fpgadma_params.chan = chan != 0;
 	if (fi_param_get_str(&fpgadma_prov, "devices", &devices) == FI_SUCCESS &&
 	    devices)
 		fpgadma_params.devices = parse_devices(devices);

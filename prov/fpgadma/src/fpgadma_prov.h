@@ -226,6 +226,8 @@ struct fpgadma_params {
 	uint32_t devices;	/* FI_FPGADMA_DEVICES: bit i, /dev/fpgadma<i> */
 	size_t mem_map_max;	/* FI_FPGADMA_MEM_MAP_MAX: largest RMA of FPGA
 				 * memory done through its mapping */
+	int chan;		/* FI_FPGADMA_CHAN: 0 sends every message
+				 * through the kernel */
 };
 extern struct fpgadma_params fpgadma_params;
 

@@ -34,6 +34,10 @@ struct fpgadma_peer {
 	uint32_t rx_gen;
 	uint32_t rx_seq;		/* next sequence number expected */
 	struct dl stash;		/* messages that came early, seq order */
+	/* through a channel (chan.c) */
+	struct fpgadma_chan_out chan;
+	struct dl kick_link;		/* on dp->chan_kickq: a NOP is owed */
+	bool kick_owed;
 };
 
 /* A message that came before its turn, copied out of its buffer. */
@@ -68,6 +72,7 @@ static struct fpgadma_peer *peer_get(struct fpgadma_dp *dp, uint32_t ep_id)
 	dl_init(&p->rnrq);
 	dl_init(&p->rnr_link);
 	dl_init(&p->stash);
+	dl_init(&p->kick_link);
 	p->hnext = *head;
 	*head = p;
 	return p;
@@ -92,6 +97,7 @@ void fpgadma_peers_free(struct fpgadma_dp *dp)
 			struct fpgadma_peer *p = dp->peers[i];
 
 			dp->peers[i] = p->hnext;
+			fpgadma_chan_out_fini(dp, &p->chan);
 			peer_drop_stash(p);
 			free(p);
 		}
@@ -132,6 +138,8 @@ static void txbuf_post(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb)
 		fpgadma_work_submit(dp, &tb->w);
 }
 
+static void chan_kicks(struct fpgadma_dp *dp);
+
 int fpgadma_peer_send(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb,
 		      uint32_t dest_ep, size_t paylen)
 {
@@ -148,8 +156,72 @@ int fpgadma_peer_send(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb,
 	dl_add_tail(&p->undelivered, &tb->plink);
 	tb->sge.length = (uint32_t)(sizeof(*tb->hdr) + paylen);
 	tb->wr.dest = dest_ep;
+	if (!tb->no_chan && !p->retry_at && fpgadma_chan_usable(dp)) {
+		bool kick;
+
+		if (fpgadma_chan_send(dp, &p->chan, dest_ep, tb->hdr,
+				      tb->sge.length, &kick)) {
+			/* delivered: it completes in the next progress call */
+			tb->w.queued = true;
+			dl_add_tail(&dp->chan_doneq, &tb->w.qlink);
+			if (kick && !p->kick_owed) {
+				p->kick_owed = true;
+				dl_add_tail(&dp->chan_kickq, &p->kick_link);
+				chan_kicks(dp);
+			}
+			return 0;
+		}
+	}
 	txbuf_post(dp, tb);
 	return 0;
+}
+
+/*
+ * Wake a peer that may have gone to sleep after our last message came
+ * through a channel: a NOP through the kernel, whose CQE wakes it.
+ */
+static bool peer_kick(struct fpgadma_dp *dp, struct fpgadma_peer *p)
+{
+	struct fpgadma_txbuf *tb = fpgadma_txbuf_get(dp, true);
+
+	if (!tb)
+		return false;
+	tb->no_chan = true;
+	tb->hdr->type = FPGADMA_MSG_NOP;
+	if (fpgadma_peer_send(dp, tb, p->ep_id, 0)) {
+		fpgadma_txbuf_put(dp, tb);
+		return false;
+	}
+	dp->n_chan_kicks++;
+	return true;
+}
+
+static void chan_kicks(struct fpgadma_dp *dp)
+{
+	while (!dl_empty(&dp->chan_kickq)) {
+		struct fpgadma_peer *p = dl_first(&dp->chan_kickq,
+						  struct fpgadma_peer,
+						  kick_link);
+
+		if (!peer_kick(dp, p))
+			break;		/* no txbuf: the next progress call */
+		dl_del(&p->kick_link);
+		p->kick_owed = false;
+	}
+}
+
+void fpgadma_chan_sent(struct fpgadma_dp *dp)
+{
+	chan_kicks(dp);
+	while (!dl_empty(&dp->chan_doneq)) {
+		struct fpgadma_work *w = dl_first(&dp->chan_doneq,
+						  struct fpgadma_work, qlink);
+
+		dl_del(&w->qlink);
+		w->queued = false;
+		fpgadma_tx_cqe(dp, container_of(w, struct fpgadma_txbuf, w),
+			       FPGADMA_WC_SUCCESS);
+	}
 }
 
 void fpgadma_txbuf_send(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb,
@@ -199,27 +271,17 @@ static long msg_check(const struct fpgadma_hdr *hdr, size_t byte_len)
 	return (long)paylen;
 }
 
-void fpgadma_rx_cqe(struct fpgadma_dp *dp, struct fpgadma_rxbuf *rb,
-		    const struct fpgadma_cqe *cqe)
+void fpgadma_rx_msg(struct fpgadma_dp *dp, uint32_t src_ep,
+		    const struct fpgadma_hdr *hdr, size_t byte_len)
 {
-	const struct fpgadma_hdr *hdr = rb->buf;
 	struct fpgadma_peer *p;
 	long paylen;
 
-	if (cqe->status == FPGADMA_WC_FLUSH_ERR)
-		return;		/* the context is closing */
-	if (cqe->status != FPGADMA_WC_SUCCESS) {
-		FPGADMA_WARN(FI_LOG_EP_DATA, "receive: %s\n",
-			     fpgadma_wc_status_str(cqe->status));
-		fpgadma_rxbuf_post(dp, rb);
-		return;
-	}
-	paylen = msg_check(hdr, cqe->byte_len);
-	p = peer_get(dp, cqe->src_ep);
+	paylen = msg_check(hdr, byte_len);
+	p = peer_get(dp, src_ep);
 	if (paylen < 0 || !p) {
 		FPGADMA_WARN(FI_LOG_EP_DATA, "message from %u dropped (%s)\n",
-			     cqe->src_ep, p ? "malformed" : "no memory");
-		fpgadma_rxbuf_post(dp, rb);
+			     src_ep, p ? "malformed" : "no memory");
 		return;
 	}
 	if (!p->rx_known || p->rx_gen != hdr->gen) {
@@ -235,20 +297,17 @@ void fpgadma_rx_cqe(struct fpgadma_dp *dp, struct fpgadma_rxbuf *rb,
 
 		if (seq_before(hdr->seq, p->rx_seq)) {
 			FPGADMA_WARN(FI_LOG_EP_DATA, "old message %u from %u\n",
-				     hdr->seq, cqe->src_ep);
-			fpgadma_rxbuf_post(dp, rb);
+				     hdr->seq, src_ep);
 			return;
 		}
-		s = malloc(offsetof(struct fpgadma_stash, msg) + cqe->byte_len);
+		s = malloc(offsetof(struct fpgadma_stash, msg) + byte_len);
 		if (!s) {
 			FPGADMA_WARN(FI_LOG_EP_DATA, "no memory: message lost\n");
-			fpgadma_rxbuf_post(dp, rb);
 			return;
 		}
 		s->seq = hdr->seq;
-		s->len = cqe->byte_len;
-		memcpy(s->msg.bytes, hdr, cqe->byte_len);
-		fpgadma_rxbuf_post(dp, rb);
+		s->len = byte_len;
+		memcpy(s->msg.bytes, hdr, byte_len);
 		for (pos = p->stash.prev; pos != &p->stash; pos = pos->prev)
 			if (!seq_before(s->seq, container_of(pos,
 				struct fpgadma_stash, link)->seq))
@@ -256,9 +315,8 @@ void fpgadma_rx_cqe(struct fpgadma_dp *dp, struct fpgadma_rxbuf *rb,
 		dl_insert_before(pos->next, &s->link);
 		return;
 	}
-	fpgadma_msg_process(dp, cqe->src_ep, hdr, hdr + 1, (size_t)paylen);
+	fpgadma_msg_process(dp, src_ep, hdr, hdr + 1, (size_t)paylen);
 	p->rx_seq++;
-	fpgadma_rxbuf_post(dp, rb);
 	while (!dl_empty(&p->stash)) {
 		struct fpgadma_stash *s = dl_first(&p->stash,
 						   struct fpgadma_stash, link);
@@ -266,12 +324,24 @@ void fpgadma_rx_cqe(struct fpgadma_dp *dp, struct fpgadma_rxbuf *rb,
 		if (s->seq != p->rx_seq)
 			break;
 		dl_del(&s->link);
-		fpgadma_msg_process(dp, cqe->src_ep, &s->msg.hdr,
-				    &s->msg.hdr + 1,
+		fpgadma_msg_process(dp, src_ep, &s->msg.hdr, &s->msg.hdr + 1,
 				    s->len - sizeof(s->msg.hdr));
 		p->rx_seq++;
 		free(s);
 	}
+}
+
+void fpgadma_rx_cqe(struct fpgadma_dp *dp, struct fpgadma_rxbuf *rb,
+		    const struct fpgadma_cqe *cqe)
+{
+	if (cqe->status == FPGADMA_WC_FLUSH_ERR)
+		return;		/* the context is closing */
+	if (cqe->status != FPGADMA_WC_SUCCESS)
+		FPGADMA_WARN(FI_LOG_EP_DATA, "receive: %s\n",
+			     fpgadma_wc_status_str(cqe->status));
+	else
+		fpgadma_rx_msg(dp, cqe->src_ep, rb->buf, cqe->byte_len);
+	fpgadma_rxbuf_post(dp, rb);
 }
 
 /* --- sending completions: backoff and resends ----------------------------- */

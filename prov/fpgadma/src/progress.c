@@ -132,6 +132,11 @@ void fpgadma_dp_progress_locked(struct fpgadma_dp *dp)
 
 	if (!dp)
 		return;
+	/*
+	 * Sends handed to channels first: they went before any WR posted
+	 * since (chan.c), so their completions come first too.
+	 */
+	fpgadma_chan_sent(dp);
 	/* Deferred works first: the engine may complete them at once. */
 	fpgadma_postq_flush(dp);
 	for (round = 0; round < 64; round++) {
@@ -162,6 +167,7 @@ void fpgadma_dp_progress_locked(struct fpgadma_dp *dp)
 		if (n < POLL_BATCH)
 			break;
 	}
+	fpgadma_chan_drain(dp);
 	fpgadma_pstreams_deliver(dp);
 	synthq_flush(dp);
 	fpgadma_rnr_tick(dp);
@@ -188,6 +194,9 @@ int fpgadma_dp_timeout_ms(struct fpgadma_domain *d)
 	if (!dp)
 		return -1;
 	pthread_mutex_lock(&d->lock);
+	/* about to sleep: senders must wake us through the kernel (chan.c) */
+	fpgadma_chan_sleepy(dp);
+	fpgadma_chan_drain(dp);
 	first = fpgadma_rnr_first_retry(dp);
 	if (!first && dl_empty(&dp->synthq)) {
 		pthread_mutex_unlock(&d->lock);

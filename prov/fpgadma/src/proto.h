@@ -236,6 +236,19 @@ struct fpgadma_dp {
 	struct fpgadma_peer *peers[PEER_BUCKETS];
 	uint64_t next_msg_id;
 	unsigned int ep_cursor;
+
+	/* local message channels (chan.c) */
+	void *inbox;			/* ours, mapped; NULL: no channels */
+	uint32_t chan_known;		/* inbox slots looked at */
+	struct fpgadma_chan_in {
+		uint32_t src_ep;	/* who writes the slot */
+		uint32_t cons;		/* entries taken (ours, not the slot's) */
+		bool bad;		/* it wrote nonsense: not read again */
+	} chan_in[FPGADMA_CHAN_SLOTS];
+	bool chan_sleepy;		/* our slots say we may sleep (for good) */
+	struct dl chan_doneq;		/* txbufs handed over, to complete */
+	struct dl chan_kickq;		/* peers owed a wake-up (peer.c) */
+	uint64_t n_chan_sent, n_chan_recv, n_chan_kicks;
 };
 
 /* Take domain->lock / drop it, for the data calls. */
@@ -275,6 +288,7 @@ struct fpgadma_txbuf {
 	struct fpgadma_peer *peer;
 	uint32_t seq;
 	unsigned int nop_tries;
+	bool no_chan;			/* through the kernel, not a channel */
 	struct dl link;			/* free list */
 	struct dl plink;		/* peer's undelivered list, seq order */
 };
@@ -325,6 +339,35 @@ void fpgadma_rnr_tick(struct fpgadma_dp *dp);
 uint64_t fpgadma_rnr_first_retry(struct fpgadma_dp *dp);
 /* Free every peer and its stash (domain teardown). */
 void fpgadma_peers_free(struct fpgadma_dp *dp);
+/* A message of byte_len bytes (header first) from src_ep, in its turn. */
+void fpgadma_rx_msg(struct fpgadma_dp *dp, uint32_t src_ep,
+		    const struct fpgadma_hdr *hdr, size_t byte_len);
+/* Complete the sends handed to channels; send the wake-ups owed. */
+void fpgadma_chan_sent(struct fpgadma_dp *dp);
+
+/* --- local message channels (chan.c) -------------------------------------- */
+/* Our side of a channel to a peer domain. */
+struct fpgadma_chan_out {
+	void *slot;			/* our slot in its inbox, or NULL */
+	uint32_t prod;			/* entries written */
+	uint64_t retry_at;		/* ns: no new mapping before */
+};
+/* Map the domain's inbox if the device and FI_FPGADMA_CHAN allow. */
+void fpgadma_chan_init(struct fpgadma_dp *dp);
+/* Whether a message may go through a channel now (ordering). */
+bool fpgadma_chan_usable(struct fpgadma_dp *dp);
+/*
+ * Hand msg (len bytes, header first) to ep_id through co: false when it
+ * must go through the kernel (no channel, full, too long, the peer may be
+ * asleep).  *kick: written, but the peer may have gone to sleep meanwhile.
+ */
+bool fpgadma_chan_send(struct fpgadma_dp *dp, struct fpgadma_chan_out *co,
+		       uint32_t ep_id, const void *msg, size_t len, bool *kick);
+void fpgadma_chan_out_fini(struct fpgadma_dp *dp, struct fpgadma_chan_out *co);
+/* Take the messages waiting in the inbox (progress). */
+void fpgadma_chan_drain(struct fpgadma_dp *dp);
+/* Say in our slots, for good, that we may sleep on our file (chan.c). */
+void fpgadma_chan_sleepy(struct fpgadma_dp *dp);
 
 /* --- operations (op.c) ---------------------------------------------------- */
 /* An application operation in flight (send, RMA, rendezvous receive). */

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * fpgadma provider: small messages through the module's local message
+ * channels (fpgadma_chan_map(3)), without a system call.
+ *
+ * Each domain maps its inbox; to send to another domain of the device it
+ * maps its own slot of that domain's inbox (once, at the first message)
+ * and writes whole messages there, header and payload as a SEND would
+ * carry them, one to an entry of a ring.  The receiver's progress copies
+ * each entry out once, checks it, and hands it to peer.c, which puts
+ * messages in their turn whichever way they came: a message goes through
+ * a channel or through the kernel, the sequence numbers of wire.h order
+ * them.
+ *
+ * The format of a slot (FPGADMA_CHAN_SLOT_SIZE bytes, the module's header
+ * first):
+ *
+ *   0     struct fpgadma_chan_slot_hdr (the module's: dead)
+ *   64    prod   entries written, by the sender
+ *   128   cons   entries taken, by the receiver
+ *   192   sleep  1: the receiver may sleep on its file, by the receiver
+ *   196   seen   1: the receiver reads the slot (sleep is valid), by the
+ *                receiver; 0 again if it stops reading it
+ *   256   CHAN_NENT entries of CHAN_ENT_SIZE bytes: a 32-bit length, 32
+ *         bits of zero, the message
+ *
+ * The sender writes an entry, then prod (release); the receiver reads
+ * prod (acquire), copies the entry out, then writes cons.  Each side keeps
+ * its own count and only checks the other's: a sender that writes
+ * nonsense into its slot gets its slot ignored, and hurts nobody else.
+ *
+ * Ordering with the kernel's work.  The engine runs a domain's WRs in
+ * order; a message handed over while an RMA is still in the kernel could
+ * overtake it.  So a message goes through a channel only while the
+ * domain has no sending WR in flight and nothing waiting to be posted
+ * (fpgadma_chan_usable).  Its send completes in the next progress call,
+ * as if its SEND's CQE had come.
+ *
+ * Sleeping.  A receiver about to sleep on its file (fi_cq_sread, fi_wait,
+ * fi_trywait, a counter's or an EQ's wait: whatever asks
+ * fpgadma_dp_timeout_ms how long it may sleep) sets sleep in its slots
+ * first and then looks at them once more; a sender that sees sleep set
+ * sends through the kernel, whose completion wakes the receiver.  A sender
+ * that wrote an entry and then sees sleep set sends a NOP through the
+ * kernel after it: one of the two looks sees the other's store (both are
+ * sequentially consistent), so no message waits for a sleeper.  A slot
+ * the receiver has not yet found (it finds new ones in progress) has no
+ * sleep to look at: until the receiver sets seen, after sleep, messages go
+ * through the kernel, and the first of them makes it look.  The
+ * provider cannot tell when an application that blocked on the fd after
+ * fi_trywait, or another thread, is done sleeping, so sleep stays set for
+ * the domain's life: a domain that waits gets its messages through the
+ * kernel, as before channels; one that polls gets them through its
+ * channels.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "proto.h"
+
+#define CHAN_PROD_OFF	64
+#define CHAN_CONS_OFF	128
+#define CHAN_SLEEP_OFF	192
+#define CHAN_SEEN_OFF	196
+#define CHAN_ENT_OFF	256
+#define CHAN_ENT_SIZE	1024
+#define CHAN_NENT	((FPGADMA_CHAN_SLOT_SIZE - CHAN_ENT_OFF) / CHAN_ENT_SIZE)
+#define CHAN_MSG_MAX	(CHAN_ENT_SIZE - 8)
+
+/* A new mapping to a peer that had no inbox is tried again after this. */
+#define CHAN_RETRY_NS	1000000000ULL
+
+struct chan_ent {
+	uint32_t len;
+	uint32_t zero;
+	unsigned char msg[CHAN_MSG_MAX];
+};
+
+static _Atomic uint32_t *slot_word(void *slot, size_t off)
+{
+	return (_Atomic uint32_t *)(void *)((char *)slot + off);
+}
+
+static struct chan_ent *slot_ent(void *slot, uint32_t i)
+{
+	return (struct chan_ent *)(void *)((char *)slot + CHAN_ENT_OFF +
+					   (size_t)(i % CHAN_NENT) *
+					   CHAN_ENT_SIZE);
+}
+
+static void *inbox_slot(struct fpgadma_dp *dp, uint32_t i)
+{
+	return (char *)dp->inbox + FPGADMA_CHAN_TABLE_SIZE +
+	       (size_t)i * FPGADMA_CHAN_SLOT_SIZE;
+}
+
+void fpgadma_chan_init(struct fpgadma_dp *dp)
+{
+	void *inbox;
+	int ret;
+
+	if (!fpgadma_params.chan || !dp->host_ep ||
+	    !(dp->attr.caps & FPGADMA_CAP_CHAN))
+		return;
+	ret = fpgadma_chan_inbox(dp->ctx, &inbox);
+	if (ret) {
+		FPGADMA_WARN(FI_LOG_DOMAIN,
+			     "no inbox (%s): messages go through the kernel\n",
+			     fpgadma_strerror(ret));
+		return;
+	}
+	dp->inbox = inbox;
+}
+
+bool fpgadma_chan_usable(struct fpgadma_dp *dp)
+{
+	return dp->inbox && !dp->tx_posted && dl_empty(&dp->postq);
+}
+
+void fpgadma_chan_out_fini(struct fpgadma_dp *dp, struct fpgadma_chan_out *co)
+{
+	if (co->slot)
+		fpgadma_chan_unmap(dp->ctx, co->slot);
+	co->slot = NULL;
+}
+
+/* Our slot in ep_id's inbox, mapped now if need be; NULL: none. */
+static void *chan_out_slot(struct fpgadma_dp *dp, struct fpgadma_chan_out *co,
+			   uint32_t ep_id)
+{
+	const struct fpgadma_chan_slot_hdr *h;
+	uint64_t now;
+	void *slot;
+	int ret;
+
+	if (co->slot) {
+		h = co->slot;
+		if (!__atomic_load_n(&h->dead, __ATOMIC_RELAXED))
+			return co->slot;
+		/* the domain that had the number has gone: ask who has it */
+		fpgadma_chan_out_fini(dp, co);
+		co->retry_at = 0;
+	}
+	now = co->retry_at ? fpgadma_now_ns() : 0;
+	if (co->retry_at && now < co->retry_at)
+		return NULL;
+	ret = fpgadma_chan_map(dp->ctx, ep_id, &slot);
+	if (ret) {
+		/* no inbox there (or no slot left): the kernel carries it */
+		FPGADMA_DBG(FI_LOG_EP_DATA, "no channel to %u: %s\n", ep_id,
+			    fpgadma_strerror(ret));
+		co->retry_at = (now ? now : fpgadma_now_ns()) + CHAN_RETRY_NS;
+		return NULL;
+	}
+	co->slot = slot;
+	co->prod = atomic_load_explicit(slot_word(slot, CHAN_PROD_OFF),
+					memory_order_relaxed);
+	co->retry_at = 0;
+	return slot;
+}
+
+bool fpgadma_chan_send(struct fpgadma_dp *dp, struct fpgadma_chan_out *co,
+		       uint32_t ep_id, const void *msg, size_t len, bool *kick)
+{
+	struct chan_ent *e;
+	uint32_t cons;
+	void *slot;
+
+	*kick = false;
+	if (len > CHAN_MSG_MAX)
+		return false;
+	slot = chan_out_slot(dp, co, ep_id);
+	if (!slot)
+		return false;
+	if (!atomic_load(slot_word(slot, CHAN_SEEN_OFF)) ||
+	    atomic_load(slot_word(slot, CHAN_SLEEP_OFF)))
+		return false;
+	cons = atomic_load_explicit(slot_word(slot, CHAN_CONS_OFF),
+				    memory_order_acquire);
+	if (co->prod - cons >= CHAN_NENT)
+		return false;		/* full (or the receiver wrote nonsense) */
+	e = slot_ent(slot, co->prod);
+	e->len = (uint32_t)len;
+	e->zero = 0;
+	memcpy(e->msg, msg, len);
+	co->prod++;
+	atomic_store(slot_word(slot, CHAN_PROD_OFF), co->prod);
+	*kick = atomic_load(slot_word(slot, CHAN_SLEEP_OFF)) != 0;
+	dp->n_chan_sent++;
+	return true;
+}
+
+/* The messages waiting in slot i, copied out one by one and handed on. */
+static void drain_slot(struct fpgadma_dp *dp, uint32_t i)
+{
+	struct fpgadma_chan_in *ci = &dp->chan_in[i];
+	void *slot = inbox_slot(dp, i);
+	union {
+		struct fpgadma_hdr hdr;
+		unsigned char bytes[CHAN_MSG_MAX];
+	} buf;
+	const struct chan_ent *e;
+	uint32_t prod, len;
+
+	if (ci->bad)
+		return;
+	prod = atomic_load_explicit(slot_word(slot, CHAN_PROD_OFF),
+				    memory_order_acquire);
+	while (ci->cons != prod) {
+		if (prod - ci->cons > CHAN_NENT)
+			goto bad;
+		e = slot_ent(slot, ci->cons);
+		len = __atomic_load_n(&e->len, __ATOMIC_RELAXED);
+		if (len < sizeof(struct fpgadma_hdr) || len > CHAN_MSG_MAX)
+			goto bad;
+		memcpy(buf.bytes, e->msg, len);
+		ci->cons++;
+		atomic_store_explicit(slot_word(slot, CHAN_CONS_OFF), ci->cons,
+				      memory_order_release);
+		dp->n_chan_recv++;
+		fpgadma_rx_msg(dp, ci->src_ep, &buf.hdr, len);
+	}
+	return;
+bad:
+	FPGADMA_WARN(FI_LOG_EP_DATA,
+		     "channel from %u: entry %u malformed (written up to %u): no longer read\n",
+		     ci->src_ep, ci->cons, prod);
+	ci->bad = true;
+	atomic_store(slot_word(slot, CHAN_SEEN_OFF), 0);
+}
+
+void fpgadma_chan_drain(struct fpgadma_dp *dp)
+{
+	const struct fpgadma_chan_table *t = dp->inbox;
+	uint32_t n, i;
+
+	if (!t)
+		return;
+	n = __atomic_load_n(&t->nslots, __ATOMIC_ACQUIRE);
+	if (n > FPGADMA_CHAN_SLOTS)
+		n = FPGADMA_CHAN_SLOTS;
+	while (dp->chan_known < n) {
+		struct fpgadma_chan_in *ci = &dp->chan_in[dp->chan_known];
+		void *slot = inbox_slot(dp, dp->chan_known);
+
+		ci->src_ep = __atomic_load_n(&t->slot[dp->chan_known].src_ep,
+					     __ATOMIC_RELAXED);
+		ci->cons = 0;
+		ci->bad = !ci->src_ep || ci->src_ep > FPGADMA_EP_ID_MAX;
+		dp->chan_known++;
+		if (ci->bad)
+			continue;
+		/* sleep before seen: a sender that sees seen sees sleep */
+		atomic_store(slot_word(slot, CHAN_SLEEP_OFF), dp->chan_sleepy);
+		atomic_store(slot_word(slot, CHAN_SEEN_OFF), 1);
+	}
+	for (i = 0; i < dp->chan_known; i++)
+		drain_slot(dp, i);
+}
+
+void fpgadma_chan_sleepy(struct fpgadma_dp *dp)
+{
+	uint32_t i;
+
+	if (!dp->inbox || dp->chan_sleepy)
+		return;
+	dp->chan_sleepy = true;
+	for (i = 0; i < dp->chan_known; i++)
+		atomic_store(slot_word(inbox_slot(dp, i), CHAN_SLEEP_OFF), 1);
+	FPGADMA_DBG(FI_LOG_EP_DATA,
+		    "the domain waits on its file: messages to it go through the kernel\n");
+}
