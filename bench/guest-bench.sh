@@ -28,6 +28,11 @@
 #   rma-fpga-engine  the same small operations (-S) with
 #                FI_FPGADMA_MEM_MAP_MAX=0: every one through the DMA engine
 #   host-fpgadma, host-shm   bench_rma -m host with -p fpgadma and -p shm
+#   pingpong     bench_rma -m host -P (the ping-pong only, 8 B .. 64 KiB)
+#                with -p fpgadma and -p shm in turn, --pingpong-rounds
+#                rounds (5, 1 with -q): pingpong.tsv has each round's rows
+#                (test pingpong-fpgadma#R, pingpong-shm#R) and, per size,
+#                the median of the rounds (pingpong-fpgadma, pingpong-shm)
 #   host-nodesc-cache, host-nodesc-nocache, host-nodesc-shm
 #                bench_rma -m host -U (buffers never registered, desc NULL,
 #                64 KiB .. 16 MiB) with -p fpgadma and FI_FPGADMA_MR_CACHE=1,
@@ -106,6 +111,7 @@ quick=0
 only=
 fwd_provs="tcp verbs"
 fwd_rounds=
+pp_rounds=
 fwd_sizes_arg=
 fwd_slots=
 for arg in "$@"; do
@@ -116,13 +122,14 @@ for arg in "$@"; do
 	--forward-sizes=*) fwd_sizes_arg=$(echo "${arg#--forward-sizes=}" | tr ',' ' ') ;;
 	--forward-slots=*) fwd_slots=${arg#--forward-slots=} ;;
 	--forward-rounds=*) fwd_rounds=${arg#--forward-rounds=} ;;
+	--pingpong-rounds=*) pp_rounds=${arg#--pingpong-rounds=} ;;
 	*) echo "guest-bench: unknown argument $arg"; exit 1 ;;
 	esac
 done
 # Numbers of 1 or more, each (--forward-sizes: a list of them).
-for v in $fwd_sizes_arg $fwd_slots $fwd_rounds; do
+for v in $fwd_sizes_arg $fwd_slots $fwd_rounds $pp_rounds; do
 	case $v in
-	*[!0-9]*|0*) echo "guest-bench: --forward-sizes, --forward-slots and --forward-rounds want numbers of 1 or more, not '$v'"; exit 1 ;;
+	*[!0-9]*|0*) echo "guest-bench: --forward-sizes, --forward-slots, --forward-rounds and --pingpong-rounds want numbers of 1 or more, not '$v'"; exit 1 ;;
 	esac
 done
 # A two-node guest (fpgadma.node): the forward step, and result files
@@ -247,9 +254,44 @@ if [ "$quick" = 1 ]; then reg_args=-q; else reg_args=; fi
 # shellcheck disable=SC2086 # one word per argument
 ! want reg || run reg reg.tsv reg_bench $reg_args -o "$out/reg.tsv"
 
+# pp_medians ROUNDS: pingpong.tsv from the rounds' pingpong-PROV-R.tsv:
+# every round's rows as test pingpong-PROV#R, then per provider and size
+# the round of the median usec (the lower middle one of an even number).
+pp_medians() {
+	{
+		echo "# title: the ping-pong (bench_rma -m host -P), fpgadma and shm in turn, $1 rounds"
+		echo "# rows named pingpong-PROV#R are round R's; pingpong-PROV, the round of the median usec per size; usec: half a round trip"
+		printf 'test\tmode\tsize\titers\tusec\tMBps\tops_per_s\n'
+		for p in fpgadma shm; do
+			r=1
+			while [ "$r" -le "$1" ]; do
+				awk -F '\t' -v OFS='\t' -v t="pingpong-$p#$r" \
+					'$1 == "pingpong" { $1 = t; print }' "$out/pingpong-$p-$r.tsv"
+				r=$((r + 1))
+			done
+		done
+	} | awk -F '\t' -v OFS='\t' '
+		{ print }
+		$1 ~ /#[0-9]+$/ {
+			p = $1; sub(/#.*/, "", p)
+			k = p SUBSEP $3; n = ++N[k]; V[k, n] = $5 + 0; L[k, n] = $0
+			if (!(k in SEEN)) { SEEN[k] = 1; K[++nk] = k }
+		}
+		END {
+			for (i = 1; i <= nk; i++) {
+				k = K[i]; n = N[k]
+				for (a = 1; a <= n; a++) idx[a] = a
+				for (a = 2; a <= n; a++) for (b = a; b > 1 && V[k, idx[b - 1]] > V[k, idx[b]]; b--) { t = idx[b]; idx[b] = idx[b - 1]; idx[b - 1] = t }
+				split(L[k, idx[int((n + 1) / 2)]], f, "\t")
+				sub(/#.*/, "", f[1])
+				print f[1], f[2], f[3], f[4], f[5], f[6], f[7]
+			}
+		}'
+}
+
 # --- device RMA and host-to-host, fabtests/bench_rma
 if [ "$quick" = 1 ]; then rma_args=-q; else rma_args=; fi
-rma_steps="rma-fpga rma-fpga-engine host-fpgadma host-shm host-nodesc-cache host-nodesc-nocache host-nodesc-shm
+rma_steps="rma-fpga rma-fpga-engine host-fpgadma host-shm pingpong host-nodesc-cache host-nodesc-nocache host-nodesc-shm
 	atomic-fpgadma atomic-shm atomic-fpga"
 any_rma=0
 for s in $rma_steps; do ! want "$s" || any_rma=1; done
@@ -265,6 +307,31 @@ elif command -v bench_rma >/dev/null; then
 	! want host-fpgadma || run host-fpgadma host-fpgadma.tsv bench_rma -p fpgadma -m host $rma_args -o "$out/host-fpgadma.tsv"
 	# shellcheck disable=SC2086
 	! want host-shm || run host-shm host-shm.tsv bench_rma -p shm -m host $rma_args -o "$out/host-shm.tsv"
+	# The ping-pong alone, fpgadma and shm in turn, in rounds: one run
+	# each varies more than the two differ (the other guest work, the
+	# host's), so the goal is judged on the medians of the rounds.
+	if want pingpong; then
+		if [ -z "$pp_rounds" ]; then
+			if [ "$quick" = 1 ]; then pp_rounds=1; else pp_rounds=5; fi
+		fi
+		pp_ok=1
+		round=1
+		while [ "$round" -le "$pp_rounds" ] && [ "$pp_ok" = 1 ]; do
+			for p in fpgadma shm; do
+				# shellcheck disable=SC2086
+				run "pingpong-$p#$round" "" bench_rma -p "$p" -m host -P $rma_args \
+					-o "$out/pingpong-$p-$round.tsv"
+				[ "$rc" = 0 ] || pp_ok=0
+			done
+			round=$((round + 1))
+		done
+		if [ "$pp_ok" = 1 ]; then
+			pp_medians "$pp_rounds" > "$out/pingpong.tsv"
+			emit pingpong.tsv
+		else
+			skipped pingpong "a round did not finish (above)"
+		fi
+	fi
 	# The provider's registration cache, on and off, for buffers the
 	# application never registered (-U), shm's figures beside them.
 	# shellcheck disable=SC2086

@@ -28,6 +28,8 @@
  * need) and the socket, yielding the CPU in between, until the client asks
  * it to fill or check its buffer or to answer pings.
  *
+ * -m host -P: the pingpong rows only.
+ *
  * -m host -U: buffers the application never registers, as MPI passes them:
  * desc NULL for every local buffer (FI_MR_LOCAL not offered), the client
  * registers nothing and the server only its buffer's remote key; the same
@@ -111,7 +113,7 @@
 		  FI_MR_ENDPOINT)
 
 static const char *mode = "fpga";
-static bool quick, null_desc, unregistered, atomics, small_only;
+static bool quick, null_desc, unregistered, atomics, small_only, ping_only;
 static const char *tsv_path;
 static FILE *tsv;
 static double budget_s;		/* -t; 0: the default */
@@ -132,6 +134,9 @@ static int opt(int c, const char *arg)
 		return 0;
 	case 'S':
 		small_only = true;
+		return 0;
+	case 'P':
+		ping_only = true;
 		return 0;
 	case 'o':
 		tsv_path = arg;
@@ -1579,6 +1584,8 @@ static void host_bench_client(struct host *h)
 		make_sizes(&small, 8, FT_MIN(h->len, (size_t)4 * KiB));
 		make_sizes(&ping, 8, FT_MIN(h->len, (size_t)64 * KiB));
 	}
+	if (ping_only)
+		bw.n = small.n = 0;
 	snprintf(title, sizeof(title), "bench_rma -m host%s: provider %s, domain %s: RMA and "
 		 "ping-pong between two processes", unregistered ? " -U" : "",
 		 h->dom.info->fabric_attr->prov_name, h->dom.info->domain_attr->name);
@@ -1683,8 +1690,8 @@ static void host_bench(void)
 
 int main(int argc, char **argv)
 {
-	ft_parse(argc, argv, "m:qo:t:w:W:NUM:AS",
-		 "[-m fpga|host] [-A] [-S] [-q] [-o FILE] [-t SECONDS] [-w N] [-W N] [-N] [-U]\n"
+	ft_parse(argc, argv, "m:qo:t:w:W:NUM:ASP",
+		 "[-m fpga|host] [-A] [-S] [-P] [-q] [-o FILE] [-t SECONDS] [-w N] [-W N] [-N] [-U]\n"
 		 "       [-M BYTES]\n"
 		 "  -m fpga      the FPGA's memory and stream against memcpy (default;\n"
 		 "               provider fpgadma unless -p says otherwise)\n"
@@ -1693,6 +1700,7 @@ int main(int argc, char **argv)
 		 "               FI_SUM, fi_compare_atomic FI_CSWAP, one FI_UINT64, one and\n"
 		 "               -W in flight, to the server's buffer or the FPGA's memory\n"
 		 "  -S           -m fpga: small operations only (lat and rate rows)\n"
+		 "  -P           -m host: the ping-pong only (lat rows)\n"
 		 "  -q           quick: a few sizes, short runs\n"
 		 "  -o FILE      also write the rows as TSV\n"
 		 "  -t SECONDS   time of one point (default 0.3; -q: 0.01)\n"
