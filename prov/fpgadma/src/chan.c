@@ -6,8 +6,8 @@
  * Each domain maps its inbox; to send to another domain of the device it
  * maps its own slot of that domain's inbox (once, at the first message)
  * and writes whole messages there, header and payload as a SEND would
- * carry them, one to an entry of a ring.  The receiver's progress copies
- * each entry out once, checks it, and hands it to peer.c, which puts
+ * carry them, each a record of a ring.  The receiver's progress copies
+ * each record out once, checks it, and hands it to peer.c, which puts
  * messages in their turn whichever way they came: a message goes through
  * a channel or through the kernel, the sequence numbers of wire.h order
  * them.
@@ -16,16 +16,18 @@
  * first):
  *
  *   0     struct fpgadma_chan_slot_hdr (the module's: dead)
- *   64    prod   entries written, by the sender
- *   128   cons   entries taken, by the receiver
+ *   64    prod   units written, by the sender
+ *   128   cons   units taken, by the receiver
  *   192   sleep  1: the receiver may sleep on its file, by the receiver
  *   196   seen   1: the receiver reads the slot (sleep is valid), by the
  *                receiver; 0 again if it stops reading it
- *   256   CHAN_NENT entries of CHAN_ENT_SIZE bytes: a 32-bit length, 32
- *         bits of zero, the message
+ *   256   the ring: CHAN_NUNITS units of CHAN_UNIT bytes.  A record starts
+ *         at a unit: a 32-bit length, 32 bits of zero, the message; it
+ *         takes whole units, (8 + length) rounded up, and its bytes go
+ *         on past the ring's end at its start.
  *
- * The sender writes an entry, then prod (release); the receiver reads
- * prod (acquire), copies the entry out, then writes cons.  Each side keeps
+ * The sender writes a record, then prod (release); the receiver reads
+ * prod (acquire), copies the record out, then writes cons.  Each side keeps
  * its own count and only checks the other's: a sender that writes
  * nonsense into its slot gets its slot ignored, and hurts nobody else.
  *
@@ -55,6 +57,7 @@
  */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto.h"
@@ -63,30 +66,48 @@
 #define CHAN_CONS_OFF	128
 #define CHAN_SLEEP_OFF	192
 #define CHAN_SEEN_OFF	196
-#define CHAN_ENT_OFF	256
-#define CHAN_ENT_SIZE	1024
-#define CHAN_NENT	((FPGADMA_CHAN_SLOT_SIZE - CHAN_ENT_OFF) / CHAN_ENT_SIZE)
-#define CHAN_MSG_MAX	(CHAN_ENT_SIZE - 8)
+#define CHAN_RING_OFF	256
+#define CHAN_UNIT	256
+#define CHAN_NUNITS	((FPGADMA_CHAN_SLOT_SIZE - CHAN_RING_OFF) / CHAN_UNIT)
+#define CHAN_RING_SIZE	(CHAN_NUNITS * CHAN_UNIT)
+#define CHAN_REC_HDR	8
+#define CHAN_MSG_MAX	(CHAN_RING_SIZE - CHAN_REC_HDR)
 
 /* A new mapping to a peer that had no inbox is tried again after this. */
 #define CHAN_RETRY_NS	1000000000ULL
-
-struct chan_ent {
-	uint32_t len;
-	uint32_t zero;
-	unsigned char msg[CHAN_MSG_MAX];
-};
 
 static _Atomic uint32_t *slot_word(void *slot, size_t off)
 {
 	return (_Atomic uint32_t *)(void *)((char *)slot + off);
 }
 
-static struct chan_ent *slot_ent(void *slot, uint32_t i)
+/* Units a record of a len-byte message takes. */
+static uint32_t rec_units(size_t len)
 {
-	return (struct chan_ent *)(void *)((char *)slot + CHAN_ENT_OFF +
-					   (size_t)(i % CHAN_NENT) *
-					   CHAN_ENT_SIZE);
+	return (uint32_t)((CHAN_REC_HDR + len + CHAN_UNIT - 1) / CHAN_UNIT);
+}
+
+/* Copy len bytes into the ring at byte off of it, going on at its start. */
+static void ring_put(void *slot, size_t off, const void *src, size_t len)
+{
+	char *ring = (char *)slot + CHAN_RING_OFF;
+	size_t first;
+
+	off %= CHAN_RING_SIZE;
+	first = CHAN_RING_SIZE - off < len ? CHAN_RING_SIZE - off : len;
+	memcpy(ring + off, src, first);
+	memcpy(ring, (const char *)src + first, len - first);
+}
+
+static void ring_get(void *dst, const void *slot, size_t off, size_t len)
+{
+	const char *ring = (const char *)slot + CHAN_RING_OFF;
+	size_t first;
+
+	off %= CHAN_RING_SIZE;
+	first = CHAN_RING_SIZE - off < len ? CHAN_RING_SIZE - off : len;
+	memcpy(dst, ring + off, first);
+	memcpy((char *)dst + first, ring, len - first);
 }
 
 static void *inbox_slot(struct fpgadma_dp *dp, uint32_t i)
@@ -102,6 +123,9 @@ void fpgadma_chan_init(struct fpgadma_dp *dp)
 
 	if (!fpgadma_params.chan || !dp->host_ep ||
 	    !(dp->attr.caps & FPGADMA_CAP_CHAN))
+		return;
+	dp->chan_buf = malloc(CHAN_MSG_MAX);
+	if (!dp->chan_buf)
 		return;
 	ret = fpgadma_chan_inbox(dp->ctx, &inbox);
 	if (ret) {
@@ -163,8 +187,8 @@ static void *chan_out_slot(struct fpgadma_dp *dp, struct fpgadma_chan_out *co,
 bool fpgadma_chan_send(struct fpgadma_dp *dp, struct fpgadma_chan_out *co,
 		       uint32_t ep_id, const void *msg, size_t len, bool *kick)
 {
-	struct chan_ent *e;
-	uint32_t cons;
+	uint32_t cons, used, need = rec_units(len);
+	uint32_t head[2] = { (uint32_t)len, 0 };
 	void *slot;
 
 	*kick = false;
@@ -178,13 +202,14 @@ bool fpgadma_chan_send(struct fpgadma_dp *dp, struct fpgadma_chan_out *co,
 		return false;
 	cons = atomic_load_explicit(slot_word(slot, CHAN_CONS_OFF),
 				    memory_order_acquire);
-	if (co->prod - cons >= CHAN_NENT)
+	used = co->prod - cons;
+	if (used > CHAN_NUNITS || CHAN_NUNITS - used < need)
 		return false;		/* full (or the receiver wrote nonsense) */
-	e = slot_ent(slot, co->prod);
-	e->len = (uint32_t)len;
-	e->zero = 0;
-	memcpy(e->msg, msg, len);
-	co->prod++;
+	ring_put(slot, (size_t)(co->prod % CHAN_NUNITS) * CHAN_UNIT, head,
+		 sizeof(head));
+	ring_put(slot, (size_t)(co->prod % CHAN_NUNITS) * CHAN_UNIT +
+		 CHAN_REC_HDR, msg, len);
+	co->prod += need;
 	atomic_store(slot_word(slot, CHAN_PROD_OFF), co->prod);
 	*kick = atomic_load(slot_word(slot, CHAN_SLEEP_OFF)) != 0;
 	dp->n_chan_sent++;
@@ -196,35 +221,34 @@ static void drain_slot(struct fpgadma_dp *dp, uint32_t i)
 {
 	struct fpgadma_chan_in *ci = &dp->chan_in[i];
 	void *slot = inbox_slot(dp, i);
-	union {
-		struct fpgadma_hdr hdr;
-		unsigned char bytes[CHAN_MSG_MAX];
-	} buf;
-	const struct chan_ent *e;
-	uint32_t prod, len;
+	uint32_t prod, used, need, head[2];
+	size_t off;
 
 	if (ci->bad)
 		return;
 	prod = atomic_load_explicit(slot_word(slot, CHAN_PROD_OFF),
 				    memory_order_acquire);
 	while (ci->cons != prod) {
-		if (prod - ci->cons > CHAN_NENT)
+		used = prod - ci->cons;
+		if (used > CHAN_NUNITS)
 			goto bad;
-		e = slot_ent(slot, ci->cons);
-		len = __atomic_load_n(&e->len, __ATOMIC_RELAXED);
-		if (len < sizeof(struct fpgadma_hdr) || len > CHAN_MSG_MAX)
+		off = (size_t)(ci->cons % CHAN_NUNITS) * CHAN_UNIT;
+		ring_get(head, slot, off, sizeof(head));
+		need = rec_units(head[0]);
+		if (head[0] < sizeof(struct fpgadma_hdr) ||
+		    head[0] > CHAN_MSG_MAX || need > used)
 			goto bad;
-		memcpy(buf.bytes, e->msg, len);
-		ci->cons++;
+		ring_get(dp->chan_buf, slot, off + CHAN_REC_HDR, head[0]);
+		ci->cons += need;
 		atomic_store_explicit(slot_word(slot, CHAN_CONS_OFF), ci->cons,
 				      memory_order_release);
 		dp->n_chan_recv++;
-		fpgadma_rx_msg(dp, ci->src_ep, &buf.hdr, len);
+		fpgadma_rx_msg(dp, ci->src_ep, dp->chan_buf, head[0]);
 	}
 	return;
 bad:
 	FPGADMA_WARN(FI_LOG_EP_DATA,
-		     "channel from %u: entry %u malformed (written up to %u): no longer read\n",
+		     "channel from %u: the record at unit %u is malformed (written up to %u): no longer read\n",
 		     ci->src_ep, ci->cons, prod);
 	ci->bad = true;
 	atomic_store(slot_word(slot, CHAN_SEEN_OFF), 0);
@@ -235,8 +259,10 @@ void fpgadma_chan_drain(struct fpgadma_dp *dp)
 	const struct fpgadma_chan_table *t = dp->inbox;
 	uint32_t n, i;
 
-	if (!t)
+	/* a message's handling does not drain again: dp->chan_buf holds it */
+	if (!t || dp->chan_draining)
 		return;
+	dp->chan_draining = true;
 	n = __atomic_load_n(&t->nslots, __ATOMIC_ACQUIRE);
 	if (n > FPGADMA_CHAN_SLOTS)
 		n = FPGADMA_CHAN_SLOTS;
@@ -257,6 +283,7 @@ void fpgadma_chan_drain(struct fpgadma_dp *dp)
 	}
 	for (i = 0; i < dp->chan_known; i++)
 		drain_slot(dp, i);
+	dp->chan_draining = false;
 }
 
 void fpgadma_chan_sleepy(struct fpgadma_dp *dp)

@@ -182,6 +182,7 @@ static void dp_free(struct fpgadma_dp *dp)
 	fpgadma_peers_free(dp);
 	fpgadma_pools_free(dp);
 	fpgadma_op_cache_free(dp);
+	free(dp->chan_buf);
 	free(dp);
 }
 

@@ -206,7 +206,7 @@ static void read_params(void)
 			"Largest fi_read / fi_write of the FPGA's memory done with loads and stores through the device memory mapped into the process (devices that can map it: the soft engine) when the endpoint has nothing else in flight, completing at once without a system call; larger ones, and all on other devices, go through the DMA engine; 0: all through the engine (default: %zu)",
 			fpgadma_params.mem_map_max);
 	fi_param_define(&fpgadma_prov, "chan", FI_PARAM_BOOL,
-			"Hand small messages (header and payload up to 1016 bytes) to endpoints of other domains of the device through the module's local message channels, shared memory the module sets up, when nothing else of the domain is in flight, without a system call; 0: every message is a SEND through the kernel (default: %d)",
+			"Hand eager messages to endpoints of other domains of the device through the module's local message channels, shared memory the module sets up, when nothing else of the domain is in flight and the receiver polls, without a system call; 0: every message is a SEND through the kernel (default: %d)",
 			fpgadma_params.chan);
 	fi_param_define(&fpgadma_prov, "devices", FI_PARAM_STRING,
 			"Devices fi_getinfo reports, a comma-separated list of numbers (0 for /dev/fpgadma0) or names (fpgadma0); endpoints reach only endpoints of their own device, so processes that must talk to each other (the ranks of an MPI job, which Open MPI spreads over the devices of a host) need one device (default: all)");

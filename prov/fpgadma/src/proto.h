@@ -246,6 +246,8 @@ struct fpgadma_dp {
 		bool bad;		/* it wrote nonsense: not read again */
 	} chan_in[FPGADMA_CHAN_SLOTS];
 	bool chan_sleepy;		/* our slots say we may sleep (for good) */
+	bool chan_draining;		/* in fpgadma_chan_drain */
+	void *chan_buf;			/* a record copied out of a slot */
 	struct dl chan_doneq;		/* txbufs handed over, to complete */
 	struct dl chan_kickq;		/* peers owed a wake-up (peer.c) */
 	uint64_t n_chan_sent, n_chan_recv, n_chan_kicks;
