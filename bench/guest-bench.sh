@@ -29,10 +29,12 @@
 #                FI_FPGADMA_MEM_MAP_MAX=0: every one through the DMA engine
 #   host-fpgadma, host-shm   bench_rma -m host with -p fpgadma and -p shm
 #   pingpong     bench_rma -m host -P (the ping-pong only, 8 B .. 64 KiB)
-#                with -p fpgadma and -p shm in turn, --pingpong-rounds
-#                rounds (5, 1 with -q): pingpong.tsv has each round's rows
-#                (test pingpong-fpgadma#R, pingpong-shm#R) and, per size,
-#                the median of the rounds (pingpong-fpgadma, pingpong-shm)
+#                with -p fpgadma, the same with FI_FPGADMA_CHAN=0 (every
+#                message through the kernel: fpgadma-kernel) and -p shm in
+#                turn, --pingpong-rounds rounds (5, 1 with -q):
+#                pingpong.tsv has each round's rows (test
+#                pingpong-PROV#R) and, per size, the median of the rounds
+#                (pingpong-PROV)
 #   host-nodesc-cache, host-nodesc-nocache, host-nodesc-shm
 #                bench_rma -m host -U (buffers never registered, desc NULL,
 #                64 KiB .. 16 MiB) with -p fpgadma and FI_FPGADMA_MR_CACHE=1,
@@ -259,10 +261,10 @@ if [ "$quick" = 1 ]; then reg_args=-q; else reg_args=; fi
 # the round of the median usec (the lower middle one of an even number).
 pp_medians() {
 	{
-		echo "# title: the ping-pong (bench_rma -m host -P), fpgadma and shm in turn, $1 rounds"
+		echo "# title: the ping-pong (bench_rma -m host -P), fpgadma, fpgadma with FI_FPGADMA_CHAN=0 (fpgadma-kernel) and shm in turn, $1 rounds"
 		echo "# rows named pingpong-PROV#R are round R's; pingpong-PROV, the round of the median usec per size; usec: half a round trip"
 		printf 'test\tmode\tsize\titers\tusec\tMBps\tops_per_s\n'
-		for p in fpgadma shm; do
+		for p in fpgadma fpgadma-kernel shm; do
 			r=1
 			while [ "$r" -le "$1" ]; do
 				awk -F '\t' -v OFS='\t' -v t="pingpong-$p#$r" \
@@ -317,9 +319,14 @@ elif command -v bench_rma >/dev/null; then
 		pp_ok=1
 		round=1
 		while [ "$round" -le "$pp_rounds" ] && [ "$pp_ok" = 1 ]; do
-			for p in fpgadma shm; do
+			for p in fpgadma fpgadma-kernel shm; do
+				# fpgadma-kernel: every message a SEND through the
+				# kernel, as before the channels
+				chan=1
+				[ "$p" != fpgadma-kernel ] || chan=0
 				# shellcheck disable=SC2086
-				run "pingpong-$p#$round" "" bench_rma -p "$p" -m host -P $rma_args \
+				run "pingpong-$p#$round" "" env FI_FPGADMA_CHAN=$chan \
+					bench_rma -p "${p%-kernel}" -m host -P $rma_args \
 					-o "$out/pingpong-$p-$round.tsv"
 				[ "$rc" = 0 ] || pp_ok=0
 			done

@@ -682,25 +682,30 @@ BEGIN {
 		}
 		done()
 		if (have_pp) {
-			printf "\n### Latency (µs): the ping-pong alone, fpgadma and shm in turn, %d round%s\n\n", NPP, NPP == 1 ? "" : "s"
-			print "`bench_rma -m host -P` with `-p fpgadma`, then `-p shm`, and again: one run of each varies more"
-			print "than the two differ, so the goal below is judged on the median of the rounds (the rounds in brackets)."
+			printf "\n### Latency (µs): the ping-pong alone, fpgadma with and without channels and shm in turn, %d round%s\n\n", NPP, NPP == 1 ? "" : "s"
+			print "`bench_rma -m host -P` with `-p fpgadma`, then the same with `FI_FPGADMA_CHAN=0` (every message a"
+			print "SEND through the kernel, as before the local message channels), then `-p shm`, and again: one run"
+			print "of each varies more than they differ, so the goals below are judged on the median of the rounds"
+			print "(the rounds in brackets)."
 			print ""
-			split("size|fpgadma (rounds)|shm (rounds)|fpgadma/shm", h, "|")
-			header(h, 4)
+			split("size|fpgadma (rounds)|fpgadma, CHAN=0 (rounds)|shm (rounds)|fpgadma, times shm'\''s|CHAN=0, times shm'\''s", h, "|")
+			header(h, 6)
 			delete S3; m3 = 0
 			for (k in SIZES) { split(k, p, SUBSEP); if (p[1] == "pp" && !((p[2] + 0) in seen3)) { seen3[p[2] + 0] = 1; S3[++m3] = p[2] + 0 } }
 			for (i = 2; i <= m3; i++) for (j = i; j > 1 && S3[j - 1] > S3[j]; j--) { t = S3[j]; S3[j] = S3[j - 1]; S3[j - 1] = t }
 			for (i = 1; i <= m3; i++) {
 				s = S3[i]
 				fp = val("pp", "pingpong-fpgadma|lat|" s, "usec"); sp = val("pp", "pingpong-shm|lat|" s, "usec")
-				rf = ""; rs = ""
+				kp = val("pp", "pingpong-fpgadma-kernel|lat|" s, "usec")
+				rf = ""; rs = ""; rk = ""
 				for (r = 1; r <= NPP; r++) {
 					rf = rf (r > 1 ? " " : "") num(val("pp", "pingpong-fpgadma#" r "|lat|" s, "usec"))
+					rk = rk (r > 1 ? " " : "") num(val("pp", "pingpong-fpgadma-kernel#" r "|lat|" s, "usec"))
 					rs = rs (r > 1 ? " " : "") num(val("pp", "pingpong-shm#" r "|lat|" s, "usec"))
 				}
-				c[1] = human(s); c[2] = num(fp) " (" rf ")"; c[3] = num(sp) " (" rs ")"; c[4] = rnum(ratio(sp, fp))
-				row(c, 4)
+				c[1] = human(s); c[2] = num(fp) " (" rf ")"; c[3] = kp == "" ? "–" : num(kp) " (" rk ")"
+				c[4] = num(sp) " (" rs ")"; c[5] = rnum(ratio(fp, sp)); c[6] = rnum(ratio(kp, sp))
+				row(c, 6)
 			}
 			done()
 		}
