@@ -410,15 +410,20 @@ int fpgadma_chan_mmap(struct fpgadma_ctx *ctx, struct vm_area_struct *vma)
 
 	/*
 	 * Not inherited (VM_IO: not even after MADV_DOFORK), never grown, not
-	 * in core dumps, not pinned by get_user_pages (no MR on it).
+	 * in core dumps.  Mapped by PFN (VM_PFNMAP, special entries), so that
+	 * get_user_pages, fast or not, refuses it: no MR pins an inbox.  The
+	 * entries take no page reference: the memory lives while the VMA does
+	 * (its reference, dropped at close, after the entries are gone).
 	 */
 	vma->vm_flags |= VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP | VM_IO;
 	vma->vm_flags &= ~VM_MAYEXEC;
 	for (off = 0; off < len; off += PAGE_SIZE) {
-		ret = vm_insert_page(vma, vma->vm_start + off,
-				     vmalloc_to_page((u8 *)base + off));
+		ret = remap_pfn_range(vma, vma->vm_start + off,
+				      vmalloc_to_pfn((u8 *)base + off),
+				      PAGE_SIZE, vma->vm_page_prot);
 		if (ret) {
-			/* a failed mmap unmaps what is in, without close */
+			/* a failed mmap is not closed: unmap, then drop */
+			zap_vma_ptes(vma, vma->vm_start, len);
 			fpgadma_inbox_mem_put(ib);
 			fpgadma_inbox_put(ib);
 			return ret;

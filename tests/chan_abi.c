@@ -35,6 +35,16 @@
  *    empty inbox).
  *  - fork: the child has none of the mappings (mincore ENOMEM, a load
  *    faults), cannot map (EACCES) and takes no slot.
+ *  - Neither pinned nor inherited: fpgadma_reg_mr (read-only, LOCAL_WRITE,
+ *    all rights, and monitored) of a channel, of one page and one byte of
+ *    it, of the inbox and of one of its slots: -EFAULT each, nothing
+ *    pinned; madvise(MADV_DOFORK) on a channel and on the inbox: EINVAL.
+ *  - Memory: a long-lived holder maps and unmaps its channel to 64
+ *    short-lived owners in turn (each opens, maps its inbox, closes), then
+ *    to 32 more that close while the holder's mapping is still there (it
+ *    unmaps after); VmallocUsed, which grows by an inbox while one lives,
+ *    is back within two inboxes of where it was with the holder still
+ *    open: neither slots held nor links to dead inboxes keep their memory.
  */
 #include "helpers.h"
 
@@ -442,6 +452,89 @@ static void exhaustion(struct t_dev *a, struct t_dev *b, uint8_t *inbox, uint8_t
 	      FPGADMA_CHAN_SLOTS, n);
 }
 
+/* ---- no MR, no MADV_DOFORK ---- */
+
+/*
+ * An MR of [addr, addr+len) of d must be refused with -EFAULT (VM_IO: the
+ * channels' pages cannot be pinned).  Anything else is logged and counted.
+ */
+static unsigned int mr_refused(struct t_dev *d, void *addr, size_t len, unsigned int access,
+			       bool monitor, const char *what)
+{
+	struct fpgadma_mr *mr = NULL;
+	int r;
+
+	r = monitor ? fpgadma_reg_mr_monitor(d->pd, addr, len, access, &mr) :
+		      fpgadma_reg_mr(d->pd, addr, len, access, &mr);
+	if (r == -EFAULT)
+		return 0;
+	if (!r) {
+		t_log("WRONG: %s (%zu bytes, access %#x%s): registered (lkey %u, %u segments), "
+		      "expected -EFAULT", what, len, access, monitor ? ", monitored" : "",
+		      mr->lkey, mr->nsegs);
+		CHECK_OK(fpgadma_dereg_mr(mr));
+	} else {
+		t_log("WRONG: %s (%zu bytes, access %#x%s): %s, expected -EFAULT", what, len,
+		      access, monitor ? ", monitored" : "", t_errname(r));
+	}
+	return 1;
+}
+
+static unsigned int no_pin_no_dofork(struct t_dev *a, struct t_dev *b, uint8_t *inbox,
+				     uint8_t *sb)
+{
+	static const unsigned int rights[] = {
+		0, FPGADMA_ACCESS_LOCAL_WRITE, FPGADMA_ACCESS_ALL,
+	};
+	struct {
+		struct t_dev *d;
+		uint8_t *addr;
+		size_t len;
+		const char *what;
+	} r[] = {
+		{ b, sb, SLOT, "B's channel, whole" },
+		{ b, sb + page, page, "one page inside B's channel" },
+		{ b, sb + HDR + 100, 1, "one byte inside B's channel" },
+		{ a, inbox, INBOX, "A's inbox, whole" },
+		{ a, slot_of(inbox, 0), SLOT, "slot 0 of A's inbox" },
+		{ a, slot_of(inbox, 1) + page, page, "one page of slot 1 of A's inbox" },
+	};
+	struct t_snap before;
+	unsigned int i, k, wrong = 0, tries = 0;
+	bool mon = a->attr.caps & FPGADMA_CAP_MR_MONITOR;
+
+	t_snap_take(&before);
+	for (i = 0; i < T_ARRAY_SIZE(r); i++) {
+		for (k = 0; k < T_ARRAY_SIZE(rights); k++) {
+			wrong += mr_refused(r[i].d, r[i].addr, r[i].len, rights[k], false, r[i].what);
+			tries++;
+		}
+		if (mon) {
+			wrong += mr_refused(r[i].d, r[i].addr, r[i].len, FPGADMA_ACCESS_LOCAL_WRITE,
+					    true, r[i].what);
+			tries++;
+		}
+	}
+	CHECK_SNAP(&before, 0, 0, "after the MRs of channel memory");
+	CHECK_ERRNO(madvise(sb, SLOT, MADV_DOFORK), EINVAL);
+	CHECK_ERRNO(madvise(sb + page, page, MADV_DOFORK), EINVAL);
+	CHECK_ERRNO(madvise(inbox, INBOX, MADV_DOFORK), EINVAL);
+	/* still the same memory */
+	CHECK_EQ(t_verify(slot_of(inbox, 0) + HDR, PAYLOAD, 61, 0, "B's slot after the refusals"),
+		 0);
+	t_log("MADV_DOFORK on a channel and on the inbox: EINVAL");
+	if (wrong) {
+		/* the rest still runs; the test fails at its end */
+		t_log("FAILED CHECK: %u of %u registrations of channel or inbox memory were not "
+		      "refused with -EFAULT (lines above)", wrong, tries);
+		return wrong;
+	}
+	t_log("fpgadma_reg_mr of a channel, one page and one byte of it, the inbox and its slots "
+	      "(read-only, LOCAL_WRITE, all rights%s): -EFAULT all %u, nothing pinned",
+	      mon ? ", monitored" : "", tries);
+	return 0;
+}
+
 /* ---- the owner's end ---- */
 
 static void owner_close(struct t_dev *a, struct t_dev *c, uint8_t *sc)
@@ -576,6 +669,87 @@ static void rebind(void)
 	t_close(&e);
 }
 
+/* ---- a holder of many short-lived inboxes keeps none of their memory ---- */
+
+static long long vmalloc_kb(void)
+{
+	return t_meminfo_kb("VmallocUsed");
+}
+
+/*
+ * Owners come and go while h maps and unmaps its channel to each: before
+ * the owner closes (late false) or after (late true).  Returns the largest
+ * growth of VmallocUsed seen while an owner's inbox lived.
+ */
+static long long holder_round(struct t_dev *h, unsigned int n, bool late)
+{
+	long long grew = 0, v0, v1;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct t_dev o;
+		uint8_t *ib = NULL, *s;
+
+		v0 = vmalloc_kb();
+		t_open(&o);
+		CHECK_OK(fpgadma_chan_inbox(o.ctx, (void **)&ib));
+		s = CHAN(h, o.attr.ep_id);
+		NSLOTS(ib, 1);
+		ENTRY(ib, 0, h->attr.ep_id, FPGADMA_CHAN_OPEN);
+		memcpy(s + HDR, &i, sizeof(i));
+		CHECK_EQ(memcmp(slot_of(ib, 0) + HDR, &i, sizeof(i)), 0);
+		v1 = vmalloc_kb();
+		if (v1 - v0 > grew)
+			grew = v1 - v0;
+		if (!late) {
+			CHECK_OK(fpgadma_chan_unmap(h->ctx, s));
+			t_close(&o);
+		} else {
+			t_close(&o);
+			/* the owner has gone: the memory stays for the mapping */
+			CHECK_EQ(hdr_dead(s), 1);
+			CHECK_EQ(memcmp(s + HDR, &i, sizeof(i)), 0);
+			CHECK_OK(fpgadma_chan_unmap(h->ctx, s));
+		}
+	}
+	return grew;
+}
+
+static void holder_memory(void)
+{
+	const long long inbox_kb = INBOX / 1024, slack_kb = 2 * INBOX / 1024;
+	long long before, mid, after, grew;
+	struct t_dev h;
+
+	t_open(&h);
+	before = vmalloc_kb();
+	if (before <= 0) {
+		t_log("VmallocUsed is %lld in /proc/meminfo: the holder's memory check is left out",
+		      before);
+		t_close(&h);
+		return;
+	}
+	grew = holder_round(&h, 64, false);
+	mid = vmalloc_kb();
+	/* the measure sees an inbox at all */
+	CHECK_MSG(grew >= inbox_kb / 2, "VmallocUsed grew by at most %lld kB while an inbox of "
+		  "%lld kB lived", grew, inbox_kb);
+	CHECK_MSG(mid - before <= slack_kb, "VmallocUsed grew by %lld kB (from %lld to %lld kB) "
+		  "after a holder mapped and unmapped its channel to 64 owners that closed: more "
+		  "than two inboxes (%lld kB)", mid - before, before, mid, slack_kb);
+	grew = T_MAX(grew, holder_round(&h, 32, true));
+	after = vmalloc_kb();
+	CHECK_MSG(after - before <= slack_kb, "VmallocUsed grew by %lld kB (from %lld to %lld kB) "
+		  "after 32 more owners closed before the holder unmapped: more than two inboxes "
+		  "(%lld kB)", after - before, before, after, slack_kb);
+	t_log("a holder mapped and unmapped its channel to 64 owners that closed after (and to 32 "
+	      "that closed before its unmap): VmallocUsed %lld kB, up to %lld kB more while an "
+	      "inbox (%lld kB) lived, %+lld kB after the 64 and %+lld kB after all with the holder "
+	      "still open (allowed: %lld kB)", before, grew, inbox_kb, mid - before,
+	      after - before, slack_kb);
+	t_close(&h);
+}
+
 /* ---- a load in a fork child faults ---- */
 
 static sigjmp_buf fault_jmp;
@@ -619,7 +793,7 @@ int main(int argc, char **argv)
 	struct t_dev a, b, c;
 	struct t_snap start;
 	uint8_t *inbox = NULL, *again = NULL, *sb, *sc;
-	unsigned int i;
+	unsigned int i, pinned_wrong;
 	uint32_t gone;
 	void *p = NULL;
 
@@ -668,6 +842,7 @@ int main(int argc, char **argv)
 	sc = isolation(&a, &b, &c, inbox, sb);
 	raw_holder(&a, inbox, 2);
 	exhaustion(&a, &b, inbox, sb, 3);
+	pinned_wrong = no_pin_no_dofork(&a, &b, inbox, sb);
 	fork_loads(inbox, sc);
 
 	/* a holder's close */
@@ -688,6 +863,10 @@ int main(int argc, char **argv)
 	t_close(&c);
 
 	rebind();
+	holder_memory();
 	CHECK_SNAP(&start, 0, 0, "at the end");
+	if (pinned_wrong)
+		t_fail("%u registrations of channel or inbox memory were not refused with -EFAULT "
+		       "(the WRONG lines above)", pinned_wrong);
 	t_pass();
 }
