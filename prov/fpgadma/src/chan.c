@@ -173,6 +173,8 @@ static void *chan_out_slot(struct fpgadma_dp *dp, struct fpgadma_chan_out *co,
 	if (ret) {
 		/* no inbox there (or no slot left): the kernel carries it */
 		FPGADMA_DBG(FI_LOG_EP_DATA, "no channel to %u: %s\n", ep_id,
+			    ret == -ENOENT ? "it has no inbox" :
+			    ret == -ENOSPC ? "its inbox has no free slot" :
 			    fpgadma_strerror(ret));
 		co->retry_at = (now ? now : fpgadma_now_ns()) + CHAN_RETRY_NS;
 		return NULL;
@@ -295,6 +297,8 @@ void fpgadma_chan_sleepy(struct fpgadma_dp *dp)
 	dp->chan_sleepy = true;
 	for (i = 0; i < dp->chan_known; i++)
 		atomic_store(slot_word(inbox_slot(dp, i), CHAN_SLEEP_OFF), 1);
+	/* the marks before the look at prod that follows (the handshake) */
+	atomic_thread_fence(memory_order_seq_cst);
 	FPGADMA_DBG(FI_LOG_EP_DATA,
 		    "the domain waits on its file: messages to it go through the kernel\n");
 }
