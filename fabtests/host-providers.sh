@@ -1,7 +1,8 @@
 #!/bin/sh
 # Run the provider-independent fabtests (rdm_msg, rdm_rma, rdm_events,
 # wait_set, shared_av, mr_reg, node_service, mr_cache, mr_cache_mt,
-# rdm_atomic, and msg_setname on tcp) against libfabric's own providers on the host, over
+# rdm_atomic, chan_msg (its fpgadma-only case left out), and msg_setname on
+# tcp) against libfabric's own providers on the host, over
 # loopback: Debian's tcp (with ofi_rxm on top, as fi_getinfo layers it for
 # FI_EP_RDM) and sockets.  A pass proves the programs check libfabric's
 # semantics, not our provider's.
@@ -20,7 +21,8 @@ pass=0 fail=0 skip=0
 IFS=' '
 for prov in $providers; do
 	for t in rdm_msg rdm_rma "rdm_msg -s" "rdm_rma -s" rdm_events wait_set shared_av mr_reg \
-		node_service mr_cache mr_cache_mt "rdm_atomic -N 500" "rdm_atomic -s -P 0"; do
+		node_service mr_cache mr_cache_mt "rdm_atomic -N 500" "rdm_atomic -s -P 0" \
+		chan_msg; do
 		echo "=== FI_PROVIDER='$prov' $t"
 		# shellcheck disable=SC2086 # the program and its options
 		FI_PROVIDER=$prov "$dir"/$t
