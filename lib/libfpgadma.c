@@ -1199,6 +1199,10 @@ int fpgadma_poll(struct fpgadma_context *ctx, struct fpgadma_cqe *cqes, int max)
 		return -EACCES;
 	if (max == 0)
 		return 0;
+	/* Nothing there (the common case of a poll loop): no lock. */
+	if (!fpgadma_ring_ready(&ctx->ring) &&
+	    !(__atomic_load_n(ctx->ring.flags, __ATOMIC_RELAXED) & FPGADMA_RING_OVERFLOW))
+		return 0;
 
 	pthread_mutex_lock(&ctx->cq_lock);
 	ret = fpgadma_ring_consume(&ctx->ring, cqes, max);
