@@ -480,11 +480,33 @@ int fpgadma_get_fd(const struct fpgadma_context *ctx)
 	return ctx->fd;
 }
 
-int fpgadma_mem_map(struct fpgadma_context *ctx, void **addr)
+/*
+ * Map len bytes of the file at off once, into *cached, under res_lock;
+ * *addr gets the mapping (the same one at every call).
+ */
+static int map_once(struct fpgadma_context *ctx, void **cached, size_t len,
+		    uint64_t off, void **addr)
 {
 	void *m;
 	int ret = 0;
 
+	pthread_mutex_lock(&ctx->res_lock);
+	if (!*cached) {
+		m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, ctx->fd,
+			 (off_t)off);
+		if (m == MAP_FAILED)
+			ret = -errno;
+		else
+			*cached = m;
+	}
+	if (!ret)
+		*addr = *cached;
+	pthread_mutex_unlock(&ctx->res_lock);
+	return ret;
+}
+
+int fpgadma_mem_map(struct fpgadma_context *ctx, void **addr)
+{
 	if (!ctx || !addr)
 		return -EINVAL;
 	if (ctx_forked(ctx))
@@ -492,48 +514,23 @@ int fpgadma_mem_map(struct fpgadma_context *ctx, void **addr)
 	if (!(ctx->query.caps & FPGADMA_CAP_MEM_MAP) ||
 	    (size_t)ctx->query.dev_mem_size != ctx->query.dev_mem_size)
 		return -EOPNOTSUPP;
-	pthread_mutex_lock(&ctx->res_lock);
-	if (!ctx->mem_map) {
-		/* Pages come as they are touched: mapping costs nothing. */
-		m = mmap(NULL, (size_t)ctx->query.dev_mem_size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED, ctx->fd, (off_t)ctx->query.mem_mmap_off);
-		if (m == MAP_FAILED)
-			ret = -errno;
-		else
-			ctx->mem_map = m;
-	}
-	if (!ret)
-		*addr = ctx->mem_map;
-	pthread_mutex_unlock(&ctx->res_lock);
-	return ret;
+	/* Pages come as they are touched: mapping costs nothing. */
+	return map_once(ctx, &ctx->mem_map, (size_t)ctx->query.dev_mem_size,
+			ctx->query.mem_mmap_off, addr);
 }
 
 /* ---- local message channels ---- */
 
 int fpgadma_chan_inbox(struct fpgadma_context *ctx, void **addr)
 {
-	void *m;
-	int ret = 0;
-
 	if (!ctx || !addr)
 		return -EINVAL;
 	if (ctx_forked(ctx))
 		return -EACCES;
 	if (!(ctx->query.caps & FPGADMA_CAP_CHAN))
 		return -EOPNOTSUPP;
-	pthread_mutex_lock(&ctx->res_lock);
-	if (!ctx->inbox) {
-		m = mmap(NULL, FPGADMA_CHAN_INBOX_SIZE, PROT_READ | PROT_WRITE,
-			 MAP_SHARED, ctx->fd, (off_t)ctx->query.chan_mmap_off);
-		if (m == MAP_FAILED)
-			ret = -errno;
-		else
-			ctx->inbox = m;
-	}
-	if (!ret)
-		*addr = ctx->inbox;
-	pthread_mutex_unlock(&ctx->res_lock);
-	return ret;
+	return map_once(ctx, &ctx->inbox, FPGADMA_CHAN_INBOX_SIZE,
+			ctx->query.chan_mmap_off, addr);
 }
 
 int fpgadma_chan_map(struct fpgadma_context *ctx, uint32_t ep_id, void **addr)

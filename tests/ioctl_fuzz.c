@@ -108,6 +108,8 @@ struct fuzzer {
 	_Atomic uint32_t ep_b;		/* fd_b's endpoint number */
 	void *chan_kept[CHAN_KEEP];	/* channel mappings kept for later */
 	size_t chan_kept_len[CHAN_KEEP];
+	uint64_t chan_kept_gen[CHAN_KEEP];	/* fd_b's generation, 0: fd_a */
+	uint64_t b_gen;			/* fd_b's reopens */
 	uint64_t chan_inboxes, chan_slots;	/* inboxes and channels mapped */
 };
 
@@ -905,8 +907,9 @@ static void chan_scribble(struct fuzzer *f, uint8_t *m, size_t len)
 {
 	unsigned int i;
 
+	/* a page or two at most: a whole inbox is half a MiB */
 	if (chance(f, 20))
-		memset(m, (int)rnd(f, 256), len);
+		memset(m, (int)rnd(f, 256), len < 2 * page ? len : 2 * page);
 	for (i = 0; i < 16; i++) {
 		uint64_t v = t_rand(&f->rng);
 
@@ -938,7 +941,9 @@ static void fuzz_chan(struct fuzzer *f, int fd)
 	uint32_t ep = rand_chan_ep(f);
 	uint64_t size = ep ? FPGADMA_CHAN_SLOT_SIZE : FPGADMA_CHAN_INBOX_SIZE;
 	uint64_t r = rnd(f, 100), in = 0;
-	size_t len = r < 35 ? size : r < 55 ? page * (1 + rnd(f, size / page)) :
+	/* whole inboxes now and then: a mapping of one costs 129 page entries */
+	size_t len = r < 35 ? (ep || chance(f, 25) ? size : page * (1 + rnd(f, 4))) :
+		     r < 55 ? page * (1 + rnd(f, size / page)) :
 		     r < 70 ? size + page * (1 + rnd(f, 4)) : r < 76 ? 0 :
 		     r < 88 ? 1 + rnd(f, 3 * size) : FPGADMA_CHAN_INBOX_SIZE;
 	size_t maplen = (len + page - 1) & ~(page - 1);
@@ -985,6 +990,7 @@ static void fuzz_chan(struct fuzzer *f, int fd)
 		chan_unmap_kept(f, i);
 		f->chan_kept[i] = m;
 		f->chan_kept_len[i] = maplen;
+		f->chan_kept_gen[i] = fd == fd_a ? 0 : f->b_gen;
 	} else {
 		CHECK_SYS(munmap(m, maplen));
 	}
@@ -1040,6 +1046,17 @@ static void fuzz_read(struct fuzzer *f, int fd)
 
 static void reopen_b(struct fuzzer *f)
 {
+	unsigned int i;
+
+	/*
+	 * A kept channel mapping holds its file: the context it keeps past
+	 * the close of fd_b (with its streams running) goes at the next
+	 * reopen, not whenever its slot is reused.
+	 */
+	for (i = 0; i < CHAN_KEEP; i++)
+		if (f->chan_kept_gen[i] && f->chan_kept_gen[i] < f->b_gen)
+			chan_unmap_kept(f, i);
+	f->b_gen++;
 	if (f->fd_b >= 0)
 		close(f->fd_b);	/* with MRs registered and work in flight */
 	f->fd_b = open("/dev/fpgadma0", O_RDWR | O_CLOEXEC | O_NONBLOCK);
@@ -1082,7 +1099,7 @@ static void *fuzz_main(void *arg)
 			fuzz_ours_bad(f, fd);
 		else if (r < 900)
 			fuzz_foreign(f, fd);
-		else if (r < 930)
+		else if (r < 937)
 			fuzz_mmap(f, fd);
 		else if (r < 955)
 			fuzz_chan(f, fd);
