@@ -579,7 +579,7 @@ BEGIN {
 		printf "Two guests (node a, node b: kernel %s, %s vCPU, %s MiB each, QEMU `%s`; %s s, exit status %s),\n",
 			val("env2", "guest_kernel", "value"), val("env2", "guest_cpus", "value"), val("env2", "guest_mem_mib", "value"),
 			val("host2", "vm", "value"), val("host2", "vm_seconds", "value"), val("host2", "vm_status", "value")
-		print "linked by a virtio NIC each on a QEMU socket netdev (tcp on it, verbs on soft-RoCE rxe0 over it). **limit**: the"
+		print "linked by a virtio NIC each on a QEMU dgram netdev (UDP, 8 MiB receive buffers; tcp on it, verbs on soft-RoCE rxe0 over it). **limit**: the"
 		print "network'\''s own, upstream'\''s fi_msg_bw -e msg from node a to node b with the same provider and FI_EP_MSG"
 		print "endpoints, in the same boot just before, the higher of two runs: spinning on its completion queues (its"
 		print "default) and waiting in fi_cq_sread (-c sread, as the forwarder waits). **zero copy**: fabtests/fpga_forward, node a'\''s FPGA stream"

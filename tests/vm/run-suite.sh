@@ -52,8 +52,9 @@
 #   twonode    two guests, node a and node b, each 1 GiB, 1 vCPU (QEMU
 #              -smp 1,maxcpus=2: see config_setup), linked by a virtual
 #              Ethernet between their QEMU processes (virtio-net, QEMU's
-#              socket netdev in UDP mode: each QEMU sends to the other's
-#              free UDP port of 127.0.0.1; 10.77.0.1/24 and 10.77.0.2/24),
+#              dgram netdev on a UDP socket of 127.0.0.1 made for it
+#              (link_socket), connected to the other's; 10.77.0.1/24 and
+#              10.77.0.2/24),
 #              soft-RoCE (rxe0) on it in each: the net-* checks of
 #              tests/vm/twonode.list (ping, fi_pingpong, upstream's fi_rma_bw
 #              and fi_msg_bw between the nodes over tcp and verbs on rxe0,
@@ -516,9 +517,41 @@ free_port() {
 	die "no free port found for the link between the guests"
 }
 
+# The receive buffer of each guest's link socket (bytes; the kernel
+# doubles it): room for a few MiB of frames the other guest sent while
+# this one was busy.  Without it (the system's 208 KiB) an RDMA read's
+# response, a thousand frames in one burst from soft-RoCE, overflowed the
+# socket, each loss cost soft-RoCE a retransmission timeout, and a run of
+# them ended a QP (retry exceeded): fi_pingpong's 1 MiB round trip over
+# verbs took 2 to 4 s, and sometimes failed.
+link_rcvbuf=$((8 << 20))
+
+# link_socket LPORT RPORT CMD...: run CMD with a UDP socket bound to
+# 127.0.0.1:LPORT and connected to 127.0.0.1:RPORT as its file descriptor 3,
+# its receive buffer link_rcvbuf (SO_RCVBUFFORCE as root, else SO_RCVBUF
+# up to net.core.rmem_max): QEMU's own UDP socket netdev cannot size its
+# socket, its dgram netdev takes one made for it (local.type=fd).
+# shellcheck disable=SC2317 # called through the cmd_a and cmd_b arrays
+link_socket() {
+	perl -MSocket -MFcntl -MPOSIX=dup2 -e '
+		my ($lport, $rport, $buf, @cmd) = @ARGV;
+		socket(my $s, PF_INET, SOCK_DGRAM, 0) or die "socket: $!\n";
+		setsockopt($s, SOL_SOCKET, SO_RCVBUFFORCE, $buf) or
+			setsockopt($s, SOL_SOCKET, SO_RCVBUF, $buf) or die "SO_RCVBUF: $!\n";
+		bind($s, pack_sockaddr_in($lport, INADDR_LOOPBACK)) or
+			die "bind 127.0.0.1:$lport: $!\n";
+		connect($s, pack_sockaddr_in($rport, INADDR_LOOPBACK)) or
+			die "connect 127.0.0.1:$rport: $!\n";
+		fileno($s) == 3 or dup2(fileno($s), 3) or die "dup2: $!\n";
+		open(my $fd3, "+<&=", 3) or die "fd 3: $!\n";
+		fcntl($fd3, F_SETFD, 0) or die "fcntl: $!\n";
+		exec { $cmd[0] } @cmd or die "$cmd[0]: $!\n";
+	' "$1" "$2" "$link_rcvbuf" "${@:3}"
+}
+
 # run_nodes NAME INITRD APPEND: boot the two guests of a two-node
-# configuration, each with a virtio NIC on a QEMU socket netdev in UDP
-# mode: each QEMU sends its guest's frames to the other's port of
+# configuration, each with a virtio NIC on a QEMU dgram netdev whose UDP
+# socket (link_socket) sends its guest's frames to the other's port of
 # 127.0.0.1.  Datagrams that find the other side's receive ring full (under
 # soft-RoCE's load, or its link set down) are dropped, which TCP and
 # soft-RoCE recover from, rather than held back as a stream (the TCP mode)
@@ -542,14 +575,14 @@ run_nodes() {
 		[ "$port" != "$port_b" ] || continue
 		# shellcheck disable=SC2054 # commas belong to QEMU's option syntax
 		qemu_cmd "$initrd" "$append fpgadma.node=a fpgadma.addr=10.77.0.1/24 fpgadma.peer=10.77.0.2" \
-			-netdev "socket,id=link,udp=127.0.0.1:$port_b,localaddr=127.0.0.1:$port" \
+			-netdev "dgram,id=link,local.type=fd,local.str=3" \
 			-device "virtio-net-pci,netdev=link,mac=52:54:00:77:00:01,speed=10000,duplex=full,romfile="
-		cmd_a=("${cmd[@]}")
+		cmd_a=(link_socket "$port" "$port_b" "${cmd[@]}")
 		# shellcheck disable=SC2054
 		qemu_cmd "$initrd" "$append fpgadma.node=b fpgadma.addr=10.77.0.2/24 fpgadma.peer=10.77.0.1" \
-			-netdev "socket,id=link,udp=127.0.0.1:$port,localaddr=127.0.0.1:$port_b" \
+			-netdev "dgram,id=link,local.type=fd,local.str=3" \
 			-device "virtio-net-pci,netdev=link,mac=52:54:00:77:00:02,speed=10000,duplex=full,romfile="
-		cmd_b=("${cmd[@]}")
+		cmd_b=(link_socket "$port_b" "$port" "${cmd[@]}")
 		[ "$attempt" -gt 1 ] || echo "config $cfg: booting ${kernel##*/} (2 guests, each -m $mem -smp $smp${cfg_append:+, $cfg_append}), linked by UDP 127.0.0.1:$port <-> 127.0.0.1:$port_b; consoles in ${log_a#"$build_dir"/}, ${log_b#"$build_dir"/}"
 		{ printf '#'; printf ' %q' "${cmd_a[@]}"; printf '\n'; } > "$log_a"
 		{ printf '#'; printf ' %q' "${cmd_b[@]}"; printf '\n'; } > "$log_b"
