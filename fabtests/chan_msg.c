@@ -284,31 +284,10 @@ static void *buf_reg(struct side *s, size_t len, uint64_t access, struct fid_mr 
 	return p;
 }
 
-/* An endpoint like ft_open_ep's, with a CQ that can be waited on. */
-static void open_ep_wait(struct ft_dom *d, struct ft_ep *e, const char *name,
-			 enum fi_wait_obj wait_obj)
-{
-	struct fi_cq_attr cq_attr = {
-		.format = FI_CQ_FORMAT_TAGGED,
-		.wait_obj = wait_obj,
-	};
-
-	memset(e, 0, sizeof(*e));
-	e->dom = d;
-	e->cq.name = name;
-	FT_CALL(fi_cq_open(d->domain, &cq_attr, &e->cq.cq, NULL));
-	FT_CALL(fi_endpoint(d->domain, d->info, &e->ep, NULL));
-	FT_CALL(fi_ep_bind(e->ep, &d->av->fid, 0));
-	FT_CALL(fi_ep_bind(e->ep, &e->cq.cq->fid, FI_TRANSMIT | FI_RECV));
-	FT_CALL(fi_enable(e->ep));
-	e->namelen = sizeof(e->name);
-	FT_CALL(fi_getname(&e->ep->fid, e->name, &e->namelen));
-}
-
 /*
- * Open the side's domain and endpoint (a CQ of wait_obj: FI_WAIT_NONE is
- * ft_open_ep's, the others are waited on by the caller itself), its buffers,
- * and swap names with the other process.
+ * Open the side's domain and endpoint (a CQ of wait_obj: FI_WAIT_NONE for
+ * ft_wait, the others waited on by the caller itself), its buffers, and swap
+ * names with the other process.
  */
 static void side_open(struct side *s, const char *role, int sock, size_t rslots,
 		      enum fi_wait_obj wait_obj)
@@ -321,10 +300,7 @@ static void side_open(struct side *s, const char *role, int sock, size_t rslots,
 	s->role = role;
 	s->sock = sock;
 	ft_open_dom_like(&(struct ft_dom){ .info = base_info }, &s->dom);
-	if (wait_obj == FI_WAIT_NONE)
-		ft_open_ep(&s->dom, &s->ep, role);
-	else
-		open_ep_wait(&s->dom, &s->ep, role, wait_obj);
+	ft_open_ep_wait(&s->dom, &s->ep, role, wait_obj);
 	s->sbuf = buf_reg(s, (size_t)SRING * MAXLEN, FI_SEND, &s->smr, &s->sdesc);
 	s->rslots = rslots;
 	s->rbuf = buf_reg(s, rslots * MAXLEN, FI_RECV, &s->rmr, &s->rdesc);

@@ -404,7 +404,7 @@ int ft_pair_open(struct ft_pair *p, struct fi_info *hints, bool one_domain,
 	}
 	for (i = 0; i < 2; i++) {
 		ret = ft_open_ep_opt(ft_pair_dom(p, i), &p->ep[i], i ? "ep1" : "ep0",
-				     min_multi_recv);
+				     FI_WAIT_NONE, min_multi_recv);
 		if (ret) {
 			if (why)
 				*why = "FI_OPT_MIN_MULTI_RECV not supported";
@@ -646,11 +646,11 @@ bool ft_no_comp(struct ft_cq *cq, unsigned int ms)
 /* ---- endpoints ---- */
 
 int ft_open_ep_opt(struct ft_dom *d, struct ft_ep *e, const char *name,
-		   size_t min_multi_recv)
+		   enum fi_wait_obj wait_obj, size_t min_multi_recv)
 {
 	struct fi_cq_attr cq_attr = {
 		.format = FI_CQ_FORMAT_TAGGED,
-		.wait_obj = FI_WAIT_NONE,
+		.wait_obj = wait_obj,
 	};
 	size_t i;
 	bool late_opts;

@@ -214,14 +214,23 @@ struct ft_ep {
 
 /*
  * An enabled endpoint of d with its CQ (bound for FI_TRANSMIT | FI_RECV).
- * min_multi_recv, when not 0, is set with FI_OPT_MIN_MULTI_RECV before
- * fi_enable (0 is returned then, or the fi_setopt error with nothing open).
+ * The CQ has wait object wait_obj: FI_WAIT_NONE for ft_wait's polling, the
+ * others for a program that sleeps on the CQ itself (fi_cq_sread, or poll()
+ * on its FI_GETWAIT fd after fi_trywait).  ft_progress drains it all the
+ * same, so such a program does not mix the two on one CQ.  min_multi_recv,
+ * when not 0, is set with FI_OPT_MIN_MULTI_RECV before fi_enable (0 is
+ * returned then, or the fi_setopt error with nothing open).
  */
 int ft_open_ep_opt(struct ft_dom *d, struct ft_ep *e, const char *name,
-		   size_t min_multi_recv);
+		   enum fi_wait_obj wait_obj, size_t min_multi_recv);
 static inline void ft_open_ep(struct ft_dom *d, struct ft_ep *e, const char *name)
 {
-	ft_open_ep_opt(d, e, name, 0);
+	ft_open_ep_opt(d, e, name, FI_WAIT_NONE, 0);
+}
+static inline void ft_open_ep_wait(struct ft_dom *d, struct ft_ep *e, const char *name,
+				   enum fi_wait_obj wait_obj)
+{
+	ft_open_ep_opt(d, e, name, wait_obj, 0);
 }
 void ft_close_ep(struct ft_ep *e);
 
