@@ -243,6 +243,14 @@ int fpgadma_addr_parse(const char *str, struct fpgadma_addr *a)
 
 struct av_shm;
 
+/*
+ * The reverse lookup's cache: the fi_addr last found for an address, at
+ * its hash.  Indices are never reused, so an entry is right while the
+ * table's entry at it is still used and holds the address: the linear
+ * search would find it first (a later duplicate has a higher index).
+ */
+#define AV_RCACHE	256
+
 struct fpgadma_av {
 	struct fid_av av_fid;
 	struct fpgadma_domain *domain;
@@ -255,6 +263,7 @@ struct fpgadma_av {
 	struct av_shm *shm;		/* a named AV's table; NULL: the above */
 	struct fpgadma_eq *eq;		/* fi_av_bind */
 	int refs;			/* endpoints bound */
+	uint64_t rcache[AV_RCACHE];	/* the reverse lookup's: fi_addr + 1 */
 };
 
 static struct fi_ops av_fi_ops;
@@ -682,37 +691,60 @@ int fpgadma_av_lookup_addr(struct fpgadma_av *av, fi_addr_t fi_addr,
 	return ret;
 }
 
+/* Entry i if it is used (a copy of a named AV's), else NULL. */
+static const struct fpgadma_addr *entry_at(const struct fpgadma_av *av,
+					   uint64_t i,
+					   struct fpgadma_addr *shared)
+{
+	if (av->shm)
+		return shm_get(av->shm, i, shared) ? shared : NULL;
+	return entry_used(&av->table[i]) ? &av->table[i] : NULL;
+}
+
+static bool same_peer(const struct fpgadma_addr *e, const struct fpgadma_addr *a)
+{
+	return e->ep_id == a->ep_id && e->ep_idx == a->ep_idx &&
+	       e->dev_index == a->dev_index;
+}
+
 /*
- * For fi_cq_readfrom: a receive knows the sender's endpoint, the
- * application wants its fi_addr.  A linear search: AVs of this provider
- * hold the endpoints of one device.
+ * For fi_cq_readfrom and FI_DIRECTED_RECV: a receive knows the sender's
+ * endpoint, the application wants its fi_addr, for every message.  The
+ * cache answers in one look; a miss searches the table (the first entry
+ * with the address, as without the cache) and remembers what it found.
  */
 fi_addr_t fpgadma_av_reverse(struct fpgadma_av *av, const struct fpgadma_addr *a)
 {
 	fi_addr_t found = FI_ADDR_NOTAVAIL;
+	const struct fpgadma_addr *e;
 	struct fpgadma_addr shared;
-	uint64_t i, n;
+	uint32_t h;
+	uint64_t i, n, c;
 
+	h = (a->ep_id * 2654435761U ^ (uint32_t)a->ep_idx * 40503U ^
+	     a->dev_index) % AV_RCACHE;
 	/* A named AV is read without a lock (see "named AVs"). */
 	if (!av->shm)
 		pthread_mutex_lock(&av->lock);
 	n = entries(av);
-	for (i = 0; i < n; i++) {
-		const struct fpgadma_addr *e;
-
-		if (av->shm) {
-			if (!shm_get(av->shm, i, &shared))
-				continue;
-			e = &shared;
-		} else {
-			e = &av->table[i];
+	c = __atomic_load_n(&av->rcache[h], __ATOMIC_RELAXED);
+	if (c && c - 1 < n) {
+		e = entry_at(av, c - 1, &shared);
+		if (e && same_peer(e, a)) {
+			found = c - 1;
+			goto out;
 		}
-		if (entry_used(e) && e->ep_id == a->ep_id &&
-		    e->ep_idx == a->ep_idx && e->dev_index == a->dev_index) {
+	}
+	for (i = 0; i < n; i++) {
+		e = entry_at(av, i, &shared);
+		if (e && same_peer(e, a)) {
 			found = i;
+			__atomic_store_n(&av->rcache[h], i + 1,
+					 __ATOMIC_RELAXED);
 			break;
 		}
 	}
+out:
 	if (!av->shm)
 		pthread_mutex_unlock(&av->lock);
 	return found;
