@@ -38,6 +38,7 @@ void fpgadma_txbuf_put(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb)
 {
 	dl_del(&tb->plink);
 	tb->op = NULL;
+	tb->iov = NULL;
 	dl_add_tail(&dp->tx_free, &tb->link);
 	dp->tx_nfree++;
 }

@@ -6,11 +6,13 @@
  * Each domain maps its inbox; to send to another domain of the device it
  * maps its own slot of that domain's inbox (once, at the first message)
  * and writes whole messages there, header and payload as a SEND would
- * carry them, each a record of a ring.  The receiver's progress copies
- * each record out once, checks it, and hands it to peer.c, which puts
+ * carry them (the payload straight from the application's iov), each a
+ * record of a ring.  The receiver's progress copies each record's header
+ * out once, checks it, and hands the message to peer.c, which puts
  * messages in their turn whichever way they came: a message goes through
  * a channel or through the kernel, the sequence numbers of wire.h order
- * them.
+ * them.  An eager payload in one piece is copied once, from the ring into
+ * its receive (take_record); anything else is copied out whole first.
  *
  * The format of a slot (FPGADMA_CHAN_SLOT_SIZE bytes, the module's header
  * first):
@@ -187,15 +189,21 @@ static void *chan_out_slot(struct fpgadma_dp *dp, struct fpgadma_chan_out *co,
 }
 
 bool fpgadma_chan_send(struct fpgadma_dp *dp, struct fpgadma_chan_out *co,
-		       uint32_t ep_id, const void *msg, size_t len, bool *kick)
+		       uint32_t ep_id, const void *msg, size_t len,
+		       const struct iovec *iov, size_t count, size_t paylen,
+		       bool *kick)
 {
-	uint32_t cons, used, need = rec_units(len);
-	uint32_t head[2] = { (uint32_t)len, 0 };
+	uint32_t cons, used, need;
+	uint32_t head[2];
+	size_t off, i;
 	void *slot;
 
 	*kick = false;
-	if (len > CHAN_MSG_MAX)
+	if (len > CHAN_MSG_MAX || paylen > CHAN_MSG_MAX - len)
 		return false;
+	need = rec_units(len + paylen);
+	head[0] = (uint32_t)(len + paylen);
+	head[1] = 0;
 	slot = chan_out_slot(dp, co, ep_id);
 	if (!slot)
 		return false;
@@ -207,15 +215,46 @@ bool fpgadma_chan_send(struct fpgadma_dp *dp, struct fpgadma_chan_out *co,
 	used = co->prod - cons;
 	if (used > CHAN_NUNITS || CHAN_NUNITS - used < need)
 		return false;		/* full (or the receiver wrote nonsense) */
-	ring_put(slot, (size_t)(co->prod % CHAN_NUNITS) * CHAN_UNIT, head,
-		 sizeof(head));
-	ring_put(slot, (size_t)(co->prod % CHAN_NUNITS) * CHAN_UNIT +
-		 CHAN_REC_HDR, msg, len);
+	off = (size_t)(co->prod % CHAN_NUNITS) * CHAN_UNIT;
+	ring_put(slot, off, head, sizeof(head));
+	off += CHAN_REC_HDR;
+	ring_put(slot, off, msg, len);
+	off += len;
+	/* the payload straight from the sender's buffers: one copy */
+	for (i = 0; i < count; i++) {
+		ring_put(slot, off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
 	co->prod += need;
 	atomic_store(slot_word(slot, CHAN_PROD_OFF), co->prod);
 	*kick = atomic_load(slot_word(slot, CHAN_SLEEP_OFF)) != 0;
 	dp->n_chan_sent++;
 	return true;
+}
+
+/*
+ * Hand on the len-byte message at byte off of slot's ring.  The header is
+ * copied out and everything is judged on the copy.  An eager message's
+ * payload is only copied, never interpreted, so where it lies in one piece
+ * it goes straight from the ring to its receive buffer (or the unexpected
+ * queue): one copy, and a sender changing it meanwhile changes nothing but
+ * its own message.  Anything else is copied out whole first.
+ */
+static void take_record(struct fpgadma_dp *dp, uint32_t src_ep,
+			const void *slot, size_t off, size_t len)
+{
+	struct fpgadma_hdr *hdr = dp->chan_buf;
+	size_t pay_off = (off + sizeof(*hdr)) % CHAN_RING_SIZE;
+
+	ring_get(hdr, slot, off, sizeof(*hdr));
+	if (hdr->type == FPGADMA_MSG_EAGER &&
+	    pay_off + (len - sizeof(*hdr)) <= CHAN_RING_SIZE) {
+		fpgadma_rx_msg(dp, src_ep, hdr, len,
+			       (const char *)slot + CHAN_RING_OFF + pay_off);
+		return;
+	}
+	ring_get(hdr + 1, slot, off + sizeof(*hdr), len - sizeof(*hdr));
+	fpgadma_rx_msg(dp, src_ep, hdr, len, NULL);
 }
 
 /* The messages waiting in slot i, copied out one by one and handed on. */
@@ -240,12 +279,12 @@ static void drain_slot(struct fpgadma_dp *dp, uint32_t i)
 		if (head[0] < sizeof(struct fpgadma_hdr) ||
 		    head[0] > CHAN_MSG_MAX || need > used)
 			goto bad;
-		ring_get(dp->chan_buf, slot, off + CHAN_REC_HDR, head[0]);
+		take_record(dp, ci->src_ep, slot, off + CHAN_REC_HDR, head[0]);
+		/* the record is read: the sender may write over it */
 		ci->cons += need;
 		atomic_store_explicit(slot_word(slot, CHAN_CONS_OFF), ci->cons,
 				      memory_order_release);
 		dp->n_chan_recv++;
-		fpgadma_rx_msg(dp, ci->src_ep, dp->chan_buf, head[0]);
 	}
 	return;
 bad:

@@ -26,7 +26,7 @@ static size_t iov_total(const struct iovec *iov, size_t count)
 	return len;
 }
 
-static void gather(void *dst, const struct iovec *iov, size_t count)
+void fpgadma_gather(void *dst, const struct iovec *iov, size_t count)
 {
 	size_t i;
 
@@ -185,7 +185,9 @@ static ssize_t send_common(struct fpgadma_ep *ep, const struct iovec *iov,
 		len <= fpgadma_params.eager_size;
 	if (eager) {
 		h->type = FPGADMA_MSG_EAGER;
-		gather(fpgadma_txbuf_payload(tb), iov, count);
+		/* gathered into tb unless a channel takes it (peer.c) */
+		tb->iov = iov;
+		tb->iov_count = count;
 		op->pending = 1;
 		if ((flags & FI_DELIVERY_COMPLETE) && !inject_call) {
 			h->flags |= FPGADMA_HDR_WANT_ACK;

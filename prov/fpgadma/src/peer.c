@@ -145,8 +145,10 @@ int fpgadma_peer_send(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb,
 {
 	struct fpgadma_peer *p = peer_get(dp, dest_ep);
 
-	if (!p)
+	if (!p) {
+		tb->iov = NULL;
 		return -FI_ENOMEM;
+	}
 	tb->peer = p;
 	tb->hdr->version = FPGADMA_HDR_VERSION;
 	tb->hdr->gen = dp->gen;
@@ -158,9 +160,15 @@ int fpgadma_peer_send(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb,
 	tb->wr.dest = dest_ep;
 	if (!tb->no_chan && !p->retry_at && fpgadma_chan_usable(dp)) {
 		bool kick;
+		bool sent = tb->iov ?
+			fpgadma_chan_send(dp, &p->chan, dest_ep, tb->hdr,
+					  sizeof(*tb->hdr), tb->iov,
+					  tb->iov_count, paylen, &kick) :
+			fpgadma_chan_send(dp, &p->chan, dest_ep, tb->hdr,
+					  tb->sge.length, NULL, 0, 0, &kick);
 
-		if (fpgadma_chan_send(dp, &p->chan, dest_ep, tb->hdr,
-				      tb->sge.length, &kick)) {
+		if (sent) {
+			tb->iov = NULL;
 			/* delivered: it completes in the next progress call */
 			tb->w.queued = true;
 			dl_add_tail(&dp->chan_doneq, &tb->w.qlink);
@@ -171,6 +179,11 @@ int fpgadma_peer_send(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb,
 			}
 			return 0;
 		}
+	}
+	if (tb->iov) {
+		fpgadma_gather(fpgadma_txbuf_payload(tb), tb->iov,
+			       tb->iov_count);
+		tb->iov = NULL;
 	}
 	txbuf_post(dp, tb);
 	return 0;
@@ -246,7 +259,8 @@ void fpgadma_txbuf_send(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb,
 /* --- receiving: putting messages back in order ---------------------------- */
 
 /* Is the message well formed?  Returns its payload length or -1. */
-static long msg_check(const struct fpgadma_hdr *hdr, size_t byte_len)
+static long msg_check(const struct fpgadma_hdr *hdr, size_t byte_len,
+		      const void *pay)
 {
 	size_t paylen;
 
@@ -257,7 +271,7 @@ static long msg_check(const struct fpgadma_hdr *hdr, size_t byte_len)
 	    hdr->len != paylen)
 		return -1;
 	if (hdr->type == FPGADMA_MSG_RTS) {
-		const struct fpgadma_rts_seg *s = (const void *)(hdr + 1);
+		const struct fpgadma_rts_seg *s = pay;
 		uint64_t total = 0;
 		uint32_t i;
 
@@ -272,12 +286,16 @@ static long msg_check(const struct fpgadma_hdr *hdr, size_t byte_len)
 }
 
 void fpgadma_rx_msg(struct fpgadma_dp *dp, uint32_t src_ep,
-		    const struct fpgadma_hdr *hdr, size_t byte_len)
+		    const struct fpgadma_hdr *hdr, size_t byte_len,
+		    const void *pay)
 {
 	struct fpgadma_peer *p;
 	long paylen;
 
-	paylen = msg_check(hdr, byte_len);
+	if (!pay)
+		pay = hdr + 1;
+
+	paylen = msg_check(hdr, byte_len, pay);
 	p = peer_get(dp, src_ep);
 	if (paylen < 0 || !p) {
 		FPGADMA_WARN(FI_LOG_EP_DATA, "message from %u dropped (%s)\n",
@@ -307,7 +325,8 @@ void fpgadma_rx_msg(struct fpgadma_dp *dp, uint32_t src_ep,
 		}
 		s->seq = hdr->seq;
 		s->len = byte_len;
-		memcpy(s->msg.bytes, hdr, byte_len);
+		memcpy(s->msg.bytes, hdr, sizeof(*hdr));
+		memcpy(&s->msg.hdr + 1, pay, byte_len - sizeof(*hdr));
 		for (pos = p->stash.prev; pos != &p->stash; pos = pos->prev)
 			if (!seq_before(s->seq, container_of(pos,
 				struct fpgadma_stash, link)->seq))
@@ -315,7 +334,7 @@ void fpgadma_rx_msg(struct fpgadma_dp *dp, uint32_t src_ep,
 		dl_insert_before(pos->next, &s->link);
 		return;
 	}
-	fpgadma_msg_process(dp, src_ep, hdr, hdr + 1, (size_t)paylen);
+	fpgadma_msg_process(dp, src_ep, hdr, pay, (size_t)paylen);
 	p->rx_seq++;
 	while (!dl_empty(&p->stash)) {
 		struct fpgadma_stash *s = dl_first(&p->stash,
@@ -340,7 +359,7 @@ void fpgadma_rx_cqe(struct fpgadma_dp *dp, struct fpgadma_rxbuf *rb,
 		FPGADMA_WARN(FI_LOG_EP_DATA, "receive: %s\n",
 			     fpgadma_wc_status_str(cqe->status));
 	else
-		fpgadma_rx_msg(dp, cqe->src_ep, rb->buf, cqe->byte_len);
+		fpgadma_rx_msg(dp, cqe->src_ep, rb->buf, cqe->byte_len, NULL);
 	fpgadma_rxbuf_post(dp, rb);
 }
 

@@ -291,6 +291,13 @@ struct fpgadma_txbuf {
 	uint32_t seq;
 	unsigned int nop_tries;
 	bool no_chan;			/* through the kernel, not a channel */
+	/*
+	 * The payload still in the sender's iov (valid during its send call
+	 * only): a channel takes it from there, else it is gathered after
+	 * the header before the SEND (fpgadma_peer_send).
+	 */
+	const struct iovec *iov;
+	size_t iov_count;
 	struct dl link;			/* free list */
 	struct dl plink;		/* peer's undelivered list, seq order */
 };
@@ -303,6 +310,8 @@ struct fpgadma_rxbuf {
 	void *buf;
 };
 
+/* Copy the count pieces of iov to dst, one after the other. */
+void fpgadma_gather(void *dst, const struct iovec *iov, size_t count);
 /* Send buffers (lock held).  for_ctrl may take the reserve. */
 struct fpgadma_txbuf *fpgadma_txbuf_get(struct fpgadma_dp *dp, bool for_ctrl);
 void fpgadma_txbuf_put(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb);
@@ -321,8 +330,9 @@ void fpgadma_pools_free(struct fpgadma_dp *dp);
 
 /* --- peers (peer.c) ------------------------------------------------------- */
 /*
- * Number tb (header filled but for gen/seq, paylen bytes after it) in the
- * stream to dest_ep and post it.  0, or -FI_ENOMEM (no peer): tb is untouched.
+ * Number tb (header filled but for gen/seq, paylen bytes after it or in
+ * tb->iov) in the stream to dest_ep and post it.  0, or -FI_ENOMEM (no
+ * peer): tb is untouched.  tb->iov is NULL again on return.
  */
 int fpgadma_peer_send(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb,
 		      uint32_t dest_ep, size_t paylen);
@@ -341,9 +351,14 @@ void fpgadma_rnr_tick(struct fpgadma_dp *dp);
 uint64_t fpgadma_rnr_first_retry(struct fpgadma_dp *dp);
 /* Free every peer and its stash (domain teardown). */
 void fpgadma_peers_free(struct fpgadma_dp *dp);
-/* A message of byte_len bytes (header first) from src_ep, in its turn. */
+/*
+ * A message of byte_len bytes from src_ep, in its turn: the header, its
+ * payload at pay (NULL: right after the header).  Both are read during
+ * the call only.
+ */
 void fpgadma_rx_msg(struct fpgadma_dp *dp, uint32_t src_ep,
-		    const struct fpgadma_hdr *hdr, size_t byte_len);
+		    const struct fpgadma_hdr *hdr, size_t byte_len,
+		    const void *pay);
 /* Complete the sends handed to channels; send the wake-ups owed. */
 void fpgadma_chan_sent(struct fpgadma_dp *dp);
 
@@ -359,12 +374,16 @@ void fpgadma_chan_init(struct fpgadma_dp *dp);
 /* Whether a message may go through a channel now (ordering). */
 bool fpgadma_chan_usable(struct fpgadma_dp *dp);
 /*
- * Hand msg (len bytes, header first) to ep_id through co: false when it
- * must go through the kernel (no channel, full, too long, the peer may be
- * asleep).  *kick: written, but the peer may have gone to sleep meanwhile.
+ * Hand a message to ep_id through co: its len bytes of msg (the header
+ * first) followed by the bytes of iov (count pieces, paylen in all; NULL
+ * and 0: none).  False when it must go through the kernel (no channel,
+ * full, too long, the peer may be asleep).  *kick: written, but the peer
+ * may have gone to sleep meanwhile.
  */
 bool fpgadma_chan_send(struct fpgadma_dp *dp, struct fpgadma_chan_out *co,
-		       uint32_t ep_id, const void *msg, size_t len, bool *kick);
+		       uint32_t ep_id, const void *msg, size_t len,
+		       const struct iovec *iov, size_t count, size_t paylen,
+		       bool *kick);
 void fpgadma_chan_out_fini(struct fpgadma_dp *dp, struct fpgadma_chan_out *co);
 /* Take the messages waiting in the inbox (progress). */
 void fpgadma_chan_drain(struct fpgadma_dp *dp);
