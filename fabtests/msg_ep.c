@@ -36,6 +36,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -331,6 +332,33 @@ static void server_msg(int ready_fd)
 
 /* ---- MSG: the client ---- */
 
+/*
+ * fpgadma: both sides waited in fi_eq_sread for their connection and have
+ * polled their CQs since, so neither domain is marked asleep and the
+ * client's last message, with nothing of its own in the kernel, went
+ * through a channel (fi_fpgadma(7), "Messages through channels").
+ */
+static void check_channels(struct conn *c)
+{
+	struct fi_fpgadma_ops_domain *ops;
+	struct fi_fpgadma_chan_stats st;
+
+	FT_CALL(fi_open_ops(&c->domain->fid, FI_FPGADMA_DOMAIN_OPS_1, 0, (void **)&ops, NULL));
+	if (ops->size < FI_FPGADMA_OPS_DOMAIN_HAS(chan_stats))
+		ft_fatal("the provider's domain ops have no chan_stats");
+	FT_CALL(ops->chan_stats(c->domain, &st));
+	if (!st.inbox) {
+		ft_log("MSG: no channels (the device has none, or FI_FPGADMA_CHAN=0)");
+		return;
+	}
+	ft_check(!st.sleepy, "client: its domain is marked asleep after fi_eq_sread");
+	ft_check(st.sent >= 1, "client: no message went through a channel (%" PRIu64
+		 " sent, %" PRIu64 " received): does the server's slot say it sleeps?",
+		 st.sent, st.received);
+	ft_log("MSG: through channels after fi_eq_sread: the client sent %" PRIu64
+	       " and received %" PRIu64, st.sent, st.received);
+}
+
 static void client_msg(void)
 {
 	struct fi_eq_cm_entry *entry = ft_xmalloc(cm_entry_len());
@@ -411,6 +439,8 @@ static void client_msg(void)
 	ft_check(ft_verify(c.buf + BIG, RMA_LEN - 64, 6, 0) == RMA_LEN - 64,
 		 "client: fi_read gave other bytes than fi_write wrote");
 	do_send(&c, "done", 4, "client: RMA done");
+	if (fpgadma)
+		check_channels(&c);
 
 	/* 4 */
 	FT_CALL(fi_shutdown(c.ep, 0));

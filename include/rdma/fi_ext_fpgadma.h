@@ -178,6 +178,22 @@ struct fi_fpgadma_ep_stats {
 };
 
 /*
+ * A domain's messages through the local message channels (fi_fpgadma(7),
+ * "Messages through channels"), since it opened.
+ */
+struct fi_fpgadma_chan_stats {
+	uint64_t sent;		/* messages written into peers' inboxes */
+	uint64_t received;	/* messages taken from the domain's inbox */
+	uint64_t wakeups;	/* empty SENDs after a message written just as
+				 * its peer went to sleep */
+	uint32_t inbox;		/* 1: the domain has an inbox (the device
+				 * has channels, FI_FPGADMA_CHAN is not 0) */
+	uint32_t sleepy;	/* 1: the domain has waited on its file
+				 * descriptor: messages to it come by SEND */
+	uint64_t reserved[4];
+};
+
+/*
  * Paced streams (stream_start).  flags: 0 for copy mode (the frames reach
  * the application's receives), or FI_FPGADMA_STREAM_ZC (they stay in a
  * ring in the application's MR).
@@ -271,6 +287,12 @@ struct fi_fpgadma_ops_domain {
 	uint64_t (*stream_ready)(struct fid_ep *ep, uint64_t *first);
 	void *(*stream_slot)(struct fid_ep *ep, uint64_t idx);
 	void (*stream_release)(struct fid_ep *ep, uint64_t n);
+	/*
+	 * The domain's channel counters (came after stream_release: check
+	 * ops->size).  0 or -FI_EINVAL (stats NULL).
+	 */
+	int (*chan_stats)(struct fid_domain *domain,
+			  struct fi_fpgadma_chan_stats *stats);
 };
 
 /* The size ops must have for its member m to be there. */

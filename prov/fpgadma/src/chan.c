@@ -41,8 +41,8 @@
  * as if its SEND's CQE had come.
  *
  * Sleeping.  A receiver about to sleep on its file (fi_cq_sread, fi_wait,
- * fi_trywait, a counter's or an EQ's wait: whatever asks
- * fpgadma_dp_timeout_ms how long it may sleep) sets sleep in its slots
+ * fi_trywait, a counter's wait: whatever asks fpgadma_dp_timeout_ms or
+ * fpgadma_dp_slice_ms how long it may sleep) sets sleep in its slots
  * first and then looks at them once more; a sender that sees sleep set
  * sends through the kernel, whose completion wakes the receiver.  A sender
  * that wrote an entry and then sees sleep set sends a NOP through the
@@ -55,7 +55,8 @@
  * fi_trywait, or another thread, is done sleeping, so sleep stays set for
  * the domain's life: a domain that waits gets its messages through the
  * kernel, as before channels; one that polls gets them through its
- * channels.
+ * channels.  An EQ's sleeper waits for connection messages only, which
+ * never take a channel (peer.c), so it leaves sleep alone.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -340,4 +341,14 @@ void fpgadma_chan_sleepy(struct fpgadma_dp *dp)
 	atomic_thread_fence(memory_order_seq_cst);
 	FPGADMA_DBG(FI_LOG_EP_DATA,
 		    "the domain waits on its file: messages to it go through the kernel\n");
+}
+
+void fpgadma_chan_stats_fill(const struct fpgadma_dp *dp,
+			     struct fi_fpgadma_chan_stats *stats)
+{
+	stats->sent = dp->n_chan_sent;
+	stats->received = dp->n_chan_recv;
+	stats->wakeups = dp->n_chan_kicks;
+	stats->inbox = dp->inbox != NULL;
+	stats->sleepy = dp->chan_sleepy;
 }

@@ -125,6 +125,22 @@ static int ep_stats(struct fid_domain *domain, struct fid_ep *ep_fid,
 	return ret;
 }
 
+static int chan_stats(struct fid_domain *domain,
+		      struct fi_fpgadma_chan_stats *stats)
+{
+	struct fpgadma_domain *d =
+		container_of(domain, struct fpgadma_domain, domain_fid);
+
+	if (!stats)
+		return -FI_EINVAL;
+	memset(stats, 0, sizeof(*stats));
+	pthread_mutex_lock(&d->lock);
+	if (d->dp)
+		fpgadma_chan_stats_fill(d->dp, stats);
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
 static struct fi_fpgadma_ops_domain fpgadma_ops_domain = {
 	.size = sizeof(struct fi_fpgadma_ops_domain),
 	.query_fpga = query_fpga,
@@ -136,6 +152,7 @@ static struct fi_fpgadma_ops_domain fpgadma_ops_domain = {
 	.stream_ready = fpgadma_ext_stream_ready,
 	.stream_slot = fpgadma_ext_stream_slot,
 	.stream_release = fpgadma_ext_stream_release,
+	.chan_stats = chan_stats,
 };
 
 static int domain_ops_open(struct fid *fid, const char *name, uint64_t flags,

@@ -257,7 +257,7 @@ void fpgadma_eq_progress_del(struct fpgadma_eq *eq, struct fpgadma_domain *d)
 /*
  * Run the progress of the domains on the list: their connection messages
  * become events.  No lock held.  Returns the shortest sleep any of them
- * allows (fpgadma_dp_slice_ms: 0 for no limit).
+ * allows (fpgadma_dp_eq_slice_ms: 0 for no limit).
  */
 static int eq_progress(struct fpgadma_eq *eq)
 {
@@ -269,7 +269,7 @@ static int eq_progress(struct fpgadma_eq *eq)
 		int ms;
 
 		fpgadma_progress(eq->srcs[i].d);
-		ms = fpgadma_dp_slice_ms(eq->srcs[i].d);
+		ms = fpgadma_dp_eq_slice_ms(eq->srcs[i].d);
 		if (ms && (!slice || ms < slice))
 			slice = ms;
 	}

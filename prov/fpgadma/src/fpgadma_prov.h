@@ -429,6 +429,9 @@ int fpgadma_ext_stream_stats(struct fid_ep *ep,
 uint64_t fpgadma_ext_stream_ready(struct fid_ep *ep, uint64_t *first);
 void *fpgadma_ext_stream_slot(struct fid_ep *ep, uint64_t idx);
 void fpgadma_ext_stream_release(struct fid_ep *ep, uint64_t n);
+/* The domain's channel counters (chan.c).  domain->lock held. */
+void fpgadma_chan_stats_fill(const struct fpgadma_dp *dp,
+			     struct fi_fpgadma_chan_stats *stats);
 
 /* --- the data plane (dp.c, progress.c; proto.h has the rest) ------------- */
 /*
@@ -449,7 +452,9 @@ void fpgadma_progress(struct fpgadma_domain *d);
  * context's fd before it must run progress again, in ms: a send that met
  * RNR is resent after FI_FPGADMA_RNR_RETRY_US without any kernel
  * completion to wake the waiter.  -1: nothing timed is pending (sleep as
- * long as you like), 0: run progress now.  Takes domain->lock.
+ * long as you like), 0: run progress now.  The domain's channels are
+ * marked for good: senders wake it through the kernel (chan.c).  Takes
+ * domain->lock.
  */
 int fpgadma_dp_timeout_ms(struct fpgadma_domain *d);
 /*
@@ -459,6 +464,12 @@ int fpgadma_dp_timeout_ms(struct fpgadma_domain *d);
  * 1 ms).
  */
 int fpgadma_dp_slice_ms(struct fpgadma_domain *d);
+/*
+ * The same for an EQ's sleeper (fi_eq_sread, fi_trywait on an EQ): it
+ * waits for connection messages, which come through the kernel, so the
+ * channels are left as they are and messages keep coming through them.
+ */
+int fpgadma_dp_eq_slice_ms(struct fpgadma_domain *d);
 
 /* --- mr.c --------------------------------------------------------------- */
 struct fpgadma_mrcache_entry;

@@ -158,7 +158,13 @@ int fpgadma_peer_send(struct fpgadma_dp *dp, struct fpgadma_txbuf *tb,
 	dl_add_tail(&p->undelivered, &tb->plink);
 	tb->sge.length = (uint32_t)(sizeof(*tb->hdr) + paylen);
 	tb->wr.dest = dest_ep;
-	if (!tb->no_chan && !p->retry_at && fpgadma_chan_usable(dp)) {
+	/*
+	 * A connection message goes through the kernel, never a channel: its
+	 * completion wakes a peer asleep in fi_eq_sread, which leaves its
+	 * channels unmarked (fpgadma_dp_eq_slice_ms).
+	 */
+	if (!tb->no_chan && tb->hdr->type != FPGADMA_MSG_CM && !p->retry_at &&
+	    fpgadma_chan_usable(dp)) {
 		bool kick;
 		bool sent = tb->iov ?
 			fpgadma_chan_send(dp, &p->chan, dest_ep, tb->hdr,

@@ -185,7 +185,13 @@ void fpgadma_progress(struct fpgadma_domain *d)
 	pthread_mutex_unlock(&d->lock);
 }
 
-int fpgadma_dp_timeout_ms(struct fpgadma_domain *d)
+/*
+ * sleepy: the caller sleeps until a completion or a counter wakes it, so
+ * senders must wake it through the kernel (chan.c).  An EQ's sleeper waits
+ * for connection messages only, which always come through the kernel
+ * (cm.c), and leaves the channels as they are.
+ */
+static int dp_timeout_ms(struct fpgadma_domain *d, bool sleepy)
 {
 	struct fpgadma_dp *dp = d->dp;
 	uint64_t first, now;
@@ -194,9 +200,10 @@ int fpgadma_dp_timeout_ms(struct fpgadma_domain *d)
 	if (!dp)
 		return -1;
 	pthread_mutex_lock(&d->lock);
-	/* about to sleep: senders must wake us through the kernel (chan.c) */
-	fpgadma_chan_sleepy(dp);
-	fpgadma_chan_drain(dp);
+	if (sleepy) {
+		fpgadma_chan_sleepy(dp);
+		fpgadma_chan_drain(dp);
+	}
 	first = fpgadma_rnr_first_retry(dp);
 	if (!first && dl_empty(&dp->synthq)) {
 		pthread_mutex_unlock(&d->lock);
@@ -210,9 +217,21 @@ int fpgadma_dp_timeout_ms(struct fpgadma_domain *d)
 	return ms;
 }
 
+int fpgadma_dp_timeout_ms(struct fpgadma_domain *d)
+{
+	return dp_timeout_ms(d, true);
+}
+
 int fpgadma_dp_slice_ms(struct fpgadma_domain *d)
 {
-	int ms = fpgadma_dp_timeout_ms(d);
+	int ms = dp_timeout_ms(d, true);
+
+	return ms < 0 ? 0 : (ms ? ms : 1);
+}
+
+int fpgadma_dp_eq_slice_ms(struct fpgadma_domain *d)
+{
+	int ms = dp_timeout_ms(d, false);
 
 	return ms < 0 ? 0 : (ms ? ms : 1);
 }
