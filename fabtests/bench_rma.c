@@ -1489,10 +1489,11 @@ static double run_ping(void *arg, uint64_t n)
 }
 
 /*
- * The counters of the client domain's registration cache (the fpgadma
- * provider's extension; nothing for another provider), after the table and
- * as a comment at the end of the TSV: whether the operations without desc
- * found their buffers in the cache.
+ * The counters of the client domain's registration cache and local message
+ * channels (the fpgadma provider's extension; nothing for another
+ * provider), after the table and as comments at the end of the TSV:
+ * whether the operations without desc found their buffers in the cache,
+ * and which way the messages went.
  */
 static void cache_counters(struct host *h)
 {
@@ -1515,6 +1516,20 @@ static void cache_counters(struct host *h)
 	printf("  %s\n", line);
 	if (tsv)
 		fprintf(tsv, "# %s\n", line);
+	/* which way the messages went (fi_fpgadma(7), "Messages through channels") */
+	if (((struct fi_fpgadma_ops_domain *)ops)->size >= FI_FPGADMA_OPS_DOMAIN_HAS(chan_stats)) {
+		struct fi_fpgadma_chan_stats cs;
+
+		if (((struct fi_fpgadma_ops_domain *)ops)->chan_stats(h->dom.domain, &cs))
+			return;
+		snprintf(line, sizeof(line), "local message channels of the client's domain: %s; %"
+			 PRIu64 " messages sent and %" PRIu64 " received through them, %" PRIu64
+			 " wake-ups%s", cs.inbox ? "on" : "off", cs.sent, cs.received, cs.wakeups,
+			 cs.sleepy ? "; marked asleep (messages to it by SEND)" : "");
+		printf("  %s\n", line);
+		if (tsv)
+			fprintf(tsv, "# %s\n", line);
+	}
 #else
 	(void)h;
 #endif
