@@ -17,7 +17,10 @@
  *  3. Messages of 64 B and 1 MiB (rendezvous-sized: above any eager
  *     size) both ways, every byte checked; the client writes into and
  *     reads back from an MR of the server (fi_write / fi_read on the
- *     connected peer, no AV), the server checks what landed.
+ *     connected peer, no AV), the server checks what landed.  On
+ *     fpgadma with channels, both sides having waited in fi_eq_sread:
+ *     the client's domain is not marked asleep and its last message went
+ *     through a channel (the extension's chan_stats).
  *  4. The client calls fi_shutdown: the server's FI_SHUTDOWN event (and,
  *     on fpgadma, the client's own).
  * DGRAM (service S+1; fpgadma only: libfabric leaves it to the provider
