@@ -101,7 +101,7 @@ static void free_rx_list(struct fpgadma_ep *ep, struct dl *h)
 		fpgadma_rx_unlist(ep, rx);
 		rx->ep = NULL;
 		if (!rx->refs)
-			free(rx);
+			fpgadma_rx_entry_put(rx);
 		/* else the rendezvous reads into it free it when done */
 	}
 }
@@ -176,12 +176,13 @@ static void dp_free(struct fpgadma_dp *dp)
 		op->tb = NULL;
 		fpgadma_op_free(dp, op);
 		if (rx && !--rx->refs && !rx->listed)
-			free(rx);
+			fpgadma_rx_entry_put(rx);
 	}
 	fpgadma_ctrlq_free(dp);
 	fpgadma_peers_free(dp);
 	fpgadma_pools_free(dp);
 	fpgadma_op_cache_free(dp);
+	fpgadma_rx_cache_free(dp);
 	free(dp->chan_buf);
 	free(dp);
 }

@@ -464,7 +464,7 @@ static bool cancel_in(struct fpgadma_ep *ep, struct dl *list, void *context)
 			ep->rx_posted--;
 		rx->released = true;
 		if (!rx->refs)
-			free(rx);
+			fpgadma_rx_entry_put(rx);
 		return true;
 	}
 	return false;

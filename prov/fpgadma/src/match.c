@@ -52,6 +52,57 @@ void fpgadma_rx_report(struct fpgadma_ep *ep, struct fpgadma_rx_entry *rx,
 		       ep->recv_cntr, c, err, prov_errno, olen);
 }
 
+/* Freed receive entries the cache keeps at most. */
+#define RX_CACHE_MAX	256
+
+struct fpgadma_rx_entry *fpgadma_rx_entry_alloc(struct fpgadma_dp *dp,
+						size_t count)
+{
+	size_t cap = count <= FPGADMA_RX_CACHE_IOV ? FPGADMA_RX_CACHE_IOV :
+		     count;
+	struct fpgadma_rx_entry *rx;
+
+	if (cap == FPGADMA_RX_CACHE_IOV && dp->rx_cache) {
+		rx = dp->rx_cache;
+		dp->rx_cache = rx->cache_next;
+		dp->rx_ncache--;
+		memset(rx, 0, sizeof(*rx));
+	} else {
+		rx = calloc(1, sizeof(*rx) + cap * (sizeof(struct iovec) +
+						    sizeof(void *)));
+		if (!rx)
+			return NULL;
+	}
+	rx->dp = dp;
+	rx->cacheable = cap == FPGADMA_RX_CACHE_IOV;
+	rx->desc = (void **)&rx->iov[cap];
+	return rx;
+}
+
+void fpgadma_rx_entry_put(struct fpgadma_rx_entry *rx)
+{
+	struct fpgadma_dp *dp = rx->dp;
+
+	if (rx->cacheable && dp->rx_ncache < RX_CACHE_MAX) {
+		rx->cache_next = dp->rx_cache;
+		dp->rx_cache = rx;
+		dp->rx_ncache++;
+		return;
+	}
+	free(rx);
+}
+
+void fpgadma_rx_cache_free(struct fpgadma_dp *dp)
+{
+	while (dp->rx_cache) {
+		struct fpgadma_rx_entry *rx = dp->rx_cache;
+
+		dp->rx_cache = rx->cache_next;
+		free(rx);
+	}
+	dp->rx_ncache = 0;
+}
+
 void fpgadma_rx_entry_free(struct fpgadma_ep *ep, struct fpgadma_rx_entry *rx)
 {
 	if (rx->listed) {
@@ -60,7 +111,7 @@ void fpgadma_rx_entry_free(struct fpgadma_ep *ep, struct fpgadma_rx_entry *rx)
 		if (ep && ep->rx_posted)
 			ep->rx_posted--;
 	}
-	free(rx);
+	fpgadma_rx_entry_put(rx);
 }
 
 void fpgadma_rx_unlist(struct fpgadma_ep *ep, struct fpgadma_rx_entry *rx)

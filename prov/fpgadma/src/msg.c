@@ -235,8 +235,7 @@ static struct fpgadma_rx_entry *rx_alloc(struct fpgadma_ep *ep,
 	struct fpgadma_rx_entry *rx;
 	size_t i;
 
-	rx = calloc(1, sizeof(*rx) + count * (sizeof(struct iovec) +
-					     sizeof(void *)));
+	rx = fpgadma_rx_entry_alloc(ep->dp, count);
 	if (!rx)
 		return NULL;
 	rx->ep = ep;
@@ -247,7 +246,6 @@ static struct fpgadma_rx_entry *rx_alloc(struct fpgadma_ep *ep,
 	rx->src = (ep->caps & FI_DIRECTED_RECV) ? src : FI_ADDR_UNSPEC;
 	rx->tagged = tagged;
 	rx->count = count;
-	rx->desc = (void **)&rx->iov[count];
 	for (i = 0; i < count; i++) {
 		rx->iov[i] = iov[i];
 		rx->desc[i] = desc ? desc[i] : NULL;
@@ -318,7 +316,7 @@ static ssize_t claim(struct fpgadma_ep *ep, struct fpgadma_rx_entry *rx)
 
 		fpgadma_discard_unexp(ep->dp, u, 0);
 		fpgadma_rx_report(ep, rx, &c, 0, 0, 0);
-		free(rx);
+		fpgadma_rx_entry_put(rx);
 		return 0;
 	}
 	fpgadma_deliver_unexp(ep->dp, ep, rx, u);
@@ -365,13 +363,13 @@ static ssize_t recv_common(struct fpgadma_ep *ep, const struct iovec *iov,
 		/* peek the messages that came meanwhile too */
 		fpgadma_dp_progress_locked(dp);
 		peek(ep, rx);
-		free(rx);
+		fpgadma_rx_entry_put(rx);
 		goto out;
 	}
 	if (flags & FI_CLAIM) {
 		ret = claim(ep, rx);
 		if (ret)
-			free(rx);
+			fpgadma_rx_entry_put(rx);
 		goto out;
 	}
 

@@ -229,6 +229,8 @@ struct fpgadma_dp {
 	struct dl rnr_peers;		/* peers backing off */
 	struct dl ops;			/* every live operation */
 	struct fpgadma_op *op_cache;	/* freed operations kept for reuse */
+	struct fpgadma_rx_entry *rx_cache; /* freed receives kept for reuse */
+	unsigned int rx_ncache;
 	size_t op_ncache;
 	struct dl pstreams;		/* running paced streams (dp.c) */
 	uint64_t next_pstream_id;
@@ -546,6 +548,9 @@ int fpgadma_reg_remote_read(struct fpgadma_dp *dp, struct fpgadma_op *op,
 /* A posted receive (fi_recv / fi_trecv families). */
 struct fpgadma_rx_entry {
 	struct dl link;
+	struct fpgadma_dp *dp;
+	struct fpgadma_rx_entry *cache_next;	/* freed: on dp->rx_cache */
+	bool cacheable;			/* room for FPGADMA_RX_CACHE_IOV pieces */
 	struct fpgadma_ep *ep;
 	void *context;
 	uint64_t flags;			/* the call's flags */
@@ -562,6 +567,19 @@ struct fpgadma_rx_entry {
 	void **desc;			/* count of them, after iov[] */
 	struct iovec iov[];
 };
+
+/*
+ * Receive entries (lock held).  An entry of up to FPGADMA_RX_CACHE_IOV
+ * pieces comes from the domain's cache and goes back there: no allocation
+ * per fi_recv.  fpgadma_rx_entry_alloc zeroes the entry but for iov[] and
+ * desc[] (count of each), sets dp and desc.
+ */
+#define FPGADMA_RX_CACHE_IOV	4
+struct fpgadma_rx_entry *fpgadma_rx_entry_alloc(struct fpgadma_dp *dp,
+						size_t count);
+void fpgadma_rx_entry_put(struct fpgadma_rx_entry *rx);
+/* Free the cache (domain teardown). */
+void fpgadma_rx_cache_free(struct fpgadma_dp *dp);
 
 /* A message no receive matched yet (or one FI_PEEK|FI_CLAIM took). */
 struct fpgadma_unexp {
