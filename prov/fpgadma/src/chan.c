@@ -323,8 +323,14 @@ void fpgadma_chan_drain(struct fpgadma_dp *dp)
 		atomic_store(slot_word(slot, CHAN_SLEEP_OFF), dp->chan_sleepy);
 		atomic_store(slot_word(slot, CHAN_SEEN_OFF), 1);
 	}
+	/* a quick look at each slot: most polls find nothing */
 	for (i = 0; i < dp->chan_known; i++)
-		drain_slot(dp, i);
+		if (!dp->chan_in[i].bad &&
+		    atomic_load_explicit(slot_word(inbox_slot(dp, i),
+						   CHAN_PROD_OFF),
+					 memory_order_relaxed) !=
+		    dp->chan_in[i].cons)
+			drain_slot(dp, i);
 	dp->chan_draining = false;
 }
 

@@ -134,11 +134,15 @@ void fpgadma_dp_progress_locked(struct fpgadma_dp *dp)
 		return;
 	/*
 	 * Sends handed to channels first: they went before any WR posted
-	 * since (chan.c), so their completions come first too.
+	 * since (chan.c), so their completions come first too.  (Each step
+	 * with nothing to do is skipped by a look at its list: an
+	 * application polling an idle CQ runs this in a loop.)
 	 */
-	fpgadma_chan_sent(dp);
+	if (!dl_empty(&dp->chan_doneq) || !dl_empty(&dp->chan_kickq))
+		fpgadma_chan_sent(dp);
 	/* Deferred works first: the engine may complete them at once. */
-	fpgadma_postq_flush(dp);
+	if (!dl_empty(&dp->postq))
+		fpgadma_postq_flush(dp);
 	for (round = 0; round < 64; round++) {
 		n = fpgadma_poll(dp->ctx, cqes, POLL_BATCH);
 		if (n == -EOVERFLOW) {
@@ -168,12 +172,18 @@ void fpgadma_dp_progress_locked(struct fpgadma_dp *dp)
 			break;
 	}
 	fpgadma_chan_drain(dp);
-	fpgadma_pstreams_deliver(dp);
-	synthq_flush(dp);
-	fpgadma_rnr_tick(dp);
-	fpgadma_ctrlq_flush(dp);
-	fpgadma_postq_flush(dp);
-	synthq_flush(dp);
+	if (!dl_empty(&dp->pstreams))
+		fpgadma_pstreams_deliver(dp);
+	if (!dl_empty(&dp->synthq))
+		synthq_flush(dp);
+	if (!dl_empty(&dp->rnr_peers))
+		fpgadma_rnr_tick(dp);
+	if (!dl_empty(&dp->ctrlq))
+		fpgadma_ctrlq_flush(dp);
+	if (!dl_empty(&dp->postq))
+		fpgadma_postq_flush(dp);
+	if (!dl_empty(&dp->synthq))
+		synthq_flush(dp);
 }
 
 void fpgadma_progress(struct fpgadma_domain *d)
