@@ -35,6 +35,12 @@
 #                pingpong.tsv has each round's rows (test
 #                pingpong-PROV#R) and, per size, the median of the rounds
 #                (pingpong-PROV)
+#   rate         bench_rma -m host -S (the rate rows only: host_read and
+#                host_write, 8 B .. 4 KiB, a window in flight) with
+#                -p fpgadma and -p shm in turn, as many rounds as the
+#                ping-pong: rate.tsv has each round's rows (test
+#                host_read@PROV#R, host_write@PROV#R) and, per test and
+#                size, the median ops/s of the rounds (TEST@PROV)
 #   host-nodesc-cache, host-nodesc-nocache, host-nodesc-shm
 #                bench_rma -m host -U (buffers never registered, desc NULL,
 #                64 KiB .. 16 MiB) with -p fpgadma and FI_FPGADMA_MR_CACHE=1,
@@ -291,9 +297,45 @@ pp_medians() {
 		}'
 }
 
+# rate_medians ROUNDS: rate.tsv from the rounds' rate-PROV-R.tsv: every
+# round's rows as test TEST@PROV#R, then per provider, test and size the
+# round of the median ops/s (the lower middle one of an even number) as
+# TEST@PROV.
+rate_medians() {
+	{
+		echo "# title: the small-operation rate (bench_rma -m host -S), fpgadma and shm in turn, $1 rounds"
+		echo "# rows named TEST@PROV#R are round R's; TEST@PROV, the round of the median ops/s per size"
+		printf 'test\tmode\tsize\titers\tusec\tMBps\tops_per_s\n'
+		for p in fpgadma shm; do
+			r=1
+			while [ "$r" -le "$1" ]; do
+				awk -F '\t' -v OFS='\t' -v t="@$p#$r" \
+					'$2 == "rate" && $3 ~ /^[0-9]+$/ { $1 = $1 t; print }' "$out/rate-$p-$r.tsv"
+				r=$((r + 1))
+			done
+		done
+	} | awk -F '\t' -v OFS='\t' '
+		{ print }
+		$1 ~ /#[0-9]+$/ {
+			p = $1; sub(/#.*/, "", p)
+			k = p SUBSEP $3; n = ++N[k]; V[k, n] = $7 + 0; L[k, n] = $0
+			if (!(k in SEEN)) { SEEN[k] = 1; K[++nk] = k }
+		}
+		END {
+			for (i = 1; i <= nk; i++) {
+				k = K[i]; n = N[k]
+				for (a = 1; a <= n; a++) idx[a] = a
+				for (a = 2; a <= n; a++) for (b = a; b > 1 && V[k, idx[b - 1]] > V[k, idx[b]]; b--) { t = idx[b]; idx[b] = idx[b - 1]; idx[b - 1] = t }
+				split(L[k, idx[int((n + 1) / 2)]], f, "\t")
+				sub(/#.*/, "", f[1])
+				print f[1], f[2], f[3], f[4], f[5], f[6], f[7]
+			}
+		}'
+}
+
 # --- device RMA and host-to-host, fabtests/bench_rma
 if [ "$quick" = 1 ]; then rma_args=-q; else rma_args=; fi
-rma_steps="rma-fpga rma-fpga-engine host-fpgadma host-shm pingpong host-nodesc-cache host-nodesc-nocache host-nodesc-shm
+rma_steps="rma-fpga rma-fpga-engine host-fpgadma host-shm pingpong rate host-nodesc-cache host-nodesc-nocache host-nodesc-shm
 	atomic-fpgadma atomic-shm atomic-fpga"
 any_rma=0
 for s in $rma_steps; do ! want "$s" || any_rma=1; done
@@ -337,6 +379,30 @@ elif command -v bench_rma >/dev/null; then
 			emit pingpong.tsv
 		else
 			skipped pingpong "a round did not finish (above)"
+		fi
+	fi
+	# The small-operation rate alone, in rounds as the ping-pong: one
+	# run of each varies more than the two differ.
+	if want rate; then
+		if [ -z "$pp_rounds" ]; then
+			if [ "$quick" = 1 ]; then pp_rounds=1; else pp_rounds=5; fi
+		fi
+		rt_ok=1
+		round=1
+		while [ "$round" -le "$pp_rounds" ] && [ "$rt_ok" = 1 ]; do
+			for p in fpgadma shm; do
+				# shellcheck disable=SC2086
+				run "rate-$p#$round" "" bench_rma -p "$p" -m host -S $rma_args \
+					-o "$out/rate-$p-$round.tsv"
+				[ "$rc" = 0 ] || rt_ok=0
+			done
+			round=$((round + 1))
+		done
+		if [ "$rt_ok" = 1 ]; then
+			rate_medians "$pp_rounds" > "$out/rate.tsv"
+			emit rate.tsv
+		else
+			skipped rate "a round did not finish (above)"
 		fi
 	fi
 	# The provider's registration cache, on and off, for buffers the

@@ -28,7 +28,7 @@
  * need) and the socket, yielding the CPU in between, until the client asks
  * it to fill or check its buffer or to answer pings.
  *
- * -m host -P: the pingpong rows only.
+ * -m host -P: the pingpong rows only.  -m host -S: the rate rows only.
  *
  * -m host -U: buffers the application never registers, as MPI passes them:
  * desc NULL for every local buffer (FI_MR_LOCAL not offered), the client
@@ -1601,6 +1601,8 @@ static void host_bench_client(struct host *h)
 	}
 	if (ping_only)
 		bw.n = small.n = 0;
+	if (small_only)
+		bw.n = ping.n = 0;
 	snprintf(title, sizeof(title), "bench_rma -m host%s: provider %s, domain %s: RMA and "
 		 "ping-pong between two processes", unregistered ? " -U" : "",
 		 h->dom.info->fabric_attr->prov_name, h->dom.info->domain_attr->name);
@@ -1729,8 +1731,8 @@ int main(int argc, char **argv)
 		budget_s = quick ? 0.01 : 0.3;
 	if (unregistered && strcmp(mode, "host"))
 		ft_fatal("-U is for -m host");
-	if (small_only && (strcmp(mode, "fpga") || atomics))
-		ft_fatal("-S is for -m fpga without -A");
+	if (small_only && (atomics || unregistered || ping_only))
+		ft_fatal("-S is for -m fpga or -m host, without -A, -U or -P");
 	if (unregistered && atomics)
 		ft_fatal("-A and -U: atomics are measured from registered buffers (-N: desc NULL)");
 	if (!strcmp(mode, "fpga"))
