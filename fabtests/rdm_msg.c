@@ -18,6 +18,10 @@
  *   multi-recv FI_MULTI_RECV buffers: messages packed without overlap, the
  *              buffer released (FI_MULTI_RECV) once less than
  *              FI_OPT_MIN_MULTI_RECV is left
+ *   av-remove  (fpgadma, whose endpoints cache their AV's translations)
+ *              messages to a peer, then fi_av_remove of it: a send to its
+ *              fi_addr is -FI_EINVAL; inserted again, messages go to the
+ *              new fi_addr, and the old one stays refused
  * A group whose capability the provider lacks is skipped (said so); the
  * program skips when the provider is not there at all.
  *
@@ -494,6 +498,44 @@ static void test_truncation(void)
 	ft_pair_close(&p);
 }
 
+static void test_av_remove(void)
+{
+	struct ft_pair p;
+	struct buf s;
+	struct ft_op sop = { .what = "send to a removed address" };
+	fi_addr_t old;
+	ssize_t ret;
+
+	if (!open_pair(&p, FI_MSG, 0, "av-remove"))
+		return;
+	if (strcmp(p.dom[0].info->fabric_attr->prov_name, "fpgadma")) {
+		ft_log("av-remove: skipped: what a send to a removed address does is the provider's");
+		groups_run--;	/* open_pair counted it */
+		groups_skipped++;
+		ft_pair_close(&p);
+		return;
+	}
+	one_msg(&p, 0, 100, false);	/* the translation now cached */
+	one_msg(&p, 0, 200, false);
+	old = p.peer[0];
+	FT_CALL(fi_av_remove(ft_pair_dom(&p, 0)->av, &old, 1, 0));
+	buf_get(&p, 0, &s, 64);
+	ret = fi_send(p.ep[0].ep, s.p, 64, s.desc, old, &sop);
+	ft_check(ret == -FI_EINVAL, "av-remove: a send to the removed fi_addr: %zd (%s), "
+		 "expected -FI_EINVAL", ret, fi_strerror((int)-ret));
+	if (fi_av_insert(ft_pair_dom(&p, 0)->av, p.ep[1].name, 1, &p.peer[0], 0, NULL) != 1)
+		ft_fatal("av-remove: fi_av_insert of the removed peer failed");
+	ft_check(p.peer[0] != old, "av-remove: the peer inserted again has its old fi_addr");
+	one_msg(&p, 0, 300, false);
+	ret = fi_send(p.ep[0].ep, s.p, 64, s.desc, old, &sop);
+	ft_check(ret == -FI_EINVAL, "av-remove: a send to the old fi_addr after the new "
+		 "insert: %zd (%s)", ret, fi_strerror((int)-ret));
+	ft_log("av-remove: a removed peer refused at once, inserted again reached");
+	ops += 3;
+	buf_put(&s);
+	ft_pair_close(&p);
+}
+
 static void test_multi_recv(void)
 {
 	enum { N = 30, LEN = 300, BUFLEN = 8192, MIN = 512 };
@@ -602,6 +644,7 @@ int main(int argc, char **argv)
 	test_tagged();
 	test_truncation();
 	test_multi_recv();
+	test_av_remove();
 	return ft_finish("%d groups run, %d skipped, %" PRIu64 " operations, %" PRIu64
 			 " bytes verified (%s%s)", groups_run, groups_skipped, ops, bytes_verified,
 			 one_domain ? "one domain" : "two domains",

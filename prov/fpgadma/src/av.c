@@ -264,6 +264,7 @@ struct fpgadma_av {
 	struct fpgadma_eq *eq;		/* fi_av_bind */
 	int refs;			/* endpoints bound */
 	uint64_t rcache[AV_RCACHE];	/* the reverse lookup's: fi_addr + 1 */
+	uint64_t removals;		/* fi_av_remove's entries (fpgadma_av_epoch) */
 };
 
 static struct fi_ops av_fi_ops;
@@ -825,6 +826,15 @@ static void table_remove(struct fpgadma_av *av, fi_addr_t fi_addr)
 				 __ATOMIC_RELEASE);
 	else
 		memset(&av->table[fi_addr], 0, sizeof(av->table[0]));
+	__atomic_add_fetch(&av->removals, 1, __ATOMIC_RELEASE);
+}
+
+bool fpgadma_av_epoch(struct fpgadma_av *av, uint64_t *epoch)
+{
+	if (av->shm)
+		return false;	/* other processes remove too */
+	*epoch = __atomic_load_n(&av->removals, __ATOMIC_ACQUIRE);
+	return true;
 }
 
 /* --- fi_av_insert ------------------------------------------------------------ */

@@ -261,8 +261,7 @@ bool fpgadma_rx_src_is_fpga(struct fpgadma_ep *ep, fi_addr_t src)
 {
 	struct fpgadma_addr a;
 
-	if (!ep->av || src == FI_ADDR_UNSPEC ||
-	    fpgadma_av_lookup_addr(ep->av, src, &a))
+	if (src == FI_ADDR_UNSPEC || fpgadma_ep_addr(ep, src, &a))
 		return false;
 	return a.magic == FPGADMA_ADDR_MAGIC && fpgadma_addr_is_fpga(&a) &&
 	       a.dev_index == ep->domain->attr.dev_index;

@@ -52,10 +52,46 @@ fi_addr_t fpgadma_ep_src_addr(struct fpgadma_ep *ep, uint32_t src_ep,
 		.ep_id = src_ep,
 		.ep_idx = src_idx,
 	};
+	struct fpgadma_ep_rev *c =
+		&ep->rev[(src_ep ^ src_idx) % FPGADMA_EP_ADDR_CACHE];
+	uint64_t epoch;
+	fi_addr_t fi_addr;
+	bool cacheable;
 
 	if (!ep->av)
 		return FI_ADDR_NOTAVAIL;
-	return fpgadma_av_reverse(ep->av, &a);
+	cacheable = fpgadma_av_epoch(ep->av, &epoch);
+	if (cacheable && c->valid && c->epoch == epoch && c->ep_id == src_ep &&
+	    c->ep_idx == src_idx)
+		return c->fi_addr;
+	fi_addr = fpgadma_av_reverse(ep->av, &a);
+	/* not there: not cached (an insertion may bring it) */
+	if (cacheable && fi_addr != FI_ADDR_NOTAVAIL)
+		*c = (struct fpgadma_ep_rev){ true, src_ep, src_idx, epoch,
+					      fi_addr };
+	return fi_addr;
+}
+
+int fpgadma_ep_addr(struct fpgadma_ep *ep, fi_addr_t fi_addr,
+		    struct fpgadma_addr *a)
+{
+	struct fpgadma_ep_fwd *c = &ep->fwd[fi_addr % FPGADMA_EP_ADDR_CACHE];
+	uint64_t epoch;
+	bool cacheable;
+
+	if (!ep->av)
+		return -FI_EINVAL;
+	cacheable = fpgadma_av_epoch(ep->av, &epoch);
+	if (cacheable && c->valid && c->epoch == epoch &&
+	    c->fi_addr == fi_addr) {
+		*a = c->a;
+		return 0;
+	}
+	if (fpgadma_av_lookup_addr(ep->av, fi_addr, a))
+		return -FI_EINVAL;
+	if (cacheable)
+		*c = (struct fpgadma_ep_fwd){ true, fi_addr, epoch, *a };
+	return 0;
 }
 
 void fpgadma_ep_stats_fill(const struct fpgadma_ep *ep,
@@ -87,9 +123,7 @@ int fpgadma_ep_dest(struct fpgadma_ep *ep, fi_addr_t dest,
 		a->dev_index = ep->domain->attr.dev_index;
 		return 0;
 	}
-	if (!ep->av || fpgadma_av_lookup_addr(ep->av, dest, a))
-		return -FI_EINVAL;
-	return 0;
+	return fpgadma_ep_addr(ep, dest, a);
 }
 
 /* --- bind ---------------------------------------------------------------- */

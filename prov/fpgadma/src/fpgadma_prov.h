@@ -626,6 +626,13 @@ struct fpgadma_av;
 /* The address of fi_addr, or -FI_EINVAL if the AV has none there. */
 int fpgadma_av_lookup_addr(struct fpgadma_av *av, fi_addr_t fi_addr,
 			   struct fpgadma_addr *out);
+/*
+ * For lookups cached by their user: a number that changes whenever an
+ * entry of av is removed (insertions append and change no fi_addr's
+ * translation), in *epoch.  False for a named AV, whose entries other
+ * processes remove: not to be cached.  No lock taken.
+ */
+bool fpgadma_av_epoch(struct fpgadma_av *av, uint64_t *epoch);
 /* The fi_addr of an address in the AV, or FI_ADDR_NOTAVAIL. */
 fi_addr_t fpgadma_av_reverse(struct fpgadma_av *av, const struct fpgadma_addr *a);
 /* The domain an AV belongs to (for the bind checks in ep.c). */

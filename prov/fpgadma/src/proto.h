@@ -61,6 +61,26 @@ struct fpgadma_work {
 };
 
 /* --- endpoint (ep.c) ------------------------------------------------------ */
+/*
+ * An endpoint's cache of its AV's translations (dp lock held), both ways:
+ * entries made under the AV's epoch (fpgadma_av_epoch), valid while it
+ * holds.  A data call and a received message each translate an address;
+ * the AV's own lookups take its lock.
+ */
+#define FPGADMA_EP_ADDR_CACHE	8
+struct fpgadma_ep_fwd {
+	bool valid;
+	fi_addr_t fi_addr;
+	uint64_t epoch;
+	struct fpgadma_addr a;
+};
+struct fpgadma_ep_rev {
+	bool valid;
+	uint32_t ep_id, ep_idx;
+	uint64_t epoch;
+	fi_addr_t fi_addr;
+};
+
 struct fpgadma_ep {
 	struct fid_ep ep_fid;
 	struct fpgadma_domain *domain;
@@ -71,6 +91,8 @@ struct fpgadma_ep {
 	bool enabled;
 
 	struct fpgadma_av *av;
+	struct fpgadma_ep_fwd fwd[FPGADMA_EP_ADDR_CACHE];
+	struct fpgadma_ep_rev rev[FPGADMA_EP_ADDR_CACHE];
 	struct fpgadma_eq *eq;
 	struct fpgadma_cq *tx_cq, *rx_cq;
 	bool tx_selective, rx_selective;
@@ -141,7 +163,16 @@ static inline struct fpgadma_ep *fpgadma_ep_of(struct fid_ep *ep_fid)
  * or NULL if it is not an endpoint of this provider. */
 struct fpgadma_ep *fpgadma_ep_from_fid(struct fid_ep *ep_fid);
 
-/* The address of a peer for completions (FI_ADDR_NOTAVAIL if unknown). */
+/*
+ * The address behind fi_addr in the endpoint's AV, or -FI_EINVAL (no AV,
+ * no entry there).  Cached (ep->fwd).  dp lock held.
+ */
+int fpgadma_ep_addr(struct fpgadma_ep *ep, fi_addr_t fi_addr,
+		    struct fpgadma_addr *a);
+/*
+ * The address of a peer for completions (FI_ADDR_NOTAVAIL if unknown).
+ * Cached (ep->rev).  dp lock held.
+ */
 fi_addr_t fpgadma_ep_src_addr(struct fpgadma_ep *ep, uint32_t src_ep,
 			      uint16_t src_idx);
 /*
