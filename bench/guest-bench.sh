@@ -262,6 +262,30 @@ if [ "$quick" = 1 ]; then reg_args=-q; else reg_args=; fi
 # shellcheck disable=SC2086 # one word per argument
 ! want reg || run reg reg.tsv reg_bench $reg_args -o "$out/reg.tsv"
 
+# round_medians COL: the TSV on standard input (comments, a header, rows
+# whose test ends in #ROUND) printed as it is, then for each test (its name
+# without #ROUND) and size the row of the round whose column COL is the
+# median (the lower middle one of an even number), named without #ROUND.
+round_medians() {
+	awk -F '\t' -v OFS='\t' -v col="$1" '
+		{ print }
+		$1 ~ /#[0-9]+$/ {
+			p = $1; sub(/#.*/, "", p)
+			k = p SUBSEP $3; n = ++N[k]; V[k, n] = $col + 0; L[k, n] = $0
+			if (!(k in SEEN)) { SEEN[k] = 1; K[++nk] = k }
+		}
+		END {
+			for (i = 1; i <= nk; i++) {
+				k = K[i]; n = N[k]
+				for (a = 1; a <= n; a++) idx[a] = a
+				for (a = 2; a <= n; a++) for (b = a; b > 1 && V[k, idx[b - 1]] > V[k, idx[b]]; b--) { t = idx[b]; idx[b] = idx[b - 1]; idx[b - 1] = t }
+				split(L[k, idx[int((n + 1) / 2)]], f, "\t")
+				sub(/#.*/, "", f[1])
+				print f[1], f[2], f[3], f[4], f[5], f[6], f[7]
+			}
+		}'
+}
+
 # pp_medians ROUNDS: pingpong.tsv from the rounds' pingpong-PROV-R.tsv:
 # every round's rows as test pingpong-PROV#R, then per provider and size
 # the round of the median usec (the lower middle one of an even number).
@@ -278,23 +302,7 @@ pp_medians() {
 				r=$((r + 1))
 			done
 		done
-	} | awk -F '\t' -v OFS='\t' '
-		{ print }
-		$1 ~ /#[0-9]+$/ {
-			p = $1; sub(/#.*/, "", p)
-			k = p SUBSEP $3; n = ++N[k]; V[k, n] = $5 + 0; L[k, n] = $0
-			if (!(k in SEEN)) { SEEN[k] = 1; K[++nk] = k }
-		}
-		END {
-			for (i = 1; i <= nk; i++) {
-				k = K[i]; n = N[k]
-				for (a = 1; a <= n; a++) idx[a] = a
-				for (a = 2; a <= n; a++) for (b = a; b > 1 && V[k, idx[b - 1]] > V[k, idx[b]]; b--) { t = idx[b]; idx[b] = idx[b - 1]; idx[b - 1] = t }
-				split(L[k, idx[int((n + 1) / 2)]], f, "\t")
-				sub(/#.*/, "", f[1])
-				print f[1], f[2], f[3], f[4], f[5], f[6], f[7]
-			}
-		}'
+	} | round_medians 5
 }
 
 # rate_medians ROUNDS: rate.tsv from the rounds' rate-PROV-R.tsv: every
@@ -314,23 +322,7 @@ rate_medians() {
 				r=$((r + 1))
 			done
 		done
-	} | awk -F '\t' -v OFS='\t' '
-		{ print }
-		$1 ~ /#[0-9]+$/ {
-			p = $1; sub(/#.*/, "", p)
-			k = p SUBSEP $3; n = ++N[k]; V[k, n] = $7 + 0; L[k, n] = $0
-			if (!(k in SEEN)) { SEEN[k] = 1; K[++nk] = k }
-		}
-		END {
-			for (i = 1; i <= nk; i++) {
-				k = K[i]; n = N[k]
-				for (a = 1; a <= n; a++) idx[a] = a
-				for (a = 2; a <= n; a++) for (b = a; b > 1 && V[k, idx[b - 1]] > V[k, idx[b]]; b--) { t = idx[b]; idx[b] = idx[b - 1]; idx[b - 1] = t }
-				split(L[k, idx[int((n + 1) / 2)]], f, "\t")
-				sub(/#.*/, "", f[1])
-				print f[1], f[2], f[3], f[4], f[5], f[6], f[7]
-			}
-		}'
+	} | round_medians 7
 }
 
 # --- device RMA and host-to-host, fabtests/bench_rma
