@@ -735,12 +735,12 @@ BEGIN {
 			ext_add(ratio(val("hf", "host_write|rate|" p[2], "ops_per_s"), val("hs", "host_write|rate|" p[2], "ops_per_s")), "write " p[2])
 		}
 	}
-	how = have_rt ? sprintf(", medians of %d alternating rounds", NRT) : ", one run each"
+	how = have_rt ? sprintf(", medians of %d alternating round%s", NRT, NRT == 1 ? "" : "s") : ", one run each"
 	if (!NR_) goal(text, "not measured", !have_hf ? skipped_why("host-fpgadma") : skipped_why("host-shm"))
 	else { split(MINAT, w, " "); goal(text, MIN >= 1 ? "met" : "missed", sprintf("fpgadma/shm %.2f to %.2f over %d points, lowest: host_%s at %s%s", MIN, MAX, NR_, w[1], human(w[2] + 0), how)) }
 	# the ping-pong goals: on the medians of the alternating rounds when
 	# the pingpong step ran, else on the one run of each host step
-	if (have_pp) { pf = "pp"; ps = "pp"; tf = "pingpong-fpgadma"; ts = "pingpong-shm"; how = sprintf(", medians of %d alternating rounds", NPP) }
+	if (have_pp) { pf = "pp"; ps = "pp"; tf = "pingpong-fpgadma"; ts = "pingpong-shm"; how = sprintf(", medians of %d alternating round%s", NPP, NPP == 1 ? "" : "s") }
 	else { pf = "hf"; ps = "hs"; tf = ts = "pingpong"; how = ", one run each" }
 	text = "8 B send/recv half round trip (pingpong) at most 1.5 times shm'\''s"
 	fp = val(pf, tf "|lat|8", "usec"); sp = val(ps, ts "|lat|8", "usec")
